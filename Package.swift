@@ -1,0 +1,53 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Swift target shares: Swift 6 language mode (the tools-version default)
+/// plus the upcoming features that make imports and existentials explicit.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "brig",
+    products: [.executable(name: "brig", targets: ["brig"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries, reached through system-library targets (pkg-config + apt providers).
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        // The only C of our own: the code that runs between fork and exec, and kernel calls
+        // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
+        .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
+
+        // Pure Swift: the light JSON-RPC view of a line, framing, the in-flight table.
+        .target(name: "BrigJSONRPC", swiftSettings: swiftSettings),
+        // Profiles: YAML loading, `extends`, variables, validation with file:line:key errors.
+        .target(name: "BrigProfile",
+                dependencies: [.product(name: "Yams", package: "Yams")],
+                swiftSettings: swiftSettings),
+        // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
+        .target(name: "BrigSandbox",
+                dependencies: ["CBrigShim", "CSeccomp", "CLibcap"],
+                swiftSettings: swiftSettings),
+        // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
+        .target(name: "BrigRelay",
+                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile"],
+                swiftSettings: swiftSettings),
+        // Commands (run, check, profiles), kept in a library so they can be tested.
+        .target(name: "BrigCLI",
+                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
+
+        .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigProfileTests", dependencies: ["BrigProfile"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
+    ]
+)

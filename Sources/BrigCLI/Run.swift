@@ -1,0 +1,126 @@
+public import ArgumentParser
+import BrigRelay
+import BrigSandbox
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+extension Brig {
+    /// `brig run`: the default subcommand.
+    public struct Run: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Run COMMAND as a confined MCP server and relay its stdio (the default subcommand).",
+            discussion: """
+                Examples:
+                  brig -- uvx mcp-server-time
+                  brig run --max-message-size 1MiB -- python3 -m mcp_server_git --repository .
+                """
+        )
+
+        @Option(name: .customLong("max-message-size"), help: ArgumentHelp(
+            "Largest message accepted in either direction (bytes; KiB/MiB suffixes).", valueName: "SIZE"))
+        var maxMessageSize: String = "16MiB"
+
+        @Option(name: .customLong("grace"), help: ArgumentHelp(
+            "Seconds the server has to exit after the host closes stdin, before SIGTERM.", valueName: "SECONDS"))
+        var grace: Double = 5
+
+        @Option(name: .customLong("kill-after"), help: ArgumentHelp(
+            "Seconds between SIGTERM and SIGKILL.", valueName: "SECONDS"))
+        var killAfter: Double = 2
+
+        @Option(name: .customLong("workdir"), help: ArgumentHelp(
+            "Directory the server starts in (default: the current directory).", valueName: "DIR"))
+        var workdir: String?
+
+        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
+            "The server command and its arguments, after --.", valueName: "COMMAND"))
+        var command: [String] = []
+
+        public init() {}
+
+        public func validate() throws {
+            var rest = command
+            if let first = rest.first, first != "--", first.hasPrefix("-") {
+                throw ValidationError("unknown option '\(first)'; put the server command after --")
+            }
+            if rest.first == "--" { rest.removeFirst() }
+            guard !rest.isEmpty else { throw ValidationError("no server command given; usage: brig [run] [OPTIONS] -- COMMAND [ARGS...]") }
+            guard (try? ByteSize.parse(maxMessageSize)) != nil else {
+                throw ValidationError("--max-message-size: '\(maxMessageSize)' is not a size (e.g. 16MiB, 65536)")
+            }
+            guard grace >= 0, killAfter >= 0 else { throw ValidationError("--grace and --kill-after must not be negative") }
+        }
+
+        public func run() throws {
+            var argv = command
+            if argv.first == "--" { argv.removeFirst() }
+            let environment = Environment.current()
+            let searchPath = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            let executable: String
+            do {
+                executable = try CommandResolver.resolve(argv[0], searchPath: searchPath, workingDirectory: workdir)
+            } catch .notFound(let name) {
+                Brig.fail("\(name): command not found", code: 127)
+            } catch .notExecutable(let name) {
+                Brig.fail("\(name): permission denied (not an executable file)", code: 126)
+            }
+            var relay = RelayConfiguration()
+            relay.maximumMessageBytes = (try? ByteSize.parse(maxMessageSize)) ?? relay.maximumMessageBytes
+            relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
+            relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
+            let spec = SpawnSpec(executable: executable, arguments: argv, environment: environment,
+                                 workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2)
+            SelfProtection.makeNonDumpable()
+            let session = Session(spec: spec, configuration: relay)
+            do {
+                let code = try session.run()
+                throw ExitCode(code)
+            } catch let error as SpawnError {
+                Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
+            }
+        }
+    }
+}
+
+/// brig's own environment as "NAME=VALUE" strings.
+enum Environment {
+    static func current() -> [String] {
+        var result: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            result.append(String(cString: entry))
+            p += 1
+        }
+        return result
+    }
+}
+
+/// Sizes written as `65536`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
+public enum ByteSize {
+    public struct Invalid: Error {}
+
+    public static func parse(_ text: String) throws -> Int {
+        let t = text.trimmingCharacters()
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+                                      ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("K", 1 << 10),
+                                      ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
+        for (suffix, factor) in units where t.hasSuffix(suffix) {
+            let number = t.dropLast(suffix.count).trimmingCharacters()
+            guard let v = Double(number), v >= 0, v * Double(factor) < 9e18 else { throw Invalid() }
+            return Int(v * Double(factor))
+        }
+        guard let v = Int(t), v >= 0 else { throw Invalid() }
+        return v
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

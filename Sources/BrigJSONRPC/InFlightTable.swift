@@ -1,0 +1,75 @@
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Requests that were forwarded and not yet answered, in one direction: id -> (method, start).
+///
+/// Later layers act on responses by the request they answer (filtering a `tools/list` result,
+/// timing a call). The table is bounded: past `capacity`, the oldest entry is forgotten, so a
+/// peer that never answers cannot grow brig's memory. Shared by the two relay threads, hence
+/// the mutex.
+public final class InFlightTable: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var method: String
+        /// Monotonic nanoseconds when the request was forwarded.
+        public var startedAt: UInt64
+        /// A name later layers attach (the tool, resource or prompt), if any.
+        public var subject: String?
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var order: [String] = []  // insertion order, for eviction
+        var head = 0
+        var evicted = 0
+    }
+
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int = 4096) {
+        self.capacity = max(1, capacity)
+    }
+
+    public func insert(id: String, method: String, subject: String? = nil, at time: UInt64 = MonotonicClock.nanoseconds()) {
+        state.withLock { s in
+            if s.entries.updateValue(Entry(method: method, startedAt: time, subject: subject), forKey: id) == nil {
+                s.order.append(id)
+            }
+            while s.entries.count > capacity, s.head < s.order.count {
+                let old = s.order[s.head]
+                s.head += 1
+                if s.entries.removeValue(forKey: old) != nil { s.evicted += 1 }
+            }
+            // Answered requests leave stale ids in `order`: compact it so it stays bounded too.
+            if s.order.count - s.head > 2 * capacity + 64 {
+                let live = s.order[s.head...].filter { s.entries[$0] != nil }
+                s.order = Array(live)
+                s.head = 0
+            }
+        }
+    }
+
+    /// Removes and returns the entry a response answers.
+    public func remove(id: String) -> Entry? {
+        state.withLock { s in s.entries.removeValue(forKey: id) }
+    }
+
+    public func lookup(id: String) -> Entry? {
+        state.withLock { s in s.entries[id] }
+    }
+
+    public var count: Int { state.withLock { $0.entries.count } }
+    public var evictedCount: Int { state.withLock { $0.evicted } }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, without Foundation.
+public enum MonotonicClock {
+    @inline(__always) public static func nanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}

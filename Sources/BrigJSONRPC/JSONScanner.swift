@@ -1,0 +1,300 @@
+/// A validating, allocation-free JSON scanner over one line of bytes.
+///
+/// brig parses every message in both directions, so the scanner reads each byte once, builds no
+/// tree, and only remembers where things are. It checks the whole RFC 8259 grammar, UTF-8 inside
+/// strings, and a nesting limit (deep input must not exhaust the stack). Values that later layers
+/// need as Swift values are decoded on demand from the byte ranges it reports.
+public struct JSONScanner {
+    public enum Failure: Error, Equatable, Sendable {
+        /// Not JSON: the offset of the first byte that is wrong (or the end, when truncated).
+        case syntax(at: Int)
+        /// A string holds bytes that are not UTF-8.
+        case invalidUTF8(at: Int)
+        /// Nesting deeper than `maximumDepth`.
+        case tooDeep(at: Int)
+    }
+
+    /// Deep enough for any real schema; shallow enough for a 512 KiB thread stack.
+    public static let maximumDepth = 256
+
+    @usableFromInline let base: UnsafePointer<UInt8>
+    @usableFromInline let end: Int
+    @usableFromInline var pos: Int
+
+    public init(_ bytes: UnsafeBufferPointer<UInt8>) {
+        // An empty buffer may have a nil base; point at a static byte so reads stay in bounds.
+        self.base = bytes.baseAddress ?? JSONScanner.emptyByte
+        self.end = bytes.count
+        self.pos = 0
+    }
+
+    nonisolated(unsafe) private static let emptyByte: UnsafePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return UnsafePointer(p)
+    }()
+
+    public var offset: Int { pos }
+    public var atEnd: Bool { pos >= end }
+
+    @inline(__always) public func peek() -> UInt8? { pos < end ? base[pos] : nil }
+
+    @inline(__always) public mutating func skipWhitespace() {
+        while pos < end {
+            let c = base[pos]
+            if c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { pos += 1 } else { break }
+        }
+    }
+
+    /// Consumes `c` after optional whitespace, or fails.
+    @inline(__always) public mutating func expect(_ c: UInt8) throws(Failure) {
+        skipWhitespace()
+        guard pos < end, base[pos] == c else { throw .syntax(at: pos) }
+        pos += 1
+    }
+
+    /// Skips one complete value, validating it; returns its byte range.
+    public mutating func skipValue(depth: Int = 0) throws(Failure) -> Range<Int> {
+        skipWhitespace()
+        let start = pos
+        guard pos < end else { throw .syntax(at: pos) }
+        switch base[pos] {
+        case UInt8(ascii: "{"):
+            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: pos) }
+            pos += 1
+            skipWhitespace()
+            if pos < end, base[pos] == UInt8(ascii: "}") {
+                pos += 1
+                return start..<pos
+            }
+            while true {
+                skipWhitespace()
+                _ = try scanString()
+                try expect(UInt8(ascii: ":"))
+                _ = try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard pos < end else { throw .syntax(at: pos) }
+                let c = base[pos]
+                pos += 1
+                if c == UInt8(ascii: ",") { continue }
+                if c == UInt8(ascii: "}") { return start..<pos }
+                throw .syntax(at: pos - 1)
+            }
+        case UInt8(ascii: "["):
+            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: pos) }
+            pos += 1
+            skipWhitespace()
+            if pos < end, base[pos] == UInt8(ascii: "]") {
+                pos += 1
+                return start..<pos
+            }
+            while true {
+                _ = try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard pos < end else { throw .syntax(at: pos) }
+                let c = base[pos]
+                pos += 1
+                if c == UInt8(ascii: ",") { continue }
+                if c == UInt8(ascii: "]") { return start..<pos }
+                throw .syntax(at: pos - 1)
+            }
+        case UInt8(ascii: "\""):
+            return try scanString().range
+        case UInt8(ascii: "t"):
+            try literal("true")
+        case UInt8(ascii: "f"):
+            try literal("false")
+        case UInt8(ascii: "n"):
+            try literal("null")
+        default:
+            try scanNumber()
+        }
+        return start..<pos
+    }
+
+    @inline(__always) private mutating func literal(_ word: StaticString) throws(Failure) {
+        let n = word.utf8CodeUnitCount
+        guard end - pos >= n else { throw .syntax(at: pos) }
+        let w = word.utf8Start
+        for i in 0..<n where base[pos + i] != w[i] { throw .syntax(at: pos + i) }
+        pos += n
+    }
+
+    private mutating func scanNumber() throws(Failure) {
+        if pos < end, base[pos] == UInt8(ascii: "-") { pos += 1 }
+        guard pos < end else { throw .syntax(at: pos) }
+        if base[pos] == UInt8(ascii: "0") {
+            pos += 1
+        } else if base[pos] >= UInt8(ascii: "1") && base[pos] <= UInt8(ascii: "9") {
+            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+        } else {
+            throw .syntax(at: pos)
+        }
+        if pos < end, base[pos] == UInt8(ascii: ".") {
+            pos += 1
+            let digits = pos
+            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            guard pos > digits else { throw .syntax(at: pos) }
+        }
+        if pos < end, base[pos] == UInt8(ascii: "e") || base[pos] == UInt8(ascii: "E") {
+            pos += 1
+            if pos < end, base[pos] == UInt8(ascii: "+") || base[pos] == UInt8(ascii: "-") { pos += 1 }
+            let digits = pos
+            while pos < end, base[pos] >= 0x30 && base[pos] <= 0x39 { pos += 1 }
+            guard pos > digits else { throw .syntax(at: pos) }
+        }
+    }
+
+    /// A scanned string: the range includes the quotes; `escaped` says whether decoding is needed.
+    public struct StringToken: Sendable {
+        public var range: Range<Int>
+        public var escaped: Bool
+    }
+
+    /// Scans a string at the current position, validating escapes, control bytes and UTF-8.
+    public mutating func scanString() throws(Failure) -> StringToken {
+        guard pos < end, base[pos] == UInt8(ascii: "\"") else { throw .syntax(at: pos) }
+        let start = pos
+        pos += 1
+        var escaped = false
+        while pos < end {
+            let c = base[pos]
+            if c == UInt8(ascii: "\"") {
+                pos += 1
+                return StringToken(range: start..<pos, escaped: escaped)
+            }
+            if c == UInt8(ascii: "\\") {
+                escaped = true
+                pos += 1
+                guard pos < end else { throw .syntax(at: pos) }
+                switch base[pos] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+                    UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    pos += 1
+                case UInt8(ascii: "u"):
+                    guard end - pos > 4 else { throw .syntax(at: end) }
+                    for i in 1...4 where JSONScanner.hexValue(base[pos + i]) == nil { throw .syntax(at: pos + i) }
+                    pos += 5
+                default:
+                    throw .syntax(at: pos)
+                }
+                continue
+            }
+            if c < 0x20 { throw .syntax(at: pos) }
+            if c < 0x80 {
+                pos += 1
+                continue
+            }
+            try validateUTF8Sequence()
+        }
+        throw .syntax(at: pos)
+    }
+
+    /// Validates one multi-byte UTF-8 sequence at `pos` (RFC 3629: no overlongs, no surrogates).
+    @inline(__always) private mutating func validateUTF8Sequence() throws(Failure) {
+        let c = base[pos]
+        let at = pos
+        func cont(_ i: Int) throws(Failure) -> UInt8 {
+            guard at + i < end else { throw .invalidUTF8(at: at) }
+            let b = base[at + i]
+            guard b & 0xC0 == 0x80 else { throw .invalidUTF8(at: at) }
+            return b
+        }
+        switch c {
+        case 0xC2...0xDF:
+            _ = try cont(1)
+            pos += 2
+        case 0xE0...0xEF:
+            let b1 = try cont(1)
+            if c == 0xE0 && b1 < 0xA0 { throw .invalidUTF8(at: at) }
+            if c == 0xED && b1 > 0x9F { throw .invalidUTF8(at: at) }
+            _ = try cont(2)
+            pos += 3
+        case 0xF0...0xF4:
+            let b1 = try cont(1)
+            if c == 0xF0 && b1 < 0x90 { throw .invalidUTF8(at: at) }
+            if c == 0xF4 && b1 > 0x8F { throw .invalidUTF8(at: at) }
+            _ = try cont(2)
+            _ = try cont(3)
+            pos += 4
+        default:
+            throw .invalidUTF8(at: at)
+        }
+    }
+
+    @inline(__always) static func hexValue(_ c: UInt8) -> UInt32? {
+        switch c {
+        case 0x30...0x39: return UInt32(c - 0x30)
+        case 0x41...0x46: return UInt32(c - 0x41 + 10)
+        case 0x61...0x66: return UInt32(c - 0x61 + 10)
+        default: return nil
+        }
+    }
+
+    /// Whether the string token equals `key` exactly (unescaped tokens only: fast path).
+    @inline(__always) public func tokenEquals(_ token: StringToken, _ key: StaticString) -> Bool {
+        let n = key.utf8CodeUnitCount
+        guard !token.escaped, token.range.count == n + 2 else { return false }
+        return memcmp(base + token.range.lowerBound + 1, key.utf8Start, n) == 0
+    }
+
+    /// Decodes a scanned string token into a Swift string.
+    public func decodeString(_ token: StringToken) -> String {
+        let inner = UnsafeBufferPointer(start: base + token.range.lowerBound + 1, count: token.range.count - 2)
+        if !token.escaped { return String(decoding: inner, as: UTF8.self) }
+        return JSONScanner.unescape(inner)
+    }
+
+    /// Decodes the body of an escaped JSON string (already validated).
+    static func unescape(_ inner: UnsafeBufferPointer<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(inner.count)
+        var i = 0
+        func hex4(_ at: Int) -> UInt32 {
+            var v: UInt32 = 0
+            for k in 0..<4 { v = v << 4 | (hexValue(inner[at + k]) ?? 0) }
+            return v
+        }
+        func append(scalar v: UInt32) {
+            let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
+            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+        }
+        while i < inner.count {
+            let c = inner[i]
+            guard c == UInt8(ascii: "\\"), i + 1 < inner.count else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            let e = inner[i + 1]
+            i += 2
+            switch e {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard i + 4 <= inner.count else { break }
+                var v = hex4(i)
+                i += 4
+                if (0xD800...0xDBFF).contains(v), i + 6 <= inner.count, inner[i] == UInt8(ascii: "\\"),
+                    inner[i + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(i + 2)
+                    if (0xDC00...0xDFFF).contains(low) {
+                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                }
+                append(scalar: v)
+            default: out.append(e)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif

@@ -1,0 +1,203 @@
+public import BrigJSONRPC
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Which way a message travels.
+public enum Direction: String, Sendable {
+    case hostToServer = "host-to-server"
+    case serverToHost = "server-to-host"
+}
+
+/// Limits and timings of one relay session.
+public struct RelayConfiguration: Sendable {
+    /// Largest message accepted in either direction (bytes, without the newline).
+    public var maximumMessageBytes = 16 * 1024 * 1024
+    /// After the host closes stdin: how long the server has to exit before SIGTERM.
+    public var gracePeriodNanoseconds: UInt64 = 5_000_000_000
+    /// After SIGTERM: how long before SIGKILL.
+    public var killAfterNanoseconds: UInt64 = 2_000_000_000
+    /// After the server exits: how long to wait for the rest of its output (a grandchild may hold
+    /// the pipe open).
+    public var drainNanoseconds: UInt64 = 2_000_000_000
+    /// Bound of each in-flight table.
+    public var inFlightCapacity = 4096
+
+    public init() {}
+}
+
+/// The two relay pumps: host (stdin/stdout) <-> server (child's stdin/stdout).
+///
+/// ## Concurrency model
+/// Each direction has one dedicated thread that blocks in read(2), frames lines, inspects each
+/// one and forwards it with blocking writes (never the cooperative pool, which has 2 threads
+/// here). The only state the two threads share is the in-flight tables (mutex) and the output
+/// channels (mutex per destination), because each thread may answer its own sender itself.
+public final class Relay: Sendable {
+    public let configuration: RelayConfiguration
+    /// Requests from the host awaiting the server's answer.
+    public let hostRequests: InFlightTable
+    /// Requests from the server awaiting the host's answer.
+    public let serverRequests: InFlightTable
+    public let toHost: OutputChannel
+    public let toServer: OutputChannel
+    let diagnostics: Diagnostics
+
+    private let counterState = Mutex(Counters())
+
+    public struct Counters: Sendable, Equatable {
+        public var forwarded = [0, 0]
+        public var rejected = [0, 0]
+    }
+
+    public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
+                diagnostics: Diagnostics = .shared) {
+        self.configuration = configuration
+        self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
+        self.serverRequests = InFlightTable(capacity: configuration.inFlightCapacity)
+        self.toHost = toHost
+        self.toServer = toServer
+        self.diagnostics = diagnostics
+    }
+
+    public var counters: Counters { counterState.withLock { $0 } }
+
+    /// Runs one direction until its input ends. Blocking; call on a dedicated thread.
+    public func pump(from input: Int32, direction: Direction) {
+        let reader = LineReader(maximumLineBytes: configuration.maximumMessageBytes)
+        let destination = direction == .hostToServer ? toServer : toHost
+        var batch: [UInt8] = []
+        batch.reserveCapacity(64 * 1024)
+        var forwarded = 0
+        var rejected = 0
+        while true {
+            let more: Bool
+            do {
+                more = try reader.read(from: input) { event in
+                    switch event {
+                    case .line(let line):
+                        if line.count > 64 * 1024 {
+                            // Large message: send what is queued, then the line straight from the read buffer.
+                            if !batch.isEmpty {
+                                destination.write(batch)
+                                batch.removeAll(keepingCapacity: true)
+                            }
+                            if handle(line, direction: direction, into: &batch) {
+                                destination.write(UnsafeRawBufferPointer(line))
+                                destination.write(Relay.newline)
+                                forwarded += 1
+                            } else {
+                                rejected += 1
+                            }
+                        } else if handle(line, direction: direction, into: &batch) {
+                            batch.append(contentsOf: line)
+                            batch.append(0x0A)
+                            forwarded += 1
+                        } else {
+                            rejected += 1
+                        }
+                    case .oversized(let prefix, let length):
+                        rejected += 1
+                        handleOversized(prefix: prefix, length: length, direction: direction)
+                    }
+                }
+            } catch {
+                diagnostics.report("reading \(direction == .hostToServer ? "stdin" : "the server's stdout") failed: \(String(cString: strerror(error.errno)))")
+                more = false
+            }
+            if !batch.isEmpty {
+                destination.write(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+            if !more { break }
+        }
+        let index = direction == .hostToServer ? 0 : 1
+        counterState.withLock {
+            $0.forwarded[index] += forwarded
+            $0.rejected[index] += rejected
+        }
+    }
+
+    private static let newline: [UInt8] = [0x0A]
+
+    /// Inspects one line; true to forward it unchanged. Answers to the sender go out directly.
+    @inline(__always)
+    private func handle(_ line: UnsafeBufferPointer<UInt8>, direction: Direction, into batch: inout [UInt8]) -> Bool {
+        // Blank lines are not messages: skip them quietly.
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return false }
+        switch MessageView.parse(line) {
+        case .success(let view):
+            track(view, direction: direction)
+            return true
+        case .failure(let error):
+            reject(error, line: line, direction: direction)
+            return false
+        }
+    }
+
+    /// Records requests in flight and retires the ones that responses answer.
+    @inline(__always)
+    private func track(_ view: MessageView, direction: Direction) {
+        switch view.kind {
+        case .request:
+            if let id = view.id, let method = view.method {
+                (direction == .hostToServer ? hostRequests : serverRequests).insert(id: id, method: method)
+            }
+        case .response, .error:
+            if let id = view.id {
+                _ = (direction == .hostToServer ? serverRequests : hostRequests).remove(id: id)
+            }
+        case .notification:
+            break
+        case .batch:
+            for member in view.members { track(member, direction: direction) }
+        }
+    }
+
+    private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
+        switch direction {
+        case .hostToServer:
+            // The host gets the JSON-RPC error the spec names; the server never sees the line.
+            toHost.write(JSONWriter.errorResponse(id: error.id, code: error.code, message: error.message,
+                                                  data: "{\"reason\":\(JSONWriter.quoted(error.detail))}"))
+            diagnostics.report("the host sent an invalid message (\(error.detail)); answered \(error.code)")
+        case .serverToHost:
+            // Servers often print debug text to stdout: keep it off the host's channel.
+            diagnostics.report("the server wrote a line that is not JSON-RPC (\(error.detail)), not forwarded: \(Relay.excerpt(line))")
+            answerHostIfWaiting(id: error.id, why: "the server sent an invalid response (\(error.detail))")
+        }
+    }
+
+    private func handleOversized(prefix: UnsafeBufferPointer<UInt8>, length: Int, direction: Direction) {
+        let id = MessageView.idFromPrefix(prefix)
+        let limit = configuration.maximumMessageBytes
+        switch direction {
+        case .hostToServer:
+            toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.invalidRequest, message: "Invalid Request",
+                                                  data: "{\"reason\":\"message of \(length) bytes exceeds the limit of \(limit) bytes\"}"))
+            diagnostics.report("the host sent a message of \(length) bytes, over the limit of \(limit); answered -32600")
+        case .serverToHost:
+            diagnostics.report("the server sent a message of \(length) bytes, over the limit of \(limit); not forwarded")
+            answerHostIfWaiting(id: id, why: "the server's response of \(length) bytes exceeds brig's limit of \(limit) bytes")
+        }
+    }
+
+    /// When a bad server line answers a pending host request, the host gets an error instead of
+    /// waiting forever.
+    private func answerHostIfWaiting(id: String?, why: String) {
+        guard let id, hostRequests.remove(id: id) != nil else { return }
+        toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
+                                              data: "{\"reason\":\(JSONWriter.quoted(why))}"))
+    }
+
+    /// The first bytes of a line, printable, for a report.
+    static func excerpt(_ line: UnsafeBufferPointer<UInt8>, limit: Int = 120) -> String {
+        var s = ""
+        for b in line.prefix(limit) {
+            s += (b >= 0x20 && b < 0x7F) ? String(UnicodeScalar(b)) : "\\x" + String(b, radix: 16)
+        }
+        return line.count > limit ? s + "..." : s
+    }
+}

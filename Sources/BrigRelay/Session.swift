@@ -1,0 +1,174 @@
+import BrigJSONRPC
+public import BrigSandbox
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// One run of a server under brig: spawn, relay, supervise, exit with the server's code.
+///
+/// The main thread is the supervisor: it spawned the child (so PR_SET_PDEATHSIG, which follows
+/// the spawning *thread*, lasts as long as brig) and then waits in sigtimedwait(2) for the
+/// signals brig blocks process-wide: SIGCHLD, the forwarded SIGINT/SIGTERM/SIGHUP/SIGQUIT, and
+/// SIGUSR1, which the relay threads raise when one of their inputs ends.
+public final class Session: Sendable {
+    public let spec: SpawnSpec
+    public let configuration: RelayConfiguration
+
+    private let hostClosed = Atomic<Bool>(false)
+    private let serverClosed = Atomic<Bool>(false)
+
+    public init(spec: SpawnSpec, configuration: RelayConfiguration) {
+        self.spec = spec
+        self.configuration = configuration
+    }
+
+    /// The signals brig handles synchronously; block them before any thread starts.
+    public static func blockSignals() {
+        var set = Session.handledSignals()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+    }
+
+    static func handledSignals() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1] { sigaddset(&set, s) }
+        return set
+    }
+
+    /// Runs the session; returns brig's exit code (the child's, 128+N for signal N, 125/126/127).
+    public func run(hostInput: Int32 = 0, hostOutput: Int32 = 1) throws(SpawnError) -> Int32 {
+        Session.blockSignals()
+        let toServerPipe = try POSIX.pipe()
+        let fromServerPipe = try POSIX.pipe()
+        var childSpec = spec
+        childSpec.stdin = toServerPipe.read
+        childSpec.stdout = fromServerPipe.write
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(childSpec)
+        } catch {
+            for fd in [toServerPipe.read, toServerPipe.write, fromServerPipe.read, fromServerPipe.write] { close(fd) }
+            throw error
+        }
+        close(toServerPipe.read)
+        close(fromServerPipe.write)
+
+        let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
+                          toServer: OutputChannel(fd: toServerPipe.write))
+        let serverOutput = fromServerPipe.read
+        OSThread.start { [self] in
+            relay.pump(from: hostInput, direction: .hostToServer)
+            relay.toServer.close()  // the server sees end of input, as the spec's shutdown says
+            hostClosed.store(true, ordering: .releasing)
+            kill(getpid(), SIGUSR1)
+        }
+        OSThread.start { [self] in
+            relay.pump(from: serverOutput, direction: .serverToHost)
+            close(serverOutput)
+            serverClosed.store(true, ordering: .releasing)
+            kill(getpid(), SIGUSR1)
+        }
+        let status = supervise(pid: child.pid)
+        drainServerOutput()
+        return Session.exitCode(status)
+    }
+
+    /// Waits for the child, forwarding signals and enforcing the shutdown sequence after host EOF.
+    private func supervise(pid: pid_t) -> Int32 {
+        enum Phase { case running, closing, terminating, killed }
+        var phase = Phase.running
+        var deadline: UInt64 = 0
+        var set = Session.handledSignals()
+        while true {
+            var status: Int32 = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid { return status }
+            if reaped < 0 && errno == ECHILD { return 0 }
+
+            if phase == .running, hostClosed.load(ordering: .acquiring) {
+                phase = .closing
+                deadline = MonotonicClock.nanoseconds() + configuration.gracePeriodNanoseconds
+            }
+            let now = MonotonicClock.nanoseconds()
+            if phase != .running && phase != .killed && now >= deadline {
+                if phase == .closing {
+                    kill(pid, SIGTERM)
+                    phase = .terminating
+                    deadline = now + configuration.killAfterNanoseconds
+                } else {
+                    kill(pid, SIGKILL)
+                    phase = .killed
+                }
+                continue
+            }
+            let wait = (phase == .running || phase == .killed) ? 1_000_000_000 : min(deadline - now, 1_000_000_000)
+            var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+            let sig = sigtimedwait(&set, nil, &timeout)
+            switch sig {
+            case SIGINT, SIGTERM, SIGHUP, SIGQUIT:
+                kill(pid, sig)
+            default:
+                break  // SIGCHLD, SIGUSR1, timeout: the loop re-checks
+            }
+        }
+    }
+
+    /// After the child exits, forward what it wrote before dying (bounded wait).
+    private func drainServerOutput() {
+        let deadline = MonotonicClock.nanoseconds() + configuration.drainNanoseconds
+        var set = Session.handledSignals()
+        while !serverClosed.load(ordering: .acquiring) {
+            let now = MonotonicClock.nanoseconds()
+            guard now < deadline else { return }
+            let wait = min(deadline - now, 100_000_000)
+            var timeout = timespec(tv_sec: 0, tv_nsec: Int(wait))
+            _ = sigtimedwait(&set, nil, &timeout)
+        }
+    }
+
+    /// The child's exit code, or 128+N when it died of signal N.
+    public static func exitCode(_ status: Int32) -> Int32 {
+        let termSignal = status & 0x7f
+        if termSignal == 0 { return (status >> 8) & 0xff }
+        return 128 + termSignal
+    }
+}
+
+/// Finds a command the way execvp would, so that a missing command is exit 127 before any fork.
+public enum CommandResolver {
+    public enum Failure: Error, Sendable {
+        case notFound(String)
+        case notExecutable(String)
+    }
+
+    /// Resolves `name` against `searchPath` (colon-separated) unless it contains a slash.
+    public static func resolve(_ name: String, searchPath: String?, workingDirectory: String? = nil) throws(Failure) -> String {
+        if name.contains("/") {
+            var path = name
+            if !name.hasPrefix("/"), let workingDirectory { path = workingDirectory + "/" + name }
+            guard access(path, F_OK) == 0 else { throw .notFound(name) }
+            guard isExecutableFile(path) else { throw .notExecutable(name) }
+            return path
+        }
+        guard !name.isEmpty else { throw .notFound(name) }
+        var sawNonExecutable = false
+        for dir in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+            let base = dir.isEmpty ? "." : String(dir)
+            let candidate = base + "/" + name
+            if access(candidate, F_OK) == 0 {
+                if isExecutableFile(candidate) { return candidate }
+                sawNonExecutable = true
+            }
+        }
+        throw sawNonExecutable ? .notExecutable(name) : .notFound(name)
+    }
+
+    static func isExecutableFile(_ path: String) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        return (st.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+}

@@ -1,0 +1,212 @@
+internal import CBrigShim
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// What brig starts and how: the command, its environment and descriptors, and the confinement
+/// the child applies to itself between fork and exec.
+public struct SpawnSpec: Sendable {
+    public var executable: String
+    public var arguments: [String]  // argv, including argv[0]
+    public var environment: [String]  // "NAME=VALUE"
+    public var workingDirectory: String?
+    public var stdin: Int32
+    public var stdout: Int32
+    public var stderr: Int32
+    public var newSession = true
+    public var parentDeathSignal: Int32 = SIGKILL
+    public var confinement = Confinement()
+
+    public init(executable: String, arguments: [String], environment: [String], workingDirectory: String? = nil,
+                stdin: Int32, stdout: Int32, stderr: Int32) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+}
+
+/// The confinement applied in the child, prepared in the parent.
+public struct Confinement: Sendable {
+    public struct ResourceLimit: Sendable, Equatable {
+        public var resource: Int32
+        public var soft: UInt64
+        public var hard: UInt64
+        public init(resource: Int32, soft: UInt64, hard: UInt64) {
+            self.resource = resource
+            self.soft = soft
+            self.hard = hard
+        }
+    }
+
+    public var resourceLimits: [ResourceLimit] = []
+    /// Open `cgroup.procs` the child joins first, or -1.
+    public var cgroupProcsFD: Int32 = -1
+    /// Switch to this uid/gid (root only).
+    public var user: (uid: UInt32, gid: UInt32)?
+    public var dropCapabilities = false
+    public var keptCapabilities: UInt64 = 0
+    public var lockSecurebits = false
+    public var noNewPrivileges = false
+    /// A Landlock ruleset fd to enforce, or -1.
+    public var landlockRuleset: Int32 = -1
+    /// A compiled seccomp program (`struct sock_filter` array bytes), or empty.
+    public var seccompProgram: [UInt8] = []
+    /// Ask the kernel for a user-notification listener and hand it to brig.
+    public var seccompListener = false
+
+    public init() {}
+}
+
+/// A started child.
+public struct ChildProcess: Sendable {
+    public let pid: Int32
+    /// The seccomp user-notification fd, when one was asked for; else -1.
+    public let seccompListener: Int32
+}
+
+/// Why a child could not be started.
+public struct SpawnError: Error, Sendable, CustomStringConvertible {
+    public enum Stage: Int32, Sendable {
+        case none = 0, signals, stdio, session, pdeathsig, fds, rlimits, chdir, securebits, ids, caps, noNewPrivs,
+            landlock, seccomp, listener, exec, cgroup
+    }
+    public var errno: Int32
+    public var stage: Stage
+
+    /// 127 for a command that is not there, 126 for one that cannot be run, 125 for brig's own.
+    public var exitCode: Int32 {
+        guard stage == .exec else { return 125 }
+        return errno == ENOENT ? 127 : 126
+    }
+
+    public var description: String {
+        let reason = String(cString: strerror(errno))
+        switch stage {
+        case .exec: return reason
+        default: return "could not confine the child (\(stage)): \(reason)"
+        }
+    }
+}
+
+extension ChildProcess {
+    /// Forks and execs under `spec`. The child runs only the C shim until exec.
+    public static func spawn(_ spec: SpawnSpec) throws(SpawnError) -> ChildProcess {
+        var argv = spec.arguments.map { strdup($0) }
+        argv.append(nil)
+        var envp = spec.environment.map { strdup($0) }
+        envp.append(nil)
+        let path = strdup(spec.executable)
+        let cwd = spec.workingDirectory.flatMap { strdup($0) }
+        defer {
+            for p in argv { free(p) }
+            for p in envp { free(p) }
+            free(path)
+            if let cwd { free(cwd) }
+        }
+        let limits = spec.confinement.resourceLimits.map {
+            brig_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard)
+        }
+        let c = spec.confinement
+        var pid: pid_t = -1
+        var stage: Int32 = 0
+        var listener: Int32 = -1
+        let rc: Int32 = argv.withUnsafeBufferPointer { argvBuf in
+            envp.withUnsafeBufferPointer { envpBuf in
+                limits.withUnsafeBufferPointer { limitBuf in
+                    c.seccompProgram.withUnsafeBytes { bpf in
+                        var config = brig_spawn_config()
+                        config.path = path.map { UnsafePointer($0) }
+                        config.argv = argvBuf.baseAddress
+                        config.envp = envpBuf.baseAddress
+                        config.cwd = cwd.map { UnsafePointer($0) }
+                        config.stdin_fd = spec.stdin
+                        config.stdout_fd = spec.stdout
+                        config.stderr_fd = spec.stderr
+                        config.new_session = spec.newSession ? 1 : 0
+                        config.pdeathsig = spec.parentDeathSignal
+                        config.rlimits = limitBuf.baseAddress
+                        config.rlimit_count = Int32(limitBuf.count)
+                        config.cgroup_procs_fd = c.cgroupProcsFD
+                        if let user = c.user {
+                            config.set_ids = 1
+                            config.uid = user.uid
+                            config.gid = user.gid
+                        }
+                        config.drop_caps = c.dropCapabilities ? 1 : 0
+                        config.cap_keep = c.keptCapabilities
+                        config.cap_last = Capabilities.lastCapability
+                        config.lock_securebits = c.lockSecurebits ? 1 : 0
+                        config.no_new_privs = c.noNewPrivileges ? 1 : 0
+                        config.landlock_fd = c.landlockRuleset
+                        if !c.seccompProgram.isEmpty {
+                            config.bpf = bpf.baseAddress
+                            config.bpf_len = UInt16(c.seccompProgram.count / 8)
+                            config.seccomp_listener = c.seccompListener ? 1 : 0
+                        }
+                        return brig_spawn(&config, &pid, &stage, &listener)
+                    }
+                }
+            }
+        }
+        guard rc == 0 else {
+            throw SpawnError(errno: -rc, stage: SpawnError.Stage(rawValue: stage) ?? .none)
+        }
+        return ChildProcess(pid: pid, seccompListener: listener)
+    }
+}
+
+/// Capability facts of this kernel and process.
+public enum Capabilities {
+    /// The highest capability number the kernel knows (/proc/sys/kernel/cap_last_cap).
+    public static let lastCapability: Int32 = {
+        let fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return 40 }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = read(fd, &buf, 15)
+        guard n > 0 else { return 40 }
+        let text = String(decoding: buf[0..<n], as: UTF8.self).trimmingWhitespace
+        return Int32(text) ?? 40
+    }()
+
+    /// Effective, permitted and inheritable sets of this process.
+    public static func current() -> (effective: UInt64, permitted: UInt64, inheritable: UInt64) {
+        var e: UInt64 = 0, p: UInt64 = 0, i: UInt64 = 0
+        _ = brig_capget(&e, &p, &i)
+        return (e, p, i)
+    }
+
+    /// Whether `cap` is in this process's bounding set.
+    public static func inBoundingSet(_ cap: Int32) -> Bool { brig_capbset_read(cap) == 1 }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// Process-wide settings for brig itself.
+public enum SelfProtection {
+    /// `PR_SET_DUMPABLE 0`: the child cannot read brig's memory or environment through /proc.
+    @discardableResult public static func makeNonDumpable() -> Bool { brig_set_dumpable(0) == 0 }
+}
+
+/// Thin wrappers other modules need without importing the C shim.
+public enum POSIX {
+    /// `pipe2(O_CLOEXEC)`: (read end, write end).
+    public static func pipe() throws(SpawnError) -> (read: Int32, write: Int32) {
+        var fds: [Int32] = [-1, -1]
+        let rc = brig_pipe_cloexec(&fds)
+        guard rc == 0 else { throw SpawnError(errno: -rc, stage: .none) }
+        return (fds[0], fds[1])
+    }
+}

@@ -1,0 +1,277 @@
+// The child side of brig: fork, confine, exec.
+//
+// Between fork() and execve() only raw system calls and async-signal-safe functions run: brig is
+// multi-threaded, and fork copies every lock in whatever state another thread held it. Everything
+// the child needs (argv, envp, the BPF program, the Landlock ruleset fd, capability masks) was
+// prepared by the parent. Failures travel back over a SOCK_SEQPACKET socketpair as
+// {errno, stage}; end-of-file on it means execve succeeded. The same socket carries the seccomp
+// user-notification fd (SCM_RIGHTS) when one was asked for.
+
+#include "brig_shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+struct brig_report {
+    int32_t error;
+    int32_t stage;
+};
+
+/// Writes one report and leaves; `_exit`, never `exit` (atexit handlers and stdio buffers were
+/// copied from the parent and must not run twice).
+static void child_fail(int sock, int stage) {
+    struct brig_report r = { .error = errno, .stage = stage };
+    if (r.error == 0) r.error = EINVAL;
+    (void)!write(sock, &r, sizeof r);
+    _exit(127);
+}
+
+/// Moves `fd` onto `target`. When they are equal, dup2 would be a no-op that keeps
+/// FD_CLOEXEC, so the flag is cleared explicitly.
+static int bind_fd(int fd, int target) {
+    if (fd == target) {
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0) return -1;
+        return fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static int send_fd(int sock, int fd) {
+    struct brig_report r = { .error = 0, .stage = BRIG_STAGE_LISTENER };
+    struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static void mark_fds_cloexec(void) {
+    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    // Older kernels: walk the descriptor table up to the soft limit (bounded).
+    struct rlimit rl;
+    long max = 4096;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < 65536)
+        max = (long)rl.rlim_cur;
+    for (long fd = 3; fd < max; fd++) {
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0) (void)fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+}
+
+__attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, int sock, pid_t parent) {
+    // 1. Signals: default dispositions (an ignored SIGPIPE would survive exec), empty mask.
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &dfl, NULL);  // glibc-reserved signals answer EINVAL: fine
+    }
+    sigset_t empty;
+    sigemptyset(&empty);
+    if (sigprocmask(SIG_SETMASK, &empty, NULL) != 0) child_fail(sock, BRIG_STAGE_SIGNALS);
+
+    // 2. Standard descriptors. A source below 3 that is not its own target is first moved up,
+    //    so that binding one stream cannot clobber another's source.
+    int fds[3] = { cfg->stdin_fd, cfg->stdout_fd, cfg->stderr_fd };
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && fds[i] < 3 && fds[i] != i) {
+            int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) child_fail(sock, BRIG_STAGE_STDIO);
+            fds[i] = moved;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && bind_fd(fds[i], i) != 0) child_fail(sock, BRIG_STAGE_STDIO);
+    }
+
+    // 3. A new session: no controlling terminal (TIOCSTI injection needs one).
+    if (cfg->new_session && setsid() < 0) child_fail(sock, BRIG_STAGE_SESSION);
+
+    // 4. Die with brig; if brig already died, leave now.
+    if (cfg->pdeathsig > 0) {
+        if (prctl(PR_SET_PDEATHSIG, cfg->pdeathsig, 0, 0, 0) != 0) child_fail(sock, BRIG_STAGE_PDEATHSIG);
+        if (getppid() != parent) _exit(127);
+    }
+
+    // 5. Only 0, 1 and 2 survive exec.
+    mark_fds_cloexec();
+
+    // 6. Join the pids cgroup while still privileged.
+    if (cfg->cgroup_procs_fd >= 0) {
+        if (write(cfg->cgroup_procs_fd, "0", 1) != 1) child_fail(sock, BRIG_STAGE_CGROUP);
+    }
+
+    // 7. Resource limits.
+    for (int i = 0; i < cfg->rlimit_count; i++) {
+        struct rlimit rl = { .rlim_cur = (rlim_t)cfg->rlimits[i].soft, .rlim_max = (rlim_t)cfg->rlimits[i].hard };
+        if (setrlimit(cfg->rlimits[i].resource, &rl) != 0) child_fail(sock, BRIG_STAGE_RLIMITS);
+    }
+
+    if (cfg->cwd && chdir(cfg->cwd) != 0) child_fail(sock, BRIG_STAGE_CHDIR);
+
+    // 8. Root: uid 0 must not regain capabilities at exec, and the child must not undo it.
+    if (cfg->lock_securebits) {
+        int bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED;
+        if (prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) child_fail(sock, BRIG_STAGE_SECUREBITS);
+    }
+
+    // 9. Bounding set (needs CAP_SETPCAP, so before any uid change; EINVAL past the last cap).
+    if (cfg->drop_caps && prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 1) {
+        for (int cap = 0; cap <= cfg->cap_last && cap < 64; cap++) {
+            if (cfg->cap_keep & (1ULL << cap)) continue;
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) child_fail(sock, BRIG_STAGE_CAPS);
+        }
+    }
+
+    // 10. Another user (order matters: groups, then gid, then uid).
+    if (cfg->set_ids) {
+        if (syscall(SYS_setgroups, 0, NULL) != 0) child_fail(sock, BRIG_STAGE_IDS);
+        if (syscall(SYS_setresgid, cfg->gid, cfg->gid, cfg->gid) != 0) child_fail(sock, BRIG_STAGE_IDS);
+        if (syscall(SYS_setresuid, cfg->uid, cfg->uid, cfg->uid) != 0) child_fail(sock, BRIG_STAGE_IDS);
+    }
+
+    // 11. Effective, permitted, inheritable := kept; ambient := kept (so they survive exec).
+    if (cfg->drop_caps) {
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct data[2];
+        memset(data, 0, sizeof data);
+        uint32_t lo = (uint32_t)(cfg->cap_keep & 0xffffffffu), hi = (uint32_t)(cfg->cap_keep >> 32);
+        data[0].effective = data[0].permitted = data[0].inheritable = lo;
+        data[1].effective = data[1].permitted = data[1].inheritable = hi;
+        // Unprivileged: capset can only lower; with nothing kept that is all zeros anyway.
+        if (syscall(SYS_capset, &hdr, data) != 0 && cfg->cap_keep != 0) child_fail(sock, BRIG_STAGE_CAPS);
+        (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        for (int cap = 0; cap <= cfg->cap_last && cap < 64; cap++) {
+            if (!(cfg->cap_keep & (1ULL << cap))) continue;
+            if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) child_fail(sock, BRIG_STAGE_CAPS);
+        }
+    }
+
+    // 12. No setuid, no file capabilities, ever again.
+    if (cfg->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(sock, BRIG_STAGE_NO_NEW_PRIVS);
+
+    // 13. Landlock.
+    if (cfg->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, cfg->landlock_fd, 0U) != 0)
+        child_fail(sock, BRIG_STAGE_LANDLOCK);
+
+    // 14. seccomp last: the filter must still allow what follows (sendmsg, close, execve).
+    if (cfg->bpf) {
+        struct sock_fprog prog = { .len = cfg->bpf_len, .filter = (struct sock_filter *)cfg->bpf };
+        unsigned int flags = cfg->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+        long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+        if (rc < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
+        if (cfg->seccomp_listener) {
+            if (send_fd(sock, (int)rc) != 0) child_fail(sock, BRIG_STAGE_LISTENER);
+            close((int)rc);
+        }
+    }
+
+    execve(cfg->path, cfg->argv, cfg->envp);
+    child_fail(sock, BRIG_STAGE_EXEC);
+    _exit(127);
+}
+
+/// Serializes the signal-mask dance around fork across threads.
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int *listener_out) {
+    *pid_out = -1;
+    *stage_out = BRIG_STAGE_NONE;
+    *listener_out = -1;
+
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_mutex_lock(&spawn_lock);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        run_child(cfg, sv[1], parent);
+    }
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_mutex_unlock(&spawn_lock);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return -fork_errno;
+    }
+
+    int result = 0;
+    for (;;) {
+        struct brig_report r;
+        struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } u;
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        ssize_t n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // EOF: exec succeeded (or the child vanished; waitpid will tell)
+        if (r.stage == BRIG_STAGE_LISTENER) {
+            struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+            if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                memcpy(listener_out, CMSG_DATA(c), sizeof(int));
+            }
+            continue;
+        }
+        *stage_out = r.stage;
+        result = -r.error;
+    }
+    close(sv[0]);
+    if (result != 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (*listener_out >= 0) {
+            close(*listener_out);
+            *listener_out = -1;
+        }
+        return result;
+    }
+    *pid_out = pid;
+    return 0;
+}

@@ -1,0 +1,3 @@
+import BrigCLI
+
+Brig.main(Array(CommandLine.arguments.dropFirst()))
