@@ -158,6 +158,13 @@ public struct JSONScanner {
         pos += 1
         var escaped = false
         while pos < end {
+            // Fast path: eight plain ASCII bytes at a time (no quote, backslash, control or
+            // non-ASCII byte), which is most of any large text payload.
+            while end - pos >= 8 {
+                let word = UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self)
+                if JSONScanner.isPlainASCII(word) { pos += 8 } else { break }
+            }
+            guard pos < end else { break }
             let c = base[pos]
             if c == UInt8(ascii: "\"") {
                 pos += 1
@@ -188,6 +195,18 @@ public struct JSONScanner {
             try validateUTF8Sequence()
         }
         throw .syntax(at: pos)
+    }
+
+    /// True when none of the eight bytes is `"`, `\`, below 0x20 or above 0x7F (SWAR test).
+    @inline(__always) static func isPlainASCII(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ v: UInt64) -> Bool { (v &- ones) & ~v & high != 0 }
+        if x & high != 0 { return false }
+        if (x &- ones &* 0x20) & high != 0 { return false }  // a byte < 0x20 (x has no high bits here)
+        if hasZeroByte(x ^ (ones &* 0x22)) { return false }
+        if hasZeroByte(x ^ (ones &* 0x5C)) { return false }
+        return true
     }
 
     /// Validates one multi-byte UTF-8 sequence at `pos` (RFC 3629: no overlongs, no surrogates).

@@ -43,6 +43,8 @@ public final class Session: Sendable {
         Session.blockSignals()
         let toServerPipe = try POSIX.pipe()
         let fromServerPipe = try POSIX.pipe()
+        POSIX.setPipeSize(toServerPipe.write, bytes: 1 << 20)
+        POSIX.setPipeSize(fromServerPipe.write, bytes: 1 << 20)
         var childSpec = spec
         childSpec.stdin = toServerPipe.read
         childSpec.stdout = fromServerPipe.write

@@ -209,4 +209,9 @@ public enum POSIX {
         guard rc == 0 else { throw SpawnError(errno: -rc, stage: .none) }
         return (fds[0], fds[1])
     }
+
+    /// Grows a pipe's kernel buffer (best effort: the size is capped by /proc/sys/fs/pipe-max-size).
+    public static func setPipeSize(_ fd: Int32, bytes: Int32) {
+        _ = brig_set_pipe_size(fd, bytes)
+    }
 }

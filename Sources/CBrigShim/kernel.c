@@ -60,6 +60,8 @@ int brig_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable)
 
 int brig_pipe_cloexec(int fds[2]) { return neg_errno(pipe2(fds, O_CLOEXEC)); }
 
+int brig_set_pipe_size(int fd, int size) { return neg_errno(fcntl(fd, F_SETPIPE_SZ, size)); }
+
 int brig_set_nonblocking(int fd, int on) {
     int flags = fcntl(fd, F_GETFL);
     if (flags < 0) return -errno;

@@ -97,6 +97,8 @@ int brig_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable)
 
 /// `pipe2(O_CLOEXEC)`: needs _GNU_SOURCE.
 int brig_pipe_cloexec(int fds[2]);
+/// `fcntl(F_SETPIPE_SZ)`: larger pipes mean fewer wake-ups for large messages; returns the size or -errno.
+int brig_set_pipe_size(int fd, int size);
 /// Sets or clears O_NONBLOCK (`fcntl` is variadic).
 int brig_set_nonblocking(int fd, int on);
 

@@ -1,0 +1,222 @@
+import Testing
+@testable import BrigJSONRPC
+
+private func parse(_ text: String) -> Result<MessageView, MessageError> {
+    Array(text.utf8).withUnsafeBufferPointer { MessageView.parse($0) }
+}
+
+private func parseBytes(_ bytes: [UInt8]) -> Result<MessageView, MessageError> {
+    bytes.withUnsafeBufferPointer { MessageView.parse($0) }
+}
+
+@Suite("MessageView")
+struct MessageViewTests {
+    @Test("a request: kind, raw id, method, params range")
+    func request() throws {
+        let text = #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","arguments":{}}}"#
+        let view = try parse(text).get()
+        #expect(view.kind == .request)
+        #expect(view.id == "7")
+        #expect(view.method == "tools/call")
+        let range = try #require(view.params)
+        let bytes = Array(text.utf8)[range]
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"name":"x","arguments":{}}"#)
+    }
+
+    @Test("string ids keep their quotes, escaped methods are decoded")
+    func stringID() throws {
+        let view = try parse(#"{ "id" : "a\"b", "method":"tools\/list", "jsonrpc":"2.0" }"#).get()
+        #expect(view.id == #""a\"b""#)
+        #expect(view.method == "tools/list")
+    }
+
+    @Test("notifications, results and errors")
+    func kinds() throws {
+        #expect(try parse(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).get().kind == .notification)
+        #expect(try parse(#"{"jsonrpc":"2.0","id":1,"result":{}}"#).get().kind == .response)
+        #expect(try parse(#"{"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"m"}}"#).get().kind == .error)
+    }
+
+    @Test("a batch exposes every member")
+    func batch() throws {
+        let view = try parse(#"[{"jsonrpc":"2.0","id":1,"method":"a"},{"jsonrpc":"2.0","method":"b"}]"#).get()
+        #expect(view.kind == .batch)
+        #expect(view.members.map(\.method) == ["a", "b"])
+        #expect(view.members.map(\.kind) == [.request, .notification])
+    }
+
+    @Test("2026-07-28 requests with _meta pass as requests")
+    func modernEra() throws {
+        let view = try parse(#"{"jsonrpc":"2.0","id":"d1","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#).get()
+        #expect(view.kind == .request && view.method == "server/discover")
+    }
+
+    @Test("parse errors are -32700 and keep the id when it was read",
+          arguments: [
+            ("not json", -32700, nil as String?),
+            (#"{"jsonrpc":"2.0","id":5,"method":"x""#, -32700, "5"),
+            (#"{"jsonrpc":"2.0","id":5,"method":"x"} trailing"#, -32700, "5"),
+            (#"{"jsonrpc":"2.0","id":1,"method":"a",}"#, -32700, "1"),
+            (#"{"a":01}"#, -32700, nil),
+            (#"{"a":"\x"}"#, -32700, nil),
+            ("{\"a\":\"tab\there\"}", -32700, nil),
+          ])
+    func parseErrors(text: String, code: Int, id: String?) {
+        guard case .failure(let error) = parse(text) else {
+            Issue.record("accepted: \(text)")
+            return
+        }
+        #expect(error.code == code)
+        #expect(error.id == id)
+    }
+
+    @Test("JSON that is not JSON-RPC is -32600",
+          arguments: [
+            #"{"id":1,"method":"a"}"#,
+            #"{"jsonrpc":"1.0","id":1,"method":"a"}"#,
+            #"{"jsonrpc":"2.0","id":null,"method":"a"}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":5}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"a","params":3}"#,
+            #"{"jsonrpc":"2.0","id":1}"#,
+            #"{"jsonrpc":"2.0","result":{}}"#,
+            #"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#,
+            #"[]"#,
+            #"42"#,
+            #"[1]"#,
+          ])
+    func invalidRequests(text: String) {
+        guard case .failure(let error) = parse(text) else {
+            Issue.record("accepted: \(text)")
+            return
+        }
+        #expect(error.code == -32600)
+    }
+
+    @Test("invalid UTF-8 inside a string is a parse error")
+    func invalidUTF8() {
+        let prefix = Array(#"{"jsonrpc":"2.0","id":3,"method":"a","params":{"t":""#.utf8)
+        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF5, 0x80, 0x80, 0x80]] {
+            let line = prefix + bad + Array(#""}}"#.utf8)
+            guard case .failure(let error) = parseBytes(line) else {
+                Issue.record("accepted \(bad)")
+                continue
+            }
+            #expect(error.code == -32700)
+            #expect(error.id == "3")
+        }
+        let good = prefix + Array("héllo €𝄞".utf8) + Array(#""}}"#.utf8)
+        #expect((try? parseBytes(good).get()) != nil)
+    }
+
+    @Test("deep nesting is refused without exhausting the stack")
+    func deepNesting() {
+        let line = [UInt8](repeating: UInt8(ascii: "["), count: 200_000)
+        guard case .failure(let error) = parseBytes(line) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(error.code == -32700 || error.code == -32600)
+        let object = Array(#"{"jsonrpc":"2.0","id":1,"method":"a","params":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 100_000)
+        guard case .failure(let e2) = parseBytes(object) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(e2.code == -32700)
+        #expect(e2.id == "1")
+    }
+
+    @Test("the id can be read from the prefix of an oversized line")
+    func idFromPrefix() {
+        let prefix = Array(#"{"jsonrpc":"2.0","id":"big-1","method":"tools/call","params":{"data":"aaaa"#.utf8)
+        #expect(prefix.withUnsafeBufferPointer { MessageView.idFromPrefix($0) } == #""big-1""#)
+    }
+
+    @Test("string decoding handles escapes and surrogate pairs")
+    func unescape() throws {
+        let view = try parse(#"{"jsonrpc":"2.0","method":"a\u00e9\ud834\udd1e\n"}"#).get()
+        #expect(view.method == "aé𝄞\n")
+    }
+}
+
+@Suite("JSONWriter")
+struct JSONWriterTests {
+    @Test("error responses are valid JSON-RPC that brig's own parser accepts")
+    func errorResponse() throws {
+        let bytes = JSONWriter.errorResponse(id: #""x\"y""#, code: -32602, message: "Unknown tool: \"a\"\n", data: #"{"rule":"r"}"#)
+        #expect(bytes.last == 0x0A)
+        let view = try parseBytes(Array(bytes.dropLast())).get()
+        #expect(view.kind == .error)
+        #expect(view.id == #""x\"y""#)
+    }
+
+    @Test("control characters are escaped")
+    func escaping() {
+        #expect(JSONWriter.quoted("a\u{01}\t\"\\") == #""a\u0001\t\"\\""#)
+    }
+}
+
+@Suite("InFlightTable")
+struct InFlightTableTests {
+    @Test("responses retire requests")
+    func retire() {
+        let table = InFlightTable(capacity: 8)
+        table.insert(id: "1", method: "tools/call")
+        #expect(table.lookup(id: "1")?.method == "tools/call")
+        #expect(table.remove(id: "1")?.method == "tools/call")
+        #expect(table.remove(id: "1") == nil)
+    }
+
+    @Test("the table stays bounded and forgets the oldest")
+    func bounded() {
+        let table = InFlightTable(capacity: 100)
+        for i in 0..<10_000 { table.insert(id: "\(i)", method: "m") }
+        #expect(table.count == 100)
+        #expect(table.lookup(id: "0") == nil)
+        #expect(table.lookup(id: "9999") != nil)
+        #expect(table.evictedCount == 9_900)
+        // Answered requests do not accumulate either.
+        for i in 0..<100_000 {
+            table.insert(id: "r\(i)", method: "m")
+            _ = table.remove(id: "r\(i)")
+        }
+        // The first insert evicted one old entry; every later one was answered.
+        #expect(table.count == 99)
+    }
+}
+
+@Suite("LineReader")
+struct LineReaderTests {
+    private func collect(_ chunks: [[UInt8]], max: Int) -> [String] {
+        let reader = LineReader(maximumLineBytes: max)
+        var out: [String] = []
+        let sink: (LineReader.Event) -> Void = { event in
+            switch event {
+            case .line(let l): out.append("L:" + String(decoding: l, as: UTF8.self))
+            case .oversized(let p, let n): out.append("O:\(n):" + String(decoding: p.prefix(4), as: UTF8.self))
+            }
+        }
+        for c in chunks { reader.feed(c, sink) }
+        reader.finish(sink)
+        return out
+    }
+
+    @Test("lines split across chunks are joined; a final unterminated line is delivered")
+    func framing() {
+        let out = collect([Array("ab".utf8), Array("c\nde\n\nf".utf8), Array("g".utf8)], max: 100)
+        #expect(out == ["L:abc", "L:de", "L:", "L:fg"])
+    }
+
+    @Test("an oversized line is reported once with its length and the stream recovers")
+    func oversized() {
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 300_000)
+        let out = collect([Array("ok\n".utf8), Array(big.prefix(100_000)), Array(big.suffix(200_000)) + Array("\nnext\n".utf8)], max: 1000)
+        #expect(out == ["L:ok", "O:300000:xxxx", "L:next"])
+    }
+
+    @Test("a line just at the limit passes, one byte more does not")
+    func boundary() {
+        let line = [UInt8](repeating: UInt8(ascii: "y"), count: 1000)
+        #expect(collect([line + [0x0A]], max: 1000).first?.hasPrefix("L:") == true)
+        #expect(collect([line + [0x79, 0x0A]], max: 1000).first?.hasPrefix("O:1001") == true)
+    }
+}
