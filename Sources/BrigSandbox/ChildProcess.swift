@@ -56,6 +56,8 @@ public struct Confinement: Sendable {
     public var landlockRuleset: Int32 = -1
     /// A compiled seccomp program (`struct sock_filter` array bytes), or empty.
     public var seccompProgram: [UInt8] = []
+    /// A second program loaded before the first (allow-list mode's conditional denials), or empty.
+    public var seccompHardening: [UInt8] = []
     /// Ask the kernel for a user-notification listener and hand it to brig.
     public var seccompListener = false
 
@@ -119,6 +121,7 @@ extension ChildProcess {
             envp.withUnsafeBufferPointer { envpBuf in
                 limits.withUnsafeBufferPointer { limitBuf in
                     c.seccompProgram.withUnsafeBytes { bpf in
+                      c.seccompHardening.withUnsafeBytes { bpf2 in
                         var config = brig_spawn_config()
                         config.path = path.map { UnsafePointer($0) }
                         config.argv = argvBuf.baseAddress
@@ -148,7 +151,12 @@ extension ChildProcess {
                             config.bpf_len = UInt16(c.seccompProgram.count / 8)
                             config.seccomp_listener = c.seccompListener ? 1 : 0
                         }
+                        if !c.seccompHardening.isEmpty {
+                            config.bpf2 = bpf2.baseAddress
+                            config.bpf2_len = UInt16(c.seccompHardening.count / 8)
+                        }
                         return brig_spawn(&config, &pid, &stage, &listener)
+                      }
                     }
                 }
             }

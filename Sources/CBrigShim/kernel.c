@@ -58,6 +58,8 @@ int brig_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable)
     return 0;
 }
 
+int brig_memfd(void) { return neg_errno(syscall(SYS_memfd_create, "brig-bpf", 1U /* MFD_CLOEXEC */)); }
+
 int brig_pipe_cloexec(int fds[2]) { return neg_errno(pipe2(fds, O_CLOEXEC)); }
 
 int brig_set_pipe_size(int fd, int size) { return neg_errno(fcntl(fd, F_SETPIPE_SZ, size)); }

@@ -194,6 +194,10 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         child_fail(sock, BRIG_STAGE_LANDLOCK);
 
     // 14. seccomp last: the filter must still allow what follows (sendmsg, close, execve).
+    if (cfg->bpf2) {
+        struct sock_fprog prog2 = { .len = cfg->bpf2_len, .filter = (struct sock_filter *)cfg->bpf2 };
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &prog2) < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
+    }
     if (cfg->bpf) {
         struct sock_fprog prog = { .len = cfg->bpf_len, .filter = (struct sock_filter *)cfg->bpf };
         unsigned int flags = cfg->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;

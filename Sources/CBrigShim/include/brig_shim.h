@@ -76,6 +76,8 @@ typedef struct brig_spawn_config {
     int landlock_fd;           ///< -1: no Landlock; else a ruleset fd to enforce
     const void *bpf;           ///< NULL: no seccomp; else `struct sock_filter[bpf_len]`
     unsigned short bpf_len;
+    const void *bpf2;          ///< NULL, or a second program loaded before `bpf` (filters stack)
+    unsigned short bpf2_len;
     int seccomp_listener;      ///< load with SECCOMP_FILTER_FLAG_NEW_LISTENER, pass the fd back
 } brig_spawn_config;
 
@@ -95,6 +97,8 @@ int brig_capbset_read(int cap);
 /// Reads the effective, permitted and inheritable sets of the calling process (`capget`).
 int brig_capget(uint64_t *effective, uint64_t *permitted, uint64_t *inheritable);
 
+/// `memfd_create(MFD_CLOEXEC)`: needs _GNU_SOURCE.
+int brig_memfd(void);
 /// `pipe2(O_CLOEXEC)`: needs _GNU_SOURCE.
 int brig_pipe_cloexec(int fds[2]);
 /// `fcntl(F_SETPIPE_SZ)`: larger pipes mean fewer wake-ups for large messages; returns the size or -errno.

@@ -1,0 +1,155 @@
+internal import CSeccomp
+internal import CBrigShim
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A seccomp filter compiled by libseccomp in the parent, as BPF bytes the child loads.
+///
+/// Native architecture only: any other (i386 through `int 0x80`, x32) kills the process.
+/// The conditional rules that a syscall list cannot say are always added: `clone` with namespace
+/// flags, socket families other than AF_UNIX/AF_INET/AF_INET6 (and AF_INET/AF_INET6 too under
+/// `network: none`), `ioctl` TIOCSTI/TIOCLINUX (low 32 bits), `personality` other than the
+/// default. `clone3` answers ENOSYS so that libc falls back to `clone`, whose flags can be seen.
+public struct SeccompProgram: Sendable {
+    public enum Mode: Sendable, Equatable {
+        /// Everything is allowed but `deny` (the `default` profile).
+        case denyList
+        /// Nothing is allowed but `allow` (the `strict` profile).
+        case allowList
+    }
+
+    public struct Settings: Sendable {
+        public var mode: Mode = .denyList
+        public var deny: [String] = []
+        public var allow: [String] = []
+        /// Kill the process on a denied call instead of failing it with EPERM.
+        public var killOnDeny = false
+        /// Route denied calls to brig's listener, which reports and answers EPERM.
+        public var report = true
+        /// Also refuse AF_INET and AF_INET6 sockets (`network: none`).
+        public var denyInternet = false
+        public init() {}
+    }
+
+    /// The main program (loaded last, may carry the listener).
+    public var main: [UInt8]
+    /// A second, default-allow program with the conditional denials, used in allow-list mode
+    /// (libseccomp cannot mix an unconditional allow and a conditional deny on one syscall).
+    public var hardening: [UInt8]
+    /// The syscall names the program refuses or allows, resolved (for `brig check`).
+    public var names: [String]
+
+    static let cloneNamespaceFlags: [UInt64] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000,
+                                                0x2000_0000, 0x4000_0000, 0x0000_0080]  // NEWNS UTS IPC USER PID NET CGROUP TIME
+    static let tiocsti: UInt64 = 0x5412
+    static let tioclinux: UInt64 = 0x541C
+
+    public static func compile(_ s: Settings) throws(SandboxError) -> SeccompProgram {
+        let denied: UInt32 = s.killOnDeny ? brig_scmp_act_kill_process() : (s.report ? brig_scmp_act_notify() : brig_scmp_act_errno(UInt16(EPERM)))
+        let allowAct = brig_scmp_act_allow()
+        let conditional: Set<String> = ["socket", "clone", "ioctl", "personality", "clone3"]
+        switch s.mode {
+        case .denyList:
+            let names = try SyscallGroups.expand(s.deny)
+            let ctx = try Context(defaultAction: allowAct)
+            for name in names where !conditional.contains(name) { try ctx.add(denied, name) }
+            try addConditionalDenials(ctx, denied: denied, denyInternet: s.denyInternet)
+            return SeccompProgram(main: try ctx.export(), hardening: [], names: names)
+        case .allowList:
+            let names = try SyscallGroups.expand(s.allow)
+            let ctx = try Context(defaultAction: denied)
+            for name in names where !conditional.contains(name) { try ctx.add(allowAct, name) }
+            try ctx.add(brig_scmp_act_errno(UInt16(ENOSYS)), "clone3")
+            if names.contains("socket") {
+                for family: UInt64 in s.denyInternet ? [1] : [1, 2, 10] {
+                    try ctx.add(allowAct, "socket", [brig_scmp_arg(0, SCMP_CMP_EQ, family, 0)])
+                }
+            }
+            if names.contains("clone") {
+                let mask = cloneNamespaceFlags.reduce(0, |)
+                try ctx.add(allowAct, "clone", [brig_scmp_arg(0, SCMP_CMP_MASKED_EQ, mask, 0)])
+            }
+            if names.contains("personality") {
+                try ctx.add(allowAct, "personality", [brig_scmp_arg(0, SCMP_CMP_EQ, 0, 0)])
+                try ctx.add(allowAct, "personality", [brig_scmp_arg(0, SCMP_CMP_EQ, 0xFFFF_FFFF, 0)])
+            }
+            if names.contains("ioctl") { try ctx.add(allowAct, "ioctl") }
+            // ioctl's dangerous requests go to the second program.
+            let hard = try Context(defaultAction: allowAct)
+            for request in [tiocsti, tioclinux] {
+                try hard.add(brig_scmp_act_errno(UInt16(EPERM)), "ioctl", [brig_scmp_arg(1, SCMP_CMP_MASKED_EQ, 0xFFFF_FFFF, request)])
+            }
+            return SeccompProgram(main: try ctx.export(), hardening: try hard.export(), names: names)
+        }
+    }
+
+    private static func addConditionalDenials(_ ctx: Context, denied: UInt32, denyInternet: Bool) throws(SandboxError) {
+        try ctx.add(brig_scmp_act_errno(UInt16(ENOSYS)), "clone3")
+        for flag in cloneNamespaceFlags {
+            try ctx.add(denied, "clone", [brig_scmp_arg(0, SCMP_CMP_MASKED_EQ, flag, flag)])
+        }
+        // Families: AF_UNSPEC(0), 3...9, and everything above AF_INET6(10); AF_INET/AF_INET6 when offline.
+        var families: [UInt64] = [0, 3, 4, 5, 6, 7, 8, 9]
+        if denyInternet { families += [2, 10] }
+        for family in families {
+            try ctx.add(denied, "socket", [brig_scmp_arg(0, SCMP_CMP_EQ, family, 0)])
+        }
+        try ctx.add(denied, "socket", [brig_scmp_arg(0, SCMP_CMP_GT, 10, 0)])
+        for request in [tiocsti, tioclinux] {
+            try ctx.add(denied, "ioctl", [brig_scmp_arg(1, SCMP_CMP_MASKED_EQ, 0xFFFF_FFFF, request)])
+        }
+        try ctx.add(denied, "personality", [brig_scmp_arg(0, SCMP_CMP_NE, 0, 0)])
+    }
+
+    /// The name of syscall `number` on the native architecture.
+    public static func name(of number: Int32) -> String {
+        guard let p = seccomp_syscall_resolve_num_arch(UInt32(SCMP_ARCH_NATIVE), number) else { return "syscall#\(number)" }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// The number of syscall `name` on the native architecture, or nil.
+    public static func number(of name: String) -> Int32? {
+        let n = seccomp_syscall_resolve_name(name)
+        return n == __NR_SCMP_ERROR ? nil : n
+    }
+
+    /// Owns a libseccomp context.
+    private final class Context {
+        let ctx: scmp_filter_ctx
+
+        init(defaultAction: UInt32) throws(SandboxError) {
+            guard let c = seccomp_init(defaultAction) else { throw SandboxError("seccomp_init failed") }
+            ctx = c
+            // Anything that is not the native architecture (i386 int 0x80, x32) is killed.
+            _ = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, brig_scmp_act_kill_process())
+        }
+
+        deinit { seccomp_release(ctx) }
+
+        func add(_ action: UInt32, _ name: String, _ args: [scmp_arg_cmp] = []) throws(SandboxError) {
+            let nr = seccomp_syscall_resolve_name(name)
+            guard nr != __NR_SCMP_ERROR else { throw SandboxError("unknown system call '\(name)'") }
+            let rc = args.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32($0.count), $0.baseAddress) }
+            // -EEXIST: the same rule twice; -EACCES/-EINVAL for a pseudo-syscall this arch lacks.
+            if rc != 0 && rc != -EEXIST && nr >= 0 {
+                throw SandboxError("seccomp rule for '\(name)' failed: \(String(cString: strerror(-rc)))")
+            }
+        }
+
+        func export() throws(SandboxError) -> [UInt8] {
+            let fd = brig_memfd()
+            guard fd >= 0 else { throw SandboxError("memfd_create failed: \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let rc = seccomp_export_bpf(ctx, fd)
+            guard rc == 0 else { throw SandboxError("seccomp_export_bpf failed: \(String(cString: strerror(-rc)))") }
+            let size = Int(lseek(fd, 0, SEEK_END))
+            var bytes = [UInt8](repeating: 0, count: size)
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, 0) }
+            guard n == size else { throw SandboxError("reading the compiled seccomp program failed") }
+            return bytes
+        }
+    }
+}
