@@ -1,4 +1,181 @@
 /// Profiles: one YAML file per profile (`version: 1`, `extends: NAME|PATH`).
+///
+/// This file holds the public model; `ProfileLoader` turns YAML into it (see Loader.swift),
+/// `ProfileDocument` validates one file (Document.swift), `Variables` expands `$HOME` & co.
 public enum ProfileFormat {
+    /// The only `version:` this build understands.
     public static let version = 1
+}
+
+/// What variables in a profile expand to, taken from the process that runs brig.
+public struct ProfileContext: Sendable {
+    /// `$HOME` and the `~/` prefix.
+    public var home: String
+    /// `$WORKDIR` (the `--workdir` flag, else the current directory). A relative value is
+    /// resolved against the current directory.
+    public var workdir: String
+    /// `$TMPDIR`: the child's private temporary directory.
+    public var tmpdir: String
+    /// The environment: read for the `XDG_*` variables only.
+    public var environment: [String: String]
+
+    public init(home: String, workdir: String, tmpdir: String, environment: [String: String]) {
+        self.home = home
+        self.workdir = workdir
+        self.tmpdir = tmpdir
+        self.environment = environment
+    }
+}
+
+/// Command-line additions, applied after `extends` resolution.
+public struct ProfileOverrides: Sendable {
+    /// `--ro PATH`: added to filesystem.read.
+    public var readPaths: [String] = []
+    /// `--rw PATH`: added to filesystem.read and filesystem.write.
+    public var writePaths: [String] = []
+    /// `--net none|all|PORTS` (PORTS like `443,80` = connect ports); replaces the profile's network.
+    public var network: String? = nil
+    /// `--env NAME` (allow NAME, `*` globs accepted) or `--env NAME=VALUE` (set).
+    public var env: [String] = []
+
+    public init() {}
+}
+
+public enum SyscallDefault: String, Sendable {
+    case allow, deny
+}
+
+public enum DenyAction: String, Sendable {
+    case errno, kill
+}
+
+public enum NetworkPolicy: Sendable, Equatable {
+    case none
+    case all
+    case ports(connect: [UInt16], bind: [UInt16])
+}
+
+/// The fully resolved sandbox: variables expanded, paths absolute and normalized, parents merged.
+public struct SandboxProfile: Sendable, Equatable {
+    public var syscallDefault: SyscallDefault
+    /// Syscall names and `@group`s.
+    public var denySyscalls: [String]
+    public var allowSyscalls: [String]
+    public var denyAction: DenyAction
+    /// Kept capabilities, lowercase, without `cap_` (e.g. `net_bind_service`).
+    public var capabilities: [String]
+    public var readPaths: [String]
+    public var writePaths: [String]
+    public var execPaths: [String]
+    public var network: NetworkPolicy
+    /// Keys: nofile nproc as fsize core cpu stack memlock data. `UInt64.max` = unlimited.
+    public var rlimits: [String: UInt64]
+    /// Names or `*` globs (see `globMatch`).
+    public var envAllow: [String]
+    public var envSet: [String: String]
+    /// Variable name -> expanded path of the file holding its value.
+    public var secrets: [String: String]
+    /// seccomp, seccomp_notify, landlock, landlock_net, landlock_scope, no_new_privs, namespaces.
+    public var require: [String]
+    /// Subset of pid, ipc, uts, net.
+    public var namespaces: [String]
+    /// auto | keep | NAME | UID[:GID]; nil = not specified.
+    public var user: String?
+
+    /// Defaults are the empty profile: nothing granted (no paths, no network, no capabilities,
+    /// no environment), syscall filter default `allow` with no denials.
+    public init(syscallDefault: SyscallDefault = .allow, denySyscalls: [String] = [],
+                allowSyscalls: [String] = [], denyAction: DenyAction = .errno,
+                capabilities: [String] = [],
+                readPaths: [String] = [], writePaths: [String] = [], execPaths: [String] = [],
+                network: NetworkPolicy = .none, rlimits: [String: UInt64] = [:],
+                envAllow: [String] = [], envSet: [String: String] = [:], secrets: [String: String] = [:],
+                require: [String] = [], namespaces: [String] = [], user: String? = nil) {
+        self.syscallDefault = syscallDefault
+        self.denySyscalls = denySyscalls
+        self.allowSyscalls = allowSyscalls
+        self.denyAction = denyAction
+        self.capabilities = capabilities
+        self.readPaths = readPaths
+        self.writePaths = writePaths
+        self.execPaths = execPaths
+        self.network = network
+        self.rlimits = rlimits
+        self.envAllow = envAllow
+        self.envSet = envSet
+        self.secrets = secrets
+        self.require = require
+        self.namespaces = namespaces
+        self.user = user
+    }
+}
+
+public struct Profile: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    /// A normalized absolute path, or `builtin:NAME`.
+    public var source: String
+    /// Sources from the root ancestor to this one (the last element is `source`).
+    public var chain: [String]
+    public var sandbox: SandboxProfile
+
+    public init(name: String, description: String?, source: String, chain: [String], sandbox: SandboxProfile) {
+        self.name = name
+        self.description = description
+        self.source = source
+        self.chain = chain
+        self.sandbox = sandbox
+    }
+}
+
+/// Every profile problem. `description` is one line: `FILE:LINE: KEY.PATH: message`.
+/// Parts that do not apply are left out: no `:LINE` when `line` is 0 (e.g. an unreadable file),
+/// no `KEY.PATH: ` when `key` is empty (e.g. a YAML syntax error), and for command-line
+/// overrides `file` is empty and `key` is the flag: `--net: expected ...`.
+public struct ProfileError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var key: String
+    public var message: String
+
+    public init(file: String, line: Int, key: String, message: String) {
+        self.file = file
+        self.line = line
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String {
+        var out = ""
+        if !file.isEmpty {
+            out += file
+            if line > 0 { out += ":\(line)" }
+            out += ": "
+        }
+        if !key.isEmpty { out += key + ": " }
+        out += message
+        // Guarantee one line whatever the message carries (YAML problems, file names).
+        return String(out.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+}
+
+/// Glob match for environment names: `*` matches any run of characters (including none);
+/// every other character matches itself (case-sensitive).
+public func globMatch(_ pattern: String, _ name: String) -> Bool {
+    let p = Array(pattern.unicodeScalars), n = Array(name.unicodeScalars)
+    var pi = 0, ni = 0
+    var star = -1, mark = 0
+    while ni < n.count {
+        if pi < p.count, p[pi] != "*", p[pi] == n[ni] {
+            pi += 1; ni += 1
+        } else if pi < p.count, p[pi] == "*" {
+            star = pi; mark = ni; pi += 1
+        } else if star >= 0 {
+            pi = star + 1; mark += 1; ni = mark
+        } else {
+            return false
+        }
+    }
+    while pi < p.count, p[pi] == "*" { pi += 1 }
+    return pi == p.count
 }

@@ -1,0 +1,217 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public enum ProfileLoader {
+    /// Loads NAME (a built-in) or a path (contains "/" or ends in .yaml/.yml; relative paths are
+    /// resolved against the current directory), resolves `extends`, applies `overrides`.
+    public static func load(_ nameOrPath: String, context: ProfileContext,
+                            overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
+        let cwd = currentDirectory()
+        if isPath(nameOrPath) {
+            let path = normalizePath(nameOrPath.hasPrefix("/") ? nameOrPath : cwd + "/" + nameOrPath)
+            let text: String
+            switch readTextFile(path) {
+            case .success(let t): text = t
+            case .failure(let e): throw ProfileError(file: path, line: 0, key: "", message: "cannot read profile: \(e.message)")
+            }
+            return try load(yaml: text, source: path, context: context, overrides: overrides)
+        }
+        guard let text = builtinText(nameOrPath) else {
+            throw ProfileError(file: "builtin:\(nameOrPath)", line: 0, key: "", message: unknownBuiltin(nameOrPath))
+        }
+        return try load(yaml: text, source: "builtin:\(nameOrPath)", context: context, overrides: overrides)
+    }
+
+    /// Loads YAML text. `source` names it in errors and in `Profile.source`; it is a path
+    /// (relative `extends` paths are resolved against its directory) or `builtin:NAME`.
+    public static func load(yaml: String, source: String, context: ProfileContext,
+                            overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
+        let cwd = currentDirectory()
+        let resolver = Resolver(variables: Variables(context: context, cwd: cwd), cwd: cwd)
+        let (layer, sandbox, chain) = try resolver.resolve(text: yaml, source: source, visiting: [])
+        var profile = Profile(name: layer.name ?? stem(source), description: layer.description,
+                              source: source, chain: chain, sandbox: sandbox)
+        try applyOverrides(overrides, to: &profile.sandbox, variables: resolver.variables, cwd: cwd)
+        return profile
+    }
+
+    /// The built-in profile names, sorted.
+    public static var builtinNames: [String] { BuiltinProfiles.texts.keys.sorted() }
+
+    /// The YAML text of a built-in profile.
+    public static func builtinText(_ name: String) -> String? { BuiltinProfiles.texts[name] }
+
+    // MARK: Internals
+
+    static func isPath(_ s: String) -> Bool {
+        s.contains("/") || s.hasSuffix(".yaml") || s.hasSuffix(".yml")
+    }
+
+    static func unknownBuiltin(_ name: String) -> String {
+        var msg = "unknown built-in profile \"\(name)\""
+        if let s = suggest(name, builtinNames) { msg += " (did you mean \(s)?)" }
+        return msg + "; built-ins: " + builtinNames.joined(separator: ", ")
+            + " (a file path must contain / or end in .yaml)"
+    }
+
+    /// The file's stem: `/a/b/my-server.yaml` -> `my-server`, `builtin:default` -> `default`.
+    static func stem(_ source: String) -> String {
+        if source.hasPrefix("builtin:") { return String(source.dropFirst("builtin:".count)) }
+        var base = source.split(separator: "/").last.map(String.init) ?? source
+        for ext in [".yaml", ".yml"] where base.hasSuffix(ext) && base.count > ext.count {
+            base.removeLast(ext.count)
+            break
+        }
+        return base
+    }
+
+    static func applyOverrides(_ o: ProfileOverrides, to s: inout SandboxProfile,
+                               variables: Variables, cwd: String) throws(ProfileError) {
+        func flagError(_ flag: String, _ message: String) -> ProfileError {
+            ProfileError(file: "", line: 0, key: flag, message: message)
+        }
+        func path(_ flag: String, _ text: String) throws(ProfileError) -> String? {
+            guard !text.isEmpty else { throw flagError(flag, "empty path") }
+            do {
+                switch try variables.path(text, relativeTo: cwd) {
+                case .value(let p): return p
+                case .dropped: return nil
+                }
+            } catch {
+                throw flagError(flag, error.message)
+            }
+        }
+        for p in o.readPaths {
+            if let p = try path("--ro", p) { appendUnique(&s.readPaths, [p]) }
+        }
+        for p in o.writePaths {
+            if let p = try path("--rw", p) {
+                appendUnique(&s.readPaths, [p])
+                appendUnique(&s.writePaths, [p])
+            }
+        }
+        if let net = o.network {
+            s.network = try parseNetworkFlag(net)
+        }
+        for e in o.env {
+            if let eq = e.firstIndex(of: "=") {
+                let name = String(e[..<eq]), value = String(e[e.index(after: eq)...])
+                guard isEnvName(name) else {
+                    throw flagError("--env", "\"\(name)\" is not a variable name (expected NAME or NAME=VALUE)")
+                }
+                s.envSet[name] = value
+            } else {
+                guard isEnvGlob(e) else {
+                    throw flagError("--env", "\"\(e)\" is not a variable name or * glob (expected NAME or NAME=VALUE)")
+                }
+                appendUnique(&s.envAllow, [e])
+            }
+        }
+    }
+
+    static func parseNetworkFlag(_ text: String) throws(ProfileError) -> NetworkPolicy {
+        let t = text.trimmingSpaces
+        if t == "none" { return .none }
+        if t == "all" { return .all }
+        var ports: [UInt16] = []
+        for part in t.split(separator: ",", omittingEmptySubsequences: false) {
+            let p = String(part).trimmingSpaces
+            guard let n = Int(p), (1...65535).contains(n) else {
+                throw ProfileError(file: "", line: 0, key: "--net",
+                                   message: "expected none, all, or connect ports like 443,80; got \"\(text)\"")
+            }
+            appendUnique(&ports, [UInt16(n)])
+        }
+        return .ports(connect: ports, bind: [])
+    }
+}
+
+/// Follows `extends` chains. Sources already on the chain (`visiting`) make a cycle.
+struct Resolver {
+    let variables: Variables
+    let cwd: String
+    static let maxDepth = 32
+
+    func resolve(text: String, source: String,
+                 visiting: [String]) throws(ProfileError) -> (ProfileLayer, SandboxProfile, [String]) {
+        let parser = DocumentParser(file: source, variables: variables)
+        let layer = try parser.parse(text)
+        guard let (target, line) = layer.extends else {
+            return (layer, layer.apply(to: SandboxProfile()), [source])
+        }
+        func fail(_ message: String) -> ProfileError {
+            ProfileError(file: source, line: line, key: "extends", message: message)
+        }
+        let parentSource: String, parentText: String
+        if ProfileLoader.isPath(target) {
+            let outcome: Variables.Outcome
+            do { outcome = try variables.expand(target) } catch { throw fail(error.message) }
+            guard case .value(var expanded) = outcome else {
+                throw fail("\"\(target)\" uses $XDG_RUNTIME_DIR, which is not set")
+            }
+            if !expanded.hasPrefix("/") { expanded = directory(of: source) + "/" + expanded }
+            parentSource = normalizePath(expanded)
+            switch readTextFile(parentSource) {
+            case .success(let t): parentText = t
+            case .failure(let e): throw fail("cannot read \(parentSource): \(e.message)")
+            }
+        } else {
+            guard let t = ProfileLoader.builtinText(target) else { throw fail(ProfileLoader.unknownBuiltin(target)) }
+            parentSource = "builtin:\(target)"
+            parentText = t
+        }
+        let onChain = visiting + [source]
+        if let start = onChain.firstIndex(of: parentSource) {
+            let cycle = onChain[start...] + [parentSource]
+            throw fail("extends cycle: " + cycle.joined(separator: " -> "))
+        }
+        if onChain.count >= Resolver.maxDepth {
+            throw fail("extends chain deeper than \(Resolver.maxDepth) profiles")
+        }
+        let (_, parent, chain) = try resolve(text: parentText, source: parentSource, visiting: onChain)
+        return (layer, layer.apply(to: parent), chain + [source])
+    }
+
+    /// Where relative `extends` paths start: the source file's directory, else the current one.
+    func directory(of source: String) -> String {
+        guard !source.hasPrefix("builtin:"), let slash = source.lastIndex(of: "/") else { return cwd }
+        let dir = String(source[..<slash])
+        if source.hasPrefix("/") { return dir.isEmpty ? "/" : dir }
+        return cwd + "/" + dir
+    }
+}
+
+struct ReadError: Error {
+    var message: String
+}
+
+func currentDirectory() -> String {
+    guard let p = getcwd(nil, 0) else { return "/" }
+    defer { free(p) }
+    return String(cString: p)
+}
+
+func readTextFile(_ path: String) -> Result<String, ReadError> {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return .failure(ReadError(message: String(cString: strerror(errno)))) }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return .failure(ReadError(message: String(cString: strerror(errno))))
+        }
+        if n == 0 { break }
+        bytes += buffer[0..<n]
+        if bytes.count > 4 << 20 { return .failure(ReadError(message: "file larger than 4 MiB")) }
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+        return .failure(ReadError(message: "not UTF-8 text"))
+    }
+    return .success(text)
+}
