@@ -30,9 +30,12 @@ extension Brig {
             "Seconds between SIGTERM and SIGKILL.", valueName: "SECONDS"))
         var killAfter: Double = 2
 
-        @Option(name: .customLong("workdir"), help: ArgumentHelp(
-            "Directory the server starts in (default: the current directory).", valueName: "DIR"))
-        var workdir: String?
+        @OptionGroup(title: "Sandbox")
+        var sandbox: SandboxOptions
+
+        @Flag(name: .customLong("no-sandbox"), help: ArgumentHelp(
+            "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
+        var noSandbox = false
 
         @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
             "The server command and its arguments, after --.", valueName: "COMMAND"))
@@ -56,11 +59,11 @@ extension Brig {
         public func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            let environment = Environment.current()
-            let searchPath = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
+            let hostEnvironment = HostEnvironment.dictionary()
+            let workdir = sandbox.resolvedWorkdir()
             let executable: String
             do {
-                executable = try CommandResolver.resolve(argv[0], searchPath: searchPath, workingDirectory: workdir)
+                executable = try CommandResolver.resolve(argv[0], searchPath: hostEnvironment["PATH"], workingDirectory: workdir)
             } catch .notFound(let name) {
                 Brig.fail("\(name): command not found", code: 127)
             } catch .notExecutable(let name) {
@@ -70,10 +73,30 @@ extension Brig {
             relay.maximumMessageBytes = (try? ByteSize.parse(maxMessageSize)) ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
-            let spec = SpawnSpec(executable: executable, arguments: argv, environment: environment,
+            var spec = SpawnSpec(executable: executable, arguments: argv, environment: HostEnvironment.entries(),
                                  workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2)
+            var resources = Session.Resources()
+            if !noSandbox {
+                let tmp: PrivateDirectory
+                do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
+                resources.temporaryDirectory = tmp
+                let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment)
+                let plan: SandboxPlan
+                do {
+                    plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
+                                                hostEnvironment: hostEnvironment)
+                } catch {
+                    tmp.remove()
+                    Brig.fail(error.description)
+                }
+                spec.confinement = plan.confinement
+                spec.environment = plan.environment
+                resources.landlockRuleset = plan.confinement.landlockRuleset
+                resources.pidsCgroup = plan.pidsCgroup
+                if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
+            }
             SelfProtection.makeNonDumpable()
-            let session = Session(spec: spec, configuration: relay)
+            let session = Session(spec: spec, configuration: relay, resources: resources)
             do {
                 let code = try session.run()
                 throw ExitCode(code)
@@ -81,19 +104,6 @@ extension Brig {
                 Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
             }
         }
-    }
-}
-
-/// brig's own environment as "NAME=VALUE" strings.
-enum Environment {
-    static func current() -> [String] {
-        var result: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            result.append(String(cString: entry))
-            p += 1
-        }
-        return result
     }
 }
 

@@ -196,7 +196,7 @@ public final class Relay: Sendable {
     static func excerpt(_ line: UnsafeBufferPointer<UInt8>, limit: Int = 120) -> String {
         var s = ""
         for b in line.prefix(limit) {
-            s += (b >= 0x20 && b < 0x7F) ? String(UnicodeScalar(b)) : "\\x" + String(b, radix: 16)
+            s += (b >= 0x20 && b < 0x7F) ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
         }
         return line.count > limit ? s + "..." : s
     }

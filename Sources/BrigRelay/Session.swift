@@ -15,13 +15,32 @@ import Synchronization
 public final class Session: Sendable {
     public let spec: SpawnSpec
     public let configuration: RelayConfiguration
+    public let resources: Resources
+
+    /// What the session owns besides the child: released when it ends, whatever happens.
+    public struct Resources: Sendable {
+        public var landlockRuleset: Int32 = -1
+        public var pidsCgroup: PidsCgroup?
+        public var temporaryDirectory: PrivateDirectory?
+        public init() {}
+
+        func releaseBeforeRelay() {
+            if landlockRuleset >= 0 { close(landlockRuleset) }
+        }
+
+        func releaseAtEnd() {
+            pidsCgroup?.remove()
+            temporaryDirectory?.remove()
+        }
+    }
 
     private let hostClosed = Atomic<Bool>(false)
     private let serverClosed = Atomic<Bool>(false)
 
-    public init(spec: SpawnSpec, configuration: RelayConfiguration) {
+    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources()) {
         self.spec = spec
         self.configuration = configuration
+        self.resources = resources
     }
 
     /// The signals brig handles synchronously; block them before any thread starts.
@@ -53,10 +72,16 @@ public final class Session: Sendable {
             child = try ChildProcess.spawn(childSpec)
         } catch {
             for fd in [toServerPipe.read, toServerPipe.write, fromServerPipe.read, fromServerPipe.write] { close(fd) }
+            resources.releaseBeforeRelay()
+            resources.releaseAtEnd()
             throw error
         }
         close(toServerPipe.read)
         close(fromServerPipe.write)
+        resources.releaseBeforeRelay()
+        if child.seccompListener >= 0 {
+            SyscallReporter(listener: child.seccompListener).start()
+        }
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
                           toServer: OutputChannel(fd: toServerPipe.write))
@@ -75,6 +100,7 @@ public final class Session: Sendable {
         }
         let status = supervise(pid: child.pid)
         drainServerOutput()
+        resources.releaseAtEnd()
         return Session.exitCode(status)
     }
 

@@ -146,6 +146,7 @@ extension ChildProcess {
                         config.lock_securebits = c.lockSecurebits ? 1 : 0
                         config.no_new_privs = c.noNewPrivileges ? 1 : 0
                         config.landlock_fd = c.landlockRuleset
+                        config.landlock_proc_self = c.landlockRuleset >= 0 ? Landlock.procSelfRights : 0
                         if !c.seccompProgram.isEmpty {
                             config.bpf = bpf.baseAddress
                             config.bpf_len = UInt16(c.seccompProgram.count / 8)
@@ -221,5 +222,34 @@ public enum POSIX {
     /// Grows a pipe's kernel buffer (best effort: the size is capped by /proc/sys/fs/pipe-max-size).
     public static func setPipeSize(_ fd: Int32, bytes: Int32) {
         _ = brig_set_pipe_size(fd, bytes)
+    }
+}
+
+/// One seccomp user notification, flattened.
+public struct brig_notification_swift: Sendable {
+    public var id: UInt64 = 0
+    public var pid: UInt32 = 0
+    public var nr: Int32 = 0
+    public var args: [UInt64] = []
+    public init() {}
+}
+
+/// The seccomp user-notification calls brig's listener makes.
+public enum Seccomp {
+    /// Blocks for the next notification; 0 or -errno.
+    public static func receive(_ listener: Int32, _ out: inout brig_notification_swift) -> Int32 {
+        var n = brig_notification()
+        let rc = brig_seccomp_receive(listener, &n)
+        guard rc == 0 else { return rc }
+        out.id = n.id
+        out.pid = n.pid
+        out.nr = n.nr
+        out.args = [n.args.0, n.args.1, n.args.2, n.args.3, n.args.4, n.args.5]
+        return 0
+    }
+
+    /// Fails the notified call with `error`.
+    public static func respond(_ listener: Int32, id: UInt64, error: Int32) -> Int32 {
+        brig_seccomp_respond(listener, id, error, 0)
     }
 }

@@ -39,6 +39,8 @@ public enum Landlock {
     static let removeDir: UInt64 = 1 << 4, removeFile: UInt64 = 1 << 5, makeChar: UInt64 = 1 << 6, makeDir: UInt64 = 1 << 7
     static let makeReg: UInt64 = 1 << 8, makeSock: UInt64 = 1 << 9, makeFifo: UInt64 = 1 << 10, makeBlock: UInt64 = 1 << 11
     static let makeSym: UInt64 = 1 << 12, refer: UInt64 = 1 << 13, truncate: UInt64 = 1 << 14, ioctlDev: UInt64 = 1 << 15
+    /// What the child grants itself on its own /proc/PID: read files and directories.
+    public static let procSelfRights: UInt64 = (1 << 2) | (1 << 3)
     static let fileOnly: UInt64 = execute | writeFile | readFile | truncate | ioctlDev
 
     /// The Landlock ABI of this kernel (0: unavailable).

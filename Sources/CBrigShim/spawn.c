@@ -33,6 +33,7 @@
 #define SYS_close_range 436
 #endif
 #ifndef SYS_landlock_restrict_self
+#define SYS_landlock_add_rule 445
 #define SYS_landlock_restrict_self 446
 #endif
 #ifndef PR_CAP_AMBIENT
@@ -189,9 +190,20 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
     // 12. No setuid, no file capabilities, ever again.
     if (cfg->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_fail(sock, BRIG_STAGE_NO_NEW_PRIVS);
 
-    // 13. Landlock.
-    if (cfg->landlock_fd >= 0 && syscall(SYS_landlock_restrict_self, cfg->landlock_fd, 0U) != 0)
-        child_fail(sock, BRIG_STAGE_LANDLOCK);
+    // 13. Landlock. The child first grants itself read access to its own /proc/PID (only it
+    //     knows its pid's inode; the parent cannot name it in advance), so that it can read
+    //     /proc/self/maps, status and fd without seeing any other process.
+    if (cfg->landlock_fd >= 0) {
+        if (cfg->landlock_proc_self) {
+            int self = open("/proc/self", O_PATH | O_CLOEXEC);
+            if (self >= 0) {
+                struct { uint64_t allowed; int32_t fd; } __attribute__((packed)) rule = { cfg->landlock_proc_self, self };
+                (void)syscall(SYS_landlock_add_rule, cfg->landlock_fd, 1 /* PATH_BENEATH */, &rule, 0U);
+                close(self);
+            }
+        }
+        if (syscall(SYS_landlock_restrict_self, cfg->landlock_fd, 0U) != 0) child_fail(sock, BRIG_STAGE_LANDLOCK);
+    }
 
     // 14. seccomp last: the filter must still allow what follows (sendmsg, close, execve).
     if (cfg->bpf2) {

@@ -74,6 +74,7 @@ typedef struct brig_spawn_config {
 
     int no_new_privs;
     int landlock_fd;           ///< -1: no Landlock; else a ruleset fd to enforce
+    uint64_t landlock_proc_self; ///< rights the child grants itself on its own /proc/PID (0: none)
     const void *bpf;           ///< NULL: no seccomp; else `struct sock_filter[bpf_len]`
     unsigned short bpf_len;
     const void *bpf2;          ///< NULL, or a second program loaded before `bpf` (filters stack)

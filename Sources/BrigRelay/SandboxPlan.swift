@@ -1,0 +1,266 @@
+public import BrigProfile
+public import BrigSandbox
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// A profile turned into what the child is started with: the confinement, the environment, and
+/// a readable account of both (what `brig check` prints). Built in the parent before fork.
+public struct SandboxPlan: Sendable {
+    public var profile: Profile
+    public var features: KernelFeatures
+    public var confinement = Confinement()
+    public var environment: [String] = []
+    /// Injected secrets by name, remembered by value so later layers can redact them.
+    public var secretValues: [String: String] = [:]
+    public var commandGrants: [CommandGrants.Grant] = []
+    public var landlock: Landlock.Ruleset?
+    public var seccompNames: [String] = []
+    public var pidsCgroup: PidsCgroup?
+    /// What is enforced, one line each, and what is not and why.
+    public var enforced: [String] = []
+    public var notEnforced: [String] = []
+
+    static let capabilityNumbers: [String: Int] = [
+        "chown": 0, "dac_override": 1, "dac_read_search": 2, "fowner": 3, "fsetid": 4, "kill": 5, "setgid": 6, "setuid": 7,
+        "setpcap": 8, "linux_immutable": 9, "net_bind_service": 10, "net_broadcast": 11, "net_admin": 12, "net_raw": 13,
+        "ipc_lock": 14, "ipc_owner": 15, "sys_module": 16, "sys_rawio": 17, "sys_chroot": 18, "sys_ptrace": 19,
+        "sys_pacct": 20, "sys_admin": 21, "sys_boot": 22, "sys_nice": 23, "sys_resource": 24, "sys_time": 25,
+        "sys_tty_config": 26, "mknod": 27, "lease": 28, "audit_write": 29, "audit_control": 30, "setfcap": 31,
+        "mac_override": 32, "mac_admin": 33, "syslog": 34, "wake_alarm": 35, "block_suspend": 36, "audit_read": 37,
+        "perfmon": 38, "bpf": 39, "checkpoint_restore": 40,
+    ]
+
+    static let rlimitNumbers: [String: Int32] = [
+        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "nproc": 6, "nofile": 7, "memlock": 8, "as": 9,
+    ]
+
+    /// Builds the plan. `build` is false for `brig check` (nothing is created or opened).
+    public static func make(profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
+                            hostEnvironment: [String: String], features: KernelFeatures = .probe(),
+                            build: Bool = true) throws(SandboxError) -> SandboxPlan {
+        var plan = SandboxPlan(profile: profile, features: features)
+        let sandbox = profile.sandbox
+        let root = geteuid() == 0
+
+        // Requirements: a missing kernel feature is an error, never a silent downgrade.
+        for feature in sandbox.require where !features.has(feature) {
+            throw SandboxError("profile \(profile.name) requires \(feature), which this kernel or process does not provide")
+        }
+        var switchesUser = false
+        if root, let user = sandbox.user, user != "auto", user != "keep" {
+            guard let ids = resolveUser(user) else { throw SandboxError("sandbox.user: unknown user '\(user)'") }
+            plan.confinement.user = ids
+            switchesUser = ids.uid != 0
+            plan.enforced.append("user: runs as uid \(ids.uid), gid \(ids.gid)")
+        }
+        if root && !switchesUser && features.landlockABI < 1 {
+            throw SandboxError("brig runs as root and this kernel has no Landlock: the child would own every root file. Set sandbox.user to an unprivileged user")
+        }
+
+        // Command grants (what the command itself needs to start).
+        if let executable {
+            let grants = CommandGrants(executable: executable, arguments: arguments, home: context.home,
+                                       searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
+            plan.commandGrants = grants.grants
+        }
+
+        // seccomp.
+        if features.seccomp {
+            var s = SeccompProgram.Settings()
+            s.mode = sandbox.syscallDefault == .deny ? .allowList : .denyList
+            s.deny = sandbox.denySyscalls
+            s.allow = sandbox.allowSyscalls
+            s.killOnDeny = sandbox.denyAction == .kill
+            s.report = features.seccompNotify && !s.killOnDeny
+            if case .none = sandbox.network { s.denyInternet = true }
+            let program = try SeccompProgram.compile(s)
+            plan.seccompNames = program.names
+            plan.confinement.seccompProgram = program.main
+            plan.confinement.seccompHardening = program.hardening
+            plan.confinement.seccompListener = s.report
+            plan.enforced.append("seccomp: \(s.mode == .denyList ? "deny-list" : "allow-list") of \(program.names.count) calls, "
+                + "\(s.killOnDeny ? "kill" : "EPERM")\(s.report ? ", each blocked call reported" : ""); i386/x32 entry points killed; "
+                + "clone3 -> ENOSYS; namespace clone flags, socket families, TIOCSTI/TIOCLINUX, personality refused")
+        } else {
+            plan.notEnforced.append("seccomp: not available on this kernel")
+        }
+
+        // Capabilities and privileges.
+        var keep: UInt64 = 0
+        for name in sandbox.capabilities {
+            guard let n = capabilityNumbers[name] else { throw SandboxError("sandbox.capabilities: unknown capability '\(name)'") }
+            keep |= 1 << UInt64(n)
+        }
+        plan.confinement.dropCapabilities = true
+        plan.confinement.keptCapabilities = keep
+        plan.confinement.lockSecurebits = root && features.canDropBoundingSet
+        plan.confinement.noNewPrivileges = true
+        plan.enforced.append("capabilities: " + (sandbox.capabilities.isEmpty ? "all dropped" : "only \(sandbox.capabilities.joined(separator: ", ")) kept")
+            + (features.canDropBoundingSet ? " (bounding set too)" : "") + "; no_new_privs"
+            + (plan.confinement.lockSecurebits ? "; securebits locked (uid 0 gains nothing at exec)" : ""))
+
+        // Landlock.
+        var rules = Landlock.Rules()
+        rules.read = sandbox.readPaths + plan.commandGrants.filter { !$0.exec }.map(\.path)
+        rules.exec = sandbox.execPaths + plan.commandGrants.filter(\.exec).map(\.path)
+        rules.write = sandbox.writePaths
+        switch sandbox.network {
+        case .all: rules.tcp = nil
+        case .none: rules.tcp = ([], [])
+        case .ports(let connect, let bind): rules.tcp = (connect, bind)
+        }
+        if features.landlockABI >= 1 {
+            if build {
+                let ruleset = try Landlock.build(rules)
+                plan.landlock = ruleset
+                plan.confinement.landlockRuleset = ruleset.fd
+            }
+            plan.enforced.append("landlock ABI \(features.landlockABI): \(rules.read.count) read, \(rules.write.count) write, \(rules.exec.count) exec grants"
+                + (features.landlockABI >= 4 && rules.tcp != nil ? "; TCP limited to the profile's ports" : "")
+                + (features.landlockABI >= 6 ? "; signals and abstract unix sockets scoped to the sandbox" : ""))
+            if features.landlockABI < 4, rules.tcp != nil, case .ports = sandbox.network {
+                plan.notEnforced.append("network ports: Landlock ABI \(features.landlockABI) cannot limit TCP ports (needs 4)")
+            }
+        } else {
+            plan.notEnforced.append("filesystem: Landlock is not available; file access is not limited")
+        }
+        if case .none = sandbox.network { plan.enforced.append("network: none (AF_INET/AF_INET6 sockets refused)") }
+
+        // Resource limits.
+        for (name, value) in sandbox.rlimits.sorted(by: { $0.key < $1.key }) {
+            guard let resource = rlimitNumbers[name] else { throw SandboxError("sandbox.rlimits: unknown limit '\(name)'") }
+            plan.confinement.resourceLimits.append(.init(resource: resource, soft: value, hard: value))
+        }
+        if !sandbox.rlimits.isEmpty {
+            plan.enforced.append("rlimits: " + sandbox.rlimits.sorted(by: { $0.key < $1.key })
+                .map { "\($0.key)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
+        }
+        if root && !switchesUser, let nproc = sandbox.rlimits["nproc"], nproc != UInt64.max {
+            // RLIMIT_NPROC does not bind uid 0: a pids cgroup does.
+            if build {
+                if let cgroup = PidsCgroup.create(limit: nproc) {
+                    plan.pidsCgroup = cgroup
+                    plan.confinement.cgroupProcsFD = cgroup.procsFD
+                    plan.enforced.append("nproc: pids cgroup \(cgroup.path) with pids.max=\(nproc) (uid 0 ignores RLIMIT_NPROC)")
+                } else {
+                    plan.notEnforced.append("nproc: uid 0 ignores RLIMIT_NPROC and no pids cgroup could be made")
+                }
+            } else {
+                plan.enforced.append("nproc: a pids cgroup with pids.max=\(nproc) where one can be made (uid 0 ignores RLIMIT_NPROC)")
+            }
+        }
+        if !sandbox.namespaces.isEmpty {
+            throw SandboxError("sandbox.namespaces is not supported by this version of brig; remove it from the profile")
+        }
+
+        // Environment: the allow-list, then `set`, then secrets.
+        var env: [String: String] = [:]
+        for (name, value) in hostEnvironment where sandbox.envAllow.contains(where: { globMatch($0, name) }) {
+            env[name] = value
+        }
+        for (name, value) in sandbox.envSet { env[name] = value }
+        for (name, file) in sandbox.secrets.sorted(by: { $0.key < $1.key }) {
+            if build {
+                guard let value = readSecret(file) else { throw SandboxError("sandbox.env.secrets.\(name): cannot read \(file): \(String(cString: strerror(errno)))") }
+                env[name] = value
+                plan.secretValues[name] = value
+            } else {
+                env[name] = "<secret from \(file)>"
+            }
+        }
+        plan.environment = env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
+        plan.enforced.append("environment: \(env.count) variables (allow-list \(sandbox.envAllow.joined(separator: " "))); the rest of brig's environment stays with brig")
+        return plan
+    }
+
+    static func readSecret(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n <= 0 { break }
+            bytes += buf[0..<n]
+            if bytes.count > 1 << 20 { return nil }
+        }
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func resolveUser(_ spec: String) -> (uid: UInt32, gid: UInt32)? {
+        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+        if let uid = UInt32(parts[0]) {
+            let gid = parts.count > 1 ? UInt32(parts[1]) : uid
+            return gid.map { (uid, $0) }
+        }
+        guard let pw = getpwnam(parts[0]) else { return nil }
+        return (pw.pointee.pw_uid, parts.count > 1 ? (UInt32(parts[1]) ?? pw.pointee.pw_gid) : pw.pointee.pw_gid)
+    }
+}
+
+/// A pids cgroup (v2, or the v1 pids hierarchy) that bounds the child's process count, made
+/// per session and removed after it, with anything left in it killed.
+public final class PidsCgroup: Sendable {
+    public let path: String
+    public let procsFD: Int32
+
+    init(path: String, procsFD: Int32) {
+        self.path = path
+        self.procsFD = procsFD
+    }
+
+    static func create(limit: UInt64) -> PidsCgroup? {
+        let name = "brig-\(getpid())"
+        var candidates: [String] = []
+        if access("/sys/fs/cgroup/cgroup.controllers", R_OK) == 0 { candidates.append("/sys/fs/cgroup/" + name) }
+        if access("/sys/fs/cgroup/pids/pids.max", F_OK) == 0 || access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0 {
+            candidates.append("/sys/fs/cgroup/pids/" + name)
+        }
+        for dir in candidates {
+            guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { continue }
+            guard writeFile(dir + "/pids.max", "\(limit)") else {
+                rmdir(dir)
+                continue
+            }
+            let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                rmdir(dir)
+                continue
+            }
+            return PidsCgroup(path: dir, procsFD: fd)
+        }
+        return nil
+    }
+
+    /// Kills whatever is left in the cgroup and removes it.
+    public func remove() {
+        close(procsFD)
+        for _ in 0..<50 {
+            let pids = PidsCgroup.readFile(path + "/cgroup.procs").split(separator: "\n").compactMap { Int32($0) }
+            if pids.isEmpty { break }
+            for pid in pids { kill(pid, SIGKILL) }
+            usleep(10_000)
+        }
+        rmdir(path)
+    }
+
+    static func writeFile(_ path: String, _ text: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.utf8.count
+    }
+
+    static func readFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = read(fd, &buf, buf.count)
+        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+    }
+}
