@@ -69,6 +69,27 @@ sandbox:
       - /etc/locale.alias
       - /etc/locale.conf
       - /etc/default/locale
+      # git's own configuration: git (and servers built on it, e.g. mcp-server-git) treat an
+      # unreadable config file as fatal.
+      - /etc/gitconfig
+      - /etc/gitattributes
+      - /etc/gitignore
+      - "$HOME/.gitconfig"
+      - "$XDG_CONFIG_HOME/git"
+      # System facts programs read (CPU count, memory, kernel version). Not /proc as a whole:
+      # other processes' cmdline and environ would be readable by a same-uid child. The child's
+      # own /proc/PID is granted by brig itself, at start, to the process it starts.
+      - /proc/cpuinfo
+      - /proc/meminfo
+      - /proc/stat
+      - /proc/loadavg
+      - /proc/version
+      - /proc/filesystems
+      - /proc/sys/kernel/osrelease
+      - /proc/sys/kernel/random
+      - /proc/sys/vm/overcommit_memory
+      - /sys/devices/system/cpu
+      - /sys/fs/cgroup
       # Devices.
       - /dev/null
       - /dev/zero
