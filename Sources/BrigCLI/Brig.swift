@@ -31,7 +31,7 @@ public struct Brig: ParsableCommand {
             reports and the child's stderr go to stderr.
             """,
         version: Brig.version,
-        subcommands: [Run.self],
+        subcommands: [Run.self, Check.self, Profiles.self],
         defaultSubcommand: Run.self
     )
 

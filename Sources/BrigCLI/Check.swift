@@ -1,0 +1,110 @@
+public import ArgumentParser
+import BrigProfile
+import BrigRelay
+import BrigSandbox
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+extension Brig {
+    /// `brig check`: validate a profile and show what it would enforce here.
+    public struct Check: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Validate a profile and print the effective sandbox, the kernel features found, and the command's grants.",
+            discussion: """
+                Exits 0 when the profile is valid and can be enforced on this machine, 125 otherwise
+                (the error names the file, line and key at fault).
+
+                Examples:
+                  brig check
+                  brig check --profile python -- uvx mcp-server-time
+                  brig check --profile ./my-server.yaml --rw ./data
+                """
+        )
+
+        @OptionGroup(title: "Sandbox")
+        var sandbox: SandboxOptions
+
+        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
+            "Optional: the server command, to show the grants brig adds for it.", valueName: "COMMAND"))
+        var command: [String] = []
+
+        public init() {}
+
+        public func run() throws {
+            var argv = command
+            if argv.first == "--" { argv.removeFirst() }
+            if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
+            let env = HostEnvironment.dictionary()
+            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env)
+            var executable: String?
+            if let name = argv.first {
+                executable = try? CommandResolver.resolve(name, searchPath: env["PATH"], workingDirectory: context.workdir)
+                if executable == nil { Brig.fail("\(name): command not found", code: 127) }
+            }
+            let features = KernelFeatures.probe()
+            let plan: SandboxPlan
+            do {
+                plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
+                                            hostEnvironment: env, features: features, build: false)
+            } catch {
+                Brig.fail(error.description)
+            }
+            var out = ""
+            func line(_ s: String = "") { out += s + "\n" }
+            let s = profile.sandbox
+            line("profile: \(profile.name)  (\(profile.chain.joined(separator: " -> ")))")
+            if let d = profile.description { line("  \(d)") }
+            line()
+            line("kernel and process:")
+            line("  seccomp: \(features.seccomp ? "yes" : "no"), user notification: \(features.seccompNotify ? "yes" : "no")")
+            line("  landlock: " + (features.landlockABI > 0 ? "ABI \(features.landlockABI)" : "not available"))
+            line("  running as: uid \(geteuid())\(features.isRoot ? " (root)" : ""); can drop the bounding set: \(features.canDropBoundingSet ? "yes" : "no")")
+            line()
+            line("enforced:")
+            for e in plan.enforced { line("  - \(e)") }
+            if !plan.notEnforced.isEmpty {
+                line("not enforced:")
+                for e in plan.notEnforced { line("  - \(e)") }
+            }
+            line()
+            line("syscalls: default \(s.syscallDefault.rawValue), on deny \(s.denyAction.rawValue)")
+            line("  \(s.syscallDefault == .allow ? "denied" : "allowed"): \(plan.seccompNames.joined(separator: " "))")
+            line("filesystem:")
+            for (label, paths) in [("read", s.readPaths), ("write", s.writePaths), ("exec", s.execPaths)] {
+                line("  \(label):")
+                for p in paths { line("    \(p)\(access(p, F_OK) == 0 ? "" : "  (absent here: skipped)")") }
+            }
+            line("  /proc/PID of the started process: read (granted at start)")
+            if let executable {
+                line("command grants for \(executable):")
+                for g in plan.commandGrants { line("  \(g.path)  \(g.exec ? "read+exec" : "read")  (\(g.reason))") }
+            }
+            switch s.network {
+            case .none: line("network: none")
+            case .all: line("network: all")
+            case .ports(let c, let b): line("network: connect \(c.map(String.init).joined(separator: ",")); bind \(b.map(String.init).joined(separator: ","))")
+            }
+            line("capabilities kept: \(s.capabilities.isEmpty ? "none" : s.capabilities.joined(separator: ", "))")
+            line("environment passed:")
+            for e in plan.environment { line("  \(e)") }
+            line("require: \(s.require.joined(separator: ", "))")
+            print(out, terminator: "")
+        }
+    }
+
+    /// `brig profiles`: the built-in profiles.
+    public struct Profiles: ParsableCommand {
+        public static let configuration = CommandConfiguration(abstract: "List the built-in profiles.")
+        public init() {}
+
+        public func run() throws {
+            let context = ProfileContext(home: "/home/user", workdir: "/work", tmpdir: "/tmp/brig-x", environment: [:])
+            for name in ProfileLoader.builtinNames {
+                let p = try? ProfileLoader.load(name, context: context)
+                print("\(name)\t\(p?.description ?? "")")
+            }
+        }
+    }
+}
