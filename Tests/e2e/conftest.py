@@ -143,9 +143,18 @@ class BrigProcess:
             self._err_thread.join(settle)
         return bytes(self._err)
 
-    def brig_lines(self) -> list[str]:
-        """The `brig: ...` report lines on stderr."""
-        return [ln for ln in self.stderr_bytes().decode("utf-8", "replace").splitlines() if ln.startswith("brig:")]
+    def brig_lines(self, at_least: int = 0, timeout: float = 5, settle: float = 0.2) -> list[str]:
+        """The `brig: ...` report lines on stderr. While brig runs, waits (up to timeout) until
+        there are at least `at_least` of them, then `settle` seconds more for any extra."""
+        def current():
+            text = self.stderr_bytes().decode("utf-8", "replace")
+            return [ln for ln in text.splitlines() if ln.startswith("brig:")]
+        deadline = time.monotonic() + timeout
+        while len(current()) < at_least and time.monotonic() < deadline and self.proc.poll() is None:
+            time.sleep(0.02)
+        if self.proc.poll() is None:
+            time.sleep(settle)
+        return current()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
