@@ -125,6 +125,9 @@ public struct SeccompProgram: Sendable {
             ctx = c
             // Anything that is not the native architecture (i386 int 0x80, x32) is killed.
             _ = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, brig_scmp_act_kill_process())
+            // A binary search over syscall numbers instead of a linear chain: every allowed call
+            // pays for the filter, so its depth is what a syscall-heavy server feels.
+            _ = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)
         }
 
         deinit { seccomp_release(ctx) }
