@@ -220,3 +220,21 @@ struct LineReaderTests {
         #expect(collect([line + [0x79, 0x0A]], max: 1000).first?.hasPrefix("O:1001") == true)
     }
 }
+
+@Suite("JSONValue")
+struct JSONValueTests {
+    @Test("parse and write round-trip keeps member order and number text")
+    func roundTrip() throws {
+        let text = #"{"b":1.50,"a":[true,false,null,"x\n\u00e9"],"c":{}}"#
+        let value = try JSONValue.parse(text)
+        #expect(value["b"] == .number("1.50"))
+        #expect(value["a"]?.arrayValue?.count == 4)
+        #expect(value.jsonText == #"{"b":1.50,"a":[true,false,null,"x\né"],"c":{}}"#)
+        #expect(try JSONValue.parse(value.jsonText) == value)
+    }
+
+    @Test("invalid texts are refused", arguments: ["{", "[1,]", "tru", "\"\\q\"", "1 2"])
+    func invalid(text: String) {
+        #expect(throws: JSONScanner.Failure.self) { try JSONValue.parse(text) }
+    }
+}
