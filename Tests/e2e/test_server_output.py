@@ -92,3 +92,11 @@ def test_server_stderr_passes_through(echo):
     echo.read_rest()
     assert echo.wait() == 0
     assert text in echo.stderr_bytes()
+
+
+def test_large_server_message_reaches_host_intact(echo):
+    head = b'{"jsonrpc":"2.0","id":"big","result":{"blob":"'
+    echo.send_json({"jsonrpc": "2.0", "id": "big", "method": "fixture/write",
+                    "params": {"b64": b64(head), "pad": 10 * 1024 * 1024, "tail": b64(b'"}}\n')}})
+    line = echo.read_line(timeout=30)
+    assert line == head + b"q" * (10 * 1024 * 1024) + b'"}}'
