@@ -159,3 +159,16 @@ def test_grandchild_holding_stdout_does_not_hang_brig(start_brig, python):
     assert p.read_json()["method"] == "bye"
     assert p.wait(timeout=7) == 4
     assert time.monotonic() - t0 < 5
+
+
+def test_child_starts_with_no_blocked_or_ignored_signals(start_brig):
+    # brig blocks the signals it waits for and ignores SIGPIPE; none of that may leak into the
+    # child (a server with SIGTERM blocked could never be stopped). A shell reads its own status.
+    script = ('blk=; ign=; while read -r k v; do case "$k" in SigBlk:) blk=$v;; SigIgn:) ign=$v;; esac; '
+              'done < /proc/self/status; '
+              'printf \'{"jsonrpc":"2.0","method":"sigs","params":{"blk":"%s","ign":"%s"}}\\n\' "$blk" "$ign"')
+    p = start_brig(["/bin/sh", "-c", script])
+    params = p.read_notification("sigs")["params"]
+    assert int(params["blk"], 16) == 0, params
+    assert int(params["ign"], 16) == 0, params
+    assert p.wait() == 0
