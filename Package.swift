@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
         // C libraries, reached through system-library targets (pkg-config + apt providers).
@@ -30,13 +31,23 @@ let package = Package(
         .target(name: "BrigProfile",
                 dependencies: [.product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
+        // MCP message policy: methods, tools, arguments, resources, prompts, scopes, roles, tokens, rates.
+        .target(name: "BrigPolicy",
+                dependencies: ["BrigJSONRPC", "BrigProfile",
+                               .product(name: "Crypto", package: "swift-crypto"),
+                               .product(name: "_CryptoExtras", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
+        // The audit trail: records, redaction, the HMAC chain, the writer, verification.
+        .target(name: "BrigAudit",
+                dependencies: ["BrigJSONRPC", "BrigProfile", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(name: "BrigSandbox",
                 dependencies: ["CBrigShim", "CSeccomp", "CLibcap"],
                 swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(name: "BrigRelay",
-                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile"],
+                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit"],
                 swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
@@ -47,6 +58,8 @@ let package = Package(
 
         .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigProfileTests", dependencies: ["BrigProfile"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigPolicyTests", dependencies: ["BrigPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
     ]

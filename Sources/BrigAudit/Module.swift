@@ -1,0 +1,2 @@
+/// The audit trail (see AuditLog).
+enum BrigAuditModule {}

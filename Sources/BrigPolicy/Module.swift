@@ -1,0 +1,2 @@
+/// MCP message policy (see PolicyEngine).
+enum BrigPolicyModule {}
