@@ -104,6 +104,16 @@ public final class Diagnostics: Sendable {
         if let line { Diagnostics.write(line) }
     }
 
+    /// Reports how many lines the rate limit held back since the last report, if any (call at
+    /// the end of a session, so that a flood's size is never lost).
+    public func flushSuppressed() {
+        let count = bucket.withLock { b in
+            defer { b.suppressed = 0 }
+            return b.suppressed
+        }
+        if count > 0 { Diagnostics.write("brig: (\(count) similar reports suppressed)\n") }
+    }
+
     /// Writes a line to stderr unconditionally.
     public static func write(_ text: String) {
         var t = text

@@ -100,6 +100,7 @@ public final class Session: Sendable {
         }
         let status = supervise(pid: child.pid)
         drainServerOutput()
+        Diagnostics.shared.flushSuppressed()
         resources.releaseAtEnd()
         return Session.exitCode(status)
     }

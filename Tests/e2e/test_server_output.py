@@ -2,6 +2,7 @@
 (debug text, oversized or invalid lines) off the host's channel, reports it on stderr, and answers
 a pending host request when the bad line was its response. The server's stderr passes through."""
 import json
+import re
 
 from conftest import b64
 
@@ -100,3 +101,19 @@ def test_large_server_message_reaches_host_intact(echo):
                     "params": {"b64": b64(head), "pad": 10 * 1024 * 1024, "tail": b64(b'"}}\n')}})
     line = echo.read_line(timeout=30)
     assert line == head + b"q" * (10 * 1024 * 1024) + b'"}}'
+
+
+def test_flood_of_debug_text_is_rate_limited_and_counted(start_brig):
+    # 1000 junk lines in a burst: stderr stays short, and the reports plus the "suppressed"
+    # counts account for every line, including the ones held back when the session ends.
+    script = "i=0; while [ $i -lt 1000 ]; do echo \"junk line $i\"; i=$((i+1)); done"
+    p = start_brig(["/bin/sh", "-c", script])
+    p.close_stdin()
+    assert p.read_rest() == []
+    assert p.wait() == 0
+    reports = p.brig_lines()
+    shown = [ln for ln in reports if "junk line" in ln]
+    suppressed = sum(int(re.search(r"\((\d+) similar reports suppressed\)", ln).group(1))
+                     for ln in reports if "suppressed" in ln)
+    assert len(reports) < 100, len(reports)
+    assert len(shown) + suppressed == 1000, (len(shown), suppressed)
