@@ -1,3 +1,9 @@
+/// Which way a message travels.
+public enum Direction: String, Sendable {
+    case hostToServer = "host-to-server"
+    case serverToHost = "server-to-host"
+}
+
 /// The light view of one JSON-RPC line that every later layer reads.
 ///
 /// Parsing validates the whole line but decodes only the envelope: the kind, the id (kept as its

@@ -22,6 +22,9 @@ struct ProfileLayer {
     var require: [String] = []
     var namespaces: [String] = []
     var user: String?
+    /// The `mcp:` section (MCPSection.swift) and the `audit:` section (AuditSection.swift).
+    var mcp = MCPLayer()
+    var audit = AuditLayer()
 
     /// This layer on top of `base`: scalars override, lists append without duplicates,
     /// maps merge key by key, network replaces as a whole.
@@ -52,7 +55,7 @@ func appendUnique<T: Equatable>(_ list: inout [T], _ items: [T]) {
 }
 
 enum Vocabulary {
-    static let topKeys = ["version", "name", "description", "extends", "sandbox"]
+    static let topKeys = ["version", "name", "description", "extends", "sandbox", "mcp", "audit"]
     static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
                               "require", "namespaces", "user"]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
@@ -261,6 +264,10 @@ struct DocumentParser {
                 layer.extends = (target, value.mark?.line ?? keyNode.mark?.line ?? 0)
             case "sandbox":
                 try parseSandbox(value, into: &layer)
+            case "mcp":
+                try parseMCP(value, into: &layer.mcp)
+            case "audit":
+                try parseAudit(value, into: &layer.audit)
             default: break
             }
         }

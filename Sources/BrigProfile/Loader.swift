@@ -31,9 +31,11 @@ public enum ProfileLoader {
                             overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
         let cwd = currentDirectory()
         let resolver = Resolver(variables: Variables(context: context, cwd: cwd), cwd: cwd)
-        let (layer, sandbox, chain) = try resolver.resolve(text: yaml, source: source, visiting: [])
+        let (layer, sections, chain) = try resolver.resolve(text: yaml, source: source, visiting: [])
         var profile = Profile(name: layer.name ?? stem(source), description: layer.description,
-                              source: source, chain: chain, sandbox: sandbox)
+                              source: source, chain: chain, sandbox: sections.sandbox)
+        profile.mcp = sections.mcp
+        profile.audit = sections.audit
         try applyOverrides(overrides, to: &profile.sandbox, variables: resolver.variables, cwd: cwd)
         return profile
     }
@@ -129,6 +131,21 @@ public enum ProfileLoader {
     }
 }
 
+/// The resolved sections of a profile: each layer applied on top of its parent's.
+struct Sections {
+    var sandbox = SandboxProfile()
+    var mcp = MCPPolicy()
+    var audit = AuditSettings()
+
+    init() {}
+
+    init(layer: ProfileLayer, parent: Sections) {
+        sandbox = layer.apply(to: parent.sandbox)
+        mcp = layer.mcp.apply(to: parent.mcp)
+        audit = layer.audit.apply(to: parent.audit)
+    }
+}
+
 /// Follows `extends` chains. Sources already on the chain (`visiting`) make a cycle.
 struct Resolver {
     let variables: Variables
@@ -136,11 +153,11 @@ struct Resolver {
     static let maxDepth = 32
 
     func resolve(text: String, source: String,
-                 visiting: [String]) throws(ProfileError) -> (ProfileLayer, SandboxProfile, [String]) {
+                 visiting: [String]) throws(ProfileError) -> (ProfileLayer, Sections, [String]) {
         let parser = DocumentParser(file: source, variables: variables)
         let layer = try parser.parse(text)
         guard let (target, line) = layer.extends else {
-            return (layer, layer.apply(to: SandboxProfile()), [source])
+            return (layer, Sections(layer: layer, parent: Sections()), [source])
         }
         func fail(_ message: String) -> ProfileError {
             ProfileError(file: source, line: line, key: "extends", message: message)
@@ -172,7 +189,7 @@ struct Resolver {
             throw fail("extends chain deeper than \(Resolver.maxDepth) profiles")
         }
         let (_, parent, chain) = try resolve(text: parentText, source: parentSource, visiting: onChain)
-        return (layer, layer.apply(to: parent), chain + [source])
+        return (layer, Sections(layer: layer, parent: parent), chain + [source])
     }
 
     /// Where relative `extends` paths start: the source file's directory, else the current one.

@@ -118,6 +118,10 @@ public struct Profile: Sendable, Equatable {
     /// Sources from the root ancestor to this one (the last element is `source`).
     public var chain: [String]
     public var sandbox: SandboxProfile
+    /// The `mcp:` section: message policy (defaults allow everything).
+    public var mcp = MCPPolicy()
+    /// The `audit:` section.
+    public var audit = AuditSettings()
 
     public init(name: String, description: String?, source: String, chain: [String], sandbox: SandboxProfile) {
         self.name = name

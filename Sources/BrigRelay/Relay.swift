@@ -5,12 +5,6 @@ import Synchronization
 @preconcurrency import Glibc
 #endif
 
-/// Which way a message travels.
-public enum Direction: String, Sendable {
-    case hostToServer = "host-to-server"
-    case serverToHost = "server-to-host"
-}
-
 /// Limits and timings of one relay session.
 public struct RelayConfiguration: Sendable {
     /// Largest message accepted in either direction (bytes, without the newline).
