@@ -152,7 +152,18 @@ public struct SandboxPlan: Sendable {
             }
         }
         if !sandbox.namespaces.isEmpty {
-            throw SandboxError("sandbox.namespaces is not supported by this version of brig; remove it from the profile")
+            guard root else {
+                throw SandboxError("sandbox.namespaces needs brig to run as root (unprivileged user namespaces are not supported by this brig)")
+            }
+            let flags: [String: UInt] = ["pid": 0x2000_0000 | 0x0002_0000, "ipc": 0x0800_0000, "uts": 0x0400_0000,
+                                         "net": 0x4000_0000]  // pid comes with a mount namespace for its /proc
+            for ns in sandbox.namespaces {
+                guard let f = flags[ns] else { throw SandboxError("sandbox.namespaces: unknown namespace '\(ns)'") }
+                plan.confinement.namespaceFlags |= f
+            }
+            plan.enforced.append("namespaces: \(sandbox.namespaces.joined(separator: ", "))"
+                + (sandbox.namespaces.contains("pid") ? " (a private /proc; the server is pid 1 and ignores signals it has no handler for)" : "")
+                + (sandbox.namespaces.contains("net") ? " (loopback only)" : ""))
         }
 
         // Environment: the allow-list, then `set`, then secrets.

@@ -44,6 +44,8 @@ public struct Confinement: Sendable {
     }
 
     public var resourceLimits: [ResourceLimit] = []
+    /// CLONE_NEW* flags (root only): pid (with a private /proc), ipc, uts, net (loopback only).
+    public var namespaceFlags: UInt = 0
     /// Open `cgroup.procs` the child joins first, or -1.
     public var cgroupProcsFD: Int32 = -1
     /// Switch to this uid/gid (root only).
@@ -75,7 +77,7 @@ public struct ChildProcess: Sendable {
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
     public enum Stage: Int32, Sendable {
         case none = 0, signals, stdio, session, pdeathsig, fds, rlimits, chdir, securebits, ids, caps, noNewPrivs,
-            landlock, seccomp, listener, exec, cgroup
+            landlock, seccomp, listener, exec, cgroup, namespaces
     }
     public var errno: Int32
     public var stage: Stage
@@ -131,6 +133,7 @@ extension ChildProcess {
                         config.stdout_fd = spec.stdout
                         config.stderr_fd = spec.stderr
                         config.new_session = spec.newSession ? 1 : 0
+                        config.clone_flags = c.namespaceFlags
                         config.pdeathsig = spec.parentDeathSignal
                         config.rlimits = limitBuf.baseAddress
                         config.rlimit_count = Int32(limitBuf.count)

@@ -18,6 +18,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -130,8 +134,32 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
     // 4. Die with brig; if brig already died, leave now.
     if (cfg->pdeathsig > 0) {
         if (prctl(PR_SET_PDEATHSIG, cfg->pdeathsig, 0, 0, 0) != 0) child_fail(sock, BRIG_STAGE_PDEATHSIG);
-        if (getppid() != parent) _exit(127);
+        // In a new pid namespace the parent is outside it and getppid() is 0.
+        if (!(cfg->clone_flags & CLONE_NEWPID) && getppid() != parent) _exit(127);
     }
+
+    // 4b. Namespaces (root only): a private /proc for a new pid namespace, loopback up in a new
+    //     network namespace.
+    if (cfg->clone_flags & CLONE_NEWNS) {
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) child_fail(sock, BRIG_STAGE_NAMESPACES);
+        if ((cfg->clone_flags & CLONE_NEWPID) &&
+            mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+            child_fail(sock, BRIG_STAGE_NAMESPACES);
+    }
+    if (cfg->clone_flags & CLONE_NEWNET) {
+        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s >= 0) {
+            struct ifreq ifr;
+            memset(&ifr, 0, sizeof ifr);
+            memcpy(ifr.ifr_name, "lo", 3);
+            if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+                ifr.ifr_flags |= IFF_UP;
+                (void)ioctl(s, SIOCSIFFLAGS, &ifr);
+            }
+            close(s);
+        }
+    }
+    if (cfg->clone_flags & CLONE_NEWUTS) (void)sethostname("brig", 4);
 
     // 5. Only 0, 1 and 2 survive exec.
     mark_fds_cloexec();
@@ -195,7 +223,9 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
     //     /proc/self/maps, status and fd without seeing any other process.
     if (cfg->landlock_fd >= 0) {
         if (cfg->landlock_proc_self) {
-            int self = open("/proc/self", O_PATH | O_CLOEXEC);
+            // With a private /proc (new pid namespace) all of it is the sandbox's own: grant it.
+            const char *own = (cfg->clone_flags & CLONE_NEWPID) ? "/proc" : "/proc/self";
+            int self = open(own, O_PATH | O_CLOEXEC);
             if (self >= 0) {
                 struct { uint64_t allowed; int32_t fd; } __attribute__((packed)) rule = { cfg->landlock_proc_self, self };
                 (void)syscall(SYS_landlock_add_rule, cfg->landlock_fd, 1 /* PATH_BENEATH */, &rule, 0U);
@@ -242,7 +272,9 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
     pthread_mutex_lock(&spawn_lock);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t parent = getpid();
-    pid_t pid = fork();
+    // With namespaces, clone(2) as fork: no stack, SIGCHLD on exit, the new namespaces.
+    pid_t pid = cfg->clone_flags ? (pid_t)syscall(SYS_clone, (unsigned long)(SIGCHLD | cfg->clone_flags), NULL, NULL, NULL, NULL)
+                                 : fork();
     if (pid == 0) {
         close(sv[0]);
         run_child(cfg, sv[1], parent);

@@ -38,6 +38,7 @@ enum brig_stage {
     BRIG_STAGE_LISTENER = 14,
     BRIG_STAGE_EXEC = 15,
     BRIG_STAGE_CGROUP = 16,
+    BRIG_STAGE_NAMESPACES = 17,
 };
 
 /// One resource limit to set in the child (`prlimit64`).
@@ -55,6 +56,7 @@ typedef struct brig_spawn_config {
     const char *cwd;           ///< NULL: stay where brig is
     int stdin_fd, stdout_fd, stderr_fd;
 
+    unsigned long clone_flags; ///< CLONE_NEW* namespaces for the child (root); 0: plain fork
     int new_session;           ///< setsid(): no controlling terminal to inject into
     int pdeathsig;             ///< signal sent to the child when brig dies (0: none)
 
