@@ -374,6 +374,29 @@ def test_kill_parent_leaves_brig_running(runner: Runner):
     assert res.rc == 1, res.describe()
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c.id in (
+    "read-home-secret", "write-tmp", "read-parent-environ", "ptrace-attach-parent", "io_uring_setup",
+    "unshare-userns-then-mount", "socket-af-netlink", "personality-addr-no-randomize", "i386-int80")],
+    ids=lambda c: c.id)
+def test_blocked_under_strict(case: Case, runner: Runner):
+    """The allow-list profile refuses the same escapes (with its own errno for calls outside the list)."""
+    require_brig_runs(runner)
+    res = runner.brig(case_argv(case, runner.h), ["--profile", "strict"])
+    if case.sigsys:
+        assert res.rc == SIGSYS_EXIT and res.verdict != "ESCAPED", res.describe()
+    else:
+        assert_blocked(res)
+
+
+def test_strict_workdir_is_read_only(runner: Runner):
+    require_brig_runs(runner)
+    wd = runner.make_workdir()
+    control = runner.brig([runner.h.fixture("write_file"), str(wd)], ["--profile", "default"], workdir=wd)
+    assert control.verdict == "ESCAPED" and control.rc == 0, "default must let the child write $WORKDIR:\n" + control.describe()
+    assert_blocked(runner.brig([runner.h.fixture("write_file"), str(wd)], ["--profile", "strict"], workdir=wd), EACCES)
+    assert list(wd.iterdir()) == []
+
+
 # --- terminal injection: TIOCSTI needs a controlling tty to work unconfined ----------------------
 
 def run_on_pty(argv: list[str], env: dict[str, str], timeout: float = 20) -> tuple[int, str]:
