@@ -35,8 +35,10 @@ public enum ProfileLoader {
         var profile = Profile(name: layer.name ?? stem(source), description: layer.description,
                               source: source, chain: chain, sandbox: sections.sandbox)
         profile.mcp = sections.mcp
+        profile.mcp.workdir = resolver.variables.workdir.isEmpty ? nil : resolver.variables.workdir
         profile.audit = sections.audit
         try applyOverrides(overrides, to: &profile.sandbox, variables: resolver.variables, cwd: cwd)
+        try applyMCPOverrides(overrides, to: &profile.mcp)
         return profile
     }
 

@@ -37,6 +37,12 @@ public struct ProfileOverrides: Sendable {
     public var network: String? = nil
     /// `--env NAME` (allow NAME, `*` globs accepted) or `--env NAME=VALUE` (set).
     public var env: [String] = []
+    /// `--allow-tool GLOB`: a rule allowing matching tools, placed before the profile's rules.
+    public var allowTools: [String] = []
+    /// `--deny-tool GLOB`: a rule denying matching tools, placed before everything (beats --allow-tool).
+    public var denyTools: [String] = []
+    /// `--permissive`: compute MCP decisions but forward anyway (`mcp.mode: permissive`).
+    public var permissive: Bool = false
 
     public init() {}
 }
