@@ -29,6 +29,8 @@ public struct Brig: ParsableCommand {
             125 for brig's own errors; 126 when COMMAND cannot be executed;
             127 when it is not found. stdout carries JSON-RPC only; brig's
             reports and the child's stderr go to stderr.
+
+            Every option of the default subcommand: brig run --help
             """,
         version: Brig.version,
         subcommands: [Run.self, Check.self, Profiles.self],

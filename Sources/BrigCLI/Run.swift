@@ -45,6 +45,7 @@ extension Brig {
 
         public func validate() throws {
             var rest = command
+            if rest.first == "-h" || rest.first == "--help" { throw CleanExit.helpRequest(self) }
             if let first = rest.first, first != "--", first.hasPrefix("-") {
                 throw ValidationError("unknown option '\(first)'; put the server command after --")
             }
@@ -53,7 +54,15 @@ extension Brig {
             guard (try? ByteSize.parse(maxMessageSize)) != nil else {
                 throw ValidationError("--max-message-size: '\(maxMessageSize)' is not a size (e.g. 16MiB, 65536)")
             }
-            guard grace >= 0, killAfter >= 0 else { throw ValidationError("--grace and --kill-after must not be negative") }
+            for (flag, value) in [("--grace", grace), ("--kill-after", killAfter)] {
+                guard value.isFinite, value >= 0, value <= 86_400 else {
+                    throw ValidationError("\(flag): '\(value)' is not a number of seconds between 0 and 86400")
+                }
+            }
+            guard let size = try? ByteSize.parse(maxMessageSize), size >= 1024, size <= 1 << 30 else {
+                throw ValidationError("--max-message-size: '\(maxMessageSize)' must be a size between 1KiB and 1GiB")
+            }
+            try sandbox.validateWorkdir()
         }
 
         public func run() throws {

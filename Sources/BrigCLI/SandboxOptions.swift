@@ -33,6 +33,16 @@ public struct SandboxOptions: ParsableArguments {
 
     public init() {}
 
+    /// A --workdir that is not a directory is a usage error, named as such.
+    func validateWorkdir() throws {
+        guard let workdir else { return }
+        let path = resolvedWorkdir()
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw ValidationError("--workdir \(workdir): no such directory")
+        }
+    }
+
     var overrides: ProfileOverrides {
         var o = ProfileOverrides()
         o.readPaths = readOnly

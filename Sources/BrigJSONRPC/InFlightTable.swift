@@ -57,6 +57,19 @@ public final class InFlightTable: Sendable {
         state.withLock { s in s.entries.removeValue(forKey: id) }
     }
 
+    /// Empties the table, returning what was pending in the order it was sent.
+    public func removeAll() -> [(String, Entry)] {
+        state.withLock { s in
+            var out: [(String, Entry)] = []
+            for id in s.order[s.head...] {
+                if let e = s.entries.removeValue(forKey: id) { out.append((id, e)) }
+            }
+            s.order = []
+            s.head = 0
+            return out
+        }
+    }
+
     public func lookup(id: String) -> Entry? {
         state.withLock { s in s.entries[id] }
     }

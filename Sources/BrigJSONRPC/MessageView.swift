@@ -148,6 +148,7 @@ extension MessageView {
         var params: Range<Int>?
         var result: Range<Int>?
         var error: Range<Int>?
+        var pendingID: String?
         scanner.skipWhitespace()
         if scanner.peek() == UInt8(ascii: "}") {
             try scanner.expect(UInt8(ascii: "}"))
@@ -166,7 +167,7 @@ extension MessageView {
                     hasID = true
                     let f = first ?? 0
                     if f == UInt8(ascii: "\"") || f == UInt8(ascii: "-") || (f >= 0x30 && f <= 0x39) {
-                        id = scanner.text(valueStart..<range.upperBound)
+                        pendingID = scanner.text(valueStart..<range.upperBound)
                     } else {
                         idOK = false  // null, bool, object, array: not a valid MCP id
                     }
@@ -187,11 +188,18 @@ extension MessageView {
                     error = range
                 }
                 scanner.skipWhitespace()
-                guard let c = scanner.peek() else { throw .syntax(at: scanner.offset) }
+                guard let c = scanner.peek(), c == UInt8(ascii: ",") || c == UInt8(ascii: "}") else {
+                    throw .syntax(at: scanner.offset)
+                }
+                // The id counts only once the value is known to have ended where it seemed to
+                // (`007` must not be answered as id 0).
+                if let pendingID {
+                    id = pendingID
+                }
+                pendingID = nil
                 try scanner.expect(c)
                 if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "}") { break }
-                throw .syntax(at: scanner.offset - 1)
+                break
             }
         }
         func invalid(_ detail: String) -> Result<MessageView, MessageError> {
@@ -234,7 +242,8 @@ extension JSONScanner.Failure {
         case .invalidUTF8(let at):
             return MessageError(code: MessageError.parseError, message: "Parse error", id: id, detail: "invalid UTF-8 at byte \(at)")
         case .tooDeep(let at):
-            return MessageError(code: MessageError.parseError, message: "Parse error", id: id,
+            // Valid JSON, but not a message brig will carry: an invalid request, not a parse error.
+            return MessageError(code: MessageError.invalidRequest, message: "Invalid Request", id: id,
                                 detail: "nesting deeper than \(JSONScanner.maximumDepth) at byte \(at)")
         }
     }

@@ -89,7 +89,6 @@ sandbox:
       - /proc/sys/kernel/random
       - /proc/sys/vm/overcommit_memory
       - /sys/devices/system/cpu
-      - /sys/fs/cgroup
       # Devices.
       - /dev/null
       - /dev/zero

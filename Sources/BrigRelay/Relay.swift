@@ -178,6 +178,14 @@ public final class Relay: Sendable {
         }
     }
 
+    /// Answers every request still waiting for the server with -32603 (the server is gone).
+    public func failPendingHostRequests(reason: String) {
+        for (id, entry) in hostRequests.removeAll() {
+            toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
+                                                  data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
+        }
+    }
+
     /// When a bad server line answers a pending host request, the host gets an error instead of
     /// waiting forever.
     private func answerHostIfWaiting(id: String?, why: String) {

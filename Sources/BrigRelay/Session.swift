@@ -47,7 +47,7 @@ public final class Session: Sendable {
     public static func blockSignals() {
         var set = Session.handledSignals()
         pthread_sigmask(SIG_BLOCK, &set, nil)
-        signal(SIGPIPE, SIG_IGN)
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
     }
 
     static func handledSignals() -> sigset_t {
@@ -100,6 +100,10 @@ public final class Session: Sendable {
         }
         let status = supervise(pid: child.pid)
         drainServerOutput()
+        // Whatever is left of the server's process group goes with it.
+        if spec.newSession { kill(-child.pid, SIGKILL) }
+        // Requests the server never answered get an error, so the host does not wait forever.
+        relay.failPendingHostRequests(reason: "the server exited (\(Session.describe(status))) before answering")
         Diagnostics.shared.flushSuppressed()
         resources.releaseAtEnd()
         return Session.exitCode(status)
@@ -124,11 +128,11 @@ public final class Session: Sendable {
             let now = MonotonicClock.nanoseconds()
             if phase != .running && phase != .killed && now >= deadline {
                 if phase == .closing {
-                    kill(pid, SIGTERM)
+                    Session.signalGroup(pid, SIGTERM)
                     phase = .terminating
                     deadline = now + configuration.killAfterNanoseconds
                 } else {
-                    kill(pid, SIGKILL)
+                    Session.signalGroup(pid, SIGKILL)
                     phase = .killed
                 }
                 continue
@@ -138,11 +142,17 @@ public final class Session: Sendable {
             let sig = sigtimedwait(&set, nil, &timeout)
             switch sig {
             case SIGINT, SIGTERM, SIGHUP, SIGQUIT:
-                kill(pid, sig)
+                Session.signalGroup(pid, sig)
             default:
                 break  // SIGCHLD, SIGUSR1, timeout: the loop re-checks
             }
         }
+    }
+
+    /// Signals the child's whole process group (it leads a new session), so that a server behind
+    /// a wrapper (`sh -c`, npx, uvx) gets the signal too; the child alone if that fails.
+    static func signalGroup(_ pid: pid_t, _ sig: Int32) {
+        if kill(-pid, sig) != 0 { kill(pid, sig) }
     }
 
     /// After the child exits, forward what it wrote before dying (bounded wait).
@@ -156,6 +166,11 @@ public final class Session: Sendable {
             var timeout = timespec(tv_sec: 0, tv_nsec: Int(wait))
             _ = sigtimedwait(&set, nil, &timeout)
         }
+    }
+
+    static func describe(_ status: Int32) -> String {
+        let termSignal = status & 0x7f
+        return termSignal == 0 ? "exit code \((status >> 8) & 0xff)" : "signal \(termSignal)"
     }
 
     /// The child's exit code, or 128+N when it died of signal N.

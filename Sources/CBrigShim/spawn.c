@@ -88,6 +88,15 @@ static int send_fd(int sock, int fd) {
     return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/// Whether `cap` is in the calling process's effective set (raw capget: async-signal-safe).
+static int has_effective_cap(int cap) {
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capget, &hdr, data) != 0) return 0;
+    return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
 static void mark_fds_cloexec(void) {
     if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
     // Older kernels: walk the descriptor table up to the soft limit (bounded).
@@ -184,7 +193,9 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
     }
 
     // 9. Bounding set (needs CAP_SETPCAP, so before any uid change; EINVAL past the last cap).
-    if (cfg->drop_caps && prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 1) {
+    //    Being in the bounding set is not enough: an unprivileged process has CAP_SETPCAP there
+    //    but not in its effective set, and PR_CAPBSET_DROP would fail with EPERM.
+    if (cfg->drop_caps && has_effective_cap(CAP_SETPCAP)) {
         for (int cap = 0; cap <= cfg->cap_last && cap < 64; cap++) {
             if (cfg->cap_keep & (1ULL << cap)) continue;
             if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) child_fail(sock, BRIG_STAGE_CAPS);

@@ -57,6 +57,8 @@ struct MessageViewTests {
             (#"{"jsonrpc":"2.0","id":5,"method":"x""#, -32700, "5"),
             (#"{"jsonrpc":"2.0","id":5,"method":"x"} trailing"#, -32700, "5"),
             (#"{"jsonrpc":"2.0","id":1,"method":"a",}"#, -32700, "1"),
+            (#"{"jsonrpc":"2.0","id":007,"method":"a"}"#, -32700, nil),
+            (#"{"jsonrpc":"2.0","id":12 ,"method":"a""#, -32700, "12"),
             (#"{"a":01}"#, -32700, nil),
             (#"{"a":"\x"}"#, -32700, nil),
             ("{\"a\":\"tab\there\"}", -32700, nil),
@@ -121,8 +123,12 @@ struct MessageViewTests {
             Issue.record("accepted")
             return
         }
-        #expect(e2.code == -32700)
+        #expect(e2.code == -32600)
         #expect(e2.id == "1")
+        // Within the limit, deep nesting is fine.
+        let ok = Array(#"{"jsonrpc":"2.0","id":2,"method":"a","params":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 200)
+            + [UInt8](repeating: UInt8(ascii: "]"), count: 200) + [UInt8(ascii: "}")]
+        #expect((try? parseBytes(ok).get())?.id == "2")
     }
 
     @Test("the id can be read from the prefix of an oversized line")

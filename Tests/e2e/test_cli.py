@@ -81,9 +81,6 @@ def test_bad_usage_is_125_with_one_line(brig, args):
     assert_one_brig_line(r)
 
 
-@pytest.mark.xfail(reason="brig bug (reported): a non-finite or huge --grace/--kill-after traps "
-                          "converting seconds to UInt64 nanoseconds (exit 132) instead of a 125 usage error",
-                   strict=False)
 @pytest.mark.parametrize("option", ["--grace", "--kill-after"])
 @pytest.mark.parametrize("value", ["inf", "1e30"])
 def test_unrepresentable_timeouts_are_usage_errors(brig, option, value):

@@ -1,2 +1,0 @@
-/// MCP message policy (see PolicyEngine).
-enum BrigPolicyModule {}
