@@ -110,6 +110,41 @@ async def step_tool_error(demo: Demo) -> list[str]:
     return [f"isError={result.is_error}: {text_of(result)}"]
 
 
+# --- a hostile child: what the sandbox refuses, and brig's report of it ------------------------
+
+ESCAPES = r'''
+import ctypes, errno, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(what, fn):
+    try:
+        fn()
+        print(f"ESCAPED  {what}", file=sys.stderr)
+    except OSError as e:
+        print(f"blocked  {what}: {os.strerror(e.errno)}", file=sys.stderr)
+def ptrace_parent():
+    if libc.ptrace(16, os.getppid(), 0, 0) != 0:  # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), "ptrace")
+attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
+attempt("read ~/.ssh (the user's keys)", lambda: os.listdir(os.path.expanduser("~/.ssh")))
+attempt("read brig's environment (/proc/PPID/environ)", lambda: open(f"/proc/{os.getppid()}/environ").read())
+attempt("write /etc/brig-demo", lambda: open("/etc/brig-demo", "w").write("x"))
+attempt("ptrace brig", ptrace_parent)
+attempt("open a netlink socket", lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0))
+print(("ESCAPED  see the host's API key" if "DEMO_API_KEY" in os.environ
+       else "blocked  see the host's API key (DEMO_API_KEY): not in the server's environment"), file=sys.stderr)
+'''
+
+
+def run_hostile(brig: str) -> list[str]:
+    """Runs a child that tries to get out, under brig's default profile, and returns what it and brig said."""
+    import subprocess
+    env = dict(os.environ, DEMO_API_KEY="sk-demo-not-for-the-server")
+    os.makedirs(os.path.expanduser("~/.ssh"), exist_ok=True)
+    p = subprocess.run([brig, "--", sys.executable, "-c", ESCAPES], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=60, env=env)
+    return [line for line in p.stderr.splitlines() if line.strip()] + [f"(exit code {p.returncode})"]
+
+
 # --- running ----------------------------------------------------------------------------------
 
 async def run_session(brig_argv: list[str], stderr_path: str) -> int:
@@ -155,7 +190,14 @@ def main() -> int:
     print("brig's stderr (brig's reports and the server's log):")
     print(textwrap.indent(stderr, "    ") if stderr else "    (nothing)")
     print()
-    print(f"{len(STEPS) - failures} of {len(STEPS)} steps succeeded")
+    print("a hostile child under brig's default profile (it tries to get out; brig reports each refused system call):")
+    hostile = run_hostile(opts.brig)
+    print(textwrap.indent("\n".join(hostile), "    "))
+    print()
+    escaped = [l for l in hostile if l.startswith("ESCAPED")]
+    if escaped:
+        failures += 1
+    print(f"{len(STEPS) - failures} of {len(STEPS)} steps succeeded" + (", and nothing escaped" if not escaped else ""))
     return 1 if failures else 0
 
 
