@@ -1,0 +1,40 @@
+public import ArgumentParser
+import BrigPolicy
+import BrigProfile
+
+/// The options that adjust MCP message policy: who the caller is, and tool overrides.
+public struct PolicyOptions: ParsableArguments {
+    @Option(name: .customLong("role"), help: ArgumentHelp(
+        "Act as role NAME: grants the scopes mcp.roles gives it (repeatable).", valueName: "NAME"))
+    var roles: [String] = []
+
+    @Option(name: .customLong("grant"), help: ArgumentHelp(
+        "Grant scope SCOPE to the caller (repeatable).", valueName: "SCOPE"))
+    var grants: [String] = []
+
+    @Option(name: .customLong("allow-tool"), help: ArgumentHelp(
+        "Allow tools matching GLOB, before the profile's tool rules (repeatable).", valueName: "GLOB"))
+    var allowTools: [String] = []
+
+    @Option(name: .customLong("deny-tool"), help: ArgumentHelp(
+        "Deny tools matching GLOB, before everything else; wins over --allow-tool (repeatable).", valueName: "GLOB"))
+    var denyTools: [String] = []
+
+    @Flag(name: .customLong("permissive"), help: ArgumentHelp(
+        "Decide and log every message but forward it anyway (mcp.mode: permissive)."))
+    var permissive: Bool = false
+
+    public init() {}
+
+    /// The caller as the policy engine sees it.
+    func context(environment: [String: String], profileDirectory: String?) -> PolicyContext {
+        PolicyContext(scopes: Set(grants), roles: roles, environment: environment, profileDirectory: profileDirectory)
+    }
+
+    /// Adds `--allow-tool`, `--deny-tool` and `--permissive` to the profile overrides.
+    func apply(to overrides: inout ProfileOverrides) {
+        overrides.allowTools += allowTools
+        overrides.denyTools += denyTools
+        if permissive { overrides.permissive = true }
+    }
+}

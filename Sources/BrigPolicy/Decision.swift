@@ -1,0 +1,66 @@
+/// Who is calling: scopes granted on the command line (`--grant`), roles (`--role`, mapped to
+/// scopes by `mcp.roles`), the environment (where `mcp.auth.token_env` is read), and the
+/// profile's directory (for relative key paths a built-in profile could not resolve).
+public struct PolicyContext: Sendable {
+    public var scopes: Set<String>
+    public var roles: [String]
+    public var environment: [String: String]
+    public var profileDirectory: String?
+
+    public init(scopes: Set<String> = [], roles: [String] = [], environment: [String: String] = [:],
+                profileDirectory: String? = nil) {
+        self.scopes = scopes
+        self.roles = roles
+        self.environment = environment
+        self.profileDirectory = profileDirectory
+    }
+}
+
+/// The verdict on one message, with the rule that made it.
+public struct Decision: Sendable, Equatable {
+    public enum Category: String, Sendable {
+        case method, tool, arguments, scope, rate, protocolVersion, resource, prompt, auth, allowed
+    }
+
+    /// The verdict as computed (also in permissive mode).
+    public var allowed: Bool
+    /// False in permissive mode: the relay forwards anyway.
+    public var enforced: Bool
+    public var category: Category
+    /// Which rule decided, e.g. `profiles/x.yaml:12 mcp.tools.rules[0] (read_*)`, `mcp.default`, `built-in allow`.
+    public var rule: String
+    /// One sentence naming the rule.
+    public var reason: String
+    /// The tool name, resource URI or prompt name, when the message has one.
+    public var subject: String?
+    /// The scopes the caller had, sorted.
+    public var scopes: [String]
+
+    public init(allowed: Bool, enforced: Bool, category: Category, rule: String, reason: String,
+                subject: String? = nil, scopes: [String] = []) {
+        self.allowed = allowed
+        self.enforced = enforced
+        self.category = category
+        self.rule = rule
+        self.reason = reason
+        self.subject = subject
+        self.scopes = scopes
+    }
+
+    /// Whether the relay must answer the message itself instead of forwarding it.
+    public var blocks: Bool { !allowed && enforced }
+}
+
+/// A policy that cannot start: an unknown role, a bad or expired token, an unreadable key.
+public struct PolicyError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var message: String
+
+    public init(_ message: String) {
+        self.message = message
+    }
+
+    /// One line.
+    public var description: String {
+        String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+    }
+}

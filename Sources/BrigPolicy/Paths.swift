@@ -1,0 +1,122 @@
+/// Lexical path checks for `under:` constraints and `file://` resource URIs.
+///
+/// Choices:
+/// - `file://` URIs: the host must be empty or `localhost`; the path is percent-decoded
+///   (a malformed escape or a decoded NUL is refused), then normalized.
+/// - Plain paths are taken literally, but when they contain `%` the percent-decoded form must
+///   pass too (a server might decode it).
+/// - A relative path is taken relative to `$WORKDIR` (the server's working directory); with no
+///   `$WORKDIR` it is refused. A path starting with `~` is refused (a server may expand it).
+/// - Normalization drops `.` and empty components and applies `..` (never above `/`); symlinks
+///   are not resolved (the sandbox's filesystem rules are the boundary for those).
+enum PathCheck {
+    /// The normalized absolute forms that must all be accepted, or why the path is refused.
+    static func candidates(_ raw: String, workdir: String?) -> Result<[String], PathRefusal> {
+        if raw.utf8.contains(0) { return .failure(.nul) }
+        var forms: [String]
+        if raw.hasPrefix("file://") {
+            var rest = Substring(raw.dropFirst("file://".count))
+            if rest.hasPrefix("localhost/") { rest = rest.dropFirst("localhost".count) }
+            guard rest.hasPrefix("/") else { return .failure(.fileHost) }
+            guard let decoded = percentDecode(rest) else { return .failure(.badEscape) }
+            if decoded.utf8.contains(0) { return .failure(.nul) }
+            forms = [decoded]
+        } else {
+            forms = [raw]
+            if raw.contains("%") {
+                guard let decoded = percentDecode(Substring(raw)) else { return .failure(.badEscape) }
+                if decoded.utf8.contains(0) { return .failure(.nul) }
+                if decoded != raw { forms.append(decoded) }
+            }
+        }
+        var out: [String] = []
+        for form in forms {
+            if form.isEmpty { return .failure(.empty) }
+            if form.hasPrefix("~") { return .failure(.tilde) }
+            if form.hasPrefix("/") {
+                out.append(normalize(form))
+            } else {
+                guard let workdir else { return .failure(.relative) }
+                out.append(normalize(workdir + "/" + form))
+            }
+        }
+        return .success(out)
+    }
+
+    /// `path` (normalized, absolute) equals `dir` or lies beneath it.
+    static func isUnder(_ path: String, _ dir: String) -> Bool {
+        if dir == "/" { return path.hasPrefix("/") }
+        let p = path.utf8, d = dir.utf8
+        guard p.starts(with: d) else { return false }
+        if p.count == d.count { return true }
+        return p[p.index(p.startIndex, offsetBy: d.count)] == UInt8(ascii: "/")
+    }
+
+    /// Drops `.` and empty components, applies `..` (never above `/`), no trailing slash.
+    static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for comp in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if comp == "." { continue }
+            if comp == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(comp)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    /// `%XX` decoding; nil for a malformed escape or a result that is not UTF-8.
+    static func percentDecode(_ s: Substring) -> String? {
+        guard s.contains("%") else { return String(s) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count)
+        var it = Array(s.utf8)[...]
+        while let c = it.popFirst() {
+            if c != UInt8(ascii: "%") {
+                bytes.append(c)
+                continue
+            }
+            guard let h = it.popFirst(), let l = it.popFirst(), let hv = hex(h), let lv = hex(l) else { return nil }
+            bytes.append(hv << 4 | lv)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// A `file://` URI in canonical form for resource matching (`file://` + decoded, normalized
+    /// path); other URIs unchanged.
+    static func canonicalURI(_ uri: String) -> Result<String, PathRefusal> {
+        guard uri.hasPrefix("file://") else {
+            if uri.utf8.contains(0) { return .failure(.nul) }
+            return .success(uri)
+        }
+        switch candidates(uri, workdir: nil) {
+        case .success(let forms): return .success("file://" + forms[0])
+        case .failure(let e): return .failure(e)
+        }
+    }
+}
+
+enum PathRefusal: Error, Equatable {
+    case nul, badEscape, fileHost, relative, tilde, empty
+
+    var text: String {
+        switch self {
+        case .nul: return "contains a NUL byte"
+        case .badEscape: return "has a malformed %-escape"
+        case .fileHost: return "is a file:// URI with a host other than localhost"
+        case .relative: return "is relative and there is no $WORKDIR to resolve it against"
+        case .tilde: return "starts with ~ (not expanded by brig)"
+        case .empty: return "is empty"
+        }
+    }
+}
