@@ -1,6 +1,8 @@
 public import ArgumentParser
 import BrigRelay
 import BrigSandbox
+import BrigPolicy
+import BrigProfile
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -20,7 +22,10 @@ extension Brig {
 
         @Option(name: .customLong("max-message-size"), help: ArgumentHelp(
             "Largest message accepted in either direction (bytes; KiB/MiB suffixes).", valueName: "SIZE"))
-        var maxMessageSize: String = "16MiB"
+        var maxMessageSizeOption: String?
+
+        var maxMessageSize: String { maxMessageSizeOption ?? "16MiB" }
+        var maxMessageSizeGiven: Bool { maxMessageSizeOption != nil }
 
         @Option(name: .customLong("grace"), help: ArgumentHelp(
             "Seconds the server has to exit after the host closes stdin, before SIGTERM.", valueName: "SECONDS"))
@@ -32,6 +37,9 @@ extension Brig {
 
         @OptionGroup(title: "Sandbox")
         var sandbox: SandboxOptions
+
+        @OptionGroup(title: "Message policy")
+        var policyOptions: PolicyOptions
 
         @Flag(name: .customLong("no-sandbox"), help: ArgumentHelp(
             "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
@@ -85,11 +93,22 @@ extension Brig {
             var spec = SpawnSpec(executable: executable, arguments: argv, environment: HostEnvironment.entries(),
                                  workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2)
             var resources = Session.Resources()
+            var gate: PolicyGate?
             if !noSandbox {
                 let tmp: PrivateDirectory
                 do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
                 resources.temporaryDirectory = tmp
-                let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment)
+                let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions)
+                do {
+                    let engine = try PolicyEngine(policy: profile.mcp,
+                                                  context: policyOptions.context(environment: hostEnvironment,
+                                                                                 profileDirectory: sandbox.profileDirectory()))
+                    gate = PolicyGate(engine: engine)
+                    if let limit = engine.maxMessageBytes, !maxMessageSizeGiven { relay.maximumMessageBytes = Int(limit) }
+                } catch {
+                    tmp.remove()
+                    Brig.fail(error.description)
+                }
                 let plan: SandboxPlan
                 do {
                     plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
@@ -105,7 +124,7 @@ extension Brig {
                 if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
             }
             SelfProtection.makeNonDumpable()
-            let session = Session(spec: spec, configuration: relay, resources: resources)
+            let session = Session(spec: spec, configuration: relay, resources: resources, policy: gate)
             do {
                 let code = try session.run()
                 throw ExitCode(code)

@@ -52,6 +52,19 @@ public struct SandboxOptions: ParsableArguments {
         return o
     }
 
+    /// The directory relative paths in the profile are read from (keys, JWKS), if it is a file.
+    func profileDirectory() -> String? {
+        guard profile.contains("/") || profile.hasSuffix(".yaml") || profile.hasSuffix(".yml") else { return nil }
+        let absolute = profile.hasPrefix("/") ? profile : resolvedWorkdirOfProcess() + "/" + profile
+        guard let slash = absolute.lastIndex(of: "/") else { return nil }
+        return String(absolute[..<slash])
+    }
+
+    func resolvedWorkdirOfProcess() -> String {
+        var buf = [CChar](repeating: 0, count: 4096)
+        return getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
+    }
+
     /// The absolute working directory.
     func resolvedWorkdir() -> String {
         var buf = [CChar](repeating: 0, count: 4096)
@@ -68,11 +81,13 @@ public struct SandboxOptions: ParsableArguments {
     }
 
     /// Loads the profile for this run; brig's own errors end the process (125).
-    func loadProfile(tmpdir: String, environment: [String: String]) -> (Profile, ProfileContext) {
+    func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil) -> (Profile, ProfileContext) {
         let home = environment["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
         let context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         do {
-            return (try ProfileLoader.load(profile, context: context, overrides: overrides), context)
+            var o = overrides
+            policy?.apply(to: &o)
+            return (try ProfileLoader.load(profile, context: context, overrides: o), context)
         } catch {
             Brig.fail(error.description)
         }

@@ -24,6 +24,8 @@ public struct MessageView: Sendable, Equatable {
     public var error: Range<Int>?
     /// Members of a batch (2025-03-26), each with ranges relative to the whole line.
     public var members: [MessageView]
+    /// A batch member's own bytes inside the line (nil for a top-level message: the whole line).
+    public var span: Range<Int>?
 
     public init(kind: Kind, id: String? = nil, method: String? = nil, params: Range<Int>? = nil,
                 result: Range<Int>? = nil, error: Range<Int>? = nil, members: [MessageView] = []) {
@@ -102,9 +104,11 @@ extension MessageView {
             while true {
                 scanner.skipWhitespace()
                 var id: String?
+                let start = scanner.offset
                 let member = try parseObject(&scanner, id: &id)
                 switch member {
-                case .success(let view):
+                case .success(var view):
+                    view.span = start..<scanner.offset
                     if view.kind == .batch {
                         firstError = firstError ?? MessageError(code: MessageError.invalidRequest, message: "Invalid Request",
                                                                 id: nil, detail: "nested batch")

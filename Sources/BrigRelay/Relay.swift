@@ -1,4 +1,5 @@
 public import BrigJSONRPC
+import BrigPolicy
 import Synchronization
 
 #if canImport(Glibc)
@@ -38,6 +39,8 @@ public final class Relay: Sendable {
     public let toHost: OutputChannel
     public let toServer: OutputChannel
     let diagnostics: Diagnostics
+    /// The message policy, when the profile has one.
+    public let policy: PolicyGate?
 
     private let counterState = Mutex(Counters())
 
@@ -47,7 +50,8 @@ public final class Relay: Sendable {
     }
 
     public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
-                diagnostics: Diagnostics = .shared) {
+                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil) {
+        self.policy = policy
         self.configuration = configuration
         self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
         self.serverRequests = InFlightTable(capacity: configuration.inFlightCapacity)
@@ -123,17 +127,20 @@ public final class Relay: Sendable {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return false }
         switch MessageView.parse(line) {
         case .success(let view):
-            track(view, direction: direction)
-            return true
+            let answered = track(view, direction: direction)
+            guard let policy else { return true }
+            return applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch)
         case .failure(let error):
             reject(error, line: line, direction: direction)
             return false
         }
     }
 
-    /// Records requests in flight and retires the ones that responses answer.
+    /// Records requests in flight and retires the ones that responses answer; returns the
+    /// request a response answers.
     @inline(__always)
-    private func track(_ view: MessageView, direction: Direction) {
+    @discardableResult
+    private func track(_ view: MessageView, direction: Direction) -> InFlightTable.Entry? {
         switch view.kind {
         case .request:
             if let id = view.id, let method = view.method {
@@ -141,12 +148,53 @@ public final class Relay: Sendable {
             }
         case .response, .error:
             if let id = view.id {
-                _ = (direction == .hostToServer ? serverRequests : hostRequests).remove(id: id)
+                return (direction == .hostToServer ? serverRequests : hostRequests).remove(id: id)
             }
         case .notification:
             break
         case .batch:
             for member in view.members { track(member, direction: direction) }
+        }
+        return nil
+    }
+
+    /// The policy's verdict on one parsed line: true to forward it unchanged; otherwise brig has
+    /// answered, dropped, or queued a rewritten line itself.
+    private func applyPolicy(_ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
+                             direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8]) -> Bool {
+        if view.isResponse {
+            guard direction == .serverToHost, let request = answered else { return true }
+            var decisions: [Decision] = []
+            let replacement = policy.inspectResponse(line, view: view, request: request, decisions: &decisions)
+            report(decisions, direction: direction)
+            guard let replacement else { return true }
+            batch.append(contentsOf: replacement)
+            batch.append(0x0A)
+            return false
+        }
+        let outcome = policy.inspect(line, view: view, direction: direction)
+        report(outcome.decisions, direction: direction)
+        let sender = direction == .hostToServer ? toHost : toServer
+        for reply in outcome.replies { sender.write(reply) }
+        // Brig answered these itself: the peer will never answer them.
+        let table = direction == .hostToServer ? hostRequests : serverRequests
+        for id in outcome.answeredIDs { _ = table.remove(id: id) }
+        switch outcome.forward {
+        case .original:
+            return true
+        case .replacement(let bytes):
+            batch.append(contentsOf: bytes)
+            batch.append(0x0A)
+            return false
+        case .none:
+            return false
+        }
+    }
+
+    private func report(_ decisions: [Decision], direction: Direction) {
+        for d in decisions where !d.allowed {
+            let verb = d.enforced ? "denied" : "would deny (permissive)"
+            diagnostics.report("\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]")
         }
     }
 

@@ -37,7 +37,10 @@ public final class Session: Sendable {
     private let hostClosed = Atomic<Bool>(false)
     private let serverClosed = Atomic<Bool>(false)
 
-    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources()) {
+    public let policy: PolicyGate?
+
+    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil) {
+        self.policy = policy
         self.spec = spec
         self.configuration = configuration
         self.resources = resources
@@ -84,7 +87,7 @@ public final class Session: Sendable {
         }
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
-                          toServer: OutputChannel(fd: toServerPipe.write))
+                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in
             relay.pump(from: hostInput, direction: .hostToServer)

@@ -1,0 +1,209 @@
+public import BrigJSONRPC
+public import BrigPolicy
+
+/// Applies the message policy to the relay's traffic and shapes what brig answers itself.
+///
+/// Denials follow the specification's error rules (never the legacy -32000..-32019 range nor the
+/// reserved -32020..-32099 one, except -32022 for an unsupported version in the 2026-07-28 era):
+/// - a tool denied by name: JSON-RPC -32602 `Unknown tool: NAME`, as the spec answers an unknown tool;
+/// - a tool call denied for its arguments, scopes, rate or token: a `CallToolResult` with
+///   `isError: true` and a text naming the rule, so the model can correct itself
+///   (`resultType: "complete"` in the 2026-07-28 era);
+/// - another request denied by method: -32601; for its params (resource, prompt, version, rate): -32602;
+/// - a denied notification is dropped.
+/// Every error's `data` names the rule. List results (`tools/list`, `prompts/list`,
+/// `resources/list`, `resources/templates/list`) lose what the policy hides; an
+/// `InputRequiredResult` (2026-07-28) carrying a denied input request becomes an error to the host.
+public struct PolicyGate: Sendable {
+    public let engine: PolicyEngine
+
+    public init(engine: PolicyEngine) {
+        self.engine = engine
+    }
+
+    /// What to do with one message.
+    public struct Outcome: Sendable {
+        public enum Forward: Sendable {
+            case original
+            case replacement([UInt8])  // without the newline
+            case none
+        }
+        public var forward: Forward = .original
+        /// Answers to the sender of the message (whole lines, with newlines).
+        public var replies: [[UInt8]] = []
+        /// Every decision taken on the message (for reports and the audit trail).
+        public var decisions: [Decision] = []
+        /// Ids of the requests brig answered itself (the peer never sees them).
+        public var answeredIDs: [String] = []
+
+        static let pass = Outcome()
+    }
+
+    static let listMethods: Set<String> = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"]
+    /// Methods whose params the engine reads (anything else is decided by its name alone,
+    /// unless protocol versions are pinned: then `_meta` matters for every request).
+    static let paramMethods: Set<String> = ["tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe",
+                                            "prompts/get", "initialize", "server/discover"]
+
+    /// A request or notification (or a batch of them) from either side.
+    public func inspect(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, direction: Direction) -> Outcome {
+        switch view.kind {
+        case .request, .notification:
+            var outcome = Outcome()
+            if let reply = decide(line, view, direction, into: &outcome.decisions) {
+                outcome.forward = .none
+                if let reply { outcome.replies.append(reply) }
+                if view.kind == .request, let id = view.id { outcome.answeredIDs.append(id) }
+            }
+            return outcome
+        case .batch:
+            var outcome = Outcome()
+            var kept: [Range<Int>] = []
+            for member in view.members {
+                guard member.kind == .request || member.kind == .notification, let span = member.span else {
+                    if let span = member.span { kept.append(span) }
+                    continue
+                }
+                if let reply = decide(line, member, direction, into: &outcome.decisions) {
+                    if let reply { outcome.replies.append(reply) }
+                    if member.kind == .request, let id = member.id { outcome.answeredIDs.append(id) }
+                } else {
+                    kept.append(span)
+                }
+            }
+            if kept.count == view.members.count { return outcome }
+            if kept.isEmpty {
+                outcome.forward = .none
+            } else {
+                var out: [UInt8] = [UInt8(ascii: "[")]
+                for (i, span) in kept.enumerated() {
+                    if i > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: line[span])
+                }
+                out.append(UInt8(ascii: "]"))
+                outcome.forward = .replacement(out)
+            }
+            return outcome
+        case .response, .error:
+            return .pass
+        }
+    }
+
+    /// Decides one request or notification. Returns nil to forward it; `.some(nil)` to drop it
+    /// silently (a denied notification); `.some(reply)` to answer the sender instead.
+    private func decide(_ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction,
+                        into decisions: inout [Decision]) -> [UInt8]?? {
+        guard let method = view.method else { return nil }
+        var params: JSONValue?
+        if let range = view.params, PolicyGate.paramMethods.contains(method) || engine.acceptedProtocolVersions != nil {
+            params = try? JSONValue.parse(line, range: range)
+        }
+        let decision = engine.evaluate(method: method, params: params, direction: direction)
+        if !decision.allowed || decision.category != .allowed || !decision.enforced { decisions.append(decision) }
+        guard decision.blocks else { return nil }
+        guard view.kind == .request, let id = view.id else { return .some(nil) }
+        return .some(denial(id: id, method: method, params: params, decision: decision))
+    }
+
+    /// The answer brig writes for a denied request.
+    func denial(id: String, method: String, params: JSONValue?, decision: Decision) -> [UInt8] {
+        let data = "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))"
+            + ",\"category\":\(JSONWriter.quoted(decision.category.rawValue))}"
+        if method == "tools/call" {
+            let name = decision.subject ?? params?["name"]?.stringValue ?? ""
+            if decision.category == .tool || decision.category == .method {
+                return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams, message: "Unknown tool: \(name)", data: data)
+            }
+            if decision.category != .protocolVersion {
+                let text = "brig denied this call to \(name): \(decision.reason)"
+                var result = "{\"content\":[{\"type\":\"text\",\"text\":\(JSONWriter.quoted(text))}],\"isError\":true"
+                if PolicyGate.isModernEra(params) { result += ",\"resultType\":\"complete\"" }
+                result += ",\"_meta\":{\"brig/denied\":\(data)}}"
+                return JSONWriter.resultResponse(id: id, result: result)
+            }
+        }
+        switch decision.category {
+        case .method:
+            return JSONWriter.errorResponse(id: id, code: MessageError.methodNotFound, message: "Method not found: \(method)", data: data)
+        case .protocolVersion:
+            let requested = params?["protocolVersion"]?.stringValue
+                ?? params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.stringValue ?? ""
+            let list = "[" + (engine.acceptedProtocolVersions ?? []).map { JSONWriter.quoted($0) }.joined(separator: ",") + "]"
+            let versionData = "{\"supported\":\(list),\"requested\":\(JSONWriter.quoted(requested)),\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))}"
+            if PolicyGate.isModernEra(params) {
+                return JSONWriter.errorResponse(id: id, code: -32022, message: "Unsupported protocol version", data: versionData)
+            }
+            return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams, message: "Unsupported protocol version", data: versionData)
+        default:
+            return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams, message: "Invalid params: \(decision.reason)", data: data)
+        }
+    }
+
+    /// Whether a request speaks the 2026-07-28 era (its `_meta` carries the protocol version).
+    static func isModernEra(_ params: JSONValue?) -> Bool {
+        guard let v = params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.stringValue else { return false }
+        return v >= "2026-07-28"
+    }
+
+    /// A server response to a host request: filters list results and checks input requests.
+    /// Returns a replacement line (without newline), or nil to forward unchanged.
+    public func inspectResponse(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, request: InFlightTable.Entry,
+                                decisions: inout [Decision]) -> [UInt8]? {
+        guard view.kind == .response, let id = view.id, let range = view.result else { return nil }
+        if PolicyGate.listMethods.contains(request.method) {
+            guard let result = try? JSONValue.parse(line, range: range) else { return nil }
+            guard let filtered = filterList(request.method, result) else { return nil }
+            return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(filtered.jsonText)}".utf8)
+        }
+        // 2026-07-28: an InputRequiredResult carries server-to-host requests inside a result.
+        guard PolicyGate.contains(line, range, "input_required") else { return nil }
+        guard let result = try? JSONValue.parse(line, range: range), result["resultType"]?.stringValue == "input_required",
+              let requests = result["inputRequests"]?.objectValue else { return nil }
+        for (key, inputRequest) in requests {
+            guard let method = inputRequest["method"]?.stringValue else { continue }
+            let decision = engine.evaluate(method: method, params: inputRequest["params"], direction: .serverToHost)
+            if !decision.allowed { decisions.append(decision) }
+            if decision.blocks {
+                let data = "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason)),\"inputRequest\":\(JSONWriter.quoted(key)),\"method\":\(JSONWriter.quoted(method))}"
+                var reply = JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
+                                                     message: "The server asked for \(method), which brig's policy denies", data: data)
+                reply.removeLast()
+                return reply
+            }
+        }
+        return nil
+    }
+
+    /// The list result without what the policy hides; nil when nothing was removed.
+    func filterList(_ method: String, _ result: JSONValue) -> JSONValue? {
+        let (key, visible): (String, (JSONValue) -> Bool) = switch method {
+        case "tools/list": ("tools", { item in item["name"]?.stringValue.map(engine.toolVisible) ?? true })
+        case "prompts/list": ("prompts", { item in item["name"]?.stringValue.map(engine.promptVisible) ?? true })
+        case "resources/list": ("resources", { item in item["uri"]?.stringValue.map(engine.resourceVisible) ?? true })
+        default: ("resourceTemplates", { item in item["uriTemplate"]?.stringValue.map(engine.resourceVisible) ?? true })
+        }
+        guard let items = result[key]?.arrayValue else { return nil }
+        let kept = items.filter(visible)
+        guard kept.count != items.count else { return nil }
+        return result.setting(key, .array(kept))
+    }
+
+    static func contains(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: StaticString) -> Bool {
+        let n = needle.utf8CodeUnitCount
+        guard range.count >= n else { return false }
+        let first = needle.utf8Start[0]
+        var i = range.lowerBound
+        while i <= range.upperBound - n {
+            if line[i] == first {
+                var match = true
+                for k in 1..<n where line[i + k] != needle.utf8Start[k] {
+                    match = false
+                    break
+                }
+                if match { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+}
