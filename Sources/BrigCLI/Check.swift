@@ -2,6 +2,8 @@ public import ArgumentParser
 import BrigProfile
 import BrigRelay
 import BrigSandbox
+import BrigPolicy
+import BrigJSONRPC
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -26,6 +28,15 @@ extension Brig {
         @OptionGroup(title: "Sandbox")
         var sandbox: SandboxOptions
 
+        @OptionGroup(title: "Message policy")
+        var policyOptions: PolicyOptions
+
+        @Option(name: .customLong("explain"), help: ArgumentHelp(
+            "Print the policy's decision and deciding rule for each JSON-RPC message in FILE (one per line; "
+                + "a line starting with 'S: ' comes from the server, '#' starts a comment). Exits 1 if any "
+                + "line is not a valid message.", valueName: "FILE"))
+        var explain: String?
+
         @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
             "Optional: the server command, to show the grants brig adds for it.", valueName: "COMMAND"))
         var command: [String] = []
@@ -37,7 +48,17 @@ extension Brig {
             if argv.first == "--" { argv.removeFirst() }
             if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
             let env = HostEnvironment.dictionary()
-            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env)
+            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions)
+            let engine: PolicyEngine
+            do {
+                engine = try PolicyEngine(policy: profile.mcp, context: policyOptions.context(
+                    environment: env, profileDirectory: sandbox.profileDirectory()))
+            } catch {
+                Brig.fail(error.description)
+            }
+            if let explain {
+                throw ExitCode(Check.explain(file: explain, engine: engine))
+            }
             var executable: String?
             if let name = argv.first {
                 executable = try? CommandResolver.resolve(name, searchPath: env["PATH"], workingDirectory: context.workdir)
@@ -90,7 +111,59 @@ extension Brig {
             line("environment passed:")
             for e in plan.environment { line("  \(e)") }
             line("require: \(s.require.joined(separator: ", "))")
+            line("message policy: \(engine.isPermissive ? "permissive (decide and report, block nothing)" : "enforce")"
+                + (engine.acceptedProtocolVersions.map { "; protocol versions \($0.joined(separator: ", "))" } ?? ""))
             print(out, terminator: "")
+        }
+
+        /// Decides each message of a transcript; returns the exit code.
+        static func explain(file: String, engine: PolicyEngine) -> Int32 {
+            let fd = open(file, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { Brig.fail("--explain \(file): \(String(cString: strerror(errno)))") }
+            var bytes: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = read(fd, &buf, buf.count)
+                if n <= 0 { break }
+                bytes += buf[0..<n]
+            }
+            close(fd)
+            let gate = PolicyGate(engine: engine)
+            var bad = 0
+            for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                var lineBytes = Array(raw)
+                var direction = Direction.hostToServer
+                if lineBytes.starts(with: Array("S: ".utf8)) {
+                    direction = .serverToHost
+                    lineBytes.removeFirst(3)
+                }
+                let trimmed = lineBytes.drop { $0 == 0x20 || $0 == 0x09 }
+                if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
+                let where_ = "\(file):\(index + 1)"
+                let result: String = lineBytes.withUnsafeBufferPointer { line in
+                    switch MessageView.parse(line) {
+                    case .failure(let error):
+                        bad += 1
+                        return "\(where_)  invalid message: \(error.message) (\(error.detail))"
+                    case .success(let view):
+                        if view.isResponse { return "\(where_)  response \(view.id ?? ""): not decided by policy (list results are filtered)" }
+                        let outcome = gate.inspect(line, view: view, direction: direction)
+                        let methods = view.kind == .batch ? view.members.compactMap(\.method).joined(separator: ",") : (view.method ?? "")
+                        guard let d = outcome.decisions.first(where: { !$0.allowed }) ?? outcome.decisions.first else {
+                            return "\(where_)  \(direction.rawValue) \(methods): allow (no rule restricts it)"
+                        }
+                        let verdict = d.allowed ? "allow" : (d.enforced ? "deny" : "would deny (permissive)")
+                        let answer: String
+                        switch outcome.forward {
+                        case .none: answer = outcome.replies.first.map { "; brig answers " + String(decoding: $0.dropLast(), as: UTF8.self) } ?? "; dropped"
+                        default: answer = ""
+                        }
+                        return "\(where_)  \(direction.rawValue) \(methods)\(d.subject.map { " " + $0 } ?? ""): \(verdict) by \(d.rule): \(d.reason)\(answer)"
+                    }
+                }
+                print(result)
+            }
+            return bad > 0 ? 1 : 0
         }
     }
 

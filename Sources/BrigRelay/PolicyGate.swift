@@ -99,7 +99,7 @@ public struct PolicyGate: Sendable {
             params = try? JSONValue.parse(line, range: range)
         }
         let decision = engine.evaluate(method: method, params: params, direction: direction)
-        if !decision.allowed || decision.category != .allowed || !decision.enforced { decisions.append(decision) }
+        decisions.append(decision)
         guard decision.blocks else { return nil }
         guard view.kind == .request, let id = view.id else { return .some(nil) }
         return .some(denial(id: id, method: method, params: params, decision: decision))
