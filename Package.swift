@@ -41,13 +41,17 @@ let package = Package(
         .target(name: "BrigAudit",
                 dependencies: ["BrigJSONRPC", "BrigProfile", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
+        // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
+        .target(name: "BrigContent",
+                dependencies: ["BrigJSONRPC", "BrigProfile", "BrigAudit", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(name: "BrigSandbox",
                 dependencies: ["CBrigShim", "CSeccomp", "CLibcap"],
                 swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(name: "BrigRelay",
-                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit"],
+                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
                 swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
@@ -59,6 +63,7 @@ let package = Package(
         .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigProfileTests", dependencies: ["BrigProfile"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigPolicyTests", dependencies: ["BrigPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigContentTests", dependencies: ["BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),

@@ -1,0 +1,2 @@
+/// Defenses in the content (see ContentGuard).
+enum BrigContentModule {}
