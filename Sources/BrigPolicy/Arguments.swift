@@ -3,7 +3,9 @@ import BrigProfile
 
 /// A tool rule's argument constraint, compiled (regex built once).
 struct CompiledConstraint: @unchecked Sendable {
-    // @unchecked: `Regex<AnyRegexOutput>` is an immutable value; it is only read after init.
+    // @unchecked: `Regex<AnyRegexOutput>` is not marked Sendable. It is an immutable value whose
+    // lazily lowered program is published atomically by the regex engine; init runs one match so
+    // the program exists before the engine is shared between the relay's threads.
     let spec: MCPConstraint
     let regex: Regex<AnyRegexOutput>?
     let each: [CompiledConstraint]
@@ -13,6 +15,7 @@ struct CompiledConstraint: @unchecked Sendable {
         self.spec = spec
         if let p = spec.pattern {
             do { regex = try Regex(p) } catch { throw PolicyError("invalid regular expression \"\(p)\"") }
+            if let regex { _ = "".contains(regex) }
         } else {
             regex = nil
         }

@@ -12,8 +12,7 @@ import Musl
 #endif
 
 /// A public key that can verify one JWS algorithm.
-enum VerificationKey: @unchecked Sendable {
-    // @unchecked: the swift-crypto key types are immutable values; _RSA's is not marked Sendable.
+enum VerificationKey: Sendable {
     case rsa(_RSA.Signing.PublicKey)
     case p256(P256.Signing.PublicKey)
     case ed25519(Curve25519.Signing.PublicKey)

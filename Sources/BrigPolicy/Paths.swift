@@ -14,7 +14,7 @@ enum PathCheck {
     static func candidates(_ raw: String, workdir: String?) -> Result<[String], PathRefusal> {
         if raw.utf8.contains(0) { return .failure(.nul) }
         var forms: [String]
-        if raw.hasPrefix("file://") {
+        if raw.utf8.starts(with: "file://".utf8) {
             var rest = Substring(raw.dropFirst("file://".count))
             if rest.hasPrefix("localhost/") { rest = rest.dropFirst("localhost".count) }
             guard rest.hasPrefix("/") else { return .failure(.fileHost) }
@@ -23,7 +23,7 @@ enum PathCheck {
             forms = [decoded]
         } else {
             forms = [raw]
-            if raw.contains("%") {
+            if raw.utf8.contains(UInt8(ascii: "%")) {
                 guard let decoded = percentDecode(Substring(raw)) else { return .failure(.badEscape) }
                 if decoded.utf8.contains(0) { return .failure(.nul) }
                 if decoded != raw { forms.append(decoded) }
@@ -32,8 +32,8 @@ enum PathCheck {
         var out: [String] = []
         for form in forms {
             if form.isEmpty { return .failure(.empty) }
-            if form.hasPrefix("~") { return .failure(.tilde) }
-            if form.hasPrefix("/") {
+            if form.utf8.first == UInt8(ascii: "~") { return .failure(.tilde) }
+            if form.utf8.first == UInt8(ascii: "/") {
                 out.append(normalize(form))
             } else {
                 guard let workdir else { return .failure(.relative) }
@@ -45,7 +45,7 @@ enum PathCheck {
 
     /// `path` (normalized, absolute) equals `dir` or lies beneath it.
     static func isUnder(_ path: String, _ dir: String) -> Bool {
-        if dir == "/" { return path.hasPrefix("/") }
+        if dir == "/" { return path.utf8.first == UInt8(ascii: "/") }
         let p = path.utf8, d = dir.utf8
         guard p.starts(with: d) else { return false }
         if p.count == d.count { return true }
@@ -53,17 +53,29 @@ enum PathCheck {
     }
 
     /// Drops `.` and empty components, applies `..` (never above `/`), no trailing slash.
+    /// One pass over the UTF-8 bytes (this runs per `under:` argument on the relay's path).
     static func normalize(_ path: String) -> String {
-        var parts: [Substring] = []
-        for comp in path.split(separator: "/", omittingEmptySubsequences: true) {
-            if comp == "." { continue }
-            if comp == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
+        var path = path
+        return path.withUTF8 { b -> String in
+            let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+            var out: [UInt8] = []
+            out.reserveCapacity(b.count + 1)
+            var i = 0
+            while i < b.count {
+                while i < b.count, b[i] == slash { i += 1 }
+                let start = i
+                while i < b.count, b[i] != slash { i += 1 }
+                let length = i - start
+                if length == 0 || (length == 1 && b[start] == dot) { continue }
+                if length == 2, b[start] == dot, b[start + 1] == dot {
+                    if let last = out.lastIndex(of: slash) { out.removeSubrange(last...) }
+                    continue
+                }
+                out.append(slash)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: b[start..<i]))
             }
-            parts.append(comp)
+            return out.isEmpty ? "/" : String(decoding: out, as: UTF8.self)
         }
-        return "/" + parts.joined(separator: "/")
     }
 
     /// `%XX` decoding; nil for a malformed escape or a result that is not UTF-8.

@@ -211,6 +211,7 @@ public final class PolicyEngine: Sendable {
 
         // 1-4: the verdict without rates.
         var verdict: Decision
+        var toolBucket: TokenBucket?
         if !entry.allowed {
             verdict = decide(false, .method, entry.rule, entry.reason, subject)
         } else if let problem = versionProblem(method: method, params: params) {
@@ -223,7 +224,9 @@ public final class PolicyEngine: Sendable {
             case .other:
                 verdict = decide(true, .allowed, entry.rule, entry.reason, nil)
             case .toolCall:
-                verdict = toolDecision(name: subject, params: params, grants: grantList, tokenProblem: tokenProblem,
+                let index = subject.flatMap(firstToolRuleIndex)
+                toolBucket = index.flatMap { toolRules[$0].bucket }
+                verdict = toolDecision(name: subject, ruleIndex: index, params: params, tokenProblem: tokenProblem,
                                        decide: decide)
             case .resource:
                 verdict = accessDecision(resources, what: "resource", key: "mcp.resources", subject: subject,
@@ -236,11 +239,13 @@ public final class PolicyEngine: Sendable {
 
         // 5: rates.
         guard direction == .hostToServer, verdict.allowed || permissive else { return verdict }
-        var buckets = entry.buckets
-        if entry.kind == .toolCall, let name = subject, let rule = firstToolRule(name), let b = rule.bucket {
-            buckets.insert(b, at: 0)
+        if entry.kind == .toolCall, toolBucket == nil, permissive, let name = subject {
+            // Permissive mode spends the rule's bucket even when an earlier check failed.
+            toolBucket = firstToolRuleIndex(name).flatMap { toolRules[$0].bucket }
         }
-        guard !buckets.isEmpty else { return verdict }
+        guard !entry.buckets.isEmpty || toolBucket != nil else { return verdict }
+        var buckets = entry.buckets
+        if let toolBucket { buckets.insert(toolBucket, at: 0) }
         let t = time()
         for (i, b) in buckets.enumerated() where !b.take(now: t) {
             for taken in buckets[..<i] { taken.refund() }
@@ -251,17 +256,18 @@ public final class PolicyEngine: Sendable {
         return verdict
     }
 
-    func toolDecision(name: String?, params: JSONValue?, grants: [String], tokenProblem: String?,
+    func toolDecision(name: String?, ruleIndex: Int?, params: JSONValue?, tokenProblem: String?,
                       decide: (Bool, Decision.Category, String, String, String?) -> Decision) -> Decision {
         guard let name else {
             return decide(false, .tool, "mcp.tools", "tools/call without a tool name in params.name", nil)
         }
-        guard let rule = firstToolRule(name) else {
+        guard let ruleIndex else {
             if toolDefaultAllowed {
                 return decide(true, .allowed, toolDefaultSource, "tool \(name) allowed by mcp.tools.default", name)
             }
             return decide(false, .tool, toolDefaultSource, "tool \(name) is not allowed (no rule names it; mcp.tools.default is deny)", name)
         }
+        let rule = toolRules[ruleIndex]
         guard rule.spec.allow else {
             return decide(false, .tool, rule.label, "tool \(name) is denied (rule \(rule.short))", name)
         }
@@ -326,9 +332,9 @@ public final class PolicyEngine: Sendable {
         source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? source
     }
 
-    func firstToolRule(_ name: String) -> ToolRule? {
+    func firstToolRuleIndex(_ name: String) -> Int? {
         var name = name
-        return name.withUTF8 { bytes in toolRules.first { $0.glob.matches(bytes: bytes) } }
+        return name.withUTF8 { bytes in toolRules.firstIndex { $0.glob.matches(bytes: bytes) } }
     }
 
     func versionProblem(method: String, params: JSONValue?) -> String? {
@@ -399,7 +405,8 @@ public final class PolicyEngine: Sendable {
     /// allows it (or `mcp.tools.default` does), and its scopes are granted now.
     public func toolVisible(_ name: String) -> Bool {
         guard methodEntry("tools/call").allowed else { return false }
-        guard let rule = firstToolRule(name) else { return toolDefaultAllowed }
+        guard let index = firstToolRuleIndex(name) else { return toolDefaultAllowed }
+        let rule = toolRules[index]
         guard rule.spec.allow else { return false }
         let valid = token.map { $0.timeProblem(at: clock()) == nil } ?? true
         let granted = valid ? tokenGrants : staticGrants

@@ -1,4 +1,6 @@
 import BrigJSONRPC
+import Dispatch
+import Synchronization
 import BrigProfile
 import Testing
 @testable import BrigPolicy
@@ -124,6 +126,30 @@ struct MethodTests {
     @Test func maxMessageBytes() throws {
         let e = try engine("mcp:\n  max_message_bytes: 16MiB\n")
         #expect(e.maxMessageBytes == 16 << 20)
+    }
+
+    @Test func bucketsHoldUnderConcurrentCallers() throws {
+        let e = try engine("mcp:\n  rate: {\"tools/call\": 1000/hour}\n")
+        let allowed = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<600 where e.call("t").allowed { allowed.add(1, ordering: .relaxed) }
+        }
+        #expect(allowed.load(ordering: .relaxed) == 1000)
+    }
+
+    @Test func numericEnum() throws {
+        let e = try engine("mcp:\n  tools:\n    rules:\n      - {name: t, args: {level: {enum: [\"1\", \"2\", \"debug\"]}}}\n")
+        #expect(e.call("t", #"{"level": 2}"#).allowed)
+        #expect(e.call("t", #"{"level": 2.0}"#).allowed)
+        #expect(e.call("t", #"{"level": "debug"}"#).allowed)
+        #expect(e.call("t", #"{"level": 3}"#).category == .arguments)
+        #expect(e.call("t", #"{"level": true}"#).category == .arguments)
+    }
+
+    @Test func unknownRoleWithNoRolesDefined() {
+        #expect(throws: PolicyError("unknown role \"reader\" (mcp.roles defines none)")) {
+            try engine("mcp: {}", context: PolicyContext(roles: ["reader"]))
+        }
     }
 
     @Test func nameGlobs() {
