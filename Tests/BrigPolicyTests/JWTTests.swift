@@ -189,6 +189,33 @@ struct JWTTests {
         }
     }
 
+    @Test func jwksKeyIsChosenByKid() throws {
+        let s = Signer.es256(P256.Signing.PrivateKey())
+        let (dir, policy) = try setUp(s, jwks: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(throws: PolicyError("mcp.auth: $BRIG_TOKEN: no ES256 key with kid \"nope\"")) {
+            try start(policy, token: try s.token(claims(), kid: "nope"))
+        }
+        // The right key under the wrong kid: refused, the kid decides which key is tried.
+        #expect(throws: PolicyError("mcp.auth: $BRIG_TOKEN: bad signature")) {
+            try start(policy, token: try s.token(claims(), kid: "old"))
+        }
+        // No kid: every key for the algorithm is tried.
+        #expect(try start(policy, token: try s.token(claims())).call("read_x").allowed)
+    }
+
+    @Test func unreadableKeyFile() throws {
+        let s = Signer.es256(P256.Signing.PrivateKey())
+        let (dir, policy) = try setUp(s)
+        try FileManager.default.removeItem(atPath: dir)
+        do {
+            _ = try start(policy, token: try s.token(claims()))
+            Issue.record("expected an error")
+        } catch {
+            #expect((error as? PolicyError)?.description == "mcp.auth.jwt.public_key: cannot read \(dir)/keys/issuer.pem: No such file or directory")
+        }
+    }
+
     @Test func tokenExpiringMidSessionStopsGranting() throws {
         let s = Signer.eddsa(Curve25519.Signing.PrivateKey())
         let (dir, policy) = try setUp(s)
