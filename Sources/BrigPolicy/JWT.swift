@@ -2,8 +2,6 @@ import BrigJSONRPC
 import BrigProfile
 import Crypto
 import _CryptoExtras
-// swift-crypto's verification APIs take `DataProtocol`; `[UInt8]`'s conformance lives in Foundation.
-import Foundation
 
 #if canImport(Glibc)
 import Glibc
