@@ -1,0 +1,223 @@
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The keyed hash chain.
+///
+/// A record's line ends with `,"mac":"<64 hex>"}}` (`mac` is the last member of `brig`, and
+/// `brig` the last member of the record). Its canonical bytes are the line with that
+/// `,"mac":"<64 hex>"` removed (so they end in `"prev_mac":"<64 hex>"}}`), and
+/// `mac = HMAC-SHA256(key, prev_mac_bytes || canonical_bytes)` where `prev_mac_bytes` are the
+/// 32 bytes the record's own `brig.prev_mac` names (32 zero bytes for the first record of a log).
+enum Chain {
+    /// `,"mac":"` + 64 hex + `"}}`.
+    static let suffixLength = 8 + 64 + 3
+    static let zeroMAC = [UInt8](repeating: 0, count: 32)
+
+    static func mac(key: SymmetricKey, prev: [UInt8], canonical: some Sequence<UInt8>) -> [UInt8] {
+        var h = HMAC<SHA256>(key: key)
+        h.update(data: prev)
+        h.update(data: Array(canonical))
+        return Array(h.finalize())
+    }
+
+    /// Splits a line (no newline) into its canonical bytes and the MAC it carries, or nil when the
+    /// line does not end the way a record does.
+    static func split(_ line: ArraySlice<UInt8>) -> (canonical: [UInt8], mac: [UInt8])? {
+        guard line.count > suffixLength else { return nil }
+        let s = line.index(line.endIndex, offsetBy: -suffixLength)
+        let prefix: [UInt8] = Array(",\"mac\":\"".utf8)
+        guard line[s..<(s + 8)].elementsEqual(prefix),
+              line[(s + 72)...].elementsEqual([0x22, 0x7D, 0x7D]) else { return nil }
+        var hexBytes = Substring("")
+        hexBytes = Substring(decoding: line[(s + 8)..<(s + 72)], as: UTF8.self)
+        guard let mac = unhex(hexBytes.utf8), mac.count == 32 else { return nil }
+        var canonical = Array(line[line.startIndex..<s])
+        canonical.append(0x7D)
+        canonical.append(0x7D)
+        return (canonical, mac)
+    }
+}
+
+/// The HMAC key: 32 random bytes in a file (mode 0600). A file of 64 hex digits is read too.
+public enum AuditKey {
+    /// `$XDG_STATE_HOME/brig/audit.key` (XDG_STATE_HOME defaults to `$HOME/.local/state`).
+    public static func defaultPath(environment: [String: String]) -> String {
+        stateHome(environment) + "/brig/audit.key"
+    }
+
+    /// Reads the key at `path`.
+    public static func load(_ path: String) throws(AuditError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw AuditError("cannot read audit key \(path): \(errnoText())") }
+        defer { close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        var n = 0
+        while n < buf.count {
+            let r = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + n, $0.count - n) }
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw AuditError("cannot read audit key \(path): \(errnoText())")
+            }
+            if r == 0 { break }
+            n += r
+        }
+        let bytes = Array(buf[0..<n])
+        if bytes.count == 32 { return bytes }
+        var text = bytes
+        while let l = text.last, l == 0x0A || l == 0x0D || l == 0x20 { text.removeLast() }
+        if text.count == 64, let k = unhex(String(decoding: text, as: UTF8.self)) { return k }
+        throw AuditError("audit key \(path) is not 32 bytes (or 64 hex digits); it has \(bytes.count) bytes")
+    }
+
+    /// Reads the key at `path`, creating it (32 random bytes, 0600, parent directories 0700) when
+    /// it does not exist.
+    public static func loadOrCreate(_ path: String) throws(AuditError) -> [UInt8] {
+        if access(path, F_OK) == 0 { return try load(path) }
+        try makeDirectories(parent(of: path))
+        var key = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<32 { key[i] = UInt8.random(in: 0...255, using: &rng) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            if errno == EEXIST { return try load(path) }  // another brig created it first
+            throw AuditError("cannot create audit key \(path): \(errnoText())")
+        }
+        defer { close(fd) }
+        guard writeAll(fd, key[...]) else { throw AuditError("cannot write audit key \(path): \(errnoText())") }
+        fsync(fd)
+        return key
+    }
+}
+
+func stateHome(_ env: [String: String]) -> String {
+    if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x }
+    var home = env["HOME"] ?? ""
+    if home.isEmpty, let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { home = String(cString: dir) }
+    return (home.isEmpty ? "/" : home) + "/.local/state"
+}
+
+func processEnvironment() -> [String: String] {
+    var d: [String: String] = [:]
+    var p = environ
+    while let entry = p.pointee {
+        let e = String(cString: entry)
+        if let eq = e.firstIndex(of: "=") { d[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
+        p += 1
+    }
+    return d
+}
+
+func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
+
+func parent(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    let dir = String(path[..<slash])
+    return dir.isEmpty ? "/" : dir
+}
+
+/// `mkdir -p` with mode 0700 for the directories it creates.
+func makeDirectories(_ path: String) throws(AuditError) {
+    if path.isEmpty || path == "/" || path == "." { return }
+    var st = stat()
+    if stat(path, &st) == 0 {
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw AuditError("\(path) is not a directory") }
+        return
+    }
+    try makeDirectories(parent(of: path))
+    if mkdir(path, 0o700) != 0 && errno != EEXIST {
+        throw AuditError("cannot create directory \(path): \(errnoText())")
+    }
+}
+
+/// Writes all of `bytes`; false with `errno` set on failure.
+func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
+    var off = bytes.startIndex
+    while off < bytes.endIndex {
+        let n = bytes[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return false
+        }
+        if n == 0 { errno = EIO; return false }
+        off += n
+    }
+    return true
+}
+
+/// The whole file, or nil with errno set.
+func readFile(_ path: String) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var st = stat()
+    if fstat(fd, &st) == 0 { out.reserveCapacity(Int(st.st_size)) }
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        if n == 0 { return out }
+        out.append(contentsOf: buf[0..<n])
+    }
+}
+
+/// SHA-256 hex of a file's contents, streamed.
+func sha256File(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var h = SHA256()
+    var buf = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            return nil
+        }
+        if n == 0 { break }
+        h.update(data: buf[0..<n])
+    }
+    return hex(h.finalize())
+}
+
+func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
+    hex(SHA256.hash(data: Array(bytes)))
+}
+
+/// The last complete line of a file (read backwards in chunks), and whether the file ends in a
+/// partial line (no final newline).
+func lastLine(_ path: String) -> (line: [UInt8]?, partial: Bool, size: Int64)? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { return nil }
+    let size = Int64(st.st_size)
+    if size == 0 { return (nil, false, 0) }
+    var tail: [UInt8] = []
+    var pos = size
+    let chunk: Int64 = 1 << 16
+    var partial: Bool?
+    while pos > 0 {
+        let start = max(0, pos - chunk)
+        var buf = [UInt8](repeating: 0, count: Int(pos - start))
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(start)) }
+        guard n == buf.count else { return nil }
+        tail = buf + tail
+        pos = start
+        if partial == nil { partial = tail.last != 0x0A }
+        // The end of the last complete line is the last newline; its start the newline before.
+        guard let end = tail.lastIndex(of: 0x0A) else { continue }
+        if let begin = tail[..<end].lastIndex(of: 0x0A) {
+            return (Array(tail[(begin + 1)..<end]), partial ?? false, size)
+        }
+        if pos == 0 { return (Array(tail[..<end]), partial ?? false, size) }
+    }
+    return (nil, partial ?? false, size)
+}

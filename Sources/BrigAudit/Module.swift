@@ -1,2 +1,0 @@
-/// The audit trail (see AuditLog).
-enum BrigAuditModule {}

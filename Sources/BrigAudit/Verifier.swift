@@ -1,0 +1,257 @@
+public import BrigJSONRPC
+import Crypto
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The fields of a record that the chain, `verify`, `show` and `tail` read.
+public struct RecordFields: Sendable {
+    public var value: JSONValue
+    public var sequence: UInt64?
+    public var mac: [UInt8]?
+    public var prevMAC: [UInt8]?
+    public var action: String?
+    public var sessionID: String?
+
+    /// Parses one line (without its newline); nil when it is not a JSON object.
+    public init?(line: ArraySlice<UInt8>) {
+        let parsed: JSONValue? = Array(line).withUnsafeBufferPointer { buf in
+            do throws(JSONScanner.Failure) { return try JSONValue.parse(buf) } catch { return nil }
+        }
+        guard let parsed, case .object = parsed else { return nil }
+        value = parsed
+        let event = parsed["event"], brig = parsed["brig"]
+        if case .number(let n)? = event?["sequence"] { sequence = UInt64(n) }
+        action = event?["action"]?.stringValue
+        sessionID = brig?["session"]?["id"]?.stringValue
+        if let m = brig?["mac"]?.stringValue, let b = unhex(m), b.count == 32 { mac = b }
+        if let m = brig?["prev_mac"]?.stringValue, let b = unhex(m), b.count == 32 { prevMAC = b }
+    }
+
+    /// A value by dotted path (`mcp.decision.rule`).
+    public subscript(path: String) -> JSONValue? {
+        var v: JSONValue? = value
+        for part in path.split(separator: ".") { v = v?[String(part)] }
+        return v
+    }
+}
+
+/// The kinds of damage `verify` names.
+public enum AuditDamage: String, Sendable {
+    /// A record's content (or MAC) was changed, or a line is not a record.
+    case modified
+    /// A record that the chain does not contain (forged, or copied from elsewhere).
+    case inserted
+    /// Records missing from the middle of the chain.
+    case deleted
+    /// Records in the wrong order.
+    case reordered
+    /// The end of a session or of the log is missing (caught by the next session's chain or the anchor).
+    case truncated
+}
+
+/// What `AuditVerifier.verify` found.
+public struct AuditVerification: Sendable {
+    public struct Problem: Sendable, CustomStringConvertible {
+        public var damage: AuditDamage
+        public var file: String
+        /// 1-based; 0 when the problem is not at a line (a missing tail).
+        public var line: Int
+        public var sequence: UInt64?
+        public var message: String
+
+        public var description: String {
+            var s = file
+            if line > 0 { s += ":\(line)" }
+            if let sequence { s += ": sequence \(sequence)" }
+            return s + ": \(damage.rawValue): \(message)"
+        }
+    }
+
+    public var problem: Problem?
+    /// Not damage: sessions that ended without their end record (brig was killed), a chain that
+    /// starts after rotated files were removed, a partial write noted by the next session.
+    public var warnings: [String] = []
+    public var records = 0
+    public var sessions = 0
+    public var files: [String] = []
+    public var firstSequence: UInt64?
+    public var lastSequence: UInt64?
+    public var isIntact: Bool { problem == nil }
+}
+
+public enum AuditVerifier {
+    /// The files of a rotated log, oldest first: `PATH.N` ... `PATH.1`, `PATH` (those that exist).
+    /// A path that already ends in `.N` is returned alone.
+    public static func rotatedSet(_ path: String) -> [String] {
+        if let dot = path.lastIndex(of: "."), !path[path.index(after: dot)...].isEmpty,
+           path[path.index(after: dot)...].allSatisfy({ $0.isASCII && $0.isNumber }) {
+            return [path]
+        }
+        // Every PATH.N in the directory (gaps included: a missing file is then caught as deleted records).
+        let dir = parent(of: path)
+        let base = String(path[path.index(after: path.lastIndex(of: "/") ?? path.index(before: path.startIndex))...])
+        var numbers: [Int] = []
+        if let d = opendir(dir) {
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                guard name.hasPrefix(base + "."), let n = Int(name.dropFirst(base.count + 1)), n > 0,
+                      name.dropFirst(base.count + 1).allSatisfy({ $0.isASCII && $0.isNumber }) else { continue }
+                numbers.append(n)
+            }
+            closedir(d)
+        }
+        let rotated = numbers.sorted(by: >).map { path + ".\($0)" }
+        return rotated + (access(path, F_OK) == 0 || rotated.isEmpty ? [path] : [])
+    }
+
+    struct Entry {
+        var file: String
+        var line: Int
+        var bytes: ArraySlice<UInt8>
+        var fields: RecordFields?
+        var partial: Bool
+    }
+
+    /// Verifies `files` (in order, as one chain) with `key`; with `anchor`, also that nothing was
+    /// cut after the anchored record.
+    public static func verify(files: [String], key keyBytes: [UInt8], anchor: String? = nil) -> AuditVerification {
+        var report = AuditVerification()
+        report.files = files
+        let key = SymmetricKey(data: keyBytes)
+        var entries: [Entry] = []
+        for file in files {
+            guard let data = readFile(file) else {
+                report.problem = .init(damage: .deleted, file: file, line: 0, sequence: nil,
+                                       message: "cannot read: \(errnoText())")
+                return report
+            }
+            var start = 0, lineNo = 0
+            while start < data.count {
+                lineNo += 1
+                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
+                let slice = data[start..<end]
+                if !slice.isEmpty {
+                    entries.append(Entry(file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice),
+                                         partial: end == data.count))
+                }
+                start = end + 1
+            }
+        }
+        func problem(_ e: Entry, _ damage: AuditDamage, _ message: String) -> AuditVerification {
+            var r = report
+            r.problem = .init(damage: damage, file: e.file, line: e.line, sequence: e.fields?.sequence, message: message)
+            return r
+        }
+        func macOK(_ f: RecordFields, _ bytes: ArraySlice<UInt8>) -> Bool {
+            guard let (canonical, carried) = Chain.split(bytes), let prev = f.prevMAC, carried == f.mac else { return false }
+            return Chain.mac(key: key, prev: prev, canonical: canonical) == carried
+        }
+        var last: (seq: UInt64, mac: [UInt8], session: String?, ended: Bool)?
+        var lastEntry: Entry?
+        var seenMACs = Set<[UInt8]>()
+        var i = 0
+        while i < entries.count {
+            let e = entries[i]
+            let next = entries[(i + 1)...].first { $0.fields?.sequence != nil }
+            guard let f = e.fields, let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
+                // A partial write that the next session noted and chained over.
+                if let n = next?.fields, n.action == "session-start",
+                   n["brig.chain.previous_tail"]?.stringValue == "partial-line",
+                   let last, n.prevMAC == last.mac, let nseq = n.sequence, nseq == last.seq + 1 {
+                    report.warnings.append("\(e.file):\(e.line): a partial record (a write was cut short; noted by the next session)")
+                    i += 1
+                    continue
+                }
+                if e.partial && i == entries.count - 1 {
+                    return problem(e, .truncated, "the last line is an incomplete record")
+                }
+                return problem(e, .modified, "not a valid audit record")
+            }
+            if !macOK(f, e.bytes) {
+                if let last, let n = next?.fields, n.prevMAC == last.mac, n.sequence == last.seq + 1 {
+                    return problem(e, .inserted, "the MAC does not match and the chain skips this record")
+                }
+                if last == nil, let n = next?.fields, n.prevMAC == Chain.zeroMAC, n.sequence == 1 {
+                    return problem(e, .inserted, "the MAC does not match and the chain skips this record")
+                }
+                return problem(e, .modified, "the MAC does not match the record's content")
+            }
+            if let l = last {
+                if !(prev == l.mac && seq == l.seq + 1) {
+                    if seenMACs.contains(mac) {
+                        return problem(e, .inserted, "a copy of an earlier record")
+                    }
+                    if seq <= l.seq {
+                        return problem(e, .reordered, "sequence \(seq) after \(l.seq)")
+                    }
+                    if seq > l.seq + 1 {
+                        let later = entries[(i + 1)...].contains {
+                            guard let s = $0.fields?.sequence else { return false }
+                            return s > l.seq && s < seq
+                        }
+                        if later {
+                            return problem(e, .reordered, "sequence \(seq) follows \(l.seq); the records between come later")
+                        }
+                        let missing = seq - l.seq - 1
+                        let range = missing == 1 ? "record \(l.seq + 1) is" : "records \(l.seq + 1)-\(seq - 1) are"
+                        if f.action == "session-start", !l.ended {
+                            return problem(e, .truncated, "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(hex(prev).prefix(16))...)")
+                        }
+                        return problem(e, .deleted, "\(range) missing")
+                    }
+                    return problem(e, .inserted, "the chain link does not match the record before (sequence \(l.seq))")
+                }
+            } else {
+                if seq != 1 || prev != Chain.zeroMAC {
+                    report.warnings.append("\(e.file):\(e.line): the chain starts at sequence \(seq), not 1 (older rotated files were removed, or the start of the log is missing)")
+                }
+                report.firstSequence = seq
+            }
+            seenMACs.insert(mac)
+            if f.action == "session-start" {
+                if let l = last, !l.ended {
+                    report.warnings.append("session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed or crashed)")
+                }
+                report.sessions += 1
+                last = (seq, mac, f.sessionID, false)
+            } else {
+                last = (seq, mac, f.sessionID ?? last?.session, f.action == "session-end" ? true : (last?.ended ?? false))
+            }
+            lastEntry = e
+            report.records += 1
+            report.lastSequence = seq
+            i += 1
+        }
+        if let anchor {
+            guard let data = readFile(anchor), let a = RecordFields(line: data[...].prefix { $0 != 0x0A }),
+                  case .number(let n)? = a.value["sequence"], let aseq = UInt64(n),
+                  let amacHex = a.value["mac"]?.stringValue, let amac = unhex(amacHex) else {
+                report.problem = .init(damage: .truncated, file: anchor, line: 0, sequence: nil,
+                                       message: "cannot read the anchor")
+                return report
+            }
+            let endFile = lastEntry?.file ?? files.last ?? ""
+            guard let l = last, l.seq >= aseq else {
+                report.problem = .init(damage: .truncated, file: endFile, line: 0, sequence: last?.seq,
+                                       message: "the log ends at sequence \(last?.seq ?? 0) but the anchor records sequence \(aseq): the tail was cut")
+                return report
+            }
+            if l.seq == aseq, l.mac != amac {
+                report.problem = .init(damage: .modified, file: endFile, line: lastEntry?.line ?? 0, sequence: l.seq,
+                                       message: "the last record's MAC differs from the anchor's")
+                return report
+            }
+            if l.seq > aseq, let e = entries.first(where: { $0.fields?.sequence == aseq }), e.fields?.mac != amac {
+                return problem(e, .modified, "the anchored record's MAC differs from the anchor's")
+            }
+        }
+        if let l = last, !l.ended {
+            report.warnings.append("session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed, still running, or the tail was cut\(anchor == nil ? "; --anchor tells which" : " after the last anchor"))")
+        }
+        return report
+    }
+}
