@@ -53,9 +53,13 @@ let package = Package(
         .target(name: "BrigRelay",
                 dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
                 swiftSettings: swiftSettings),
+        // Learn mode: watch a real session, write the tightest profile that still runs the server.
+        .target(name: "BrigLearn",
+                dependencies: ["BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
+                swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
-                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox",
+                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
@@ -66,6 +70,7 @@ let package = Package(
         .testTarget(name: "BrigContentTests", dependencies: ["BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigLearnTests", dependencies: ["BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
     ]
 )

@@ -76,55 +76,15 @@ extension Brig {
         public func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            let hostEnvironment = HostEnvironment.dictionary()
-            let workdir = sandbox.resolvedWorkdir()
-            let executable: String
-            do {
-                executable = try CommandResolver.resolve(argv[0], searchPath: hostEnvironment["PATH"], workingDirectory: workdir)
-            } catch .notFound(let name) {
-                Brig.fail("\(name): command not found", code: 127)
-            } catch .notExecutable(let name) {
-                Brig.fail("\(name): permission denied (not an executable file)", code: 126)
-            }
             var relay = RelayConfiguration()
             relay.maximumMessageBytes = (try? ByteSize.parse(maxMessageSize)) ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
-            var spec = SpawnSpec(executable: executable, arguments: argv, environment: HostEnvironment.entries(),
-                                 workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2)
-            var resources = Session.Resources()
-            var gate: PolicyGate?
-            if !noSandbox {
-                let tmp: PrivateDirectory
-                do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
-                resources.temporaryDirectory = tmp
-                let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions)
-                do {
-                    let engine = try PolicyEngine(policy: profile.mcp,
-                                                  context: policyOptions.context(environment: hostEnvironment,
-                                                                                 profileDirectory: sandbox.profileDirectory()))
-                    gate = PolicyGate(engine: engine)
-                    if let limit = engine.maxMessageBytes, !maxMessageSizeGiven { relay.maximumMessageBytes = Int(limit) }
-                } catch {
-                    tmp.remove()
-                    Brig.fail(error.description)
-                }
-                let plan: SandboxPlan
-                do {
-                    plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
-                                                hostEnvironment: hostEnvironment)
-                } catch {
-                    tmp.remove()
-                    Brig.fail(error.description)
-                }
-                spec.confinement = plan.confinement
-                spec.environment = plan.environment
-                resources.landlockRuleset = plan.confinement.landlockRuleset
-                resources.pidsCgroup = plan.pidsCgroup
-                if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
-            }
+            let prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
+                                         relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox)
             SelfProtection.makeNonDumpable()
-            let session = Session(spec: spec, configuration: relay, resources: resources, policy: gate)
+            let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
+                                  policy: prepared.gate)
             do {
                 let code = try session.run()
                 throw ExitCode(code)
@@ -132,6 +92,73 @@ extension Brig {
                 Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
             }
         }
+    }
+}
+
+/// Everything a session starts with, prepared from the command line: the resolved command,
+/// the profile and its sandbox plan, the policy, the relay's limits. Shared by `run` and `learn`.
+struct Prepared {
+    var argv: [String]
+    var executable: String
+    var spec: SpawnSpec
+    var resources = Session.Resources()
+    var gate: PolicyGate?
+    var relay: RelayConfiguration
+    var plan: SandboxPlan?
+    var context: ProfileContext?
+    var hostEnvironment: [String: String]
+
+    /// Resolves, loads and plans; brig's own errors end the process (125, or 126/127 for the command).
+    static func make(argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
+                     relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false) -> Prepared {
+        let hostEnvironment = HostEnvironment.dictionary()
+        let workdir = sandbox.resolvedWorkdir()
+        let executable: String
+        do throws(CommandResolver.Failure) {
+            executable = try CommandResolver.resolve(argv[0], searchPath: hostEnvironment["PATH"], workingDirectory: workdir)
+        } catch {
+            switch error {
+            case .notFound(let name): Brig.fail("\(name): command not found", code: 127)
+            case .notExecutable(let name): Brig.fail("\(name): permission denied (not an executable file)", code: 126)
+            }
+        }
+        var p = Prepared(argv: argv, executable: executable,
+                         spec: SpawnSpec(executable: executable, arguments: argv, environment: HostEnvironment.entries(),
+                                         workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2),
+                         relay: relay, hostEnvironment: hostEnvironment)
+        guard confine else { return p }
+        let tmp: PrivateDirectory
+        do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
+        p.resources.temporaryDirectory = tmp
+        var policyOptions = policyOptions
+        if forcePermissive { policyOptions.permissive = true }
+        let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions)
+        p.context = context
+        do {
+            let engine = try PolicyEngine(policy: profile.mcp,
+                                          context: policyOptions.context(environment: hostEnvironment,
+                                                                         profileDirectory: sandbox.profileDirectory()))
+            p.gate = PolicyGate(engine: engine)
+            if let limit = engine.maxMessageBytes, !relayLimitGiven { p.relay.maximumMessageBytes = Int(limit) }
+        } catch {
+            tmp.remove()
+            Brig.fail(error.description)
+        }
+        let plan: SandboxPlan
+        do {
+            plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
+                                        hostEnvironment: hostEnvironment)
+        } catch {
+            tmp.remove()
+            Brig.fail(error.description)
+        }
+        p.plan = plan
+        p.spec.confinement = plan.confinement
+        p.spec.environment = plan.environment
+        p.resources.landlockRuleset = plan.confinement.landlockRuleset
+        p.resources.pidsCgroup = plan.pidsCgroup
+        if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
+        return p
     }
 }
 

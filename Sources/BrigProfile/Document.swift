@@ -25,11 +25,19 @@ struct ProfileLayer {
     /// The `mcp:` section (MCPSection.swift) and the `audit:` section (AuditSection.swift).
     var mcp = MCPLayer()
     var audit = AuditLayer()
+    /// `sandbox.filesystem.inherit: false`: start from no grants instead of the parent's
+    /// (how a learned profile is narrower than the profile it extends).
+    var inheritFilesystem = true
 
     /// This layer on top of `base`: scalars override, lists append without duplicates,
     /// maps merge key by key, network replaces as a whole.
     func apply(to base: SandboxProfile) -> SandboxProfile {
         var s = base
+        if !inheritFilesystem {
+            s.readPaths = []
+            s.writePaths = []
+            s.execPaths = []
+        }
         if let syscallDefault { s.syscallDefault = syscallDefault }
         if let denyAction { s.denyAction = denyAction }
         if let network { s.network = network }
@@ -59,7 +67,7 @@ enum Vocabulary {
     static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
                               "require", "namespaces", "user"]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
-    static let filesystemKeys = ["read", "write", "exec"]
+    static let filesystemKeys = ["inherit", "read", "write", "exec"]
     static let networkKeys = ["connect", "bind"]
     static let rlimitKeys = ["nofile", "nproc", "as", "fsize", "core", "cpu", "stack", "memlock", "data"]
     static let envKeys = ["allow", "set", "secrets"]
@@ -293,6 +301,13 @@ struct DocumentParser {
             case "filesystem":
                 for (fsKey, _, list) in try entries(value, path, allowed: Vocabulary.filesystemKeys, nullIsEmpty: true) {
                     let fsPath = path + "." + fsKey
+                    if fsKey == "inherit" {
+                        guard case .scalar(let v) = list, ["true", "false"].contains(v.string) else {
+                            throw fail(list, fsPath, "expected true or false")
+                        }
+                        layer.inheritFilesystem = v.string == "true"
+                        continue
+                    }
                     var paths: [String] = []
                     for item in try self.list(list, fsPath) {
                         if let p = try self.path(item, fsPath) { appendUnique(&paths, [p]) }

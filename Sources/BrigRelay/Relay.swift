@@ -49,9 +49,14 @@ public final class Relay: Sendable {
         public var rejected = [0, 0]
     }
 
+    /// Sees every valid message (learn mode).
+    public typealias Observer = @Sendable (MessageView, UnsafeBufferPointer<UInt8>, Direction) -> Void
+    let observer: Observer?
+
     public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
-                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil) {
+                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil) {
         self.policy = policy
+        self.observer = observer
         self.configuration = configuration
         self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
         self.serverRequests = InFlightTable(capacity: configuration.inFlightCapacity)
@@ -128,6 +133,7 @@ public final class Relay: Sendable {
         switch MessageView.parse(line) {
         case .success(let view):
             let answered = track(view, direction: direction)
+            observer?(view, line, direction)
             guard let policy else { return true }
             return applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch)
         case .failure(let error):

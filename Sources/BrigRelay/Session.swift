@@ -38,9 +38,21 @@ public final class Session: Sendable {
     private let serverClosed = Atomic<Bool>(false)
 
     public let policy: PolicyGate?
+    /// Learn mode: who answers the seccomp listener (default: the blocked-call reporter), what
+    /// watches every message, and a hook that sees the relay once it runs (replays use it).
+    public let hooks: Hooks
 
-    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil) {
+    public struct Hooks: Sendable {
+        public var listener: (@Sendable (Int32) -> Void)?
+        public var observer: Relay.Observer?
+        public var started: (@Sendable (Relay) -> Void)?
+        public init() {}
+    }
+
+    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
+                hooks: Hooks = Hooks()) {
         self.policy = policy
+        self.hooks = hooks
         self.spec = spec
         self.configuration = configuration
         self.resources = resources
@@ -83,11 +95,16 @@ public final class Session: Sendable {
         close(fromServerPipe.write)
         resources.releaseBeforeRelay()
         if child.seccompListener >= 0 {
-            SyscallReporter(listener: child.seccompListener).start()
+            if let handler = hooks.listener {
+                handler(child.seccompListener)
+            } else {
+                SyscallReporter(listener: child.seccompListener).start()
+            }
         }
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
-                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy)
+                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer)
+        hooks.started?(relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in
             relay.pump(from: hostInput, direction: .hostToServer)

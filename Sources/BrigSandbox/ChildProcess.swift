@@ -62,6 +62,8 @@ public struct Confinement: Sendable {
     public var seccompHardening: [UInt8] = []
     /// Ask the kernel for a user-notification listener and hand it to brig.
     public var seccompListener = false
+    /// Watch mode (learning): notified calls are observed and let through, never refused.
+    public var watchOnly = false
 
     public init() {}
 }
@@ -81,6 +83,11 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     }
     public var errno: Int32
     public var stage: Stage
+
+    public init(errno: Int32, stage: Stage) {
+        self.errno = errno
+        self.stage = stage
+    }
 
     /// 127 for a command that is not there, 126 for one that cannot be run, 125 for brig's own.
     public var exitCode: Int32 {
@@ -154,6 +161,7 @@ extension ChildProcess {
                             config.bpf = bpf.baseAddress
                             config.bpf_len = UInt16(c.seccompProgram.count / 8)
                             config.seccomp_listener = c.seccompListener ? 1 : 0
+                            config.spawn_notify_continue = c.watchOnly ? 1 : 0
                         }
                         if !c.seccompHardening.isEmpty {
                             config.bpf2 = bpf2.baseAddress
@@ -254,5 +262,20 @@ public enum Seccomp {
     /// Fails the notified call with `error`.
     public static func respond(_ listener: Int32, id: UInt64, error: Int32) -> Int32 {
         brig_seccomp_respond(listener, id, error, 0)
+    }
+}
+
+extension Seccomp {
+    /// Lets the notified call run as if it had not been intercepted (watch mode only).
+    public static func continueCall(_ listener: Int32, id: UInt64) -> Int32 {
+        brig_seccomp_respond(listener, id, 0, 1)
+    }
+}
+
+/// Reading another process's memory (learn mode reads the paths and addresses a call names).
+public enum Memory {
+    /// `process_vm_readv`; returns bytes read, or a negative errno.
+    public static func read(pid: Int32, address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        Int(brig_read_process_memory(pid, address, buffer.baseAddress, UInt(buffer.count)))
     }
 }

@@ -57,6 +57,11 @@ public struct CommandGrants: Sendable {
         add(executable, exec: true, reason)
         let real = realpathOrSelf(executable)
         if real != executable { add(real, exec: true, "\(reason), resolved") }
+        if let loader = ELF.interpreter(of: real) {
+            add(loader, exec: true, "the program interpreter (dynamic loader) of \(real)")
+            let realLoader = realpathOrSelf(loader)
+            if realLoader != loader { add(realLoader, exec: true, "the program interpreter of \(real), resolved") }
+        }
 
         // pyenv shims: the shim runs `pyenv exec` from the pyenv root.
         let dir = parent(of: executable)
@@ -182,5 +187,34 @@ extension Substring {
         while let f = s.first, set.contains(f) { s.removeFirst() }
         while let l = s.last, set.contains(l) { s.removeLast() }
         return String(s)
+    }
+}
+
+/// ELF facts the sandbox needs: the program interpreter (`PT_INTERP`, the dynamic loader) must
+/// be executable under Landlock too, since the kernel executes it on the program's behalf.
+public enum ELF {
+    /// The PT_INTERP path of a 64-bit little-endian ELF file, or nil.
+    public static func interpreter(of path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 64)
+        guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C, header[3] == 0x46,
+              header[4] == 2, header[5] == 1 else { return nil }
+        func u16(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u64(_ b: [UInt8], _ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(b[o + $1]) << (8 * $1) } }
+        let phoff = u64(header, 32), phentsize = u16(header, 54), phnum = u16(header, 56)
+        guard phentsize >= 56, phnum < 256 else { return nil }
+        for i in 0..<phnum {
+            var ph = [UInt8](repeating: 0, count: 56)
+            guard pread(fd, &ph, 56, off_t(phoff + i * phentsize)) == 56 else { return nil }
+            guard ph[0] == 3, ph[1] == 0, ph[2] == 0, ph[3] == 0 else { continue }  // PT_INTERP
+            let offset = u64(ph, 8), size = u64(ph, 32)
+            guard size > 1, size < 4096 else { return nil }
+            var buf = [UInt8](repeating: 0, count: size)
+            guard pread(fd, &buf, size, off_t(offset)) == size else { return nil }
+            return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return nil
     }
 }

@@ -85,6 +85,15 @@ public struct SeccompProgram: Sendable {
         }
     }
 
+    /// Watch mode (learning): everything runs; the calls in `names` are sent to brig's listener,
+    /// which records them and lets them continue. Other architectures are still killed.
+    public static func watch(_ names: [String]) throws(SandboxError) -> SeccompProgram {
+        let expanded = try SyscallGroups.expand(names)
+        let ctx = try Context(defaultAction: brig_scmp_act_allow())
+        for name in expanded where number(of: name).map({ $0 >= 0 }) ?? false { try ctx.add(brig_scmp_act_notify(), name) }
+        return SeccompProgram(main: try ctx.export(), hardening: [], names: expanded)
+    }
+
     private static func addConditionalDenials(_ ctx: Context, denied: UInt32, denyInternet: Bool) throws(SandboxError) {
         try ctx.add(brig_scmp_act_errno(UInt16(ENOSYS)), "clone3")
         for flag in cloneNamespaceFlags {

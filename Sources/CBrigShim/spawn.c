@@ -20,6 +20,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sched.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -301,6 +302,29 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
 
     int result = 0;
     for (;;) {
+        // Once the child has handed over its seccomp listener, a call it makes before exec
+        // succeeds (execve itself, in watch mode) would wait for an answer that nobody gives
+        // while this thread waits for exec: answer those here.
+        if (*listener_out >= 0) {
+            struct pollfd pfd[2] = { { .fd = sv[0], .events = POLLIN }, { .fd = *listener_out, .events = POLLIN } };
+            if (poll(pfd, 2, -1) < 0) {
+                if (errno == EINTR) continue;
+                break;
+            }
+            if ((pfd[1].revents & POLLIN) && !(pfd[0].revents & (POLLIN | POLLHUP))) {
+                struct seccomp_notif req;
+                memset(&req, 0, sizeof req);
+                if (ioctl(*listener_out, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
+                    struct seccomp_notif_resp resp;
+                    memset(&resp, 0, sizeof resp);
+                    resp.id = req.id;
+                    if (cfg->spawn_notify_continue) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                    else resp.error = -EPERM;
+                    (void)ioctl(*listener_out, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+                }
+                continue;
+            }
+        }
         struct brig_report r;
         struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
         union {

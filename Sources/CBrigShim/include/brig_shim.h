@@ -82,6 +82,7 @@ typedef struct brig_spawn_config {
     const void *bpf2;          ///< NULL, or a second program loaded before `bpf` (filters stack)
     unsigned short bpf2_len;
     int seccomp_listener;      ///< load with SECCOMP_FILTER_FLAG_NEW_LISTENER, pass the fd back
+    int spawn_notify_continue; ///< notifications before exec: 1 lets them run (watch mode), 0 fails them with EPERM
 } brig_spawn_config;
 
 /// Forks and execs `cfg->path` under the configured confinement.

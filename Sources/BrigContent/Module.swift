@@ -1,2 +1,0 @@
-/// Defenses in the content (see ContentGuard).
-enum BrigContentModule {}

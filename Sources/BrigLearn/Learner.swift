@@ -1,0 +1,114 @@
+public import BrigRelay
+public import BrigSandbox
+import BrigJSONRPC
+import BrigProfile
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Runs one session in watch mode: the base profile's confinement without Landlock and with a
+/// seccomp filter that refuses nothing but sends the revealing calls (and those the base would
+/// deny) to the watcher; the message policy in permissive mode; every message observed.
+public enum Learner {
+    public struct Request: Sendable {
+        public var spec: SpawnSpec
+        public var plan: SandboxPlan
+        public var relay: RelayConfiguration
+        public var policy: PolicyGate?
+        public var resources: Session.Resources
+        /// A transcript to send instead of relaying a host (one JSON-RPC message per line).
+        public var replay: [[UInt8]]?
+        public var replayTimeoutSeconds: Double = 30
+
+        public init(spec: SpawnSpec, plan: SandboxPlan, relay: RelayConfiguration, policy: PolicyGate?,
+                    resources: Session.Resources, replay: [[UInt8]]?) {
+            self.spec = spec
+            self.plan = plan
+            self.relay = relay
+            self.policy = policy
+            self.resources = resources
+            self.replay = replay
+        }
+    }
+
+    /// The calls to watch for a base profile: the revealing ones, and whatever the base refuses.
+    public static func watchedCalls(for plan: SandboxPlan) -> [String] {
+        var names = SyscallWatcher.revealing
+        if plan.profile.sandbox.syscallDefault == .allow {
+            names += plan.seccompNames
+        } else {
+            let allowed = Set(plan.seccompNames)
+            for nr in Int32(0)..<Int32(512) {
+                let name = SeccompProgram.name(of: nr)
+                if !name.hasPrefix("syscall#") && !allowed.contains(name) { names.append(name) }
+            }
+        }
+        return names
+    }
+
+    /// Runs the session; returns the child's exit code and what it used.
+    public static func run(_ request: Request) throws(SpawnError) -> (Int32, Observations) {
+        let observations = Observations()
+        var spec = request.spec
+        var confinement = request.plan.confinement
+        let watch: SeccompProgram
+        do {
+            watch = try SeccompProgram.watch(watchedCalls(for: request.plan))
+        } catch {
+            throw SpawnError(errno: EINVAL, stage: .seccomp)
+        }
+        confinement.seccompProgram = watch.main
+        confinement.seccompHardening = []
+        confinement.seccompListener = true
+        confinement.watchOnly = true
+        if confinement.landlockRuleset >= 0 { close(confinement.landlockRuleset) }
+        confinement.landlockRuleset = -1
+        spec.confinement = confinement
+        var resources = request.resources
+        resources.landlockRuleset = -1
+
+        let baseDenied = Set(request.plan.profile.sandbox.syscallDefault == .allow ? request.plan.seccompNames : [])
+        let answered = Mutex<Set<String>>([])
+        var hooks = Session.Hooks()
+        hooks.listener = { fd in
+            SyscallWatcher(listener: fd, observations: observations, baseDenied: baseDenied).start()
+        }
+        hooks.observer = { view, line, direction in
+            observations.message(view, line: line, direction: direction)
+            if direction == .serverToHost, view.isResponse, let id = view.id { answered.withLock { _ = $0.insert(id) } }
+        }
+        var hostInput: Int32 = 0
+        var hostOutput: Int32 = 1
+        if let replay = request.replay {
+            let pipe = try POSIX.pipe()
+            hostInput = pipe.read
+            hostOutput = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            let writeEnd = pipe.write
+            let timeout = request.replayTimeoutSeconds
+            hooks.started = { _ in
+                Thread.start {
+                    for line in replay {
+                        var bytes = line
+                        bytes.append(0x0A)
+                        guard bytes.withUnsafeBytes({ write(writeEnd, $0.baseAddress, $0.count) }) == bytes.count else { break }
+                        let id: String? = line.withUnsafeBufferPointer { buf in
+                            if case .success(let v) = MessageView.parse(buf), v.kind == .request { return v.id }
+                            return nil
+                        }
+                        guard let id else { continue }
+                        let deadline = MonotonicClock.nanoseconds() + UInt64(timeout * 1e9)
+                        while MonotonicClock.nanoseconds() < deadline, !answered.withLock({ $0.contains(id) }) {
+                            usleep(2000)
+                        }
+                    }
+                    close(writeEnd)  // the host's end of input: the normal shutdown follows
+                }
+            }
+        }
+        let session = Session(spec: spec, configuration: request.relay, resources: resources, policy: request.policy, hooks: hooks)
+        let code = try session.run(hostInput: hostInput, hostOutput: hostOutput)
+        return (code, observations)
+    }
+}
