@@ -232,8 +232,9 @@ public struct ProfileWriter: Sendable {
                 for (n, c) in r.syscalls { y += "      - \(n)  # \(c) call\(c == 1 ? "" : "s")\n" }
             }
         }
-        if !r.tools.isEmpty {
-            y += "mcp:\n  tools:\n    default: deny  # tools the session did not call are hidden and refused\n    rules:\n"
+        y += "mcp:\n  tools:\n    default: deny  # tools the session did not call are hidden and refused\n"
+        y += r.tools.isEmpty ? "    rules: []  # the session called no tool\n" : "    rules:\n"
+        do {
             for t in r.tools {
                 y += "      - name: \(quote(t.name))  # called \(t.count) time\(t.count == 1 ? "" : "s")\n        allow: true\n"
                 if !t.args.isEmpty {
