@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Byte-level pre-checks on a raw JSON text: is there anything the sanitizer or the leak scanner
+/// could act on? Built on `memchr` over rare anchor bytes and an 8-bytes-at-a-time pass, so an
+/// ordinary result costs a few passes at memory speed.
+enum ByteScan {
+    /// Whether the bytes may hold a terminal escape, a control character or an invisible /
+    /// bidi character: raw (UTF-8, control bytes) or as a JSON `\uXXXX` escape.
+    static func mayHideText(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        hasSuspiciousRawByte(b) || hasSuspiciousEscape(b)
+    }
+
+    /// Bytes < 0x20 (a message line has no raw control characters, not even a newline) and the
+    /// UTF-8 encodings of the characters `Sanitizer` removes.
+    static func hasSuspiciousRawByte(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = b.baseAddress else { return false }
+        let n = b.count
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i < n {
+            // Skip 8 bytes at a time while every byte is in 0x20..<0x80.
+            while i + 8 <= n {
+                let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                if ((x &- 0x2020_2020_2020_2020) | x) & 0x8080_8080_8080_8080 != 0 { break }
+                i += 8
+            }
+            let end = min(n, i + 8)
+            while i < end {
+                let c = base[i]
+                if c < 0x20 {
+                    if c != 0x09 && c != 0x0A && c != 0x0D { return true }
+                } else if c >= 0x80 {
+                    if isHiddenUTF8(base, i, n) { return true }
+                }
+                i += 1
+            }
+        }
+        return false
+    }
+
+    /// The sequence at `i` encodes a character `Sanitizer` removes (C1, U+061C, U+180E, U+200B-F,
+    /// U+202A-E, U+2060-9, U+FEFF, tags).
+    @inline(__always)
+    static func isHiddenUTF8(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
+        let c = p[i]
+        @inline(__always) func at(_ k: Int) -> UInt8 { i + k < n ? p[i + k] : 0 }
+        switch c {
+        case 0xC2: return (0x80...0x9F).contains(at(1))
+        case 0xD8: return at(1) == 0x9C
+        case 0xE1: return at(1) == 0xA0 && at(2) == 0x8E
+        case 0xE2:
+            let c1 = at(1), c2 = at(2)
+            return (c1 == 0x80 && ((0x8B...0x8F).contains(c2) || (0xAA...0xAE).contains(c2)))
+                || (c1 == 0x81 && (0xA0...0xA9).contains(c2))
+        case 0xEF: return at(1) == 0xBB && at(2) == 0xBF
+        case 0xF3: return at(1) == 0xA0 && (at(2) == 0x80 || at(2) == 0x81)
+        default: return false
+        }
+    }
+
+    /// A `\uXXXX` escape of a character `Sanitizer` removes (tags appear as the `\uDB40` surrogate).
+    static func hasSuspiciousEscape(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var found = false
+        forEach(UInt8(ascii: "\\"), in: b) { i in
+            guard i + 5 < b.count, b[i + 1] == UInt8(ascii: "u") else { return true }
+            var v: UInt32 = 0
+            for k in 2...5 {
+                let h = b[i + k]
+                let d: UInt8
+                switch h {
+                case 0x30...0x39: d = h - 0x30
+                case 0x41...0x46: d = h - 0x41 + 10
+                case 0x61...0x66: d = h - 0x61 + 10
+                default: return true
+                }
+                v = v << 4 | UInt32(d)
+            }
+            if v == 0xDB40 || Sanitizer.classify(v) != nil || v == 0x1B {
+                found = true
+                return false
+            }
+            return true
+        }
+        return found
+    }
+
+    /// The start of a value pattern of the audit `Redactor` (checked by tests against it):
+    /// gh[pousr]_, github_pat_, aws_secret (any case), sk-, xox[abpr]-, -----BEGIN, AKIA, ASIA,
+    /// AIza, eyJ, bearer (Bearer, BEARER).
+    static func hasSecretPrefix(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = b.count
+        @inline(__always) func byte(_ i: Int) -> UInt8 { i >= 0 && i < n ? b[i] : 0 }
+        @inline(__always) func folded(_ i: Int) -> UInt8 { let c = byte(i); return c >= 0x41 && c <= 0x5A ? c + 32 : c }
+        @inline(__always) func matches(_ i: Int, _ s: StaticString, fold: Bool = false) -> Bool {
+            s.withUTF8Buffer { p in
+                for k in 0..<p.count where (fold ? folded(i + k) : byte(i + k)) != p[k] { return false }
+                return true
+            }
+        }
+        var found = false
+        forEach(UInt8(ascii: "_"), in: b) { i in
+            if matches(i - 3, "gh"), [0x70, 0x6F, 0x75, 0x73, 0x72].contains(byte(i - 1)) { found = true }
+            else if matches(i - 6, "github_pat_") { found = true }
+            else if matches(i - 3, "aws_secret", fold: true) { found = true }
+            return !found
+        }
+        if found { return true }
+        forEach(UInt8(ascii: "-"), in: b) { i in
+            if matches(i - 2, "sk-") || matches(i, "-----BEGIN ") { found = true }
+            else if matches(i - 4, "xox"), [0x61, 0x62, 0x70, 0x72].contains(byte(i - 1)) { found = true }
+            return !found
+        }
+        if found { return true }
+        forEach(UInt8(ascii: "A"), in: b) { i in
+            found = matches(i, "AKIA") || matches(i, "ASIA") || matches(i, "AIza")
+            return !found
+        }
+        if found { return true }
+        forEach(UInt8(ascii: "J"), in: b) { i in
+            found = matches(i - 2, "eyJ")
+            return !found
+        }
+        if found { return true }
+        for anchor in [UInt8(ascii: "B"), UInt8(ascii: "b")] {
+            forEach(anchor, in: b) { i in
+                found = matches(i, "bearer", fold: true)
+                return !found
+            }
+            if found { return true }
+        }
+        return false
+    }
+
+    /// Whether `needle` occurs in `b` (memchr on its first byte, then a compare).
+    static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= b.count, let base = b.baseAddress else { return needle.isEmpty }
+        var found = false
+        needle.withUnsafeBytes { nd in
+            forEach(first, in: b) { i in
+                if i + needle.count <= b.count, memcmp(base + i, nd.baseAddress!, needle.count) == 0 { found = true }
+                return !found
+            }
+        }
+        return found
+    }
+
+    /// Calls `body` with the index of each `byte` in `b` until it returns false.
+    @inline(__always)
+    static func forEach(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>, _ body: (Int) -> Bool) {
+        guard let base = b.baseAddress else { return }
+        var i = 0
+        let n = b.count
+        while i < n, let p = memchr(base + i, Int32(byte), n - i) {
+            let k = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+            if !body(k) { return }
+            i = k + 1
+        }
+    }
+}

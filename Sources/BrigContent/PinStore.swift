@@ -1,0 +1,383 @@
+public import BrigJSONRPC
+import Crypto
+import Synchronization
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// How a fresh definition compares with its pin.
+public enum PinStatus: Sendable, Equatable {
+    /// Never seen for this server: now pinned (trust on first use).
+    case new
+    case unchanged
+    /// Differs from the pin; the new definition is kept pending until accepted.
+    case changed(diff: String)
+    /// Pinned but absent from a complete listing.
+    case removed
+}
+
+/// One pinned item, as stored.
+public struct PinEntry: Sendable, Equatable {
+    /// `instructions`, `tool:NAME`, `prompt:NAME`, `resource:URI`, `template:URI-TEMPLATE`.
+    public var item: String
+    public var sha256: String
+    /// Canonical JSON (keys sorted, compact) of the accepted definition.
+    public var canonical: String
+    /// UTC time the accepted definition was pinned.
+    public var pinnedAt: String
+    /// A changed definition waiting to be accepted.
+    public var pendingSHA256: String?
+    public var pendingCanonical: String?
+    public var pendingSeenAt: String?
+    /// UTC time a complete listing first lacked the item, nil while it is listed.
+    public var removedAt: String?
+
+    /// `pinned`, `changed` (pending) or `removed`.
+    public var state: String { pendingSHA256 != nil ? "changed" : removedAt != nil ? "removed" : "pinned" }
+
+    /// The readable diff of the pending definition against the pin, nil when none is pending.
+    public var diff: String? {
+        guard let pendingCanonical else { return nil }
+        return PinStore.diff(old: canonical, new: pendingCanonical, oldLabel: "pinned \(pinnedAt)",
+                             newLabel: "seen \(pendingSeenAt ?? "")")
+    }
+}
+
+public struct PinError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Trust-on-first-use pins of one server's definitions, in
+/// `DIRECTORY/<sanitized identity>.json` (directory 0700, file 0600, replaced atomically). Every
+/// operation reads the file afresh under an exclusive `flock` of the directory, so `brig pins
+/// accept` in a terminal and a running session do not lose each other's changes.
+public final class PinStore: Sendable {
+    public let identity: String
+    public let directory: String
+    public let path: String
+    private let lock = Mutex(())
+
+    /// Opens (creating the directory, mode 0700, when missing) the pins of `identity`.
+    public init(identity: String, directory: String) throws(PinError) {
+        self.identity = identity
+        self.directory = directory
+        self.path = directory + "/" + PinStore.fileName(for: identity)
+        try PinStore.makeDirectory(directory)
+    }
+
+    /// A file name for any identity: the identity itself when it is made of `[A-Za-z0-9._-]`
+    /// (not starting with a dot, at most 100 bytes), else those characters with `_` for the rest
+    /// plus 12 hex digits of the identity's SHA-256 (so two identities never share a file).
+    public static func fileName(for identity: String) -> String {
+        let ok = { (c: UInt8) in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E || c == 0x5F || c == 0x2D
+        }
+        let bytes = Array(identity.utf8)
+        if !bytes.isEmpty, bytes.count <= 100, bytes[0] != 0x2E, bytes.allSatisfy(ok) { return identity + ".json" }
+        let cleaned = String(decoding: bytes.prefix(80).map { ok($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
+        return cleaned + "-" + String(sha256Hex(bytes).prefix(12)) + ".json"
+    }
+
+    // MARK: Items
+
+    /// The pinned part of a list entry and its item name: `tool:NAME` (name, description,
+    /// inputSchema, outputSchema, annotations, title), `prompt:NAME` (name, description,
+    /// arguments), `resource:URI` and `template:URI-TEMPLATE` (uri/uriTemplate, name,
+    /// description, mimeType). nil when the entry lacks its key member.
+    public static func item(kind: ItemKind, definition: JSONValue) -> (item: String, value: JSONValue)? {
+        guard let key = definition[kind.keyMember]?.stringValue else { return nil }
+        let members = kind.pinnedMembers.compactMap { m in definition[m].map { (m, $0) } }
+        return (kind.prefix + key, .object(members))
+    }
+
+    public enum ItemKind: String, Sendable, CaseIterable {
+        case tool, prompt, resource, template
+
+        public var prefix: String { rawValue + ":" }
+        /// The list method and the member of its result that holds the entries.
+        public var listMethod: String {
+            switch self {
+            case .tool: return "tools/list"
+            case .prompt: return "prompts/list"
+            case .resource: return "resources/list"
+            case .template: return "resources/templates/list"
+            }
+        }
+        public var listMember: String {
+            switch self {
+            case .tool: return "tools"
+            case .prompt: return "prompts"
+            case .resource: return "resources"
+            case .template: return "resourceTemplates"
+            }
+        }
+        var keyMember: String {
+            switch self {
+            case .tool, .prompt: return "name"
+            case .resource: return "uri"
+            case .template: return "uriTemplate"
+            }
+        }
+        var pinnedMembers: [String] {
+            switch self {
+            case .tool: return ["name", "description", "inputSchema", "outputSchema", "annotations", "title"]
+            case .prompt: return ["name", "description", "arguments"]
+            case .resource: return ["uri", "name", "description", "mimeType"]
+            case .template: return ["uriTemplate", "name", "description", "mimeType"]
+            }
+        }
+        public init?(listMethod: String) {
+            guard let k = ItemKind.allCases.first(where: { $0.listMethod == listMethod }) else { return nil }
+            self = k
+        }
+    }
+
+    // MARK: Operations
+
+    /// Compares fresh definitions with the pins: new items are pinned, changed ones kept pending
+    /// (the latest change replaces an earlier pending one; a definition back to its pin clears
+    /// it). With `removalScope` (an item prefix such as `tool:`), pinned items of that prefix
+    /// missing from `items` and from `alsoListed` (items of earlier pages of the same listing)
+    /// are marked removed; pass nil for a partial listing.
+    /// - Returns: one status per item of `items`, in order, then one `.removed` per missing item.
+    public func compare(_ items: [(item: String, value: JSONValue)], removalScope: String?,
+                        alsoListed: Set<String> = []) throws(PinError) -> [(item: String, status: PinStatus)] {
+        try transaction { entries in
+            let now = utcNow()
+            var result: [(item: String, status: PinStatus)] = []
+            var seen = Set<String>()
+            for (item, value) in items {
+                guard seen.insert(item).inserted else { continue }
+                let canonical = CanonicalJSON.text(value)
+                let sha = sha256Hex(Array(canonical.utf8))
+                guard var e = entries[item] else {
+                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now)
+                    result.append((item, .new))
+                    continue
+                }
+                e.removedAt = nil
+                if sha == e.sha256 {
+                    e.pendingSHA256 = nil
+                    e.pendingCanonical = nil
+                    e.pendingSeenAt = nil
+                    result.append((item, .unchanged))
+                } else {
+                    if e.pendingSHA256 != sha {
+                        e.pendingSHA256 = sha
+                        e.pendingCanonical = canonical
+                        e.pendingSeenAt = now
+                    }
+                    result.append((item, .changed(diff: e.diff ?? "")))
+                }
+                entries[item] = e
+            }
+            if let scope = removalScope {
+                for key in entries.keys.sorted() where key.hasPrefix(scope) && !seen.contains(key) && !alsoListed.contains(key) {
+                    if entries[key]?.removedAt == nil { entries[key]?.removedAt = now }
+                    result.append((key, .removed))
+                }
+            }
+            return result
+        }
+    }
+
+    /// Accepts the pending definition of `item` (or forgets a removed item).
+    /// - Returns: false when the item had nothing to accept.
+    @discardableResult
+    public func accept(_ item: String) throws(PinError) -> Bool {
+        try transaction { entries in PinStore.accept(item, in: &entries) }
+    }
+
+    /// Accepts every pending change and forgets every removed item.
+    /// - Returns: the items accepted, sorted.
+    @discardableResult
+    public func acceptAll() throws(PinError) -> [String] {
+        try transaction { entries in entries.keys.sorted().filter { PinStore.accept($0, in: &entries) } }
+    }
+
+    /// Forgets every pin of this server (the next listing is a first use again).
+    public func reset() throws(PinError) {
+        try transaction { entries in entries.removeAll() }
+    }
+
+    /// Every pin, sorted by item.
+    public func list() throws(PinError) -> [PinEntry] {
+        try transaction { entries in entries.values.sorted { $0.item < $1.item } }
+    }
+
+    /// The readable line diff of two canonical texts, pretty-printed.
+    public static func diff(old: String, new: String, oldLabel: String = "pinned", newLabel: String = "now") -> String {
+        func pretty(_ text: String) -> String {
+            (try? JSONValue.parse(text)).map(CanonicalJSON.pretty) ?? text
+        }
+        return LineDiff.unified(old: pretty(old), new: pretty(new), oldLabel: oldLabel, newLabel: newLabel)
+    }
+
+    private static func accept(_ item: String, in entries: inout [String: PinEntry]) -> Bool {
+        guard var e = entries[item] else { return false }
+        if e.removedAt != nil, e.pendingSHA256 == nil {
+            entries[item] = nil
+            return true
+        }
+        guard let sha = e.pendingSHA256, let canonical = e.pendingCanonical else { return false }
+        e.sha256 = sha
+        e.canonical = canonical
+        e.pinnedAt = utcNow()
+        e.pendingSHA256 = nil
+        e.pendingCanonical = nil
+        e.pendingSeenAt = nil
+        e.removedAt = nil
+        entries[item] = e
+        return true
+    }
+
+    // MARK: File
+
+    /// Runs `body` on the entries read from the file under the locks, and writes them back
+    /// when it changed them.
+    private func transaction<T>(_ body: (inout [String: PinEntry]) -> T) throws(PinError) -> T {
+        let outcome: Result<T, PinError> = lock.withLock { _ in
+            let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard dirFD >= 0 else { return .failure(PinError("\(directory): \(errorText(errno))")) }
+            defer { close(dirFD) }
+            while flock(dirFD, LOCK_EX) != 0 {
+                if errno != EINTR { return .failure(PinError("\(directory): lock: \(errorText(errno))")) }
+            }
+            let original: [String: PinEntry]
+            do throws(PinError) { original = try load() } catch { return .failure(error) }
+            var entries = original
+            let value = body(&entries)
+            if entries != original {
+                do throws(PinError) { try save(entries, dirFD: dirFD) } catch { return .failure(error) }
+            }
+            return .success(value)
+        }
+        return try outcome.get()
+    }
+
+    private func load() throws(PinError) -> [String: PinEntry] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return [:] }
+            throw PinError("\(path): \(errorText(errno))")
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw PinError("\(path): \(errorText(errno))")
+            }
+            if n == 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        let doc: JSONValue
+        do {
+            doc = try bytes.withUnsafeBufferPointer { buf throws(JSONScanner.Failure) in try JSONValue.parse(buf) }
+        } catch {
+            throw PinError("\(path): not a pin file (\(error)); move it away or run `brig pins reset`")
+        }
+        guard case .object(let members)? = doc["items"] else {
+            throw PinError("\(path): not a pin file (no \"items\" object)")
+        }
+        var entries: [String: PinEntry] = [:]
+        for (item, v) in members {
+            guard let sha = v["sha256"]?.stringValue, let canonical = v["canonical"]?.stringValue else {
+                throw PinError("\(path): item \(item): missing sha256 or canonical")
+            }
+            entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical,
+                                     pinnedAt: v["pinnedAt"]?.stringValue ?? "",
+                                     pendingSHA256: v["pending"]?["sha256"]?.stringValue,
+                                     pendingCanonical: v["pending"]?["canonical"]?.stringValue,
+                                     pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
+                                     removedAt: v["removedAt"]?.stringValue)
+        }
+        return entries
+    }
+
+    private func save(_ entries: [String: PinEntry], dirFD: Int32) throws(PinError) {
+        var items: [(String, JSONValue)] = []
+        for e in entries.values.sorted(by: { $0.item < $1.item }) {
+            var m: [(String, JSONValue)] = [("sha256", .string(e.sha256)), ("canonical", .string(e.canonical)),
+                                            ("pinnedAt", .string(e.pinnedAt))]
+            if let s = e.pendingSHA256, let c = e.pendingCanonical {
+                m.append(("pending", .object([("sha256", .string(s)), ("canonical", .string(c)),
+                                               ("seenAt", .string(e.pendingSeenAt ?? ""))])))
+            }
+            if let r = e.removedAt { m.append(("removedAt", .string(r))) }
+            items.append((e.item, .object(m)))
+        }
+        let doc = JSONValue.object([("version", .number("1")), ("identity", .string(identity)), ("items", .object(items))])
+        let text = Array((CanonicalJSON.pretty(doc) + "\n").utf8)
+        let tmp = path + ".tmp.\(getpid())"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw PinError("\(tmp): \(errorText(errno))") }
+        var ok = fchmod(fd, 0o600) == 0
+        var offset = 0
+        while ok, offset < text.count {
+            let n = text.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0, errno == EINTR { continue }
+            if n <= 0 { ok = false; break }
+            offset += n
+        }
+        let err = errno
+        if ok, fsync(fd) != 0 { ok = false }
+        close(fd)
+        guard ok, rename(tmp, path) == 0 else {
+            let e = ok ? errno : err
+            unlink(tmp)
+            throw PinError("\(path): \(errorText(e))")
+        }
+        fsync(dirFD)
+    }
+
+    /// `mkdir -p` with mode 0700 for what it creates; the last component is made 0700 if it
+    /// was looser.
+    static func makeDirectory(_ path: String) throws(PinError) {
+        guard path.hasPrefix("/") else { throw PinError("\(path): the pins directory must be an absolute path") }
+        var current = ""
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0, errno != EEXIST {
+                throw PinError("\(current): \(errorText(errno))")
+            }
+        }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw PinError("\(path): not a directory")
+        }
+        if st.st_mode & 0o077 != 0, st.st_uid == geteuid() {
+            if chmod(path, 0o700) != 0 { throw PinError("\(path): chmod: \(errorText(errno))") }
+        }
+    }
+}
+
+// MARK: Helpers
+
+func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
+
+func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0xF)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+/// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
+func utcNow() -> String {
+    var t = time(nil)
+    var tm = tm()
+    gmtime_r(&t, &tm)
+    func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
+    return "\(tm.tm_year + 1900)-\(two(tm.tm_mon + 1))-\(two(tm.tm_mday))T\(two(tm.tm_hour)):\(two(tm.tm_min)):\(two(tm.tm_sec))Z"
+}
