@@ -33,7 +33,7 @@ public struct Brig: ParsableCommand {
             Every option of the default subcommand: brig run --help
             """,
         version: Brig.version,
-        subcommands: [Run.self, Check.self, Profiles.self, Learn.self],
+        subcommands: [Run.self, Check.self, Profiles.self, Learn.self, Audit.self, Pins.self],
         defaultSubcommand: Run.self
     )
 

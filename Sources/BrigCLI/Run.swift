@@ -3,6 +3,7 @@ import BrigRelay
 import BrigSandbox
 import BrigPolicy
 import BrigProfile
+import BrigAudit
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -40,6 +41,14 @@ extension Brig {
 
         @OptionGroup(title: "Message policy")
         var policyOptions: PolicyOptions
+
+        @Option(name: .customLong("audit-log"), help: ArgumentHelp(
+            "The audit trail file ('-' = stderr). Default: the profile's audit.path, else $XDG_STATE_HOME/brig/audit/NAME.jsonl "
+                + "(NAME: a custom profile's name, else the command's name).", valueName: "PATH"))
+        var auditLog: String?
+
+        @Flag(name: .customLong("no-audit"), help: ArgumentHelp("Keep no audit trail for this session."))
+        var noAudit = false
 
         @Flag(name: .customLong("no-sandbox"), help: ArgumentHelp(
             "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
@@ -80,15 +89,18 @@ extension Brig {
             relay.maximumMessageBytes = (try? ByteSize.parse(maxMessageSize)) ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
-            let prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
+            var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
                                          relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox)
+            if !noSandbox && !noAudit { prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
             SelfProtection.makeNonDumpable()
             let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
-                                  policy: prepared.gate)
+                                  policy: prepared.gate, audit: prepared.audit, auditStart: prepared.auditStart,
+                                  auditPayloads: prepared.plan?.profile.audit.payloads != AuditPayloads.none)
             do {
                 let code = try session.run()
                 throw ExitCode(code)
             } catch let error as SpawnError {
+                prepared.audit?.close()
                 Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
             }
         }
@@ -107,6 +119,50 @@ struct Prepared {
     var plan: SandboxPlan?
     var context: ProfileContext?
     var hostEnvironment: [String: String]
+    var audit: AuditLog?
+    var auditStart: SessionInfo?
+
+    /// Opens the audit trail the profile asks for, and makes sure brig's own files (the log, its
+    /// key, its anchor) lie outside everything the child may read or write.
+    mutating func openAudit(path: String?, profileOption: String) {
+        guard let plan, plan.profile.audit.enabled || path != nil else { return }
+        let profile = plan.profile
+        let builtin = profile.source.hasPrefix("builtin:")
+        let sessionName = builtin ? Brig.Learn.profileName(argv) : profile.name
+        let options = AuditOptions(path: path, settings: profile.audit, secretValues: plan.secretValues, sessionName: sessionName,
+                                   environment: hostEnvironment)
+        let log: AuditLog
+        do {
+            log = try AuditLog.open(options)
+        } catch {
+            resources.temporaryDirectory?.remove()
+            Brig.fail("audit: \(error)")
+        }
+        let grants = profile.sandbox.readPaths + profile.sandbox.writePaths + profile.sandbox.execPaths
+            + plan.commandGrants.map(\.path)
+        for file in [log.path, log.anchorPath].compactMap({ $0 }) where file != "-" {
+            if let grant = grants.first(where: { g in file == g || file.hasPrefix(g.hasSuffix("/") ? g : g + "/") }) {
+                log.close()
+                resources.temporaryDirectory?.remove()
+                Brig.fail("audit: the audit trail \(file) lies inside the sandbox's grant \(grant): the server could edit it; "
+                    + "run from another --workdir, or move it with --audit-log or audit.path")
+            }
+        }
+        var text: String?
+        if builtin {
+            text = ProfileLoader.builtinText(String(profile.source.dropFirst("builtin:".count)))
+        } else if let bytes = Brig.Learn.readFile(profile.source) {
+            text = String(decoding: bytes, as: UTF8.self)
+        }
+        let features = plan.features
+        var featureList = ["seccomp=\(features.seccomp)", "seccomp_notify=\(features.seccompNotify)", "landlock_abi=\(features.landlockABI)"]
+        if features.isRoot { featureList.append("root") }
+        audit = log
+        auditStart = SessionInfo(brigVersion: Brig.version, command: argv, executable: executable,
+                                 executableSHA256: Digest.sha256(file: executable), profileName: profile.name,
+                                 profileSource: profile.source, profileText: text, sandbox: plan.enforced + plan.notEnforced.map { "not enforced: " + $0 },
+                                 kernelFeatures: featureList)
+    }
 
     /// Resolves, loads and plans; brig's own errors end the process (125, or 126/127 for the command).
     static func make(argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,

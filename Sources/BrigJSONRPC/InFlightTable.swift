@@ -70,6 +70,11 @@ public final class InFlightTable: Sendable {
         }
     }
 
+    /// Names what a pending request is about (the tool called), for the record of its response.
+    public func setSubject(id: String, _ subject: String) {
+        state.withLock { s in s.entries[id]?.subject = subject }
+    }
+
     public func lookup(id: String) -> Entry? {
         state.withLock { s in s.entries[id] }
     }

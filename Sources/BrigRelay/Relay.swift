@@ -1,5 +1,6 @@
 public import BrigJSONRPC
 import BrigPolicy
+public import BrigAudit
 import Synchronization
 
 #if canImport(Glibc)
@@ -49,13 +50,20 @@ public final class Relay: Sendable {
         public var rejected = [0, 0]
     }
 
+    /// The audit trail, when one is kept; `auditPayloads` says whether records carry the line.
+    public let audit: AuditLog?
+    let auditPayloads: Bool
+
     /// Sees every valid message (learn mode).
     public typealias Observer = @Sendable (MessageView, UnsafeBufferPointer<UInt8>, Direction) -> Void
     let observer: Observer?
 
     public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
-                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil) {
+                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil,
+                audit: AuditLog? = nil, auditPayloads: Bool = true) {
         self.policy = policy
+        self.audit = audit
+        self.auditPayloads = auditPayloads
         self.observer = observer
         self.configuration = configuration
         self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
@@ -134,8 +142,18 @@ public final class Relay: Sendable {
         case .success(let view):
             let answered = track(view, direction: direction)
             observer?(view, line, direction)
-            guard let policy else { return true }
-            return applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch)
+            guard policy != nil || audit != nil else { return true }
+            if let audit, !audit.isHealthy {
+                return refuseWithoutAudit(view, direction: direction)
+            }
+            var decisions: [Decision] = []
+            var forward = true
+            if let policy {
+                forward = applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch,
+                                      decisions: &decisions)
+            }
+            if let audit { record(audit, line, view, direction: direction, answered: answered, decisions: decisions) }
+            return forward
         case .failure(let error):
             reject(error, line: line, direction: direction)
             return false
@@ -167,10 +185,10 @@ public final class Relay: Sendable {
     /// The policy's verdict on one parsed line: true to forward it unchanged; otherwise brig has
     /// answered, dropped, or queued a rewritten line itself.
     private func applyPolicy(_ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-                             direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8]) -> Bool {
+                             direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8],
+                             decisions: inout [Decision]) -> Bool {
         if view.isResponse {
             guard direction == .serverToHost, let request = answered else { return true }
-            var decisions: [Decision] = []
             let replacement = policy.inspectResponse(line, view: view, request: request, decisions: &decisions)
             report(decisions, direction: direction)
             guard let replacement else { return true }
@@ -179,7 +197,11 @@ public final class Relay: Sendable {
             return false
         }
         let outcome = policy.inspect(line, view: view, direction: direction)
+        decisions = outcome.decisions
         report(outcome.decisions, direction: direction)
+        if view.kind == .request, view.method == "tools/call", let id = view.id, let subject = outcome.decisions.first?.subject {
+            (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
+        }
         let sender = direction == .hostToServer ? toHost : toServer
         for reply in outcome.replies { sender.write(reply) }
         // Brig answered these itself: the peer will never answer them.
@@ -197,6 +219,52 @@ public final class Relay: Sendable {
         }
     }
 
+    /// One audit record per message (per member of a batch).
+    private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
+                        answered: InFlightTable.Entry?, decisions: [Decision]) {
+        let members = view.kind == .batch ? view.members : [view]
+        for (index, m) in members.enumerated() {
+            let d = members.count == 1 ? (decisions.first { !$0.allowed } ?? decisions.first)
+                : decisions.indices.contains(index) ? decisions[index] : nil
+            let method = m.method ?? (m.isResponse ? answered?.method : nil)
+            var subject = d?.subject
+            if m.isResponse { subject = answered?.subject }
+            let bytes = m.span.map { UnsafeBufferPointer(rebasing: line[$0]) } ?? line
+            var duration: UInt64?
+            if m.isResponse, let answered { duration = (MonotonicClock.nanoseconds() &- answered.startedAt) / 1000 }
+            let event = MessageEvent(
+                direction: direction, kind: m.kind.rawValue, method: method, id: m.id,
+                tool: method == "tools/call" ? subject : nil,
+                resource: method?.hasPrefix("resources/") == true ? subject : nil,
+                prompt: method == "prompts/get" ? subject : nil,
+                size: bytes.count,
+                decision: d.map { AuditDecision(allowed: $0.allowed, enforced: $0.enforced, rule: $0.rule, reason: $0.reason,
+                                                category: $0.category.rawValue) },
+                subject: subject, scopes: d?.scopes ?? [], durationMicros: duration,
+                raw: auditPayloads ? Array(bytes) : nil)
+            audit.message(event)
+            if let d, !d.allowed, d.category == .rate {
+                audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                            detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
+            }
+        }
+    }
+
+    /// `audit.on_failure: block` and a record could not be written: nothing passes unrecorded.
+    /// Requests from the host are answered with an error; everything else is dropped.
+    private func refuseWithoutAudit(_ view: MessageView, direction: Direction) -> Bool {
+        if direction == .hostToServer {
+            for m in (view.kind == .batch ? view.members : [view]) where m.kind == .request {
+                guard let id = m.id else { continue }
+                _ = hostRequests.remove(id: id)
+                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
+                                                      data: "{\"reason\":\"brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded\"}"))
+            }
+        }
+        diagnostics.report("audit trail unavailable: \(direction.rawValue) message not forwarded (audit.on_failure: block)")
+        return false
+    }
+
     private func report(_ decisions: [Decision], direction: Direction) {
         for d in decisions where !d.allowed {
             let verb = d.enforced ? "denied" : "would deny (permissive)"
@@ -205,6 +273,9 @@ public final class Relay: Sendable {
     }
 
     private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
+        audit?.event(action: "malformed-message", outcome: "failure",
+                     detail: [("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
+                              ("reason", .string(error.detail)), ("size", .number(String(line.count)))])
         switch direction {
         case .hostToServer:
             // The host gets the JSON-RPC error the spec names; the server never sees the line.
@@ -221,6 +292,9 @@ public final class Relay: Sendable {
     private func handleOversized(prefix: UnsafeBufferPointer<UInt8>, length: Int, direction: Direction) {
         let id = MessageView.idFromPrefix(prefix)
         let limit = configuration.maximumMessageBytes
+        audit?.event(action: "oversized-message", outcome: "failure",
+                     detail: [("direction", .string(direction.rawValue)), ("size", .number(String(length))),
+                              ("limit", .number(String(limit)))])
         switch direction {
         case .hostToServer:
             toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.invalidRequest, message: "Invalid Request",

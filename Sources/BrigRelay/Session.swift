@@ -1,5 +1,6 @@
 import BrigJSONRPC
 public import BrigSandbox
+public import BrigAudit
 import Synchronization
 
 #if canImport(Glibc)
@@ -42,6 +43,11 @@ public final class Session: Sendable {
     /// watches every message, and a hook that sees the relay once it runs (replays use it).
     public let hooks: Hooks
 
+    /// The audit trail and the session-start record (the server's pid is filled in at spawn).
+    public let audit: AuditLog?
+    public let auditStart: SessionInfo?
+    public let auditPayloads: Bool
+
     public struct Hooks: Sendable {
         public var listener: (@Sendable (Int32) -> Void)?
         public var observer: Relay.Observer?
@@ -50,7 +56,10 @@ public final class Session: Sendable {
     }
 
     public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
-                hooks: Hooks = Hooks()) {
+                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil, auditPayloads: Bool = true) {
+        self.audit = audit
+        self.auditStart = auditStart
+        self.auditPayloads = auditPayloads
         self.policy = policy
         self.hooks = hooks
         self.spec = spec
@@ -94,16 +103,22 @@ public final class Session: Sendable {
         close(toServerPipe.read)
         close(fromServerPipe.write)
         resources.releaseBeforeRelay()
+        let started = MonotonicClock.nanoseconds()
+        if let audit, var info = auditStart {
+            info.serverPID = child.pid
+            audit.sessionStart(info)
+        }
         if child.seccompListener >= 0 {
             if let handler = hooks.listener {
                 handler(child.seccompListener)
             } else {
-                SyscallReporter(listener: child.seccompListener).start()
+                SyscallReporter(listener: child.seccompListener, audit: audit).start()
             }
         }
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
-                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer)
+                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
+                          audit: audit, auditPayloads: auditPayloads)
         hooks.started?(relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in
@@ -118,28 +133,37 @@ public final class Session: Sendable {
             serverClosed.store(true, ordering: .releasing)
             kill(getpid(), SIGUSR1)
         }
-        let status = supervise(pid: child.pid)
+        let (status, usage) = supervise(pid: child.pid)
         drainServerOutput()
         // Whatever is left of the server's process group goes with it.
         if spec.newSession { kill(-child.pid, SIGKILL) }
         // Requests the server never answered get an error, so the host does not wait forever.
         relay.failPendingHostRequests(reason: "the server exited (\(Session.describe(status))) before answering")
+        if let audit {
+            let signal = status & 0x7f
+            func micros(_ t: timeval) -> UInt64 { UInt64(max(0, t.tv_sec)) * 1_000_000 + UInt64(max(0, t.tv_usec)) }
+            audit.childExit(ExitInfo(pid: child.pid, code: signal == 0 ? (status >> 8) & 0xff : nil, signal: signal == 0 ? nil : signal,
+                                     userCPUMicros: micros(usage.ru_utime), systemCPUMicros: micros(usage.ru_stime),
+                                     maxRSSKiB: UInt64(max(0, usage.ru_maxrss)), wallMicros: (MonotonicClock.nanoseconds() - started) / 1000))
+            audit.close()
+        }
         Diagnostics.shared.flushSuppressed()
         resources.releaseAtEnd()
         return Session.exitCode(status)
     }
 
     /// Waits for the child, forwarding signals and enforcing the shutdown sequence after host EOF.
-    private func supervise(pid: pid_t) -> Int32 {
+    private func supervise(pid: pid_t) -> (Int32, rusage) {
         enum Phase { case running, closing, terminating, killed }
         var phase = Phase.running
         var deadline: UInt64 = 0
         var set = Session.handledSignals()
         while true {
             var status: Int32 = 0
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { return status }
-            if reaped < 0 && errno == ECHILD { return 0 }
+            var usage = rusage()
+            let reaped = wait4(pid, &status, WNOHANG, &usage)
+            if reaped == pid { return (status, usage) }
+            if reaped < 0 && errno == ECHILD { return (0, usage) }
 
             if phase == .running, hostClosed.load(ordering: .acquiring) {
                 phase = .closing

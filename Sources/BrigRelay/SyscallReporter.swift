@@ -1,4 +1,5 @@
 import BrigSandbox
+public import BrigAudit
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,7 +14,10 @@ public final class SyscallReporter: Sendable {
     private let diagnostics: Diagnostics
     private let counts = Mutex<[String: Int]>([:])
 
-    public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20)) {
+    private let audit: AuditLog?
+
+    public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil) {
+        self.audit = audit
         self.listener = listener
         self.diagnostics = diagnostics
     }
@@ -28,7 +32,13 @@ public final class SyscallReporter: Sendable {
                 if rc != 0 { return }  // the listener is gone: no process is left under the filter
                 let name = SeccompProgram.name(of: note.nr)
                 _ = Seccomp.respond(listener, id: note.id, error: EPERM)
-                counts.withLock { $0[name, default: 0] += 1 }
+                let count = counts.withLock { c -> Int in
+                    c[name, default: 0] += 1
+                    return c.values.reduce(0, +)
+                }
+                // Every refusal is counted; the trail keeps the first 1000 calls in full so a loop
+                // of blocked calls cannot flood it (the session's end reports the totals).
+                if count <= 1000 { audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args) }
                 let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
                 diagnostics.report("blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM")
             }
