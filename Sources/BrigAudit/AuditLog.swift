@@ -558,14 +558,17 @@ final class Writer: @unchecked Sendable {
     private func seal(_ record: ObjectWriter) -> [UInt8] {
         var w = record
         w.string("prev_mac", hex(prevMAC))
-        var canonical = w.out
-        canonical.append(0x7D)
-        canonical.append(0x7D)
-        let mac = Chain.mac(key: key, prev: prevMAC, canonical: canonical)
         var line = w.out
         line.reserveCapacity(line.count + Chain.suffixLength + 1)
-        line.append(contentsOf: Array(",\"mac\":\"".utf8))
-        line.append(contentsOf: Array(hex(mac).utf8))
+        line.append(0x7D)
+        line.append(0x7D)
+        let mac = Chain.mac(key: key, prev: prevMAC, canonical: line)
+        line.removeLast(2)
+        line.append(contentsOf: Chain.macPrefix)
+        for b in mac {
+            line.append(hexDigits[Int(b >> 4)])
+            line.append(hexDigits[Int(b & 0xF)])
+        }
         line.append(contentsOf: [0x22, 0x7D, 0x7D, 0x0A])
         sequence += 1
         prevMAC = mac

@@ -15,12 +15,13 @@ enum Chain {
     /// `,"mac":"` + 64 hex + `"}}`.
     static let suffixLength = 8 + 64 + 3
     static let zeroMAC = [UInt8](repeating: 0, count: 32)
+    static let macPrefix: [UInt8] = Array(",\"mac\":\"".utf8)
 
-    static func mac(key: SymmetricKey, prev: [UInt8], canonical: some Sequence<UInt8>) -> [UInt8] {
+    static func mac(key: SymmetricKey, prev: [UInt8], canonical: [UInt8]) -> [UInt8] {
         var h = HMAC<SHA256>(key: key)
-        h.update(data: prev)
-        h.update(data: Array(canonical))
-        return Array(h.finalize())
+        prev.withUnsafeBytes { h.update(data: $0) }
+        canonical.withUnsafeBytes { h.update(data: $0) }
+        return h.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// Splits a line (no newline) into its canonical bytes and the MAC it carries, or nil when the

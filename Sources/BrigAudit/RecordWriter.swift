@@ -33,7 +33,7 @@ struct ObjectWriter {
 
     mutating func keyString(_ k: String) {
         separator()
-        JSONWriter.appendString(k, to: &out)
+        appendJSONString(k, to: &out)
         out.append(UInt8(ascii: ":"))
     }
 
@@ -67,7 +67,7 @@ struct ObjectWriter {
 
     mutating func string(_ k: StaticString, _ v: String) {
         key(k)
-        JSONWriter.appendString(v, to: &out)
+        appendJSONString(v, to: &out)
     }
 
     mutating func string(_ k: StaticString, _ v: String?) {
@@ -76,7 +76,7 @@ struct ObjectWriter {
 
     mutating func element(_ v: String) {
         separator()
-        JSONWriter.appendString(v, to: &out)
+        appendJSONString(v, to: &out)
     }
 
     mutating func element(_ v: UInt64) {
@@ -101,12 +101,12 @@ struct ObjectWriter {
 
     mutating func value(_ k: StaticString, _ v: JSONValue) {
         key(k)
-        v.write(to: &out)
+        appendJSONValue(v, to: &out)
     }
 
     mutating func member(_ k: String, _ v: JSONValue) {
         keyString(k)
-        v.write(to: &out)
+        appendJSONValue(v, to: &out)
     }
 
     /// Raw JSON text (must be valid JSON).
@@ -138,6 +138,57 @@ struct ObjectWriter {
             }
             out.append(contentsOf: buf[(20 - count)...])
         }
+    }
+}
+
+/// Appends `s` as a JSON string literal, escaped as `JSONWriter.appendString` does, copying
+/// runs that need no escaping in one go.
+func appendJSONString(_ s: String, to out: inout [UInt8]) {
+    var s = s
+    s.withUTF8 { buf in
+        out.append(0x22)
+        var run = 0
+        for i in 0..<buf.count {
+            let b = buf[i]
+            guard b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F else { continue }
+            if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[run..<i])) }
+            switch b {
+            case 0x22: out.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+            default:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
+            }
+            run = i + 1
+        }
+        if run < buf.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[run...])) }
+        out.append(0x22)
+    }
+}
+
+/// Compact JSON text of `v` (as `JSONValue.write(to:)`, with the faster string escaping).
+func appendJSONValue(_ v: JSONValue, to out: inout [UInt8]) {
+    switch v {
+    case .string(let s): appendJSONString(s, to: &out)
+    case .array(let items):
+        out.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            appendJSONValue(item, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    case .object(let members):
+        out.append(UInt8(ascii: "{"))
+        for (i, (key, value)) in members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            appendJSONString(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            appendJSONValue(value, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    default: v.write(to: &out)
     }
 }
 

@@ -255,3 +255,86 @@ public enum AuditVerifier {
         return report
     }
 }
+
+/// Reads records for `brig audit show` and `tail`.
+public enum AuditReader {
+    /// Every record of `files` in order (lines that are not records are skipped).
+    public static func records(files: [String]) -> [RecordFields] {
+        var out: [RecordFields] = []
+        for file in files {
+            guard let data = readFile(file) else { continue }
+            for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
+                if let r = RecordFields(line: line) { out.append(r) }
+            }
+        }
+        return out
+    }
+
+    /// The default log of a profile (or command) name: `$XDG_STATE_HOME/brig/audit/NAME.jsonl`.
+    public static func defaultPath(name: String, environment: [String: String]) -> String {
+        stateHome(environment) + "/brig/audit/\(name).jsonl"
+    }
+}
+
+/// Follows a log as it grows, across rotation (`PATH` renamed to `PATH.1` and a new `PATH` created):
+/// each `poll()` returns the complete lines appended since the last.
+public final class AuditFollower {
+    public let path: String
+    private var fd: Int32 = -1
+    private var inode: UInt64 = 0
+    private var pending: [UInt8] = []
+
+    /// Starts at the end of the file (`fromStart: false`) or at its beginning.
+    public init(path: String, fromStart: Bool = false) {
+        self.path = path
+        reopen(seekToEnd: !fromStart)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    private func reopen(seekToEnd: Bool) {
+        if fd >= 0 { close(fd) }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        pending = []
+        guard fd >= 0 else { return }
+        var st = stat()
+        fstat(fd, &st)
+        inode = UInt64(st.st_ino)
+        if seekToEnd { lseek(fd, 0, SEEK_END) }
+    }
+
+    /// The lines (without newline) appended since the last call.
+    public func poll() -> [[UInt8]] {
+        var lines: [[UInt8]] = []
+        if fd < 0 {
+            reopen(seekToEnd: false)
+            if fd < 0 { return [] }
+        }
+        drain(into: &lines)
+        // Rotated (a new file at PATH) or truncated: finish the old one, then read the new from its start.
+        var st = stat()
+        if stat(path, &st) == 0 {
+            let cur = lseek(fd, 0, SEEK_CUR)
+            if UInt64(st.st_ino) != inode || Int64(st.st_size) < Int64(cur) {
+                drain(into: &lines)
+                reopen(seekToEnd: false)
+                drain(into: &lines)
+            }
+        }
+        return lines
+    }
+
+    private func drain(into lines: inout [[UInt8]]) {
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            pending.append(contentsOf: buf[0..<n])
+        }
+        while let nl = pending.firstIndex(of: 0x0A) {
+            lines.append(Array(pending[..<nl]))
+            pending.removeSubrange(...nl)
+        }
+    }
+}

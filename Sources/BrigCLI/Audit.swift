@@ -1,0 +1,345 @@
+public import ArgumentParser
+import BrigAudit
+import BrigJSONRPC
+import BrigProfile
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+extension Brig {
+    /// `brig audit verify|show|tail`: read the audit trail that `brig run` writes.
+    public struct Audit: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Verify, show and follow brig's audit trail (hash-chained JSON Lines).",
+            discussion: """
+                Each brig session appends records to $XDG_STATE_HOME/brig/audit/NAME.jsonl (NAME: the \
+                profile's name), chained with HMAC-SHA256 under the key in $XDG_STATE_HOME/brig/audit.key. \
+                The record format is described in docs/audit.md.
+                """,
+            subcommands: [Verify.self, Show.self, Tail.self]
+        )
+
+        public init() {}
+    }
+}
+
+/// Where the audit commands find logs and keys.
+struct AuditLocation: ParsableArguments {
+    @Option(name: .customLong("profile"), help: ArgumentHelp(
+        "Take the log path, key file and anchor from this profile's audit: section.", valueName: "NAME|FILE"))
+    var profile: String?
+
+    var environment: [String: String] { HostEnvironment.dictionary() }
+
+    func loadProfile() -> Profile? {
+        guard let profile else { return nil }
+        let env = environment
+        let home = env["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
+        var buf = [CChar](repeating: 0, count: 4096)
+        let cwd = getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
+        let context = ProfileContext(home: home, workdir: cwd, tmpdir: "/tmp", environment: env)
+        do {
+            return try ProfileLoader.load(profile, context: context)
+        } catch {
+            Brig.fail(error.description)
+        }
+    }
+
+    /// The files to read: each given path with its rotated files (oldest first); with none, the
+    /// profile's log (or the default profile's).
+    func files(_ given: [String], profile p: Profile?) -> [String] {
+        var paths = given
+        if paths.isEmpty {
+            if let path = p?.audit.path, path != "-" {
+                paths = [path]
+            } else {
+                paths = [AuditReader.defaultPath(name: p?.name ?? "default", environment: environment)]
+            }
+        }
+        return paths.flatMap { AuditVerifier.rotatedSet($0) }
+    }
+}
+
+extension Brig.Audit {
+    /// `brig audit verify FILE...`
+    public struct Verify: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Check the HMAC chain of audit logs: exit 0 when intact, 1 when damaged.",
+            discussion: """
+                Names the first bad record (FILE:LINE, sequence) and the damage: modified, inserted, \
+                deleted, reordered or truncated. A session that ended without its end record (brig \
+                was killed) is a warning, not damage: exit 0.
+
+                The key: --key-file, else the profile's audit.key_file when --profile is given, \
+                else the default $XDG_STATE_HOME/brig/audit.key ($HOME/.local/state/brig/audit.key).
+
+                Rotated files: given NAME.jsonl, verify reads NAME.jsonl.N ... NAME.jsonl.1, NAME.jsonl \
+                (oldest first) as one chain; a missing file in the middle shows as deleted records. \
+                When the oldest files were rotated away, the chain starts later (a warning).
+
+                A cut tail (the newest records removed) is only caught with --anchor (or the profile's \
+                audit.anchor): the anchor file holds the latest sequence and MAC.
+
+                Examples:
+                  brig audit verify ~/.local/state/brig/audit/default.jsonl
+                  brig audit verify --profile ./server.yaml
+                  brig audit verify --key-file /secure/audit.key --anchor /secure/srv.anchor srv.jsonl
+                """
+        )
+
+        @Argument(help: ArgumentHelp("Audit logs (default: the profile's log).", valueName: "FILE"))
+        var files: [String] = []
+
+        @Option(name: .customLong("key-file"), help: ArgumentHelp("The HMAC key file.", valueName: "K"))
+        var keyFile: String?
+
+        @Option(name: .customLong("anchor"), help: ArgumentHelp("The anchor file (latest sequence and MAC).", valueName: "A"))
+        var anchor: String?
+
+        @OptionGroup var location: AuditLocation
+
+        public init() {}
+
+        public func run() throws {
+            let profile = location.loadProfile()
+            let keyPath = keyFile ?? profile?.audit.keyFile ?? AuditKey.defaultPath(environment: location.environment)
+            let key: [UInt8]
+            do { key = try AuditKey.load(keyPath) } catch { Brig.fail(error.description) }
+            let paths = location.files(files, profile: profile)
+            let report = AuditVerifier.verify(files: paths, key: key, anchor: anchor ?? profile?.audit.anchor)
+            for w in report.warnings { print("warning: \(w)") }
+            if let problem = report.problem {
+                print("damaged: \(problem)")
+                throw ExitCode(1)
+            }
+            let range = report.firstSequence.map { "sequences \($0)-\(report.lastSequence ?? $0)" } ?? "no records"
+            print("intact: \(report.records) records, \(report.sessions) sessions, \(range), \(paths.count) file\(paths.count == 1 ? "" : "s")")
+        }
+    }
+
+    /// `brig audit show [FILE]`
+    public struct Show: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Print audit records as a table (or as JSON Lines), filtered.",
+            discussion: """
+                Reads FILE with its rotated files (oldest first); default: the profile's log.
+
+                Examples:
+                  brig audit show --outcome denied
+                  brig audit show --since 1h --tool write_file
+                  brig audit show --session 3f2a --json | jq .mcp
+                """
+        )
+
+        @Argument(help: ArgumentHelp("An audit log (default: the profile's log).", valueName: "FILE"))
+        var file: String?
+
+        @Option(help: ArgumentHelp("Only records at or after T: 2026-11-25, 2026-11-25T19:40:00Z, or an age like 30m, 2h, 7d.", valueName: "T"))
+        var since: String?
+
+        @Option(help: ArgumentHelp("Only messages with this method.", valueName: "M"))
+        var method: String?
+
+        @Option(help: ArgumentHelp("Only messages naming this tool.", valueName: "T"))
+        var tool: String?
+
+        @Option(help: ArgumentHelp("Only denied or allowed messages.", valueName: "denied|allowed"))
+        var outcome: String?
+
+        @Option(help: ArgumentHelp("Only this session (an id or its prefix).", valueName: "S"))
+        var session: String?
+
+        @Flag(help: "Print the matching records as JSON Lines.")
+        var json = false
+
+        @OptionGroup var location: AuditLocation
+
+        public init() {}
+
+        public func validate() throws {
+            if let outcome, outcome != "denied" && outcome != "allowed" {
+                throw ValidationError("--outcome: expected denied or allowed, got \"\(outcome)\"")
+            }
+            if let since, AuditTable.parseSince(since) == nil {
+                throw ValidationError("--since: expected a date, a timestamp, or an age like 30m, 2h, 7d; got \"\(since)\"")
+            }
+        }
+
+        public func run() throws {
+            let profile = location.loadProfile()
+            let paths = location.files(file.map { [$0] } ?? [], profile: profile)
+            let sinceMicros = since.flatMap(AuditTable.parseSince)
+            let table = AuditTable(color: isatty(1) == 1)
+            var out = json ? "" : table.header() + "\n"
+            for r in AuditReader.records(files: paths) {
+                if let sinceMicros, let t = r.value["@timestamp"]?.stringValue.flatMap(parseTimestamp), t < sinceMicros { continue }
+                if let method, r["mcp.method"]?.stringValue != method { continue }
+                if let tool, r["mcp.tool"]?.stringValue != tool { continue }
+                if let session, !(r.sessionID ?? "").hasPrefix(session) { continue }
+                if let outcome {
+                    guard let allowed = r["mcp.decision.allowed"]?.boolValue, allowed == (outcome == "allowed") else { continue }
+                }
+                out += json ? r.value.jsonText + "\n" : table.row(r) + "\n"
+                if out.utf8.count > 1 << 16 {
+                    print(out, terminator: "")
+                    out = ""
+                }
+            }
+            print(out, terminator: "")
+        }
+    }
+
+    /// `brig audit tail [FILE] -f`
+    public struct Tail: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Print denials and blocked syscalls; with -f, follow the log as brig appends to it.",
+            discussion: """
+                Follows FILE across rotation (when NAME.jsonl is renamed to NAME.jsonl.1, tail finishes \
+                the old file and continues in the new one).
+
+                Examples:
+                  brig audit tail -f
+                  brig audit tail --profile ./server.yaml -f --all
+                """
+        )
+
+        @Argument(help: ArgumentHelp("An audit log (default: the profile's log).", valueName: "FILE"))
+        var file: String?
+
+        @Flag(name: [.short, .customLong("follow")], help: "Keep reading as records are appended.")
+        var follow = false
+
+        @Option(name: .customShort("n"), help: ArgumentHelp("How many past denials to print first.", valueName: "N"))
+        var count = 10
+
+        @Flag(help: "Print every record, not only denials.")
+        var all = false
+
+        @OptionGroup var location: AuditLocation
+
+        public init() {}
+
+        public func run() throws {
+            let profile = location.loadProfile()
+            let path = file ?? location.files([], profile: profile).last ?? ""
+            let table = AuditTable(color: isatty(1) == 1)
+            let past = AuditReader.records(files: AuditVerifier.rotatedSet(path)).filter { all || AuditTable.isDenial($0) }
+            for r in past.suffix(max(count, 0)) { print(table.line(r)) }
+            guard follow else { return }
+            let follower = AuditFollower(path: path)
+            while true {
+                var out = ""
+                for line in follower.poll() {
+                    guard let r = RecordFields(line: line[...]), all || AuditTable.isDenial(r) else { continue }
+                    out += table.line(r) + "\n"
+                }
+                if !out.isEmpty {
+                    print(out, terminator: "")
+                    fflush(nil)
+                }
+                usleep(200_000)
+            }
+        }
+    }
+}
+
+/// The readable forms of records.
+struct AuditTable {
+    let color: Bool
+
+    static func isDenial(_ r: RecordFields) -> Bool {
+        r["event.type"]?.arrayValue?.contains(.string("denied")) ?? false
+    }
+
+    /// A timestamp, a date, or an age (`30s`, `15m`, `2h`, `7d`) before now.
+    static func parseSince(_ text: String) -> Int64? {
+        if let t = parseTimestamp(text) { return t }
+        guard let unit = text.last, let n = Int64(text.dropLast()), n >= 0 else { return nil }
+        let seconds: Int64
+        switch unit {
+        case "s": seconds = n
+        case "m": seconds = n * 60
+        case "h": seconds = n * 3600
+        case "d": seconds = n * 86400
+        default: return nil
+        }
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return (Int64(ts.tv_sec) - seconds) * 1_000_000
+    }
+
+    private func paint(_ s: String, _ code: String) -> String {
+        color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s
+    }
+
+    private func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+    }
+
+    func header() -> String {
+        let h = pad("TIME", 27) + pad("SESSION", 9) + pad("DIR", 4) + pad("METHOD/EVENT", 26) + pad("TOOL", 20)
+            + pad("DECISION", 9) + "RULE"
+        return color ? "\u{1B}[1m\(h)\u{1B}[0m" : h
+    }
+
+    func row(_ r: RecordFields) -> String {
+        let time = r.value["@timestamp"]?.stringValue ?? ""
+        let session = String((r.sessionID ?? "").prefix(8))
+        let dir: String
+        switch r["mcp.direction"]?.stringValue {
+        case "host-to-server": dir = "->"
+        case "server-to-host": dir = "<-"
+        default: dir = ""
+        }
+        let what = r["mcp.method"]?.stringValue
+            ?? (r["mcp.kind"]?.stringValue).map { k in "(\(k) \(r["mcp.id"]?.stringValue ?? ""))" }
+            ?? eventLabel(r)
+        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue ?? ""
+        var decision = "", rule = ""
+        if let allowed = r["mcp.decision.allowed"]?.boolValue {
+            decision = allowed ? "allowed" : "denied"
+            rule = r["mcp.decision.rule"]?.stringValue ?? ""
+            if !allowed, let reason = r["mcp.decision.reason"]?.stringValue, !reason.isEmpty { rule += " (\(reason))" }
+        } else if AuditTable.isDenial(r) {
+            decision = "denied"
+        }
+        var line = pad(time, 27) + pad(session, 9) + pad(dir, 4) + pad(what, 26) + pad(tool, 20)
+        let d = pad(decision, 9)
+        line += decision == "denied" ? paint(d, "31") : decision == "allowed" ? paint(d, "32") : d
+        return line + rule
+    }
+
+    private func eventLabel(_ r: RecordFields) -> String {
+        let action = r.action ?? "?"
+        if action == "syscall-blocked", let name = r["brig.syscall.name"]?.stringValue { return "syscall \(name)" }
+        if action == "child-exit" {
+            if case .number(let c)? = r["process.exit_code"] { return "child-exit \(c)" }
+            if case .number(let s)? = r["brig.exit.signal"] { return "child-exit signal \(s)" }
+        }
+        return action
+    }
+
+    /// One line for `tail`.
+    func line(_ r: RecordFields) -> String {
+        let time = r.value["@timestamp"]?.stringValue ?? ""
+        let session = String((r.sessionID ?? "").prefix(8))
+        var s = "\(time) \(session) "
+        if AuditTable.isDenial(r) { s += paint("DENIED", "31") + " " }
+        if let m = r["mcp.method"]?.stringValue ?? r["mcp.kind"]?.stringValue {
+            s += m
+            if let t = r["mcp.tool"]?.stringValue { s += " tool=\(t)" }
+            if let t = r["mcp.resource"]?.stringValue { s += " resource=\(t)" }
+            if let t = r["mcp.prompt"]?.stringValue { s += " prompt=\(t)" }
+            if let rule = r["mcp.decision.rule"]?.stringValue { s += " rule=\(rule)" }
+            if let reason = r["mcp.decision.reason"]?.stringValue, !reason.isEmpty { s += " reason=\"\(reason)\"" }
+            if let subject = r["mcp.subject"]?.stringValue { s += " subject=\(subject)" }
+        } else {
+            s += eventLabel(r)
+            if case .number(let pid)? = r["process.pid"] { s += " pid=\(pid)" }
+            if let args = r["brig.syscall.args"]?.arrayValue { s += " args=" + args.map(\.jsonText).joined(separator: ",") }
+            if let d = r["brig.detail"], case .object(let members) = d, !members.isEmpty { s += " " + d.jsonText }
+        }
+        return s
+    }
+}
