@@ -56,9 +56,21 @@ public final class AuditLog: Sendable {
         let writer = try Writer(path: path, key: key, options: options)
         let log = AuditLog(path: path, anchor: settings.anchor, writer: writer, settings: settings)
         writer.owner = log
-        let thread = Thread { [writer] in writer.run() }
+        // The writer thread takes no asynchronous signals: it starts with them blocked (a new
+        // thread inherits its creator's mask), so a process-directed signal (brig's SIGUSR1,
+        // SIGCHLD...) is never delivered to it before or after its owner installs handlers.
+        var all = sigset_t(), saved = sigset_t()
+        blockableSignals(&all)
+        pthread_sigmask(SIG_BLOCK, &all, &saved)
+        let thread = Thread { [writer] in
+            var mask = sigset_t()
+            blockableSignals(&mask)
+            pthread_sigmask(SIG_BLOCK, &mask, nil)
+            writer.run()
+        }
         thread.name = "brig-audit"
         thread.start()
+        pthread_sigmask(SIG_SETMASK, &saved, nil)
         return log
     }
 
@@ -841,6 +853,12 @@ final class Writer: @unchecked Sendable {
         let msg = Syslog.format(message: text, time: nowMicros())
         _ = msg.withUnsafeBytes { send(syslogFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
+}
+
+/// Every signal but the synchronous faults.
+func blockableSignals(_ set: inout sigset_t) {
+    sigfillset(&set)
+    for s in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS] { sigdelset(&set, s) }
 }
 
 func stderrLine(_ s: String) {
