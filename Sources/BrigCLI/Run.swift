@@ -4,6 +4,7 @@ import BrigSandbox
 import BrigPolicy
 import BrigProfile
 import BrigAudit
+import BrigContent
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -50,6 +51,10 @@ extension Brig {
         @Flag(name: .customLong("no-audit"), help: ArgumentHelp("Keep no audit trail for this session."))
         var noAudit = false
 
+        @Option(name: .customLong("expect-sha256"), help: ArgumentHelp(
+            "Refuse to start unless the resolved executable's SHA-256 is HEX (also sandbox.executable_sha256).", valueName: "HEX"))
+        var expectSHA256: String?
+
         @Flag(name: .customLong("no-sandbox"), help: ArgumentHelp(
             "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
         var noSandbox = false
@@ -91,11 +96,14 @@ extension Brig {
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
             var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
                                          relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox)
+            prepared.checkExecutable(expected: expectSHA256)
+            if !noSandbox { prepared.openContentGuard() }
             if !noSandbox && !noAudit { prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
             SelfProtection.makeNonDumpable()
             let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
                                   policy: prepared.gate, audit: prepared.audit, auditStart: prepared.auditStart,
-                                  auditPayloads: prepared.plan?.profile.audit.payloads != AuditPayloads.none)
+                                  auditPayloads: prepared.plan?.profile.audit.payloads != AuditPayloads.none,
+                                  content: prepared.content)
             do {
                 let code = try session.run()
                 throw ExitCode(code)
@@ -121,6 +129,41 @@ struct Prepared {
     var hostEnvironment: [String: String]
     var audit: AuditLog?
     var auditStart: SessionInfo?
+    var content: ContentGuard?
+    var executableSHA256: String?
+
+    /// Server identity: `--expect-sha256` or `sandbox.executable_sha256` must match the executable.
+    mutating func checkExecutable(expected: String?) {
+        executableSHA256 = Digest.sha256(file: executable)
+        for (want, source) in [(expected, "--expect-sha256"), (plan?.profile.sandbox.executableSHA256, "sandbox.executable_sha256")] {
+            guard let want else { continue }
+            guard let have = executableSHA256, have == want.lowercased() else {
+                resources.temporaryDirectory?.remove()
+                Brig.fail("\(executable): SHA-256 \(executableSHA256 ?? "unreadable") does not match \(source) \(want.lowercased()); not starting it")
+            }
+        }
+    }
+
+    /// The content defenses the profile's `mcp:` section asks for (pins keyed by the server's identity).
+    mutating func openContentGuard() {
+        guard let plan else { return }
+        let mcp = plan.profile.mcp
+        let builtin = plan.profile.source.hasPrefix("builtin:")
+        let identity = ContentGuard.identity(profileName: builtin ? nil : plan.profile.name,
+                                             executableSHA256: executableSHA256 ?? executable, arguments: Array(argv.dropFirst()))
+        let settings = ContentSettings(pins: mcp.pins.flatMap(PinMode.init(rawValue:)) ?? .warn,
+                                       sanitize: mcp.sanitize ?? true,
+                                       poisoning: mcp.poisoning.flatMap(PoisoningMode.init(rawValue:)) ?? .warn,
+                                       leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
+                                       secretValues: plan.secretValues, serverIdentity: identity,
+                                       stateDirectory: nil)
+        do {
+            content = try ContentGuard(settings: settings)
+        } catch {
+            resources.temporaryDirectory?.remove()
+            Brig.fail("content defenses: \(error)")
+        }
+    }
 
     /// Opens the audit trail the profile asks for, and makes sure brig's own files (the log, its
     /// key, its anchor) lie outside everything the child may read or write.

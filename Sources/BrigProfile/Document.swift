@@ -22,6 +22,7 @@ struct ProfileLayer {
     var require: [String] = []
     var namespaces: [String] = []
     var user: String?
+    var executableSHA256: String?
     /// The `mcp:` section (MCPSection.swift) and the `audit:` section (AuditSection.swift).
     var mcp = MCPLayer()
     var audit = AuditLayer()
@@ -42,6 +43,7 @@ struct ProfileLayer {
         if let denyAction { s.denyAction = denyAction }
         if let network { s.network = network }
         if let user { s.user = user }
+        if let executableSHA256 { s.executableSHA256 = executableSHA256 }
         appendUnique(&s.denySyscalls, denySyscalls)
         appendUnique(&s.allowSyscalls, allowSyscalls)
         appendUnique(&s.capabilities, capabilities)
@@ -65,7 +67,7 @@ func appendUnique<T: Equatable>(_ list: inout [T], _ items: [T]) {
 enum Vocabulary {
     static let topKeys = ["version", "name", "description", "extends", "sandbox", "mcp", "audit"]
     static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
-                              "require", "namespaces", "user"]
+                              "require", "namespaces", "user", "executable_sha256"]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
     static let filesystemKeys = ["inherit", "read", "write", "exec"]
     static let networkKeys = ["connect", "bind"]
@@ -319,6 +321,12 @@ struct DocumentParser {
                     }
                 }
             case "network": layer.network = try parseNetwork(value, path)
+            case "executable_sha256":
+                let hex = try string(value, path).lowercased()
+                guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit }) else {
+                    throw fail(value, path, "expected 64 hexadecimal digits (a SHA-256)")
+                }
+                layer.executableSHA256 = hex
             case "rlimits":
                 for (name, _, v) in try entries(value, path, allowed: Vocabulary.rlimitKeys, nullIsEmpty: true) {
                     layer.rlimits[name] = try parseLimit(v, path + "." + name)

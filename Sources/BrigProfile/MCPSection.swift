@@ -240,6 +240,12 @@ public struct MCPPolicy: Sendable, Equatable {
     public var roles: [String: [String]] = [:]
     public var auth: MCPAuth?
     public var mode: MCPMode = .enforce
+    /// Content defenses (issue #6): `pins` block|warn|off, `sanitize`, `poisoning` block|warn|off,
+    /// `leaks` redact|block|off. nil = brig's default (warn, true, warn, redact).
+    public var pins: String?
+    public var sanitize: Bool?
+    public var poisoning: String?
+    public var leaks: String?
     /// `$WORKDIR` as the profile expanded it: relative argument paths are taken against it.
     public var workdir: String?
 
@@ -262,6 +268,10 @@ struct MCPLayer {
     var roles: [String: [String]] = [:]
     var auth: MCPAuth?
     var mode: MCPMode?
+    var pins: String?
+    var sanitize: Bool?
+    var poisoning: String?
+    var leaks: String?
 
     /// Maps (methods, rate, roles) merge per key, tool rules go before the parent's,
     /// allow/deny lists append, scalars override.
@@ -281,6 +291,10 @@ struct MCPLayer {
         p.roles.merge(roles) { _, new in new }
         if let auth { p.auth = auth }
         if let mode { p.mode = mode }
+        if let pins { p.pins = pins }
+        if let sanitize { p.sanitize = sanitize }
+        if let poisoning { p.poisoning = poisoning }
+        if let leaks { p.leaks = leaks }
         return p
     }
 }
@@ -289,7 +303,7 @@ struct MCPLayer {
 
 enum MCPVocabulary {
     static let keys = ["default", "methods", "tools", "resources", "prompts", "protocol_versions",
-                       "max_message_bytes", "rate", "roles", "auth", "mode"]
+                       "max_message_bytes", "rate", "roles", "auth", "mode", "pins", "sanitize", "poisoning", "leaks"]
     static let toolKeys = ["default", "rules"]
     static let ruleKeys = ["name", "allow", "scopes", "args", "rate"]
     static let constraintKeys = ["type", "pattern", "max_length", "enum", "prefix", "under", "min", "max",
@@ -374,6 +388,15 @@ extension DocumentParser {
                 layer.auth = try parseAuth(value, path, keyNode)
             case "mode":
                 layer.mode = try choice(value, path, MCPMode.self, ["enforce", "permissive"])
+            case "pins", "poisoning", "leaks":
+                let word = try string(value, path)
+                let allowed = key == "leaks" ? ["redact", "block", "off"] : ["block", "warn", "off"]
+                guard allowed.contains(word) else { throw fail(value, path, "expected \(allowed.joined(separator: ", ")), got \"\(word)\"") }
+                if key == "pins" { layer.pins = word } else if key == "poisoning" { layer.poisoning = word } else { layer.leaks = word }
+            case "sanitize":
+                let word = try string(value, path)
+                guard word == "true" || word == "false" else { throw fail(value, path, "expected true or false") }
+                layer.sanitize = word == "true"
             default: break
             }
         }

@@ -87,6 +87,8 @@ public struct SandboxProfile: Sendable, Equatable {
     public var namespaces: [String]
     /// auto | keep | NAME | UID[:GID]; nil = not specified.
     public var user: String?
+    /// `sandbox.executable_sha256`: refuse to start a server whose resolved executable differs.
+    public var executableSHA256: String?
 
     /// Defaults are the empty profile: nothing granted (no paths, no network, no capabilities,
     /// no environment), syscall filter default `allow` with no denials.

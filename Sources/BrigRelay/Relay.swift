@@ -1,6 +1,7 @@
 public import BrigJSONRPC
 import BrigPolicy
 public import BrigAudit
+public import BrigContent
 import Synchronization
 
 #if canImport(Glibc)
@@ -50,6 +51,9 @@ public final class Relay: Sendable {
         public var rejected = [0, 0]
     }
 
+    /// Defenses in the content of server-to-host results (pins, sanitizing, poisoning, leaks).
+    public let content: ContentGuard?
+
     /// The audit trail, when one is kept; `auditPayloads` says whether records carry the line.
     public let audit: AuditLog?
     let auditPayloads: Bool
@@ -60,7 +64,8 @@ public final class Relay: Sendable {
 
     public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
                 diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil,
-                audit: AuditLog? = nil, auditPayloads: Bool = true) {
+                audit: AuditLog? = nil, auditPayloads: Bool = true, content: ContentGuard? = nil) {
+        self.content = content
         self.policy = policy
         self.audit = audit
         self.auditPayloads = auditPayloads
@@ -142,13 +147,29 @@ public final class Relay: Sendable {
         case .success(let view):
             let answered = track(view, direction: direction)
             observer?(view, line, direction)
-            guard policy != nil || audit != nil else { return true }
+            guard policy != nil || audit != nil || content != nil else { return true }
             if let audit, !audit.isHealthy {
                 return refuseWithoutAudit(view, direction: direction)
             }
             var decisions: [Decision] = []
             var forward = true
-            if let policy {
+            if let content, direction == .serverToHost, view.kind == .response, let request = answered,
+               let rewritten = inspectContent(content, line, view, request: request) {
+                // The result changed: the policy (list filtering) sees the rewritten line.
+                rewritten.withUnsafeBufferPointer { newLine in
+                    guard case .success(let newView) = MessageView.parse(newLine) else { return }
+                    var keep = true
+                    if let policy {
+                        keep = applyPolicy(policy, newLine, newView, direction: direction, answered: answered, into: &batch,
+                                           decisions: &decisions)
+                    }
+                    if keep {
+                        batch.append(contentsOf: newLine)
+                        batch.append(0x0A)
+                    }
+                }
+                forward = false
+            } else if let policy {
                 forward = applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch,
                                       decisions: &decisions)
             }
@@ -217,6 +238,24 @@ public final class Relay: Sendable {
         case .none:
             return false
         }
+    }
+
+    /// Pins, sanitizes, flags and redacts a server result; returns the rewritten line, if any.
+    private func inspectContent(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
+                                request: InFlightTable.Entry) -> [UInt8]? {
+        guard let range = view.result, let id = view.id,
+              content.needsInspection(method: request.method, result: UnsafeBufferPointer(rebasing: line[range])),
+              let result = try? JSONValue.parse(line, range: range) else { return nil }
+        let (newResult, findings) = content.inspect(method: request.method, result: result)
+        for f in findings {
+            // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
+            if f.action != "pin-new" || f.blocked { diagnostics.report("\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method)): \(f.detail)") }
+            audit?.event(action: f.action, outcome: f.blocked ? "failure" : "success",
+                         detail: [("method", .string(request.method)), ("item", .string(f.item)), ("detail", .string(f.detail)),
+                                  ("blocked", .bool(f.blocked))])
+        }
+        guard let newResult else { return nil }
+        return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(newResult.jsonText)}".utf8)
     }
 
     /// One audit record per message (per member of a batch).

@@ -1,6 +1,7 @@
 import BrigJSONRPC
 public import BrigSandbox
 public import BrigAudit
+public import BrigContent
 import Synchronization
 
 #if canImport(Glibc)
@@ -47,6 +48,7 @@ public final class Session: Sendable {
     public let audit: AuditLog?
     public let auditStart: SessionInfo?
     public let auditPayloads: Bool
+    public let content: ContentGuard?
 
     public struct Hooks: Sendable {
         public var listener: (@Sendable (Int32) -> Void)?
@@ -56,7 +58,9 @@ public final class Session: Sendable {
     }
 
     public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
-                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil, auditPayloads: Bool = true) {
+                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil, auditPayloads: Bool = true,
+                content: ContentGuard? = nil) {
+        self.content = content
         self.audit = audit
         self.auditStart = auditStart
         self.auditPayloads = auditPayloads
@@ -118,7 +122,7 @@ public final class Session: Sendable {
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
                           toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
-                          audit: audit, auditPayloads: auditPayloads)
+                          audit: audit, auditPayloads: auditPayloads, content: content)
         hooks.started?(relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in

@@ -203,9 +203,18 @@ class Runner:
         wd.chmod(0o755)
         return wd
 
+    def state_home(self) -> Path:
+        """brig's own state (audit trail, key, pins) for this runner's user: outside every grant."""
+        state = self.h.base / f"state-{self.ids[0] if IS_ROOT else os.getuid()}"
+        if not state.exists():
+            state.mkdir(mode=0o700)
+            if IS_ROOT:
+                os.chown(state, *self.ids)
+        return state
+
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.h.home), "LANG": "C.UTF-8",
-               "TMPDIR": "/tmp"}
+               "TMPDIR": "/tmp", "XDG_STATE_HOME": str(self.state_home())}
         env.update(extra or {})
         return env
 

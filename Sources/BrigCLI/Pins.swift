@@ -1,0 +1,286 @@
+public import ArgumentParser
+import BrigContent
+import BrigProfile
+
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+extension Brig {
+    /// `brig pins`: the pinned definitions (trust on first use) of the servers brig has run.
+    public struct Pins: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            abstract: "Show, diff, accept or reset the pinned tool, prompt and resource definitions of a server.",
+            discussion: """
+                The first time brig sees a server's tools, prompts, resources and instructions it
+                pins them (canonical JSON and its SHA-256). A later definition that differs is a
+                change: reported (pins: warn) or withheld from the host (pins: block) until
+                accepted here.
+
+                A server is known by its identity: the profile's `name` when the profile sets one
+                (built-in profiles are shared by many servers and are not identities), else the
+                SHA-256 of the resolved executable's SHA-256 and its arguments. `brig pins list`
+                without --server or --profile lists the identities stored.
+
+                Pins live in $XDG_STATE_HOME/brig/pins (else ~/.local/state/brig/pins), one
+                file per server, mode 0600 in a 0700 directory.
+
+                Examples:
+                  brig pins list
+                  brig pins list --profile github
+                  brig pins diff --server 3f2a...c9 tool:read_file
+                  brig pins accept --profile github --all
+                  brig pins reset --profile ./servers/github.yaml
+                """,
+            subcommands: [List.self, Diff.self, Accept.self, Reset.self],
+            defaultSubcommand: List.self
+        )
+
+        public init() {}
+
+        /// The identity that keys a server's pins (see `ContentGuard.identity`).
+        public static func identity(profileName: String?, executableSHA256: String, arguments: [String]) -> String {
+            ContentGuard.identity(profileName: profileName, executableSHA256: executableSHA256, arguments: arguments)
+        }
+    }
+}
+
+/// Which server's pins, and where they are.
+struct PinTarget: ParsableArguments {
+    @Option(name: .customLong("server"), help: ArgumentHelp(
+        "The server identity (a profile name, or the 64-hex identity brig reports).", valueName: "IDENTITY"))
+    var server: String?
+
+    @Option(name: .customLong("profile"), help: ArgumentHelp(
+        "A profile name or YAML file: the identity is its name.", valueName: "NAME|FILE"))
+    var profile: String?
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
+        "brig's state directory (default: $XDG_STATE_HOME/brig, else ~/.local/state/brig).", valueName: "DIR"))
+    var stateDirectory: String?
+
+    func validate() throws {
+        if server != nil, profile != nil { throw ValidationError("give --server or --profile, not both") }
+        if let server, server.isEmpty { throw ValidationError("--server: empty identity") }
+    }
+
+    var pinsDirectory: String { (stateDirectory ?? ContentGuard.defaultStateDirectory()) + "/pins" }
+
+    /// The identity chosen, nil when neither option was given.
+    func identity() throws -> String? {
+        if let server { return server }
+        guard let profile else { return nil }
+        var name = profile
+        if profile.contains("/") || profile.hasSuffix(".yaml") || profile.hasSuffix(".yml") {
+            let env = HostEnvironment.dictionary()
+            let context = ProfileContext(home: env["HOME"] ?? "/", workdir: currentDirectory(), tmpdir: "/tmp",
+                                         environment: env)
+            do {
+                name = try ProfileLoader.load(profile, context: context).name
+            } catch {
+                Brig.fail(error.description)
+            }
+        }
+        if ProfileLoader.builtinNames.contains(name) {
+            throw ValidationError("""
+                --profile \(name): a built-in profile is shared by many servers and is not an identity; \
+                use --server with the identity brig reports (brig pins list shows them)
+                """)
+        }
+        return name
+    }
+
+    func store() throws -> PinStore {
+        guard let id = try identity() else { throw ValidationError("give --server IDENTITY or --profile NAME") }
+        guard let s = try? PinStore(identity: id, directory: pinsDirectory) else {
+            Brig.fail("\(pinsDirectory): cannot create the pins directory")
+        }
+        return s
+    }
+
+    func entries(_ store: PinStore) -> [PinEntry] {
+        do { return try store.list() } catch { Brig.fail(error.description) }
+    }
+}
+
+private func currentDirectory() -> String {
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, buf.count) != nil else { return "/" }
+    return String(cString: buf)
+}
+
+private func say(_ text: String) {
+    print(text)
+}
+
+extension Brig.Pins {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a server's pins (state, item, SHA-256, pinned at), or every server with pins.")
+
+        @OptionGroup var target: PinTarget
+
+        func run() throws {
+            guard try target.identity() != nil else {
+                listServers()
+                return
+            }
+            let store = try target.store()
+            let entries = target.entries(store)
+            say("server: \(store.identity)  (\(store.path))")
+            if entries.isEmpty {
+                say("no pins yet: they are recorded the first time brig relays this server's listings")
+                return
+            }
+            for e in entries {
+                var line = "  \(e.state.padding(8)) \(e.item)  sha256:\(e.sha256.prefix(12))  pinned \(e.pinnedAt)"
+                if let p = e.pendingSHA256 { line += "  -> sha256:\(p.prefix(12)) seen \(e.pendingSeenAt ?? "")" }
+                if let r = e.removedAt { line += "  missing since \(r)" }
+                say(line)
+            }
+            let changed = entries.filter { $0.state == "changed" }.count
+            let removed = entries.filter { $0.state == "removed" }.count
+            if changed + removed > 0 {
+                say("\(changed) changed, \(removed) removed: review with `brig pins diff`, then `brig pins accept`")
+            }
+        }
+
+        private func listServers() {
+            let dir = target.pinsDirectory
+            guard let d = opendir(dir) else {
+                say("no pins in \(dir)")
+                return
+            }
+            defer { closedir(d) }
+            var names: [String] = []
+            while let ent = readdir(d) {
+                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                }
+                if name.hasSuffix(".json"), !name.hasPrefix(".") { names.append(name) }
+            }
+            if names.isEmpty {
+                say("no pins in \(dir)")
+                return
+            }
+            say("servers with pins in \(dir):")
+            for name in names.sorted() {
+                // The identity is inside the file; the file name may be a sanitized form of it.
+                let identity = storedIdentity(dir + "/" + name) ?? String(name.dropLast(5))
+                let entries = (try? PinStore(identity: identity, directory: dir).list()) ?? []
+                let pending = entries.filter { $0.state != "pinned" }.count
+                say("  \(identity)  \(entries.count) item(s)" + (pending > 0 ? ", \(pending) to review" : ""))
+            }
+        }
+
+        private func storedIdentity(_ path: String) -> String? {
+            guard let f = fopen(path, "r") else { return nil }
+            defer { fclose(f) }
+            var buf = [CChar](repeating: 0, count: 4096)
+            while fgets(&buf, Int32(buf.count), f) != nil {
+                let line = String(cString: buf).trimmingSpaces
+                if line.hasPrefix("\"identity\": \"") {
+                    var v = String(line.dropFirst(13))
+                    if v.hasSuffix(",") { v.removeLast() }
+                    if v.hasSuffix("\"") { v.removeLast() }
+                    return v.contains("\\") ? nil : v
+                }
+            }
+            return nil
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what changed in a server's definitions since they were pinned (all changed items, or ITEM).")
+
+        @OptionGroup var target: PinTarget
+
+        @Argument(help: ArgumentHelp("An item: instructions, tool:NAME, prompt:NAME, resource:URI, template:URI.",
+                                     valueName: "ITEM"))
+        var item: String?
+
+        func run() throws {
+            let store = try target.store()
+            let entries = target.entries(store)
+            let chosen = entries.filter { item == nil ? $0.state != "pinned" : $0.item == item }
+            if let item, chosen.isEmpty { Brig.fail("\(item): no pin of that name for \(store.identity)", code: 1) }
+            if chosen.isEmpty {
+                say("no changes: every listed definition matches its pin")
+                return
+            }
+            for e in chosen {
+                say("== \(e.item) (\(e.state))")
+                if let diff = e.diff {
+                    say(diff)
+                } else if let r = e.removedAt {
+                    say("no longer listed since \(r); `brig pins accept \(e.item)` forgets it")
+                } else {
+                    say("unchanged since \(e.pinnedAt)")
+                }
+            }
+        }
+    }
+
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Accept a changed definition (its new form becomes the pin) or forget a removed one.")
+
+        @OptionGroup var target: PinTarget
+
+        @Argument(help: ArgumentHelp("The item to accept (see `brig pins list`).", valueName: "ITEM"))
+        var item: String?
+
+        @Flag(name: .customLong("all"), help: "Accept every changed and removed item.")
+        var all = false
+
+        func validate() throws {
+            if all == (item != nil) { throw ValidationError("give ITEM or --all") }
+        }
+
+        func run() throws {
+            let store = try target.store()
+            do {
+                if all {
+                    let accepted = try store.acceptAll()
+                    say(accepted.isEmpty ? "nothing to accept" : "accepted: " + accepted.joined(separator: ", "))
+                } else if let item {
+                    if try store.accept(item) {
+                        say("accepted: \(item)")
+                    } else {
+                        Brig.fail("\(item): nothing to accept (not changed or removed)", code: 1)
+                    }
+                }
+            } catch {
+                Brig.fail(error.description)
+            }
+        }
+    }
+
+    struct Reset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget every pin of a server: its next listing is a first use again.")
+
+        @OptionGroup var target: PinTarget
+
+        func run() throws {
+            let store = try target.store()
+            let count = target.entries(store).count
+            do { try store.reset() } catch { Brig.fail(error.description) }
+            say("forgot \(count) pin(s) of \(store.identity)")
+        }
+    }
+}
+
+extension String {
+    fileprivate func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\n" || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\n" || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+}
