@@ -12,17 +12,17 @@ extension Brig {
         public static let configuration = CommandConfiguration(
             abstract: "Show, diff, accept or reset the pinned tool, prompt and resource definitions of a server.",
             discussion: """
-                The first time brig sees a server's tools, prompts, resources and instructions it
-                pins them (canonical JSON and its SHA-256). A later definition that differs is a
-                change: reported (pins: warn) or withheld from the host (pins: block) until
+                The first time brig sees a server's tools, prompts, resources and instructions it \
+                pins them (canonical JSON and its SHA-256). A later definition that differs is a \
+                change: reported (pins: warn) or withheld from the host (pins: block) until \
                 accepted here.
 
-                A server is known by its identity: the profile's `name` when the profile sets one
-                (built-in profiles are shared by many servers and are not identities), else the
-                SHA-256 of the resolved executable's SHA-256 and its arguments. `brig pins list`
+                A server is known by its identity: the profile's `name` when the profile sets one \
+                (built-in profiles are shared by many servers and are not identities), else the \
+                SHA-256 of the resolved executable's SHA-256 and its arguments. `brig pins list` \
                 without --server or --profile lists the identities stored.
 
-                Pins live in $XDG_STATE_HOME/brig/pins (else ~/.local/state/brig/pins), one
+                Pins live in $XDG_STATE_HOME/brig/pins (else ~/.local/state/brig/pins), one \
                 file per server, mode 0600 in a 0700 directory.
 
                 Examples:
