@@ -51,6 +51,23 @@ struct ContentGuardTests {
         #expect(third.result?["tools"]?.arrayValue?.count == 1)
     }
 
+    @Test("the real servers' listings pass untouched in block mode: only first-use pins, then nothing")
+    func realServersPass() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        for server in RealServers.all {
+            let g = try ContentGuard(settings: ContentSettings(pins: .block, poisoning: .block, leaks: .block,
+                                                               serverIdentity: server.server, stateDirectory: dir.path))
+            for (method, text) in [("tools/list", server.tools), ("prompts/list", server.prompts)] {
+                let first = g.inspect(method: method, result: try json(text))
+                #expect(first.result == nil, "\(server.server) \(method)")
+                #expect(first.findings.allSatisfy { $0.action == "pin-new" }, "\(server.server): \(first.findings)")
+                let again = g.inspect(method: method, result: try json(text))
+                #expect(again.result == nil && again.findings.isEmpty, "\(server.server): \(again.findings)")
+            }
+        }
+    }
+
     @Test("tools/list in warn mode: reported, forwarded, with hidden characters removed")
     func warnMode() throws {
         let dir = TempDir()
