@@ -83,7 +83,17 @@ public final class ContentGuard: Sendable {
     private let state: Mutex<State>
 
     struct State {
-        var detector = PoisoningDetector()
+        /// Built on first use: compiling its patterns costs milliseconds that a session whose
+        /// server never lists a definition (or a profile with poisoning off) should not pay.
+        var detectorStorage: PoisoningDetector?
+        var detector: PoisoningDetector {
+            mutating get {
+                if let d = detectorStorage { return d }
+                let d = PoisoningDetector()
+                detectorStorage = d
+                return d
+            }
+        }
         /// Items of earlier pages of a listing still being paged through, by kind.
         var pages: [PinStore.ItemKind: Set<String>] = [:]
         /// Removed items already reported in this session.

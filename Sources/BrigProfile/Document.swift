@@ -106,7 +106,9 @@ struct DocumentParser {
     func compose(_ text: String) throws(ProfileError) -> Node {
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // The basic resolver: brig reads every scalar as text itself, and the default one
+            // compiles a dozen ICU regular expressions at start-up (a few milliseconds per run).
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw yamlError(error, text)
         } catch {

@@ -131,7 +131,14 @@ public struct SandboxPlan: Sendable {
         // Resource limits.
         for (name, value) in sandbox.rlimits.sorted(by: { $0.key < $1.key }) {
             guard let resource = rlimitNumbers[name] else { throw SandboxError("sandbox.rlimits: unknown limit '\(name)'") }
-            plan.confinement.resourceLimits.append(.init(resource: resource, soft: value, hard: value))
+            // A limit cannot be raised above brig's own hard limit without CAP_SYS_RESOURCE:
+            // `unlimited` (or any larger value) means "as much as brig itself may have".
+            var current = rlimit()
+            var limit = value
+            if getrlimit(__rlimit_resource_t(UInt32(resource)), &current) == 0, UInt64(current.rlim_max) < limit {
+                limit = UInt64(current.rlim_max)
+            }
+            plan.confinement.resourceLimits.append(.init(resource: resource, soft: limit, hard: limit))
         }
         if !sandbox.rlimits.isEmpty {
             plan.enforced.append("rlimits: " + sandbox.rlimits.sorted(by: { $0.key < $1.key })

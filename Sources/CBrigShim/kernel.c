@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -109,6 +110,14 @@ int brig_seccomp_load(const void *bpf, unsigned short len) {
 int brig_seccomp_receive(int listener, brig_notification *out) {
     struct seccomp_notif req;
     for (;;) {
+        // Wait first: once no process uses the filter any more the fd reports POLLHUP, and a
+        // bare RECV would fail at once, again and again.
+        struct pollfd pfd = { .fd = listener, .events = POLLIN };
+        if (poll(&pfd, 1, -1) < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (!(pfd.revents & POLLIN)) return -ESRCH;  // POLLHUP/POLLERR: every user of the filter is gone
         memset(&req, 0, sizeof req);
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) break;
         if (errno == EINTR) continue;

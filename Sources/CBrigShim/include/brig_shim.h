@@ -136,7 +136,8 @@ typedef struct brig_notification {
     uint64_t args[6];
 } brig_notification;
 
-/// Blocks until a notification arrives on `listener`; 0, or -errno (ENOENT: target died).
+/// Blocks until a notification arrives on `listener`; 0, or -errno (ENOENT: the caller died before
+/// it was read; ESRCH: no process uses the filter any more).
 int brig_seccomp_receive(int listener, brig_notification *out);
 /// Answers a notification: `error` > 0 fails the call with that errno; `error` == 0 with
 /// `continue_call` lets it run; returns 0 or -errno.
