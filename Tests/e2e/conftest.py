@@ -5,6 +5,13 @@
   workdir       a fresh temporary directory
   fixture_path  path of a fixture server under Tests/e2e/fixtures/
   start_brig    starts brig over raw pipes: start_brig(server_argv, options=[...]) -> BrigProcess
+  brig_state_home  (session, autouse) XDG_STATE_HOME for the whole run: a fresh directory outside
+                every test's workdir, so brig's audit trail, key and pins never land in the real
+                home. At the end of the run the final item `conftest.py::audit-trail` validates
+                every record of every log under it against docs/audit.schema.json and runs
+                `brig audit verify` on each log: a test whose log under it is invalid or does not
+                verify with the default key fails the run there. Tests that tamper with logs or
+                use another key set their own XDG_STATE_HOME or --audit-log elsewhere.
 """
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -240,3 +248,141 @@ def echo(start_brig):
 
 def signal_name(n: int) -> str:
     return signal.Signals(n).name
+
+
+# --- brig's state for the whole run, and the check of every audit trail written there -----------
+
+AUDIT_SCHEMA = REPO / "docs" / "audit.schema.json"
+_state: dict = {}   # "home": the run's XDG_STATE_HOME, "started": time.time() at setup
+
+
+def brig_binary() -> str:
+    return os.environ.get("BRIG_BIN") or str(REPO / ".build" / "debug" / "brig")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def brig_state_home(tmp_path_factory) -> Path:
+    """XDG_STATE_HOME of every brig the suite starts (unless a test passes its own): a fresh
+    directory beside the tests' own tmp_path directories, never inside one of them (brig refuses
+    an audit trail inside the sandbox's grants). The MCP SDK's stdio client passes only a few
+    variables to the servers it starts: XDG_STATE_HOME is added to them for the run."""
+    home = tmp_path_factory.mktemp("brig-state", numbered=True)
+    home.chmod(0o700)
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(home)
+    inherited = None
+    try:
+        from mcp.client import stdio as mcp_stdio
+        inherited = mcp_stdio.DEFAULT_INHERITED_ENV_VARS
+        if isinstance(inherited, list) and "XDG_STATE_HOME" not in inherited:
+            inherited.append("XDG_STATE_HOME")
+        else:
+            inherited = None
+    except Exception:
+        inherited = None
+    _state.update(home=home, started=time.time(), real=saved)
+    yield home
+    if inherited is not None and "XDG_STATE_HOME" in inherited:
+        inherited.remove("XDG_STATE_HOME")
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
+
+
+def audit_logs(directory: Path) -> tuple[list[Path], list[Path]]:
+    """(the logs under directory: NAME.jsonl, or a rotated set without one; every log file,
+    rotated NAME.jsonl.N included)."""
+    files = sorted(p for p in directory.rglob("*.jsonl*") if p.is_file()
+                   and (p.suffix == ".jsonl" or (p.suffix[1:].isdigit() and p.stem.endswith(".jsonl"))))
+    bases = sorted({p if p.suffix == ".jsonl" else p.with_suffix("") for p in files})
+    return bases, files
+
+
+def audit_schema_problems(files: list[Path]) -> list[str]:
+    """Every record of files against docs/audit.schema.json, plus the layout the chain relies on
+    (brig the last member, brig.mac the last of brig). One line per bad record."""
+    try:
+        import jsonschema
+    except ImportError:
+        return ["the jsonschema package is missing from the venv: run scripts/bootstrap"]
+    validator = jsonschema.Draft202012Validator(json.loads(AUDIT_SCHEMA.read_text()))
+    problems = []
+    for f in files:
+        for n, line in enumerate(f.read_bytes().split(b"\n"), 1):
+            if not line:
+                continue
+            where = f"{f}:{n}"
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                problems.append(f"{where}: not JSON ({e}): {line[:200]!r}")
+                continue
+            errors = sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))
+            for e in errors[:3]:
+                path = "/".join(str(x) for x in e.absolute_path) or "(record)"
+                problems.append(f"{where}: {path}: {e.message[:300]}")
+            if not errors and (list(record)[-1] != "brig" or list(record["brig"])[-1] != "mac"):
+                problems.append(f"{where}: brig must be the record's last member and brig.mac the last of brig")
+    return problems
+
+
+def audit_verify_problems(brig: str, log: Path, key: Path) -> list[str]:
+    """`brig audit verify` over log (with its rotated files): exit 0 with no warning other than a
+    session that ended without its end record (a brig the test killed)."""
+    r = subprocess.run([brig, "audit", "verify", "--key-file", str(key), str(log)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    out = (r.stdout + r.stderr).strip()
+    if r.returncode != 0:
+        return [f"{log}: brig audit verify exited {r.returncode}: {out}"]
+    odd = [ln for ln in r.stdout.splitlines()
+           if ln.startswith("warning:") and "ended without its end record" not in ln]
+    return [f"{log}: brig audit verify: {ln}" for ln in odd]
+
+
+class AuditTrailCheck(pytest.Item):
+    """The run's last item: the audit trails every brig of the suite wrote under brig_state_home."""
+
+    def runtest(self) -> None:
+        home = _state.get("home")
+        if home is None:
+            pytest.skip("no test used brig_state_home")
+        bases, files = audit_logs(home)
+        self.add_report_section("call", "audit", f"{len(bases)} logs, {len(files)} files under {home}")
+        problems = audit_schema_problems(files)
+        key = home / "brig" / "audit.key"
+        brig = brig_binary()
+        if bases and not key.is_file():
+            problems.append(f"{key}: missing, but there are logs: {', '.join(map(str, bases[:5]))}")
+        elif os.access(brig, os.X_OK):
+            for log in bases:
+                problems += audit_verify_problems(brig, log, key)
+        self._warn_about_real_home()
+        if problems:
+            shown = problems[:40] + ([f"... and {len(problems) - 40} more"] if len(problems) > 40 else [])
+            pytest.fail(f"the suite's audit trails under {home} ({len(bases)} logs):\n" + "\n".join(shown),
+                        pytrace=False)
+
+    def _warn_about_real_home(self) -> None:
+        """brig started with a scrubbed environment falls back to ~/.local/state: say so."""
+        real = _state.get("real") or str(Path.home() / ".local" / "state")
+        audit_dir = Path(real) / "brig" / "audit"
+        try:
+            touched = [p for p in audit_dir.iterdir() if p.stat().st_mtime >= _state["started"]]
+        except OSError:
+            return
+        if touched:
+            warnings.warn(pytest.PytestWarning(
+                f"brig wrote audit logs outside the run's state directory, in {audit_dir}: "
+                + ", ".join(sorted(p.name for p in touched)[:8]) + " (a test started brig without XDG_STATE_HOME)"))
+
+    def reportinfo(self):
+        return Path(__file__), None, "audit trails of the run"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Appends AuditTrailCheck after everything else (also after -k/-m selection)."""
+    if items:
+        items.append(AuditTrailCheck.from_parent(session, name="audit-trail",
+                                                 nodeid="conftest.py::audit-trail"))
