@@ -317,11 +317,33 @@ public final class AuditFollower {
             let cur = lseek(fd, 0, SEEK_CUR)
             if UInt64(st.st_ino) != inode || Int64(st.st_size) < Int64(cur) {
                 drain(into: &lines)
+                if UInt64(st.st_ino) != inode { readRotatedSince(into: &lines) }
                 reopen(seekToEnd: false)
                 drain(into: &lines)
             }
         }
         return lines
+    }
+
+    /// Several rotations between two polls: the file being read is now `PATH.K`, and
+    /// `PATH.K-1` ... `PATH.1` were written and rotated in between. Their lines, oldest first.
+    /// (When the file being read is no longer among them, nothing is replayed.)
+    private func readRotatedSince(into lines: inout [[UInt8]]) {
+        var newer: [String] = []
+        var k = 1
+        while k <= 10_000 {
+            var rs = stat()
+            let file = path + ".\(k)"
+            guard stat(file, &rs) == 0 else { return }
+            if UInt64(rs.st_ino) == inode { break }
+            newer.append(file)
+            k += 1
+        }
+        guard k <= 10_000 else { return }
+        for file in newer.reversed() {
+            guard let data = readFile(file) else { continue }
+            for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) { lines.append(Array(line)) }
+        }
     }
 
     private func drain(into lines: inout [[UInt8]]) {

@@ -422,6 +422,40 @@ def test_tail_follows_denials(trail: Trail):
         tail.wait(5)
 
 
+def test_tail_follows_across_rotation(trail: Trail):
+    """Many rotations between two of tail's polls: every denial is still printed once."""
+    profile = trail.profile("audit:\n  rotate: {max_bytes: 4096, keep: 50}\n" + POLICY)
+    trail.session([("fixture/count", None)], profile=profile)
+    tail = subprocess.Popen([trail.brig, "audit", "tail", str(trail.log), "-f", "-n", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=trail.env)
+    try:
+        time.sleep(0.3)
+        lines = b"".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                                     "params": {"name": "forbidden", "arguments": {"x": "y" * 300}}}).encode() + b"\n"
+                         for i in range(30))
+        r = subprocess.run([trail.brig, *trail.options(profile), "--", trail.python, "-u", str(FIXTURES / "echo_server.py")],
+                           input=lines, capture_output=True, env=trail.env, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert len(list(trail.log.parent.iterdir())) > 5
+        out = b""
+        deadline = time.monotonic() + 8
+        while out.count(b"DENIED") < 30 and time.monotonic() < deadline:
+            ready, _, _ = select.select([tail.stdout], [], [], 0.2)
+            if ready:
+                chunk = os.read(tail.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                out += chunk
+        time.sleep(0.3)
+        ready, _, _ = select.select([tail.stdout], [], [], 0)
+        if ready:
+            out += os.read(tail.stdout.fileno(), 65536)
+        assert out.count(b"DENIED") == 30, out.decode(errors="replace")[-2000:]
+    finally:
+        tail.kill()
+        tail.wait(5)
+
+
 def test_audit_log_to_stderr(trail: Trail):
     p = trail.start(log="-")
     p.request("tools/call", {"name": "echo", "arguments": {"password": PASSWORD}}, id=1)
