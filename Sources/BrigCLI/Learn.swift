@@ -120,7 +120,9 @@ extension Brig {
         /// The command's name: `python -m mcp_server_time` -> mcp_server_time, `node dist/x.js` -> x.
         static func profileName(_ argv: [String]) -> String {
             var command = argv[0]
-            if let m = argv.firstIndex(of: "-m"), m + 1 < argv.count {
+            if argv.contains("-c") {
+                command = argv[0]  // `python -c CODE`, `sh -c CMD`: the code is no name
+            } else if let m = argv.firstIndex(of: "-m"), m + 1 < argv.count {
                 command = argv[m + 1]
             } else if argv.count > 1, ["python", "python3", "node", "bash", "sh", "ruby", "perl"].contains(where: { argv[0].hasSuffix($0) || argv[0].contains("/" + $0) }),
                       let script = argv.dropFirst().first(where: { !$0.hasPrefix("-") }) {
@@ -128,8 +130,8 @@ extension Brig {
                 if let dot = command.lastIndex(of: "."), dot > command.startIndex { command = String(command[..<dot]) }
             }
             let base = command.split(separator: "/").last.map(String.init) ?? command
-            let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "-" })
-            return cleaned.isEmpty ? "server" : cleaned
+            let cleaned = String(base.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "-" }.prefix(64))
+            return cleaned.isEmpty || cleaned.hasPrefix(".") ? "server" : cleaned
         }
 
         /// What the new run needs that the existing profile does not grant.

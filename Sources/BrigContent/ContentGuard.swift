@@ -98,6 +98,9 @@ public final class ContentGuard: Sendable {
         var pages: [PinStore.ItemKind: Set<String>] = [:]
         /// Removed items already reported in this session.
         var reportedRemoved = Set<String>()
+        /// Items hidden from the host (changed under `pins: block`, flagged under
+        /// `poisoning: block`): calls to them are refused too, not only their listing.
+        var withheld = Set<String>()
     }
 
     /// Methods whose results carry definitions (always inspected when any defense is on).
@@ -194,6 +197,12 @@ public final class ContentGuard: Sendable {
             for needle in secretNeedles where ByteScan.contains(result, needle) { return true }
         }
         return false
+    }
+
+    /// Whether `item` (`tool:NAME`, `prompt:NAME`, `resource:URI`) was withheld from the host in
+    /// this session: a call to it must not reach the server either.
+    public func isWithheld(_ item: String) -> Bool {
+        state.withLock { $0.withheld.contains(item) }
     }
 
     /// Inspects a result of `method`. Returns the result to forward (nil: unchanged) and what was found.
@@ -311,6 +320,11 @@ public final class ContentGuard: Sendable {
         for k in findings.indices where withheld.contains(findings[k].item)
             && (findings[k].action == "pin-changed" || findings[k].action == "poisoning") {
             findings[k].blocked = true
+        }
+        let listed = Set(keyed.compactMap { $0?.item })
+        state.withLock { st in
+            st.withheld.subtract(listed.subtracting(withheld))
+            st.withheld.formUnion(withheld)
         }
         return (changed ? result.setting(kind.listMember, .array(out)) : nil, findings)
     }

@@ -153,6 +153,18 @@ public struct PolicyGate: Sendable {
         if PolicyGate.listMethods.contains(request.method) {
             guard let result = try? JSONValue.parse(line, range: range) else { return nil }
             guard let filtered = filterList(request.method, result) else { return nil }
+            // Permissive mode blocks nothing: the list passes whole, and what it would hide is reported.
+            if engine.isPermissive {
+                let key = ["tools/list": "tools", "prompts/list": "prompts", "resources/list": "resources"][request.method] ?? "resourceTemplates"
+                let field = request.method == "tools/list" || request.method == "prompts/list" ? "name" : request.method == "resources/list" ? "uri" : "uriTemplate"
+                let kept = Set((filtered[key]?.arrayValue ?? []).compactMap { $0[field]?.stringValue })
+                for item in result[key]?.arrayValue ?? [] {
+                    guard let name = item[field]?.stringValue, !kept.contains(name) else { continue }
+                    decisions.append(Decision(allowed: false, enforced: false, category: request.method == "tools/list" ? .tool : .resource,
+                                              rule: "list filtering", reason: "\(name) would be hidden from \(request.method)", subject: name))
+                }
+                return nil
+            }
             return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(filtered.jsonText)}".utf8)
         }
         // 2026-07-28: an InputRequiredResult carries server-to-host requests inside a result.

@@ -148,12 +148,17 @@ public final class Relay: Sendable {
             let answered = track(view, direction: direction)
             observer?(view, line, direction)
             guard policy != nil || audit != nil || content != nil else { return true }
+            let batchStart = batch.count
             if let audit, !audit.isHealthy {
                 return refuseWithoutAudit(view, direction: direction)
             }
             var decisions: [Decision] = []
             var forward = true
-            if let content, direction == .serverToHost, view.kind == .response, let request = answered,
+            if let content, direction == .hostToServer, view.kind == .request, let reply = withheldCall(content, line, view) {
+                toHost.write(reply)
+                if let id = view.id { _ = hostRequests.remove(id: id) }
+                forward = false
+            } else if let content, direction == .serverToHost, view.kind == .response, let request = answered,
                let rewritten = inspectContent(content, line, view, request: request) {
                 // The result changed: the policy (list filtering) sees the rewritten line.
                 rewritten.withUnsafeBufferPointer { newLine in
@@ -173,7 +178,11 @@ public final class Relay: Sendable {
                 forward = applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch,
                                       decisions: &decisions)
             }
-            if let audit { record(audit, line, view, direction: direction, answered: answered, decisions: decisions) }
+            if let audit, !record(audit, line, view, direction: direction, answered: answered, decisions: decisions) {
+                // on_failure: block and this very record was lost: the message does not pass either.
+                batch.removeSubrange(batchStart...)
+                return refuseWithoutAudit(view, direction: direction)
+            }
             return forward
         case .failure(let error):
             reject(error, line: line, direction: direction)
@@ -240,6 +249,26 @@ public final class Relay: Sendable {
         }
     }
 
+    /// A call to a tool, prompt or resource that the content defenses withheld from the host
+    /// (changed since pinned, or flagged as poisoning, in block mode) is refused like an unknown one.
+    private func withheldCall(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) -> [UInt8]? {
+        guard let method = view.method, let id = view.id,
+              method == "tools/call" || method == "prompts/get" || method == "resources/read",
+              let range = view.params, let params = try? JSONValue.parse(line, range: range) else { return nil }
+        let (item, name): (String, String)
+        switch method {
+        case "tools/call": (item, name) = ("tool:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
+        case "prompts/get": (item, name) = ("prompt:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
+        default: (item, name) = ("resource:" + (params["uri"]?.stringValue ?? ""), params["uri"]?.stringValue ?? "")
+        }
+        guard content.isWithheld(item) else { return nil }
+        let data = "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
+        diagnostics.report("refused \(method) \(name): withheld by the content defenses")
+        audit?.event(action: "withheld-call", outcome: "failure", detail: [("method", .string(method)), ("item", .string(item))])
+        return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
+                                        message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
+    }
+
     /// Pins, sanitizes, flags and redacts a server result; returns the rewritten line, if any.
     private func inspectContent(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
                                 request: InFlightTable.Entry) -> [UInt8]? {
@@ -259,8 +288,10 @@ public final class Relay: Sendable {
     }
 
     /// One audit record per message (per member of a batch).
+    /// Returns false when a record could not be kept under `on_failure: block`.
     private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
-                        answered: InFlightTable.Entry?, decisions: [Decision]) {
+                        answered: InFlightTable.Entry?, decisions: [Decision]) -> Bool {
+        var kept = true
         let members = view.kind == .batch ? view.members : [view]
         for (index, m) in members.enumerated() {
             let d = members.count == 1 ? (decisions.first { !$0.allowed } ?? decisions.first)
@@ -281,23 +312,27 @@ public final class Relay: Sendable {
                                                 category: $0.category.rawValue) },
                 subject: subject, scopes: d?.scopes ?? [], durationMicros: duration,
                 raw: auditPayloads ? Array(bytes) : nil)
-            audit.message(event)
+            if !audit.message(event) { kept = false }
             if let d, !d.allowed, d.category == .rate {
                 audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
                             detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
             }
         }
+        return kept
     }
 
     /// `audit.on_failure: block` and a record could not be written: nothing passes unrecorded.
     /// Requests from the host are answered with an error; everything else is dropped.
     private func refuseWithoutAudit(_ view: MessageView, direction: Direction) -> Bool {
-        if direction == .hostToServer {
-            for m in (view.kind == .batch ? view.members : [view]) where m.kind == .request {
-                guard let id = m.id else { continue }
+        let reason = "{\"reason\":\"brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded\"}"
+        for m in (view.kind == .batch ? view.members : [view]) {
+            guard let id = m.id else { continue }
+            if direction == .hostToServer, m.kind == .request {
                 _ = hostRequests.remove(id: id)
-                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
-                                                      data: "{\"reason\":\"brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded\"}"))
+                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: reason))
+            } else if direction == .serverToHost, m.isResponse {
+                // The server's answer cannot pass unrecorded, but the host must not wait forever for it.
+                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: reason))
             }
         }
         diagnostics.report("audit trail unavailable: \(direction.rawValue) message not forwarded (audit.on_failure: block)")

@@ -188,6 +188,8 @@ public struct SandboxPlan: Sendable {
                 env[name] = "<secret from \(file)>"
             }
         }
+        // The caller's token is brig's to verify, never the server's to read.
+        if let tokenEnv = profile.mcp.auth?.tokenEnv { env.removeValue(forKey: tokenEnv) }
         plan.environment = env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
         plan.enforced.append("environment: \(env.count) variables (allow-list \(sandbox.envAllow.joined(separator: " "))); the rest of brig's environment stays with brig")
         return plan

@@ -583,10 +583,6 @@ def test_on_failure_block_stops_relaying(trail: Trail, full_disk: FullDisk):
     assert r.returncode == 0, r.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "brig bug: with audit.on_failure: block and fsync: always, the message whose own record fails is still "
-    "forwarded unrecorded: Relay.record (Sources/BrigRelay/Relay.swift) ignores AuditLog.message()'s false, and "
-    "handle() returns forward; only later messages are refused (docs/audit.md says fsync: always closes that window)"))
 def test_on_failure_block_passes_nothing_unrecorded(trail: Trail, full_disk: FullDisk):
     run = drive_blocked_session(trail, full_disk)
     assert not run["unanswered"], f"requests forwarded although unrecorded (their answers were then dropped): {run['unanswered']}"

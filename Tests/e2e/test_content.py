@@ -338,11 +338,6 @@ def test_git_server_has_no_findings(brig, python, tmp_path):
     assert not actions & {"pin-changed", "pin-removed", "poisoning", "sanitized", "leak", "pin-error"}, actions
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "brig gap: a tool withheld from tools/list under pins: block or poisoning: block can still be "
-    "called: tools/call for it is forwarded to the server (ContentGuard only rewrites list results; "
-    "the policy gate knows nothing of withheld items), so a host with an earlier listing, or a model "
-    "told the name, runs the changed or poisoned tool"))
 @pytest.mark.parametrize("tool, args, mcp", [
     ("fetch", {"url": "https://example.com"}, "  pins: block\n"),
     ("helper", {"a": 2, "b": 3}, "  poisoning: block\n"),

@@ -40,11 +40,6 @@ def test_demo_client_runs_every_step(brig, python):
     assert re.search(r"brig audit verify .*\(exit 0\)\n\s+intact: \d+ records, 2 sessions", out), out
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "brig bug: the default audit trail is named after the command (Learn.profileName), and for "
-    "`python -c CODE` or `sh -c CMD` that is the code itself: longer than 255 bytes, brig fails "
-    "with 'cannot open audit log ...: File name too long' and exits 125 without running the server "
-    "(the demo's hostile child hit this; it now passes --audit-log)"))
 def test_long_dash_c_command_runs_with_default_audit(brig, python, tmp_path):
     wd = tmp_path / "wd"
     wd.mkdir()

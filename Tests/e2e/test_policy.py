@@ -523,10 +523,7 @@ def test_jwt_bad_token_at_start_exits_125(brig, python, tmp_path, case):
 
 @pytest.mark.parametrize("pass_env", [
     [],
-    pytest.param(["--env", "BRIG_TEST_TOKEN"], marks=pytest.mark.xfail(strict=True, reason=(
-        "brig bug: mcp.auth.token_env is documented as 'read by brig, not passed to the server' "
-        "(Sources/BrigProfile/MCPSection.swift), but an --env NAME or a sandbox.env.allow entry that "
-        "matches it hands the caller's JWT to the untrusted server"))),
+    ["--env", "BRIG_TEST_TOKEN"],
 ], ids=["default-env", "explicit-env"])
 def test_token_not_passed_to_server(brig, python, tmp_path, pass_env):
     keys = Keys("EdDSA")
@@ -661,10 +658,6 @@ def test_check_explain(brig, tmp_path):
     assert "invalid message" in r.stdout.splitlines()[-1] and ":8 " in r.stdout.splitlines()[-1]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "brig bug: in permissive mode tools/list still hides denied tools (PolicyGate.filterList uses "
-    "PolicyEngine.toolVisible, which ignores mcp.mode), so permissive mode blocks the tool from the "
-    "host's view and reports nothing about it"))
 @pytest.mark.parametrize("how", ["flag", "profile"])
 def test_permissive_lists_every_tool(brig, python, tmp_path, how):
     profile = write_profile(tmp_path, TIME_POLICY + ("  mode: permissive\n" if how == "profile" else ""))
