@@ -678,6 +678,10 @@ final class Writer: @unchecked Sendable {
             w.string("sha256", sha256Hex(raw))
             w.endObject()
         case .redacted, .full:
+            // Fast path: when nothing in the line could be redacted (no sensitive key name, no
+            // secret pattern, no injected value), the payload is the message's own members,
+            // copied as they are: no tree, no re-serialization.
+            if writeRawPayload(raw, into: &w) { return }
             let parsed: JSONValue? = raw.withUnsafeBufferPointer { buf in
                 do throws(JSONScanner.Failure) { return try JSONValue.parse(buf) } catch { return nil }
             }
@@ -702,6 +706,23 @@ final class Writer: @unchecked Sendable {
                 w.value("batch", redact ? redactor.redact(parsed) : parsed)
                 w.endObject()
             }
+        }
+    }
+
+    private func writeRawPayload(_ raw: [UInt8], into w: inout ObjectWriter) -> Bool {
+        raw.withUnsafeBufferPointer { buf in
+            if settings.payloads == .redacted {
+                if SecretScan.containsFolded(buf, anyOf: redactor.keys) || SecretScan.hasSecretPrefix(buf) { return false }
+                for (_, value) in redactor.secrets where SecretScan.contains(buf, value) { return false }
+            }
+            guard case .success(let view) = MessageView.parse(buf), view.kind != .batch else { return false }
+            w.beginObject("payload")
+            for (name, range) in [("params", view.params), ("result", view.result), ("error", view.error)] {
+                guard let range else { continue }
+                w.member(rawName: name, Array(buf[range]))
+            }
+            w.endObject()
+            return true
         }
     }
 

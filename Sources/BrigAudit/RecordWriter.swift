@@ -109,6 +109,12 @@ struct ObjectWriter {
         appendJSONValue(v, to: &out)
     }
 
+    /// A member whose value is raw JSON text (valid, from the scanner).
+    mutating func member(rawName k: String, _ bytes: [UInt8]) {
+        keyString(k)
+        out.append(contentsOf: bytes)
+    }
+
     /// Raw JSON text (must be valid JSON).
     mutating func raw(_ k: StaticString, _ bytes: [UInt8]) {
         key(k)
