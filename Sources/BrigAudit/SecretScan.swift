@@ -97,9 +97,14 @@ public enum SecretScan {
         for word in words {
             guard let first = word.first else { continue }
             let upper = first >= 0x61 && first <= 0x7A ? first - 32 : first
-            for anchor in Set([first, upper]) {
-                var found = false
-                forEach(anchor, in: b) { i in
+            var found = false
+            forEach(first, in: b) { i in
+                found = at(b, i, word, fold: true)
+                return !found
+            }
+            if found { return true }
+            if upper != first {
+                forEach(upper, in: b) { i in
                     found = at(b, i, word, fold: true)
                     return !found
                 }
