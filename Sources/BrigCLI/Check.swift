@@ -118,16 +118,7 @@ extension Brig {
 
         /// Decides each message of a transcript; returns the exit code.
         static func explain(file: String, engine: PolicyEngine) -> Int32 {
-            let fd = open(file, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { Brig.fail("--explain \(file): \(String(cString: strerror(errno)))") }
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                bytes += buf[0..<n]
-            }
-            close(fd)
+            guard let bytes = Learn.readFile(file) else { Brig.fail("--explain \(file): \(String(cString: strerror(errno)))") }
             let gate = PolicyGate(engine: engine)
             var bad = 0
             for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {

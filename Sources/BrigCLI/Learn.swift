@@ -62,13 +62,7 @@ extension Brig {
         public init() {}
 
         public func validate() throws {
-            var rest = command
-            if rest.first == "-h" || rest.first == "--help" { throw CleanExit.helpRequest(self) }
-            if let first = rest.first, first != "--", first.hasPrefix("-") {
-                throw ValidationError("unknown option '\(first)'; put the server command after --")
-            }
-            if rest.first == "--" { rest.removeFirst() }
-            guard !rest.isEmpty else { throw ValidationError("no server command given; usage: brig learn [OPTIONS] -- COMMAND [ARGS...]") }
+            try ServerCommand.validate(command, for: self, usage: "brig learn [OPTIONS] -- COMMAND [ARGS...]")
             try sandbox.validateWorkdir()
         }
 

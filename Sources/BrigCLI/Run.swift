@@ -66,13 +66,7 @@ extension Brig {
         public init() {}
 
         public func validate() throws {
-            var rest = command
-            if rest.first == "-h" || rest.first == "--help" { throw CleanExit.helpRequest(self) }
-            if let first = rest.first, first != "--", first.hasPrefix("-") {
-                throw ValidationError("unknown option '\(first)'; put the server command after --")
-            }
-            if rest.first == "--" { rest.removeFirst() }
-            guard !rest.isEmpty else { throw ValidationError("no server command given; usage: brig [run] [OPTIONS] -- COMMAND [ARGS...]") }
+            try ServerCommand.validate(command, for: self, usage: "brig [run] [OPTIONS] -- COMMAND [ARGS...]")
             guard (try? ByteSize.parse(maxMessageSize)) != nil else {
                 throw ValidationError("--max-message-size: '\(maxMessageSize)' is not a size (e.g. 16MiB, 65536)")
             }
@@ -112,6 +106,20 @@ extension Brig {
                 Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
             }
         }
+    }
+}
+
+/// The server command after `--`, as `run` and `learn` take it (captured for passthrough, so
+/// `-h` and unknown options before `--` land here and are sorted out first).
+enum ServerCommand {
+    static func validate(_ command: [String], for parsed: some ParsableCommand, usage: String) throws {
+        var rest = command
+        if rest.first == "-h" || rest.first == "--help" { throw CleanExit.helpRequest(parsed) }
+        if let first = rest.first, first != "--", first.hasPrefix("-") {
+            throw ValidationError("unknown option '\(first)'; put the server command after --")
+        }
+        if rest.first == "--" { rest.removeFirst() }
+        guard !rest.isEmpty else { throw ValidationError("no server command given; usage: \(usage)") }
     }
 }
 
