@@ -205,6 +205,13 @@ public final class ContentGuard: Sendable {
         state.withLock { $0.withheld.contains(item) }
     }
 
+    /// Whether anything can be withheld at all (pins or poisoning in block mode) and something
+    /// is: the relay asks before it reads a call's params.
+    public var withholdsAnything: Bool {
+        guard settings.pins == .block || settings.poisoning == .block else { return false }
+        return state.withLock { !$0.withheld.isEmpty }
+    }
+
     /// Inspects a result of `method`. Returns the result to forward (nil: unchanged) and what was found.
     public func inspect(method: String, result: JSONValue) -> (result: JSONValue?, findings: [ContentFinding]) {
         switch method {

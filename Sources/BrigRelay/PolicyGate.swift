@@ -1,6 +1,10 @@
 public import BrigJSONRPC
 public import BrigPolicy
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// Applies the message policy to the relay's traffic and shapes what brig answers itself.
 ///
 /// Denials follow the specification's error rules (never the legacy -32000..-32019 range nor the
@@ -202,19 +206,13 @@ public struct PolicyGate: Sendable {
 
     static func contains(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: StaticString) -> Bool {
         let n = needle.utf8CodeUnitCount
-        guard range.count >= n else { return false }
-        let first = needle.utf8Start[0]
+        guard range.count >= n, let base = line.baseAddress else { return false }
+        let first = Int32(needle.utf8Start[0])
         var i = range.lowerBound
-        while i <= range.upperBound - n {
-            if line[i] == first {
-                var match = true
-                for k in 1..<n where line[i + k] != needle.utf8Start[k] {
-                    match = false
-                    break
-                }
-                if match { return true }
-            }
-            i += 1
+        while i <= range.upperBound - n, let hit = memchr(base + i, first, range.upperBound - n + 1 - i) {
+            let k = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            if memcmp(base + k, needle.utf8Start, n) == 0 { return true }
+            i = k + 1
         }
         return false
     }

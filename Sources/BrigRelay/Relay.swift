@@ -252,7 +252,7 @@ public final class Relay: Sendable {
     /// A call to a tool, prompt or resource that the content defenses withheld from the host
     /// (changed since pinned, or flagged as poisoning, in block mode) is refused like an unknown one.
     private func withheldCall(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) -> [UInt8]? {
-        guard let method = view.method, let id = view.id,
+        guard content.withholdsAnything, let method = view.method, let id = view.id,
               method == "tools/call" || method == "prompts/get" || method == "resources/read",
               let range = view.params, let params = try? JSONValue.parse(line, range: range) else { return nil }
         let (item, name): (String, String)
