@@ -165,6 +165,7 @@ struct Prepared {
                                        leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
                                        secretValues: plan.secretValues, serverIdentity: identity,
                                        stateDirectory: nil)
+        if settings.pins == .off && !settings.sanitize && settings.poisoning == .off && settings.leaks == .off { return }
         do {
             content = try ContentGuard(settings: settings)
         } catch {
@@ -245,7 +246,15 @@ struct Prepared {
             let engine = try PolicyEngine(policy: profile.mcp,
                                           context: policyOptions.context(environment: hostEnvironment,
                                                                          profileDirectory: sandbox.profileDirectory()))
-            p.gate = PolicyGate(engine: engine)
+            // A profile without message rules allows everything: the relay then skips the policy
+            // path altogether (the common case costs nothing per message).
+            var rules = profile.mcp
+            rules.workdir = nil
+            rules.pins = nil
+            rules.sanitize = nil
+            rules.poisoning = nil
+            rules.leaks = nil
+            if rules != MCPPolicy() || engine.isPermissive { p.gate = PolicyGate(engine: engine) }
             if let limit = engine.maxMessageBytes, !relayLimitGiven { p.relay.maximumMessageBytes = Int(limit) }
         } catch {
             tmp.remove()
