@@ -4,7 +4,7 @@
     demo_client.py --brig PATH [--brig-arg ARG ...] [-- SERVER COMMAND ...]
 
 After the first session and the hostile child come three more sections, each a list of steps
-too: a session under a message policy (scripts/demo-profile.yaml: a filtered tools/list, a denied
+too: a session under a message policy (scripts/data/demo-profile.yaml: a filtered tools/list, a denied
 tool, an argument violation), a session with a hostile server (a sanitized description and
 result, redacted secrets), and the audit trail of those two sessions (`brig audit show` and
 `brig audit verify`). The demo's pins, audit key and trail live in a temporary XDG_STATE_HOME.
@@ -155,10 +155,10 @@ def run_hostile(brig: str) -> list[str]:
     return [line for line in p.stderr.splitlines() if line.strip()] + [f"(exit code {p.returncode})"]
 
 
-# --- a message policy: scripts/demo-profile.yaml -----------------------------------------------
+# --- a message policy: scripts/data/demo-profile.yaml -----------------------------------------------
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_PROFILE = os.path.join(REPO, "scripts", "demo-profile.yaml")
+DEMO_PROFILE = os.path.join(REPO, "scripts", "data", "demo-profile.yaml")
 HOSTILE_SERVER = os.path.join(REPO, "Tests", "e2e", "fixtures", "hostile_server.py")
 DEMO_SECRET = "pg-demo-Pa55word-4242"  # what the profile injects as DEMO_DB_PASSWORD
 
@@ -176,7 +176,7 @@ def check(condition: bool, what: str) -> None:
         raise AssertionError(what)
 
 
-@add_step("initialize (brig --profile scripts/demo-profile.yaml)", POLICY_STEPS)
+@add_step("initialize (brig --profile scripts/data/demo-profile.yaml)", POLICY_STEPS)
 async def step_policy_initialize(demo: Demo) -> list[str]:
     init = await demo.session.initialize()
     return [f"server: {init.server_info.name} {init.server_info.version}, protocol {init.protocol_version}",
@@ -369,7 +369,7 @@ def more_sections(opts, state: str) -> int:
     common = [opts.brig, *opts.brig_arg, "--profile", DEMO_PROFILE, "--audit-log", log, "--workdir", workdir, "--"]
     first = len(STEPS) + 2
     for title, steps, server in [
-        ("a session under a message policy (scripts/demo-profile.yaml)", POLICY_STEPS,
+        ("a session under a message policy (scripts/data/demo-profile.yaml)", POLICY_STEPS,
          [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]),
         ("a hostile server: hidden text, a poisoned description, secrets in results (same profile)", CONTENT_STEPS,
          [sys.executable, HOSTILE_SERVER, "--secret-env", "DEMO_DB_PASSWORD"]),
