@@ -38,7 +38,8 @@ struct CompiledConstraint: @unchecked Sendable {
         }
         switch value {
         case .string(let str):
-            if let max = s.maxLength, str.unicodeScalars.count > max { return "is longer than \(max) characters" }
+            if let max = s.maxLength, str.utf8.count > max, str.unicodeScalars.count > max {  // bytes bound scalars: count only when needed
+                return "is longer than \(max) characters" }
             if let values = s.enumValues, !values.contains(str) { return "is not one of " + values.joined(separator: ", ") }
             if let prefix = s.prefix, !str.hasPrefix(prefix) { return "does not start with \"\(prefix)\"" }
             if let regex, !str.contains(regex) { return "does not match the pattern \(s.pattern ?? "")" }

@@ -43,6 +43,8 @@ public final class PolicyEngine: Sendable {
         var label: String
         /// `mcp.tools.rules[0]`.
         var short: String
+        /// The reason an allowed call cites, built once (the per-call path builds no string).
+        var allowedReason: String
     }
 
     struct Access: Sendable {
@@ -155,7 +157,8 @@ public final class PolicyEngine: Sendable {
             let label = spec.source.hasPrefix("--") ? spec.source : "\(spec.source) (\(spec.name))"
             tools.append(ToolRule(spec: spec, glob: NameGlob(spec.name), args: args,
                                   bucket: spec.rate.map { TokenBucket(rate: $0, source: spec.source) },
-                                  label: label, short: spec.source.hasPrefix("--") ? spec.source : short))
+                                  label: label, short: spec.source.hasPrefix("--") ? spec.source : short,
+                                  allowedReason: "tool allowed (rule \(spec.source.hasPrefix("--") ? spec.source : short))"))
         }
         toolRules = tools
         toolDefaultAllowed = policy.toolDefault == .allow
@@ -244,14 +247,20 @@ public final class PolicyEngine: Sendable {
             toolBucket = firstToolRuleIndex(name).flatMap { toolRules[$0].bucket }
         }
         guard !entry.buckets.isEmpty || toolBucket != nil else { return verdict }
-        var buckets = entry.buckets
-        if let toolBucket { buckets.insert(toolBucket, at: 0) }
         let t = time()
-        for (i, b) in buckets.enumerated() where !b.take(now: t) {
-            for taken in buckets[..<i] { taken.refund() }
-            guard verdict.allowed else { return verdict }
+        // The tool rule's bucket first, then the method's; a refusal refunds what was taken
+        // (no array is built per call).
+        func refused(_ b: TokenBucket) -> Decision {
             let short = b.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? b.source
             return decide(false, .rate, b.source, "rate \(b.rate) exceeded (rule \(short))", subject)
+        }
+        if let toolBucket, !toolBucket.take(now: t) {
+            return verdict.allowed ? refused(toolBucket) : verdict
+        }
+        for (i, b) in entry.buckets.enumerated() where !b.take(now: t) {
+            toolBucket?.refund()
+            for taken in entry.buckets[..<i] { taken.refund() }
+            return verdict.allowed ? refused(b) : verdict
         }
         return verdict
     }
@@ -290,7 +299,7 @@ public final class PolicyEngine: Sendable {
                 }
             }
         }
-        return decide(true, .allowed, rule.label, "tool \(name) allowed (rule \(rule.short))", name)
+        return decide(true, .allowed, rule.label, rule.allowedReason, name)
     }
 
     func accessDecision(_ access: Access, what: String, key: String, subject: String?, category: Decision.Category,

@@ -229,7 +229,9 @@ public final class Relay: Sendable {
         let outcome = policy.inspect(line, view: view, direction: direction)
         decisions = outcome.decisions
         report(outcome.decisions, direction: direction)
-        if view.kind == .request, view.method == "tools/call", let id = view.id, let subject = outcome.decisions.first?.subject {
+        // The tool's name, for the record of the response (only the audit trail reads it).
+        if audit != nil, view.kind == .request, view.method == "tools/call", let id = view.id,
+           let subject = outcome.decisions.first?.subject {
             (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
         }
         let sender = direction == .hostToServer ? toHost : toServer
