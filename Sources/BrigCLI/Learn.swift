@@ -164,26 +164,8 @@ extension Brig {
                                  : "brig learn --diff \(file): this run needs \(lines.count) more grant\(lines.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n"))
         }
 
-        static func readFile(_ path: String) -> [UInt8]? {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return nil }
-            defer { close(fd) }
-            var bytes: [UInt8] = []
-            var buf = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = read(fd, &buf, buf.count)
-                if n <= 0 { break }
-                bytes += buf[0..<n]
-            }
-            return bytes
-        }
+        static func readFile(_ path: String) -> [UInt8]? { FileSystem.read(path) }
 
-        static func writeFile(_ path: String, _ text: String) -> Bool {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { return false }
-            defer { close(fd) }
-            let bytes = Array(text.utf8)
-            return bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count
-        }
+        static func writeFile(_ path: String, _ text: String) -> Bool { FileSystem.write(path, Array(text.utf8)) }
     }
 }

@@ -71,14 +71,9 @@ public struct SandboxOptions: ParsableArguments {
         let cwd = getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
         guard let workdir else { return cwd }
         let absolute = workdir.hasPrefix("/") ? workdir : cwd + "/" + workdir
-        return canonical(absolute)
+        return FileSystem.realpath(absolute)
     }
 
-    func canonical(_ path: String) -> String {
-        guard let p = realpath(path, nil) else { return path }
-        defer { free(p) }
-        return String(cString: p)
-    }
 
     /// Loads the profile for this run; brig's own errors end the process (125).
     func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil) -> (Profile, ProfileContext) {

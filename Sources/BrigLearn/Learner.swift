@@ -88,7 +88,7 @@ public enum Learner {
             let writeEnd = pipe.write
             let timeout = request.replayTimeoutSeconds
             hooks.started = { _ in
-                Thread.start {
+                OSThread.start {
                     for line in replay {
                         var bytes = line
                         bytes.append(0x0A)

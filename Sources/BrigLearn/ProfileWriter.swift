@@ -93,9 +93,9 @@ public struct ProfileWriter: Sendable {
                 guard strings.count == values.count, !strings.isEmpty, strings.allSatisfy({ $0.hasPrefix("/") }) else { continue }
                 // A path argument: constrain it to the learned directories that hold every value seen.
                 let dirs = (r.write + r.read + r.exec).map(\.path).filter { d in
-                    strings.contains { covers(expand(d), normalize($0)) }
+                    strings.contains { covers(expand(d), FileSystem.normalize($0)) }
                 }
-                if !dirs.isEmpty && strings.allSatisfy({ s in dirs.contains { covers(expand($0), normalize(s)) } }) {
+                if !dirs.isEmpty && strings.allSatisfy({ s in dirs.contains { covers(expand($0), FileSystem.normalize(s)) } }) {
                     args.append((arg, Array(Set(dirs)).sorted()))
                 }
             }
@@ -120,16 +120,16 @@ public struct ProfileWriter: Sendable {
         for top in ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"] where covers(top, path) { return top }
         if path.hasPrefix("/etc/") {
             let parts = path.split(separator: "/")
-            return parts.count >= 3 && isDirectory("/etc/\(parts[1])") ? "/etc/\(parts[1])" : path
+            return parts.count >= 3 && FileSystem.isDirectory("/etc/\(parts[1])") ? "/etc/\(parts[1])" : path
         }
         if path.hasPrefix("/dev/") { return path }
         if path.hasPrefix("/sys/devices/system/cpu") { return "/sys/devices/system/cpu" }
         if path.hasPrefix("/opt/") { return "/opt/" + (path.split(separator: "/").dropFirst().first.map(String.init) ?? "") }
         // A virtual environment (pyvenv.cfg at its root) or a node_modules tree.
-        var dir = parentOf(path)
+        var dir = FileSystem.parent(of: path)
         while dir.count > 1 && dir != home {
-            if exists(dir + "/pyvenv.cfg") { return dir }
-            dir = parentOf(dir)
+            if FileSystem.exists(dir + "/pyvenv.cfg") { return dir }
+            dir = FileSystem.parent(of: dir)
         }
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if let i = parts.firstIndex(of: "node_modules") { return "/" + parts[...i].joined(separator: "/") }
@@ -147,7 +147,7 @@ public struct ProfileWriter: Sendable {
             return home + "/" + rel.prefix(max(1, min(keep, rel.count))).joined(separator: "/")
         }
         // Elsewhere: the directory of a file (a directory stays itself).
-        return isDirectory(path) ? path : parentOf(path)
+        return FileSystem.isDirectory(path) ? path : FileSystem.parent(of: path)
     }
 
     /// Siblings collapse into their parent when three or more of them are used, unless the
@@ -158,7 +158,7 @@ public struct ProfileWriter: Sendable {
         while changed {
             changed = false
             var byParent: [String: [String]] = [:]
-            for path in current.keys where path.hasPrefix("/") { byParent[parentOf(path), default: []].append(path) }
+            for path in current.keys where path.hasPrefix("/") { byParent[FileSystem.parent(of: path), default: []].append(path) }
             for (parent, children) in byParent where children.count >= 3 && !tooWide(parent) {
                 var total = 0
                 var why = ""
@@ -183,7 +183,7 @@ public struct ProfileWriter: Sendable {
     func tooWide(_ dir: String) -> Bool {
         let depth = dir.split(separator: "/").count
         return depth < 2 || dir == context.home || ["/home", "/root", "/etc", "/tmp", "/var", "/proc", "/sys", "/dev", "/run"].contains(dir)
-            || parentOf(dir) == "/home"
+            || FileSystem.parent(of: dir) == "/home"
     }
 
     func grants(_ d: [String: (Int, String)]) -> [Grant] {
@@ -251,11 +251,6 @@ public struct ProfileWriter: Sendable {
 
 func covers(_ dir: String, _ path: String) -> Bool {
     dir == "/" || path == dir || path.hasPrefix(dir + "/")
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
 extension String {

@@ -1,4 +1,5 @@
 import BrigSandbox
+import BrigRelay
 import Synchronization
 
 #if canImport(Glibc)
@@ -28,7 +29,7 @@ public final class SyscallWatcher: Sendable {
     }
 
     public func start() {
-        Thread.start { [self] in
+        OSThread.start { [self] in
             while true {
                 var note = brig_notification_swift()
                 let rc = Seccomp.receive(listener, &note)
@@ -46,7 +47,7 @@ public final class SyscallWatcher: Sendable {
         let atCWD: UInt64 = UInt64(bitPattern: -100)
         func path(_ dirArg: UInt64?, _ pathArg: UInt64) -> String? {
             guard let raw = readString(pid: pid, address: pathArg), !raw.isEmpty else { return nil }
-            if raw.hasPrefix("/") { return normalize(raw) }
+            if raw.hasPrefix("/") { return FileSystem.normalize(raw) }
             let base: String?
             if let dirArg, Int32(truncatingIfNeeded: dirArg) != -100, dirArg != atCWD {
                 base = readLink("/proc/\(pid)/fd/\(Int32(truncatingIfNeeded: dirArg))")
@@ -54,18 +55,18 @@ public final class SyscallWatcher: Sendable {
                 base = readLink("/proc/\(pid)/cwd")
             }
             guard let base else { return nil }
-            return normalize(base + "/" + raw)
+            return FileSystem.normalize(base + "/" + raw)
         }
         func access(_ p: String?, flags: UInt64) {
             guard let p else { return }
             let mode = flags & 3
             let create = flags & 0o100 != 0  // O_CREAT
             if mode == 0 && !create {
-                if exists(p) { observations.file(p, read: true, syscall: name) }
-            } else if exists(p) {
+                if FileSystem.exists(p) { observations.file(p, read: true, syscall: name) }
+            } else if FileSystem.exists(p) {
                 observations.file(p, read: mode == 2, write: true, syscall: name)
             } else {
-                observations.file(parentOf(p), write: true, syscall: name)
+                observations.file(FileSystem.parent(of: p), write: true, syscall: name)
             }
         }
         switch name {
@@ -80,24 +81,24 @@ public final class SyscallWatcher: Sendable {
         case "truncate": access(path(nil, args[0]), flags: 1)
         case "mkdir", "rmdir", "unlink", "symlink", "link":
             if let p = path(nil, name == "symlink" || name == "link" ? args[1] : args[0]) {
-                observations.file(parentOf(p), write: true, syscall: name)
+                observations.file(FileSystem.parent(of: p), write: true, syscall: name)
             }
         case "mkdirat", "unlinkat":
-            if let p = path(args[0], args[1]) { observations.file(parentOf(p), write: true, syscall: name) }
+            if let p = path(args[0], args[1]) { observations.file(FileSystem.parent(of: p), write: true, syscall: name) }
         case "symlinkat":
-            if let p = path(args[1], args[2]) { observations.file(parentOf(p), write: true, syscall: name) }
+            if let p = path(args[1], args[2]) { observations.file(FileSystem.parent(of: p), write: true, syscall: name) }
         case "linkat":
-            if let p = path(args[2], args[3]) { observations.file(parentOf(p), write: true, syscall: name) }
+            if let p = path(args[2], args[3]) { observations.file(FileSystem.parent(of: p), write: true, syscall: name) }
         case "rename":
-            for a in [args[0], args[1]] { if let p = path(nil, a) { observations.file(parentOf(p), write: true, syscall: name) } }
+            for a in [args[0], args[1]] { if let p = path(nil, a) { observations.file(FileSystem.parent(of: p), write: true, syscall: name) } }
         case "renameat", "renameat2":
             for (d, a) in [(args[0], args[1]), (args[2], args[3])] {
-                if let p = path(d, a) { observations.file(parentOf(p), write: true, syscall: name) }
+                if let p = path(d, a) { observations.file(FileSystem.parent(of: p), write: true, syscall: name) }
             }
         case "execve":
-            if let p = path(nil, args[0]), exists(p) { observations.file(p, read: true, exec: true, syscall: name) }
+            if let p = path(nil, args[0]), FileSystem.exists(p) { observations.file(p, read: true, exec: true, syscall: name) }
         case "execveat":
-            if let p = path(args[0], args[1]), exists(p) { observations.file(p, read: true, exec: true, syscall: name) }
+            if let p = path(args[0], args[1]), FileSystem.exists(p) { observations.file(p, read: true, exec: true, syscall: name) }
         case "socket":
             observations.socket(family: Int(Int32(truncatingIfNeeded: args[0])))
         case "connect", "bind":
@@ -129,7 +130,7 @@ public final class SyscallWatcher: Sendable {
                 : String(decoding: pathBytes, as: UTF8.self)
             observations.network(.init(family: "unix", kind: kind, port: 0, address: text))
             if !abstract && !text.isEmpty && text.hasPrefix("/") {
-                observations.file(kind == "bind" ? parentOf(text) : text, write: true, syscall: kind)
+                observations.file(kind == "bind" ? FileSystem.parent(of: text) : text, write: true, syscall: kind)
             }
         default:
             break
@@ -164,49 +165,3 @@ func readLink(_ path: String) -> String? {
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-func exists(_ path: String) -> Bool {
-    var st = stat()
-    return lstat(path, &st) == 0
-}
-
-func parentOf(_ path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "/" }
-    return slash == path.startIndex ? "/" : String(path[..<slash])
-}
-
-/// Lexical normalization: `.`, `..`, duplicate slashes (no symlinks resolved).
-func normalize(_ path: String) -> String {
-    var parts: [Substring] = []
-    for p in path.split(separator: "/", omittingEmptySubsequences: true) {
-        if p == "." { continue }
-        if p == ".." {
-            if !parts.isEmpty { parts.removeLast() }
-            continue
-        }
-        parts.append(p)
-    }
-    return "/" + parts.joined(separator: "/")
-}
-
-/// A detached thread for the watcher.
-enum Thread {
-    private final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    static func start(_ body: @escaping @Sendable () -> Void) {
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        defer { pthread_attr_destroy(&attr) }
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        let context = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        if pthread_create(&thread, &attr, { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, context) != 0 {
-            Unmanaged<Box>.fromOpaque(context).release()
-        }
-    }
-}

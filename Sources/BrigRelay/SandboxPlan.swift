@@ -195,18 +195,9 @@ public struct SandboxPlan: Sendable {
         return plan
     }
 
+    /// A secret file's value, without its trailing newline (at most 1 MiB).
     static func readSecret(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            bytes += buf[0..<n]
-            if bytes.count > 1 << 20 { return nil }
-        }
+        guard var bytes = FileSystem.read(path, limit: 1 << 20) else { return nil }
         while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -242,7 +233,7 @@ public final class PidsCgroup: Sendable {
         }
         for dir in candidates {
             guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { continue }
-            guard writeFile(dir + "/pids.max", "\(limit)") else {
+            guard FileSystem.write(dir + "/pids.max", Array("\(limit)".utf8), create: false) else {
                 rmdir(dir)
                 continue
             }
@@ -260,27 +251,11 @@ public final class PidsCgroup: Sendable {
     public func remove() {
         close(procsFD)
         for _ in 0..<50 {
-            let pids = PidsCgroup.readFile(path + "/cgroup.procs").split(separator: "\n").compactMap { Int32($0) }
+            let pids = String(decoding: FileSystem.read(path + "/cgroup.procs") ?? [], as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
             if pids.isEmpty { break }
             for pid in pids { kill(pid, SIGKILL) }
             usleep(10_000)
         }
         rmdir(path)
-    }
-
-    static func writeFile(_ path: String, _ text: String) -> Bool {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == text.utf8.count
-    }
-
-    static func readFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 65536)
-        let n = read(fd, &buf, buf.count)
-        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
     }
 }

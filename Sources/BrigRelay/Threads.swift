@@ -2,15 +2,15 @@
 @preconcurrency import Glibc
 #endif
 
-/// Starts a detached OS thread with its own stack (the relay blocks in read(2), which must never
+/// Starts a detached OS thread (shared by the relay, the blocked-call reporter and learn mode's watcher) with its own stack (the relay blocks in read(2), which must never
 /// happen on the cooperative pool).
-enum OSThread {
+public enum OSThread {
     private final class Box {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
-    static func start(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
+    public static func start(stackBytes: Int = 1 << 20, _ body: @escaping @Sendable () -> Void) {
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }

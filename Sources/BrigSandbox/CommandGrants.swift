@@ -33,12 +33,12 @@ public struct CommandGrants: Sendable {
         if CommandGrants.interpreters.contains(where: { base == $0 || base.hasPrefix($0 + ".") || base.hasPrefix($0 + "3.") }),
            let script = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
             let path = script.hasPrefix("/") ? script : workingDirectory + "/" + script
-            if isRegularFile(path) {
-                let dir = parent(of: realpathOrSelf(path))
+            if FileSystem.isRegularFile(path) {
+                let dir = FileSystem.parent(of: FileSystem.realpath(path))
                 if isSafeToGrant(dir) {
                     add(dir, exec: false, "the directory of the script \(script)")
                 } else {
-                    add(realpathOrSelf(path), exec: false, "the script \(script)")
+                    add(FileSystem.realpath(path), exec: false, "the script \(script)")
                 }
             }
         }
@@ -55,28 +55,28 @@ public struct CommandGrants: Sendable {
     private mutating func examine(_ executable: String, reason: String, depth: Int) {
         guard depth < 4 else { return }
         add(executable, exec: true, reason)
-        let real = realpathOrSelf(executable)
+        let real = FileSystem.realpath(executable)
         if real != executable { add(real, exec: true, "\(reason), resolved") }
         if let loader = ELF.interpreter(of: real) {
             add(loader, exec: true, "the program interpreter (dynamic loader) of \(real)")
-            let realLoader = realpathOrSelf(loader)
+            let realLoader = FileSystem.realpath(loader)
             if realLoader != loader { add(realLoader, exec: true, "the program interpreter of \(real), resolved") }
         }
 
         // pyenv shims: the shim runs `pyenv exec` from the pyenv root.
-        let dir = parent(of: executable)
-        if dir.hasSuffix("/shims"), isDirectory(parent(of: dir) + "/versions") {
-            add(parent(of: dir), exec: true, "the pyenv root behind the shim \(executable)")
+        let dir = FileSystem.parent(of: executable)
+        if dir.hasSuffix("/shims"), FileSystem.isDirectory(FileSystem.parent(of: dir) + "/versions") {
+            add(FileSystem.parent(of: dir), exec: true, "the pyenv root behind the shim \(executable)")
         }
         // A prefix with bin/: a venv, an interpreter's installation, ~/.local.
         for candidate in [executable, real] {
-            let binDir = parent(of: candidate)
+            let binDir = FileSystem.parent(of: candidate)
             guard binDir.hasSuffix("/bin") else { continue }
-            let prefix = parent(of: binDir)
-            if isRegularFile(prefix + "/pyvenv.cfg") {
+            let prefix = FileSystem.parent(of: binDir)
+            if FileSystem.isRegularFile(prefix + "/pyvenv.cfg") {
                 add(prefix, exec: true, "the virtual environment of \(candidate)")
                 if let home = pyvenvHome(prefix + "/pyvenv.cfg") {
-                    let basePrefix = home.hasSuffix("/bin") ? parent(of: home) : home
+                    let basePrefix = home.hasSuffix("/bin") ? FileSystem.parent(of: home) : home
                     if isSafeToGrant(basePrefix) { add(basePrefix, exec: true, "the base interpreter of the virtual environment \(prefix)") }
                 }
             } else if isSafeToGrant(prefix) && (depth > 0 || isInterpreterName(candidate)) {
@@ -113,7 +113,7 @@ public struct CommandGrants: Sendable {
     private func lookup(_ name: String) -> String? {
         for dir in (searchPath ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(name)"
-            if access(candidate, X_OK) == 0 && isRegularFile(candidate) { return candidate }
+            if access(candidate, X_OK) == 0 && FileSystem.isRegularFile(candidate) { return candidate }
         }
         return nil
     }
@@ -146,27 +146,6 @@ public struct CommandGrants: Sendable {
         }
         return nil
     }
-}
-
-func realpathOrSelf(_ path: String) -> String {
-    guard let p = realpath(path, nil) else { return path }
-    defer { free(p) }
-    return String(cString: p)
-}
-
-func parent(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    return slash == path.startIndex ? "/" : String(path[..<slash])
-}
-
-func isRegularFile(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
 }
 
 /// The outermost `.../node_modules` directory in `path`, if any.

@@ -1,5 +1,6 @@
 import Testing
 @testable import BrigLearn
+import BrigSandbox
 
 @Suite("ProfileWriter")
 struct ProfileWriterTests {
@@ -44,8 +45,8 @@ struct ProfileWriterTests {
 
     @Test("lexical normalization")
     func normalization() {
-        #expect(normalize("/a/./b//c/../d") == "/a/b/d")
-        #expect(normalize("/../..") == "/")
+        #expect(FileSystem.normalize("/a/./b//c/../d") == "/a/b/d")
+        #expect(FileSystem.normalize("/../..") == "/")
     }
 
     @Test("a session with nothing observed gives network none and an empty tool allow-list")
