@@ -132,11 +132,14 @@ public struct MessageEvent: Sendable {
     public var durationMicros: UInt64?
     /// The line itself (without its newline), for `payloads`; nil = no payload.
     public var raw: [UInt8]?
+    /// Where `params`, `result` and `error` are in `raw`, when the caller parsed it already
+    /// (the writer parses `raw` itself otherwise).
+    public var payload: PayloadRanges?
 
     public init(direction: Direction, kind: String, method: String? = nil, id: String? = nil,
                 tool: String? = nil, resource: String? = nil, prompt: String? = nil, size: Int,
                 decision: AuditDecision? = nil, subject: String? = nil, scopes: [String] = [],
-                durationMicros: UInt64? = nil, raw: [UInt8]? = nil) {
+                durationMicros: UInt64? = nil, raw: [UInt8]? = nil, payload: PayloadRanges? = nil) {
         self.direction = direction
         self.kind = kind
         self.method = method
@@ -150,6 +153,23 @@ public struct MessageEvent: Sendable {
         self.scopes = scopes
         self.durationMicros = durationMicros
         self.raw = raw
+        self.payload = payload
+    }
+}
+
+/// The byte ranges of a message's `params`, `result` and `error` inside its line.
+public struct PayloadRanges: Sendable, Equatable {
+    public var params: Range<Int>?
+    public var result: Range<Int>?
+    public var error: Range<Int>?
+    /// The length of the line the ranges are in (checked against the line they are used with).
+    public var count: Int
+
+    public init(params: Range<Int>? = nil, result: Range<Int>? = nil, error: Range<Int>? = nil, count: Int) {
+        self.params = params
+        self.result = result
+        self.error = error
+        self.count = count
     }
 }
 

@@ -5,78 +5,129 @@ import Glibc
 #endif
 
 /// Appends one JSON object member by member to a byte buffer (no Foundation, no dictionaries):
-/// the fastest way to write a record on this toolchain (see docs/style.md §3.5).
+/// the fastest way to write a record on this toolchain (see docs/style.md §3.5). One writer is
+/// reused for every record of a batch (`reset` keeps the buffer), so a record allocates nothing.
 struct ObjectWriter {
-    var out: [UInt8]
-    /// One flag per open object/array: whether a member was already written.
-    private var started: [Bool] = []
+    let out: ByteBuffer
+    /// Open objects/arrays, and one bit per level: whether that level has a member already.
+    private var depth = 0
+    private var hasMember: UInt64 = 0
 
     init(capacity: Int = 512) {
-        out = []
-        out.reserveCapacity(capacity)
+        out = ByteBuffer(capacity: capacity)
     }
 
+    /// Empties the writer, keeping its buffer.
+    mutating func reset() {
+        out.removeAll()
+        depth = 0
+        hasMember = 0
+    }
+
+    @inline(__always)
     private mutating func separator() {
-        if let last = started.last {
-            if last { out.append(UInt8(ascii: ",")) }
-            started[started.count - 1] = true
-        }
+        guard depth > 0 else { return }
+        let bit: UInt64 = 1 << UInt64(depth - 1)
+        if hasMember & bit != 0 { out.append(UInt8(ascii: ",")) }
+        hasMember |= bit
+    }
+
+    @inline(__always)
+    private mutating func open(_ bracket: UInt8) {
+        out.append(bracket)
+        precondition(depth < 64, "record nesting too deep")
+        depth += 1
+        hasMember &= ~(1 << UInt64(depth - 1))
+    }
+
+    @inline(__always)
+    private mutating func close(_ bracket: UInt8) {
+        out.append(bracket)
+        depth -= 1
+    }
+
+    @inline(__always)
+    private mutating func appendStatic(_ s: StaticString) {
+        s.withUTF8Buffer { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
     }
 
     private mutating func key(_ k: StaticString) {
         separator()
         out.append(UInt8(ascii: "\""))
-        k.withUTF8Buffer { out.append(contentsOf: $0) }
+        appendStatic(k)
         out.append(UInt8(ascii: "\""))
         out.append(UInt8(ascii: ":"))
     }
 
     mutating func keyString(_ k: String) {
         separator()
-        appendJSONString(k, to: &out)
+        appendJSONString(k, to: out)
         out.append(UInt8(ascii: ":"))
     }
 
     mutating func beginObject() {
         separator()
-        out.append(UInt8(ascii: "{"))
-        started.append(false)
+        open(UInt8(ascii: "{"))
     }
 
     mutating func beginObject(_ k: StaticString) {
         key(k)
-        out.append(UInt8(ascii: "{"))
-        started.append(false)
+        open(UInt8(ascii: "{"))
     }
 
-    mutating func endObject() {
-        out.append(UInt8(ascii: "}"))
-        started.removeLast()
-    }
+    mutating func endObject() { close(UInt8(ascii: "}")) }
 
     mutating func beginArray(_ k: StaticString) {
         key(k)
-        out.append(UInt8(ascii: "["))
-        started.append(false)
+        open(UInt8(ascii: "["))
     }
 
-    mutating func endArray() {
-        out.append(UInt8(ascii: "]"))
-        started.removeLast()
-    }
+    mutating func endArray() { close(UInt8(ascii: "]")) }
 
     mutating func string(_ k: StaticString, _ v: String) {
         key(k)
-        appendJSONString(v, to: &out)
+        appendJSONString(v, to: out)
     }
 
     mutating func string(_ k: StaticString, _ v: String?) {
         if let v { string(k, v) }
     }
 
+    /// A string member whose value is a literal that needs no escaping.
+    mutating func string(_ k: StaticString, literal v: StaticString) {
+        key(k)
+        out.append(UInt8(ascii: "\""))
+        appendStatic(v)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A string member whose value is bytes that need no escaping (hex digits, an id).
+    mutating func string(_ k: StaticString, plain bytes: [UInt8]) {
+        key(k)
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: bytes)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// `"k":["v"]` for a literal `v`.
+    mutating func strings(_ k: StaticString, literal v: StaticString) {
+        key(k)
+        out.append(contentsOf: [UInt8(ascii: "["), UInt8(ascii: "\"")])
+        appendStatic(v)
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: "]")])
+    }
+
+    /// `"k":"2026-11-25T19:40:41.123456Z"`.
+    mutating func timestamp(_ k: StaticString, _ micros: Int64, _ clock: inout TimestampText) {
+        key(k)
+        out.append(UInt8(ascii: "\""))
+        clock.append(micros, to: out)
+        out.append(UInt8(ascii: "\""))
+    }
+
     mutating func element(_ v: String) {
         separator()
-        appendJSONString(v, to: &out)
+        appendJSONString(v, to: out)
     }
 
     mutating func element(_ v: UInt64) {
@@ -96,27 +147,21 @@ struct ObjectWriter {
 
     mutating func bool(_ k: StaticString, _ v: Bool) {
         key(k)
-        out.append(contentsOf: v ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65])
+        if v { appendStatic("true") } else { appendStatic("false") }
     }
 
     mutating func value(_ k: StaticString, _ v: JSONValue) {
         key(k)
-        appendJSONValue(v, to: &out)
+        appendJSONValue(v, to: out)
     }
 
     mutating func member(_ k: String, _ v: JSONValue) {
         keyString(k)
-        appendJSONValue(v, to: &out)
+        appendJSONValue(v, to: out)
     }
 
     /// A member whose value is raw JSON text (valid, from the scanner).
-    mutating func member(rawName k: String, _ bytes: [UInt8]) {
-        keyString(k)
-        out.append(contentsOf: bytes)
-    }
-
-    /// Raw JSON text (must be valid JSON).
-    mutating func raw(_ k: StaticString, _ bytes: [UInt8]) {
+    mutating func raw(_ k: StaticString, _ bytes: UnsafeBufferPointer<UInt8>) {
         key(k)
         out.append(contentsOf: bytes)
     }
@@ -142,14 +187,14 @@ struct ObjectWriter {
                 n /= 10
                 count += 1
             }
-            out.append(contentsOf: buf[(20 - count)...])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(20 - count)...]))
         }
     }
 }
 
 /// Appends `s` as a JSON string literal, escaped as `JSONWriter.appendString` does, copying
 /// runs that need no escaping in one go.
-func appendJSONString(_ s: String, to out: inout [UInt8]) {
+func appendJSONString(_ s: String, to out: ByteBuffer) {
     var s = s
     s.withUTF8 { buf in
         out.append(0x22)
@@ -175,26 +220,29 @@ func appendJSONString(_ s: String, to out: inout [UInt8]) {
 }
 
 /// Compact JSON text of `v` (as `JSONValue.write(to:)`, with the faster string escaping).
-func appendJSONValue(_ v: JSONValue, to out: inout [UInt8]) {
+func appendJSONValue(_ v: JSONValue, to out: ByteBuffer) {
     switch v {
-    case .string(let s): appendJSONString(s, to: &out)
+    case .string(let s): appendJSONString(s, to: out)
     case .array(let items):
         out.append(UInt8(ascii: "["))
         for (i, item) in items.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            appendJSONValue(item, to: &out)
+            appendJSONValue(item, to: out)
         }
         out.append(UInt8(ascii: "]"))
     case .object(let members):
         out.append(UInt8(ascii: "{"))
         for (i, (key, value)) in members.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            appendJSONString(key, to: &out)
+            appendJSONString(key, to: out)
             out.append(UInt8(ascii: ":"))
-            appendJSONValue(value, to: &out)
+            appendJSONValue(value, to: out)
         }
         out.append(UInt8(ascii: "}"))
-    default: v.write(to: &out)
+    default:
+        var text: [UInt8] = []
+        v.write(to: &text)
+        out.append(contentsOf: text)
     }
 }
 
@@ -213,36 +261,73 @@ func monotonicMicros() -> UInt64 {
 
 /// `2026-11-25T19:40:41.123456Z`.
 func formatTimestamp(_ micros: Int64) -> String {
-    var secs = micros / 1_000_000
-    var frac = micros % 1_000_000
-    if frac < 0 { frac += 1_000_000; secs -= 1 }
-    var days = secs / 86400
-    var rem = secs % 86400
-    if rem < 0 { rem += 86400; days -= 1 }
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    var y = yoe + era * 400
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    if m <= 2 { y += 1 }
-    var out: [UInt8] = []
-    out.reserveCapacity(27)
-    func pad(_ v: Int64, _ width: Int) {
-        var digits: [UInt8] = []
-        var n = v
-        for _ in 0..<width { digits.append(0x30 + UInt8(n % 10)); n /= 10 }
-        out.append(contentsOf: digits.reversed())
+    var clock = TimestampText()
+    let out = ByteBuffer(capacity: 32)
+    clock.append(micros, to: out)
+    return String(decoding: out.bytes, as: UTF8.self)
+}
+
+/// Writes UTC timestamps with microseconds; the text up to the second is computed once per
+/// second (records come thousands per second, so the calendar arithmetic runs once for them all).
+struct TimestampText {
+    private var second = Int64.min
+    /// `2026-11-25T19:40:41.` for `second`.
+    private var prefix: [UInt8] = []
+
+    mutating func append(_ micros: Int64, to out: ByteBuffer) {
+        var secs = micros / 1_000_000
+        var frac = micros % 1_000_000
+        if frac < 0 { frac += 1_000_000; secs -= 1 }
+        if secs != second {
+            second = secs
+            prefix = TimestampText.civil(secs)
+        }
+        out.append(contentsOf: prefix)
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, UInt8(ascii: "Z"))
+        withUnsafeMutableBytes(of: &digits) { d in
+            var n = frac
+            for i in stride(from: 5, through: 0, by: -1) {
+                d[i] = 0x30 + UInt8(n % 10)
+                n /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(d))
+        }
     }
-    pad(y, 4); out.append(UInt8(ascii: "-")); pad(m, 2); out.append(UInt8(ascii: "-")); pad(d, 2)
-    out.append(UInt8(ascii: "T"))
-    pad(rem / 3600, 2); out.append(UInt8(ascii: ":")); pad(rem / 60 % 60, 2); out.append(UInt8(ascii: ":")); pad(rem % 60, 2)
-    out.append(UInt8(ascii: ".")); pad(frac, 6); out.append(UInt8(ascii: "Z"))
-    return String(decoding: out, as: UTF8.self)
+
+    /// `YYYY-MM-DDTHH:MM:SS.` (Howard Hinnant's civil-from-days).
+    private static func civil(_ secs: Int64) -> [UInt8] {
+        var days = secs / 86400
+        var rem = secs % 86400
+        if rem < 0 { rem += 86400; days -= 1 }
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        var y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        if m <= 2 { y += 1 }
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        func pad(_ v: Int64, _ width: Int) {
+            var divisor: Int64 = 1
+            for _ in 1..<width { divisor *= 10 }
+            var n = v
+            while divisor > 0 {
+                out.append(0x30 + UInt8(n / divisor % 10))
+                n %= divisor
+                divisor /= 10
+            }
+        }
+        pad(y, 4); out.append(UInt8(ascii: "-")); pad(m, 2); out.append(UInt8(ascii: "-")); pad(d, 2)
+        out.append(UInt8(ascii: "T"))
+        pad(rem / 3600, 2); out.append(UInt8(ascii: ":")); pad(rem / 60 % 60, 2); out.append(UInt8(ascii: ":"))
+        pad(rem % 60, 2)
+        out.append(UInt8(ascii: "."))
+        return out
+    }
 }
 
 /// Parses `2026-11-25T19:40:41.123456Z` (or without fraction, or a date `2026-11-25`) to microseconds.
@@ -284,6 +369,16 @@ public func parseTimestamp(_ text: String) -> Int64? {
 }
 
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+/// Lower-case hex digits of `bytes`, as bytes.
+func hexBytes(_ bytes: [UInt8]) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: bytes.count * 2)
+    for (i, b) in bytes.enumerated() {
+        out[2 * i] = hexDigits[Int(b >> 4)]
+        out[2 * i + 1] = hexDigits[Int(b & 0xF)]
+    }
+    return out
+}
 
 func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
     var out: [UInt8] = []

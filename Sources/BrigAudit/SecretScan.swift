@@ -92,6 +92,64 @@ public enum SecretScan {
         }
     }
 
+    /// Whether a member name in the JSON text `b` could contain one of `keys` (lower case, `_`
+    /// for `-`, as `Redactor.normalizeKey` makes them). Walks the text's string literals quote
+    /// by quote (`memchr`, escapes skipped, so JSON text inside a string value is not mistaken for
+    /// members); a literal followed by `:` is a member name. A name with an escape in it counts as
+    /// a match (its decoded form is not at hand), and so does text that does not walk as JSON. A
+    /// false answer means `Redactor` would redact no member by name.
+    public static func mayNameSensitiveMember(_ b: UnsafeBufferPointer<UInt8>, keys: [[UInt8]]) -> Bool {
+        var found = false
+        var open = -1
+        // Names are compared in a folded copy; longer names than this count as a match.
+        var folded = [UInt8](repeating: 0, count: 128)
+        folded.withUnsafeMutableBufferPointer { name in
+            forEach(0x22, in: b) { q in
+                if open < 0 {
+                    open = q
+                    return true
+                }
+                // Inside a string: a quote after an odd run of backslashes is escaped.
+                var backslashes = 0
+                while q - 1 - backslashes > open, b[q - 1 - backslashes] == 0x5C { backslashes += 1 }
+                if backslashes % 2 == 1 { return true }
+                let start = open + 1
+                open = -1
+                var next = q + 1
+                while next < b.count, b[next] == 0x20 || b[next] == 0x09 || b[next] == 0x0A || b[next] == 0x0D { next += 1 }
+                guard next < b.count, b[next] == UInt8(ascii: ":") else { return true }
+                let length = q - start
+                guard length <= name.count else { found = true; return false }
+                for i in 0..<length {
+                    var c = b[start + i]
+                    if c == 0x5C { found = true; return false }
+                    if c >= 0x41, c <= 0x5A { c += 32 } else if c == 0x2D { c = 0x5F }
+                    name[i] = c
+                }
+                for key in keys where key.count <= length {
+                    if occurs(key, in: UnsafeBufferPointer(rebasing: name[0..<length])) { found = true; return false }
+                }
+                return true
+            }
+        }
+        return found || open >= 0
+    }
+
+    private static func occurs(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = needle.first else { return true }
+        var i = 0
+        let last = hay.count - needle.count
+        while i <= last {
+            if hay[i] == first {
+                var k = 1
+                while k < needle.count, hay[i + k] == needle[k] { k += 1 }
+                if k == needle.count { return true }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// Whether any of `words` occurs, ASCII case-insensitively (words given in lower case).
     public static func containsFolded(_ b: UnsafeBufferPointer<UInt8>, anyOf words: [[UInt8]]) -> Bool {
         for word in words {

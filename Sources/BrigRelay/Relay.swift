@@ -293,32 +293,46 @@ public final class Relay: Sendable {
     /// Returns false when a record could not be kept under `on_failure: block`.
     private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
                         answered: InFlightTable.Entry?, decisions: [Decision]) -> Bool {
+        guard view.kind == .batch else {
+            return record(audit, line, view, direction: direction, answered: answered,
+                          decision: decisions.first { !$0.allowed } ?? decisions.first)
+        }
         var kept = true
-        let members = view.kind == .batch ? view.members : [view]
-        for (index, m) in members.enumerated() {
-            let d = members.count == 1 ? (decisions.first { !$0.allowed } ?? decisions.first)
-                : decisions.indices.contains(index) ? decisions[index] : nil
-            let method = m.method ?? (m.isResponse ? answered?.method : nil)
-            var subject = d?.subject
-            if m.isResponse { subject = answered?.subject }
-            let bytes = m.span.map { UnsafeBufferPointer(rebasing: line[$0]) } ?? line
-            var duration: UInt64?
-            if m.isResponse, let answered { duration = (MonotonicClock.nanoseconds() &- answered.startedAt) / 1000 }
-            let event = MessageEvent(
-                direction: direction, kind: m.kind.rawValue, method: method, id: m.id,
-                tool: method == "tools/call" ? subject : nil,
-                resource: method?.hasPrefix("resources/") == true ? subject : nil,
-                prompt: method == "prompts/get" ? subject : nil,
-                size: bytes.count,
-                decision: d.map { AuditDecision(allowed: $0.allowed, enforced: $0.enforced, rule: $0.rule, reason: $0.reason,
-                                                category: $0.category.rawValue) },
-                subject: subject, scopes: d?.scopes ?? [], durationMicros: duration,
-                raw: auditPayloads ? Array(bytes) : nil)
-            if !audit.message(event) { kept = false }
-            if let d, !d.allowed, d.category == .rate {
-                audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
-                            detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
-            }
+        for (index, m) in view.members.enumerated() {
+            let d = decisions.indices.contains(index) ? decisions[index] : nil
+            if !record(audit, line, m, direction: direction, answered: answered, decision: d) { kept = false }
+        }
+        return kept
+    }
+
+    /// The record of one message (a whole line, or one member of a batch).
+    private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ m: MessageView, direction: Direction,
+                        answered: InFlightTable.Entry?, decision d: Decision?) -> Bool {
+        let method = m.method ?? (m.isResponse ? answered?.method : nil)
+        let subject = m.isResponse ? answered?.subject : d?.subject
+        let span = m.span ?? 0..<line.count
+        let bytes = UnsafeBufferPointer(rebasing: line[span])
+        var duration: UInt64?
+        if m.isResponse, let answered { duration = (MonotonicClock.nanoseconds() &- answered.startedAt) / 1000 }
+        // The writer copies the payload from these ranges instead of parsing the line again.
+        let base = span.lowerBound
+        func shifted(_ r: Range<Int>?) -> Range<Int>? { r.map { ($0.lowerBound - base)..<($0.upperBound - base) } }
+        let event = MessageEvent(
+            direction: direction, kind: m.kind.rawValue, method: method, id: m.id,
+            tool: method == "tools/call" ? subject : nil,
+            resource: method?.hasPrefix("resources/") == true ? subject : nil,
+            prompt: method == "prompts/get" ? subject : nil,
+            size: bytes.count,
+            decision: d.map { AuditDecision(allowed: $0.allowed, enforced: $0.enforced, rule: $0.rule, reason: $0.reason,
+                                            category: $0.category.rawValue) },
+            subject: subject, scopes: d?.scopes ?? [], durationMicros: duration,
+            raw: auditPayloads ? Array(bytes) : nil,
+            payload: auditPayloads ? PayloadRanges(params: shifted(m.params), result: shifted(m.result),
+                                                   error: shifted(m.error), count: bytes.count) : nil)
+        let kept = audit.message(event)
+        if let d, !d.allowed, d.category == .rate {
+            audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                        detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }
         return kept
     }

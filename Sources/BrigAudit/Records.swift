@@ -1,0 +1,240 @@
+import BrigJSONRPC
+import BrigProfile
+import Crypto
+
+/// The record of each event class (schema version 1, docs/audit.md), written into the writer
+/// thread's reused `ObjectWriter`. Every builder leaves `brig` open: `Writer.seal` ends it with
+/// `prev_mac` and `mac`.
+extension Writer {
+    /// `@timestamp` and `event.*`.
+    func header(_ w: inout ObjectWriter, _ t: Int64, action: StaticString, kind: StaticString = "event",
+                category: StaticString, alsoCategory: StaticString? = nil, type: StaticString, outcome: StaticString) {
+        w.beginObject()
+        w.timestamp("@timestamp", t, &clock)
+        w.beginObject("event")
+        w.string("kind", literal: kind)
+        if let alsoCategory {
+            w.beginArray("category")
+            w.element(String(describing: category))
+            w.element(String(describing: alsoCategory))
+            w.endArray()
+        } else {
+            w.strings("category", literal: category)
+        }
+        w.strings("type", literal: type)
+        w.string("action", literal: action)
+        w.string("outcome", literal: outcome)
+        w.int("sequence", sequence + 1)
+        w.endObject()
+    }
+
+    func beginBrig(_ w: inout ObjectWriter) {
+        w.beginObject("brig")
+        w.int("schema", 1)
+        w.beginObject("session")
+        w.string("id", plain: sessionIDBytes)
+        w.endObject()
+    }
+
+    func note(_ w: inout ObjectWriter, _ action: StaticString, _ outcome: StaticString, _ detail: [(String, JSONValue)]) {
+        header(&w, nowMicros(), action: action, category: "configuration", type: "info", outcome: outcome)
+        beginBrig(&w)
+        w.value("detail", .object(detail))
+    }
+
+    func sessionStartRecord(_ w: inout ObjectWriter, _ info: SessionInfo, _ t: Int64) {
+        header(&w, t, action: "session-start", category: "session", type: "start", outcome: "success")
+        w.beginObject("process")
+        if let pid = info.serverPID { w.int("pid", pid) }
+        w.string("executable", info.executable)
+        w.strings("args", info.command.map { redactor.redact($0) })
+        if let sha = info.executableSHA256 ?? info.executable.flatMap(sha256File) {
+            w.beginObject("hash")
+            w.string("sha256", sha)
+            w.endObject()
+        }
+        w.endObject()
+        w.beginObject("user")
+        w.string("id", String(info.userID))
+        w.string("name", info.userName)
+        w.endObject()
+        beginBrig(&w)
+        w.string("version", info.brigVersion)
+        w.int("pid", info.brigPID)
+        w.int("parent_pid", info.parentPID)
+        w.beginObject("profile")
+        w.string("name", info.profileName)
+        w.string("source", info.profileSource)
+        if let sha = info.profileSHA256 ?? info.profileText.map({ sha256Hex($0.utf8) }) { w.string("sha256", sha) }
+        w.endObject()
+        w.beginObject("audit")
+        w.string("payloads", settings.payloads.rawValue)
+        w.string("fsync", settings.fsync.rawValue)
+        w.string("on_failure", settings.onFailure.rawValue)
+        w.endObject()
+        w.strings("sandbox", info.sandbox)
+        w.strings("kernel_features", info.kernelFeatures)
+        w.value("chain", .object(chainNote))
+    }
+
+    func messageRecord(_ w: inout ObjectWriter, _ m: MessageEvent, _ t: Int64) {
+        if let d = m.decision {
+            header(&w, t, action: "message", kind: d.allowed ? "event" : "alert", category: "api",
+                   type: d.allowed ? "allowed" : "denied", outcome: d.allowed ? "success" : "failure")
+        } else {
+            header(&w, t, action: "message", category: "api", type: "info", outcome: "unknown")
+        }
+        w.beginObject("mcp")
+        w.string("direction", literal: m.direction == .hostToServer ? "host-to-server" : "server-to-host")
+        w.string("kind", m.kind)
+        w.string("method", m.method)
+        w.string("id", m.id)
+        w.string("tool", m.tool)
+        w.string("resource", m.resource.map { redactor.redact($0) })
+        w.string("prompt", m.prompt)
+        w.int("size", m.size)
+        if let d = m.durationMicros { w.int("duration_us", d) }
+        if let d = m.decision {
+            w.beginObject("decision")
+            w.bool("allowed", d.allowed)
+            w.bool("enforced", d.enforced)
+            w.string("rule", d.rule)
+            w.string("reason", redactor.redact(d.reason))
+            w.string("category", d.category)
+            w.endObject()
+        }
+        w.string("subject", m.subject)
+        if !m.scopes.isEmpty { w.strings("scopes", m.scopes) }
+        if let raw = m.raw { writePayload(raw, m.payload, into: &w) }
+        w.endObject()
+        beginBrig(&w)
+    }
+
+    /// `mcp.payload`, as `audit.payloads` says.
+    func writePayload(_ raw: [UInt8], _ ranges: PayloadRanges?, into w: inout ObjectWriter) {
+        switch settings.payloads {
+        case .none: return
+        case .hash:
+            w.beginObject("payload")
+            w.string("sha256", sha256Hex(raw))
+            w.endObject()
+        case .redacted, .full:
+            // Fast path: when nothing in the line could be redacted (no member with a sensitive
+            // name, no secret pattern, no injected value), the payload is the message's own
+            // members, copied as they are: no tree, no re-serialization.
+            if writeRawPayload(raw, ranges, into: &w) { return }
+            let parsed: JSONValue? = raw.withUnsafeBufferPointer { buf in
+                do throws(JSONScanner.Failure) { return try JSONValue.parse(buf) } catch { return nil }
+            }
+            let redact = settings.payloads == .redacted
+            guard let parsed else {
+                w.beginObject("payload")
+                w.bool("unparsed", true)
+                let text = String(decoding: raw, as: UTF8.self)
+                w.string("text", redact ? redactor.redact(text) : text)
+                w.endObject()
+                return
+            }
+            switch parsed {
+            case .object(let members):
+                w.beginObject("payload")
+                for (k, v) in members where k != "jsonrpc" && k != "id" && k != "method" {
+                    w.member(k, redact ? redactor.redact(v) : v)
+                }
+                w.endObject()
+            default:
+                w.beginObject("payload")
+                w.value("batch", redact ? redactor.redact(parsed) : parsed)
+                w.endObject()
+            }
+        }
+    }
+
+    /// The payload copied from the line, when nothing in it needs redacting; false otherwise.
+    private func writeRawPayload(_ raw: [UInt8], _ ranges: PayloadRanges?, into w: inout ObjectWriter) -> Bool {
+        raw.withUnsafeBufferPointer { buf in
+            if settings.payloads == .redacted {
+                if SecretScan.mayNameSensitiveMember(buf, keys: redactor.keys) || SecretScan.hasSecretPrefix(buf) { return false }
+                for (_, value) in redactor.secrets where SecretScan.contains(buf, value) { return false }
+            }
+            var found = ranges
+            if found == nil || found!.count != raw.count {
+                guard case .success(let view) = MessageView.parse(buf), view.kind != .batch else { return false }
+                found = PayloadRanges(params: view.params, result: view.result, error: view.error, count: raw.count)
+            }
+            guard let r = found else { return false }
+            w.beginObject("payload")
+            if let p = r.params { w.raw("params", UnsafeBufferPointer(rebasing: buf[p])) }
+            if let p = r.result { w.raw("result", UnsafeBufferPointer(rebasing: buf[p])) }
+            if let p = r.error { w.raw("error", UnsafeBufferPointer(rebasing: buf[p])) }
+            w.endObject()
+            return true
+        }
+    }
+
+    func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], _ t: Int64) {
+        header(&w, t, action: "syscall-blocked", kind: "alert", category: "process", alsoCategory: "intrusion_detection",
+               type: "denied", outcome: "failure")
+        w.beginObject("process")
+        w.int("pid", pid)
+        w.endObject()
+        beginBrig(&w)
+        w.beginObject("syscall")
+        w.string("name", name)
+        w.beginArray("args")
+        for a in args { w.element(a) }
+        w.endArray()
+        w.endObject()
+    }
+
+    func eventRecord(_ w: inout ObjectWriter, action: String, outcome: String, detail: [(String, JSONValue)], _ t: Int64) {
+        let o: StaticString = outcome == "success" ? "success" : outcome == "failure" ? "failure" : "unknown"
+        let failed = outcome == "failure"
+        w.beginObject()
+        w.timestamp("@timestamp", t, &clock)
+        w.beginObject("event")
+        w.string("kind", literal: failed ? "alert" : "event")
+        w.strings("category", literal: "api")
+        w.strings("type", literal: failed ? "denied" : "info")
+        w.string("action", action)
+        w.string("outcome", literal: o)
+        w.int("sequence", sequence + 1)
+        w.endObject()
+        beginBrig(&w)
+        let d = JSONValue.object(detail)
+        w.value("detail", settings.payloads == .full ? d : redactor.redact(d))
+    }
+
+    func exitRecord(_ w: inout ObjectWriter, _ info: ExitInfo, _ t: Int64) {
+        header(&w, t, action: "child-exit", category: "process", type: "end",
+               outcome: info.code == 0 ? "success" : "failure")
+        w.beginObject("process")
+        w.int("pid", info.pid)
+        if let c = info.code { w.int("exit_code", c) }
+        w.endObject()
+        beginBrig(&w)
+        w.beginObject("exit")
+        if let s = info.signal { w.int("signal", s) }
+        w.int("user_cpu_us", info.userCPUMicros)
+        w.int("system_cpu_us", info.systemCPUMicros)
+        w.int("max_rss_kib", info.maxRSSKiB)
+        w.int("wall_us", info.wallMicros)
+        w.endObject()
+    }
+
+    func sessionEndRecord(_ w: inout ObjectWriter, _ t: Int64) {
+        header(&w, t, action: "session-end", category: "session", type: "end",
+               outcome: lostTotal + droppedTotal == 0 ? "success" : "failure")
+        w.beginObject("brig")
+        w.int("schema", 1)
+        w.beginObject("session")
+        w.string("id", plain: sessionIDBytes)
+        w.int("records", written + 1)
+        w.int("messages", messages)
+        w.int("denied", denied)
+        w.int("dropped", droppedTotal)
+        w.int("lost", lostTotal)
+        w.int("duration_us", monotonicMicros() &- startMonotonic)
+        w.endObject()
+    }
+}

@@ -1,0 +1,411 @@
+public import BrigJSONRPC
+import BrigProfile
+import Crypto
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+
+/// The writer thread's state and work. Only the writer thread touches it once started.
+final class Writer: @unchecked Sendable {
+    let path: String
+    let toStderr: Bool
+    let key: SymmetricKey
+    let settings: AuditSettings
+    let redactor: Redactor
+    let sessionID: String
+    let anchorPath: String?
+    weak var owner: AuditLog?
+    /// Set once by `Queue.init`, before the thread starts.
+    var queue: Queue?
+    let syslogSocket: String
+
+    var fd: Int32
+    var fileSize: Int64
+    var sequence: UInt64
+    var prevMAC: [UInt8]
+    /// What the session-start record says about the tail this session continues.
+    var chainNote: [(String, JSONValue)] = []
+
+    // Counters for the session-end record.
+    var written = 0
+    var messages = 0
+    var denied = 0
+    var droppedTotal = 0
+    var lostTotal = 0
+    var lostPending = 0
+    var droppedPending = 0
+    var startMonotonic = monotonicMicros()
+
+    // Failure handling.
+    var failing = false
+    var failures = 0
+
+    // fsync and anchor pacing.
+    var dirty = false
+    var lastSync = monotonicMicros()
+    var sinceAnchor = 0
+    var lastAnchor = monotonicMicros()
+    var anchorFailed = false
+
+    var syslogFD: Int32 = -1
+    var syslogFailed = false
+
+    /// How long the writer lets a burst of records gather after the first one wakes it: a wake-up
+    /// (two context switches) per record would cost more than the record; nothing waits on it.
+    static let lingerMicros: UInt32 = 500
+
+    /// Signs each record (the key's HMAC pads hashed once).
+    let signer: ChainSigner
+    /// `sessionID`'s bytes, written into every record.
+    let sessionIDBytes: [UInt8]
+    /// The writer thread's reused buffers and timestamp text.
+    let batchBuffer = ByteBuffer(capacity: 1 << 16)
+    var recordWriter = ObjectWriter(capacity: 4096)
+    var clock = TimestampText()
+    /// `prevMAC` in hex, kept from the seal that made it.
+    var prevMACText: (mac: [UInt8], hex: [UInt8]) = ([], [])
+
+    init(path: String, key keyBytes: [UInt8], options: AuditOptions) throws(AuditError) {
+        self.path = path
+        self.toStderr = path == "-"
+        self.key = SymmetricKey(data: keyBytes)
+        self.signer = ChainSigner(key: SymmetricKey(data: keyBytes))
+        self.settings = options.settings
+        self.redactor = Redactor(extraKeys: options.settings.redactKeys, secretValues: options.secretValues)
+        var rng = SystemRandomNumberGenerator()
+        self.sessionID = hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        self.sessionIDBytes = Array(sessionID.utf8)
+        self.anchorPath = toStderr ? nil : options.settings.anchor
+        self.sequence = 0
+        self.prevMAC = Chain.zeroMAC
+        self.fileSize = 0
+        self.fd = -1
+        self.syslogSocket = options.syslogSocket
+        if toStderr {
+            fd = 2
+            chainNote = [("previous_tail", .string("none (stderr)"))]
+            return
+        }
+        try makeDirectories(parent(of: path))
+        readTail()
+        fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError("cannot open audit log \(path): \(errnoText())") }
+        var st = stat()
+        if fstat(fd, &st) == 0 {
+            fileSize = Int64(st.st_size)
+            if st.st_mode & 0o077 != 0 && st.st_uid == geteuid() { fchmod(fd, 0o600) }
+        }
+        if partialTail {
+            // A write was cut short (crash, disk full): end that line so ours start clean.
+            if writeAll(fd, [0x0A][...]) { fileSize += 1 }
+        }
+    }
+
+    private var partialTail = false
+
+    /// Finds where the existing log (or, when it is empty, its newest rotated file) ends.
+    private func readTail() {
+        var candidates = [path]
+        candidates.append(path + ".1")
+        for file in candidates {
+            guard let (line, partial, size) = lastLine(file), size > 0 else { continue }
+            if file == path { partialTail = partial }
+            guard let line else {
+                chainNote = [("previous_tail", .string("unreadable")), ("previous_file", .string(file))]
+                return
+            }
+            var note: [(String, JSONValue)] = []
+            let fields = RecordFields(line: line[...])
+            guard let fields, let seq = fields.sequence, let mac = fields.mac else {
+                chainNote = [("previous_tail", .string("not a record")), ("previous_file", .string(file))]
+                return
+            }
+            sequence = seq
+            prevMAC = mac
+            var status = "intact"
+            if let (canonical, carried) = Chain.split(line[...]) {
+                let prev = fields.prevMAC ?? Chain.zeroMAC
+                if Chain.mac(key: key, prev: prev, canonical: canonical) != carried { status = "bad-mac" }
+            } else {
+                status = "bad-mac"
+            }
+            if partial && file == path { status = "partial-line" }
+            note.append(("previous_sequence", .number(String(seq))))
+            note.append(("previous_mac", .string(hex(mac))))
+            note.append(("previous_tail", .string(status)))
+            note.append(("previous_session_ended", .bool(fields.action == "session-end")))
+            chainNote = note
+            return
+        }
+        chainNote = [("previous_tail", .string("new log"))]
+    }
+
+    // MARK: The thread
+
+    func run() {
+        startMonotonic = monotonicMicros()
+        while true {
+            let wait = nextWakeMicros()
+            guard let queue else { return }
+            var (items, dropped, closing, flushNow) = queue.take(timeoutMicros: wait, lingerMicros: settings.fsync == .always ? 0 : Writer.lingerMicros)
+            droppedPending += dropped
+            droppedTotal += dropped
+            process(items)
+            if closing || flushNow || settings.fsync == .always { sync(force: closing || flushNow) }
+            periodic()
+            if closing {
+                writeAnchor()
+                if syslogFD >= 0 { Glibc.close(syslogFD) }
+                if !toStderr { Glibc.close(fd) }
+                queue.done(&items, finished: true)
+                return
+            }
+            queue.done(&items, finished: false)
+        }
+    }
+
+    private func nextWakeMicros() -> UInt64 {
+        var wait: UInt64 = 1_000_000
+        if anchorPath != nil {
+            let every = UInt64(max(settings.anchorEverySeconds, 0.01) * 1_000_000)
+            let elapsed = monotonicMicros() &- lastAnchor
+            wait = min(wait, elapsed >= every ? 1000 : every - elapsed)
+        }
+        return max(wait, 1000)
+    }
+
+    private func periodic() {
+        let now = monotonicMicros()
+        if settings.fsync == .interval, dirty, now &- lastSync >= 1_000_000 { sync(force: true) }
+        if anchorPath != nil, sinceAnchor > 0,
+           sinceAnchor >= settings.anchorEveryRecords
+            || Double(now &- lastAnchor) >= settings.anchorEverySeconds * 1_000_000 {
+            writeAnchor()
+        }
+    }
+
+    private func sync(force: Bool) {
+        guard dirty, !toStderr, settings.fsync != .never else { return }
+        _ = force
+        if fsync(fd) != 0 { reportFailure(errno, what: "fsync") }
+        dirty = false
+        lastSync = monotonicMicros()
+    }
+
+    // MARK: Records
+
+    private func process(_ items: [Item]) {
+        // The batch and the record being built reuse the writer's buffers (no allocation per record).
+        let buf = batchBuffer
+        var w = recordWriter
+        var count = 0
+        // Chain state before `buf`, restored when its write fails.
+        var savedSequence = sequence, savedMAC = prevMAC
+        var pendingSyslog: [String] = []
+        // Lost records counted by a note in `buf`: counted again if the note is lost too.
+        var carriedLost = 0
+
+        func flushBuffer() {
+            guard !buf.isEmpty else { return }
+            if writeRecords(buf.bytes, count: count) {
+                sinceAnchor += count
+                written += count
+                for s in pendingSyslog { sendSyslog(s) }
+            } else {
+                sequence = savedSequence
+                prevMAC = savedMAC
+                lostPending += carriedLost
+            }
+            carriedLost = 0
+            pendingSyslog.removeAll()
+            buf.removeAll()
+            count = 0
+            savedSequence = sequence
+            savedMAC = prevMAC
+        }
+
+        func append(syslog: String? = nil, _ build: (inout ObjectWriter) -> Void) {
+            w.reset()
+            build(&w)
+            seal(&w)
+            if !toStderr, fileSize + Int64(buf.count) > 0,
+               UInt64(fileSize) + UInt64(buf.count) + UInt64(w.out.count) > settings.rotateMaxBytes {
+                flushBuffer()
+                rotate()
+            }
+            buf.append(contentsOf: w.out.bytes)
+            count += 1
+            if let syslog, settings.syslog { pendingSyslog.append(syslog) }
+        }
+
+        if lostPending > 0 {
+            let n = lostPending
+            append { note(&$0, "audit-records-lost", "failure", [("count", .number(String(n))),
+                                                                ("reason", .string("write failures"))]) }
+            carriedLost = lostPending
+            lostPending = 0
+        }
+        if droppedPending > 0 {
+            let n = droppedPending
+            append { note(&$0, "audit-records-dropped", "failure", [("count", .number(String(n))),
+                                                                   ("reason", .string("queue full"))]) }
+            droppedPending = 0
+        }
+        for item in items {
+            switch item {
+            case .sessionStart(let info, let t): append { sessionStartRecord(&$0, info, t) }
+            case .message(let m, let t):
+                messages += 1
+                let deniedNow = m.decision.map { !$0.allowed } ?? false
+                if deniedNow { denied += 1 }
+                append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t) }
+            case .syscall(let pid, let name, let args, let t):
+                append(syslog: "blocked syscall \(name) pid=\(pid) session=\(sessionID)") {
+                    syscallRecord(&$0, pid: pid, name: name, args: args, t)
+                }
+            case .event(let action, let outcome, let detail, let t):
+                append { eventRecord(&$0, action: action, outcome: outcome, detail: detail, t) }
+            case .childExit(let info, let t): append { exitRecord(&$0, info, t) }
+            case .sessionEnd(let t):
+                flushBuffer()
+                append { sessionEndRecord(&$0, t) }
+            }
+            if buf.count >= 1 << 18 { flushBuffer() }
+        }
+        flushBuffer()
+    }
+
+    /// Ends the record in `w` (its open `brig` object and the record itself) with `prev_mac` and
+    /// `mac`, and a newline; advances the chain.
+    private func seal(_ w: inout ObjectWriter) {
+        if prevMACText.mac != prevMAC { prevMACText = (prevMAC, hexBytes(prevMAC)) }
+        w.string("prev_mac", plain: prevMACText.hex)
+        let mac = prevMAC.withUnsafeBytes { prev in
+            Chain.closing.withUnsafeBytes { signer.mac(prev: prev, canonical: w.out.bytes, tail: $0) }
+        }
+        w.out.append(contentsOf: Chain.macPrefix)
+        let text = hexBytes(mac)
+        w.out.append(contentsOf: text)
+        w.out.append(contentsOf: Chain.recordEnd)
+        sequence += 1
+        prevMAC = mac
+        prevMACText = (mac, text)
+    }
+
+    /// Writes a batch at the end of the file; on failure cuts the file back to where it was, so
+    /// the log stays a sequence of whole records.
+    private func writeRecords(_ bytes: UnsafeRawBufferPointer, count: Int) -> Bool {
+        if writeAll(fd, bytes) {
+            fileSize += Int64(bytes.count)
+            dirty = true
+            if failing {
+                failing = false
+                if settings.onFailure == .continue {
+                    stderrLine("brig: audit: writing \(path) again (\(failures) failed writes, \(lostTotal) records lost)")
+                }
+            }
+            return true
+        }
+        let code = errno
+        if !toStderr { _ = ftruncate(fd, off_t(fileSize)) }
+        lostTotal += count
+        lostPending += count
+        reportFailure(code, what: "write")
+        return false
+    }
+
+    private func reportFailure(_ code: Int32, what: String) {
+        failures += 1
+        if settings.onFailure == .block { owner?.setHealthy(false) }
+        guard !failing else { return }
+        failing = true
+        let consequence = settings.onFailure == .block
+            ? "the relay stops (on_failure: block)" : "records are lost until writes succeed (on_failure: continue)"
+        stderrLine("brig: audit: cannot \(what) \(path): \(errnoText(code)); \(consequence)")
+    }
+
+    // MARK: Rotation, anchor, syslog
+
+    /// `NAME.jsonl` -> `NAME.jsonl.1`, `.1` -> `.2`, ... up to `keep`; the chain continues in the new file.
+    private func rotate() {
+        sync(force: true)
+        let keep = max(settings.rotateKeep, 1)
+        unlink(path + ".\(keep)")
+        if keep > 1 {
+            for i in stride(from: keep - 1, through: 1, by: -1) {
+                rename(path + ".\(i)", path + ".\(i + 1)")
+            }
+        }
+        rename(path, path + ".1")
+        let newFD = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        if newFD < 0 {
+            reportFailure(errno, what: "open (rotation)")
+            return
+        }
+        Glibc.close(fd)
+        fd = newFD
+        fileSize = 0
+    }
+
+    func writeAnchor() {
+        guard let anchorPath, sequence > 0 else { return }
+        sinceAnchor = 0
+        lastAnchor = monotonicMicros()
+        var w = ObjectWriter(capacity: 200)
+        w.beginObject()
+        w.int("sequence", sequence)
+        w.string("mac", hex(prevMAC))
+        w.string("session", sessionID)
+        w.string("@timestamp", formatTimestamp(nowMicros()))
+        w.string("log", path)
+        w.endObject()
+        w.out.append(0x0A)
+        let line = w.out.array
+        let tmp = anchorPath + ".tmp"
+        do throws(AuditError) { try makeDirectories(parent(of: anchorPath)) } catch {}
+        let afd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        var ok = afd >= 0
+        if ok {
+            ok = writeAll(afd, line[...])
+            if settings.fsync != .never { fsync(afd) }
+            Glibc.close(afd)
+            ok = ok && rename(tmp, anchorPath) == 0
+        }
+        if !ok, !anchorFailed {
+            anchorFailed = true
+            stderrLine("brig: audit: cannot write anchor \(anchorPath): \(errnoText())")
+        }
+    }
+
+    private func syslogText(_ m: MessageEvent) -> String {
+        var s = "denied \(m.direction.rawValue) \(m.kind)"
+        if let method = m.method { s += " method=\(method)" }
+        if let tool = m.tool { s += " tool=\(tool)" }
+        if let r = m.resource { s += " resource=\(redactor.redact(r))" }
+        if let p = m.prompt { s += " prompt=\(p)" }
+        if let d = m.decision { s += " rule=\(d.rule) reason=\"\(redactor.redact(d.reason))\"" }
+        return s + " session=\(sessionID)"
+    }
+
+    private func sendSyslog(_ text: String) {
+        if syslogFD < 0 {
+            guard !syslogFailed else { return }
+            syslogFD = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            if syslogFD < 0 { syslogFailed = true; return }
+            if !Syslog.connect(syslogFD, to: syslogSocket) {
+                Glibc.close(syslogFD)
+                syslogFD = -1
+                syslogFailed = true
+                stderrLine("brig: audit: syslog: cannot reach \(syslogSocket): \(errnoText())")
+                return
+            }
+        }
+        let msg = Syslog.format(message: text, time: nowMicros())
+        _ = msg.withUnsafeBytes { send(syslogFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+}
+

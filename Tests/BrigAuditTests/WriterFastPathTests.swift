@@ -1,0 +1,158 @@
+import BrigJSONRPC
+import BrigProfile
+import Crypto
+import Foundation
+import Testing
+@testable import BrigAudit
+
+/// The writer's shortcuts must give exactly what the plain way gives: the precomputed HMAC, the
+/// payload copied from the relay's ranges, the member-name pre-check, the cached timestamp text.
+@Suite("Audit writer fast paths")
+struct WriterFastPathTests {
+    @Test("ChainSigner equals HMAC-SHA256 for short, 64-byte and long keys")
+    func signerMatchesHMAC() {
+        var rng = SystemRandomNumberGenerator()
+        for keyLength in [1, 16, 32, 63, 64, 65, 100] {
+            let key = SymmetricKey(data: (0..<keyLength).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            let signer = ChainSigner(key: key)
+            for length in [0, 1, 55, 56, 63, 64, 65, 700, 5000] {
+                let prev = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let body = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let expected = Chain.mac(key: key, prev: prev, canonical: body + Chain.closing)
+                let got = prev.withUnsafeBytes { p in
+                    body.withUnsafeBytes { b in Chain.closing.withUnsafeBytes { signer.mac(prev: p, canonical: b, tail: $0) } }
+                }
+                #expect(got == expected, "key \(keyLength) bytes, message \(length) bytes")
+            }
+        }
+    }
+
+    /// Every member name in `v`, at any depth.
+    private func memberNames(_ v: JSONValue) -> [String] {
+        switch v {
+        case .object(let members): return members.flatMap { [$0.0] + memberNames($0.1) }
+        case .array(let items): return items.flatMap(memberNames)
+        default: return []
+        }
+    }
+
+    private func scan(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { SecretScan.mayNameSensitiveMember($0, keys: Redactor().keys) }
+    }
+
+    @Test("Member-name pre-check: every sensitive name is seen, escaped or not; JSON inside strings is not a member",
+          arguments: [
+            (#"{"params":{"name":"x","arguments":{"password":"p"}}}"#, true),
+            (#"{"a":{"X-Api-Key":"k"}}"#, true),
+            (#"{"a" : {"Session_ID" :1}}"#, true),
+            (#"{"pass\u0077ord":"p"}"#, true),
+            (#"{"a\"b":1}"#, true),
+            (#"{"result":{"content":[{"type":"text","text":"{\"password\":\"x\",\"token\":1}"}]}}"#, false),
+            (#"{"params":{"name":"echo","arguments":{"text":"key: value, token: here"}}}"#, false),
+            (#"{"a":"\\","b":"c:"}"#, false),
+            (#"{"a":"\\\"","tokens":1}"#, true),
+            (#"{"max_tokens":100}"#, true),
+            (#"{"jsonrpc":"2.0","id":1,"result":{}}"#, false),
+          ])
+    func memberNamePrecheck(_ text: String, _ expected: Bool) throws {
+        #expect(scan(text) == expected, "\(text)")
+        // Never a false negative against the tree: a sensitive name anywhere means true.
+        let tree = try JSONValue.parse(text)
+        if memberNames(tree).contains(where: Redactor().isSensitiveKey) { #expect(scan(text)) }
+    }
+
+    @Test("Member-name pre-check agrees with the tree on generated documents")
+    func memberNamePrecheckGenerated() throws {
+        var rng = SystemRandomNumberGenerator()
+        let names = ["name", "text", "Token", "x-api-key", "seq", "pass\\u0077d", "a\\\"b", "cookie_jar", "path", "sessions"]
+        let strings = ["plain", "a: b", "{\\\"password\\\": 1}", "back\\\\slash", "quote\\\"d", "tok:en"]
+        func value(_ depth: Int) -> String {
+            switch Int.random(in: 0..<(depth > 2 ? 3 : 5), using: &rng) {
+            case 0: return "\"\(strings.randomElement(using: &rng)!)\""
+            case 1: return String(Int.random(in: 0...999, using: &rng))
+            case 2: return "true"
+            case 3: return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
+            default:
+                return "{" + (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+                    "\"\(names.randomElement(using: &rng)!)\" : \(value(depth + 1))"
+                }.joined(separator: ",") + "}"
+            }
+        }
+        for _ in 0..<500 {
+            let text = "{\"result\":\(value(0))}"
+            let tree = try JSONValue.parse(text)
+            let sensitive = memberNames(tree).contains(where: Redactor().isSensitiveKey)
+            if sensitive { #expect(scan(text), "\(text)") }
+        }
+    }
+
+    @Test("A payload copied from the relay's ranges is the payload the writer parses itself")
+    func payloadRangesMatchParsing() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        let lines = [
+            #"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a \"quoted\" word"}}}"#,
+            #"{"jsonrpc":"2.0","id":"x","result":{"content":[{"type":"text","text":"{\"seq\":1}"}],"isError":false}}"#,
+            #"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"Method not found"}}"#,
+            #"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}"#,
+        ]
+        for line in lines {
+            let raw = Array(line.utf8)
+            let view = try #require(raw.withUnsafeBufferPointer { buf -> MessageView? in
+                if case .success(let v) = MessageView.parse(buf) { return v } else { return nil }
+            })
+            let ranges = PayloadRanges(params: view.params, result: view.result, error: view.error, count: raw.count)
+            for given in [ranges, nil] {
+                log.message(MessageEvent(direction: .hostToServer, kind: view.kind.rawValue, method: view.method, id: view.id,
+                                         size: raw.count, raw: raw, payload: given))
+            }
+        }
+        // Ranges that do not belong to the line are not trusted.
+        let raw = Array(lines[0].utf8)
+        log.message(MessageEvent(direction: .hostToServer, kind: "request", size: raw.count, raw: raw,
+                                 payload: PayloadRanges(params: 0..<3, count: raw.count + 1)))
+        log.close()
+        let recs = try records(log.path)
+        let payloads = recs.compactMap { $0["mcp"]?["payload"] }
+        #expect(payloads.count == 2 * lines.count + 1)
+        for i in 0..<lines.count {
+            #expect(payloads[2 * i] == payloads[2 * i + 1], "\(lines[i])")
+            let tree = try JSONValue.parse(lines[i])
+            for k in ["params", "result", "error"] where tree[k] != nil { #expect(payloads[2 * i][k] == tree[k]) }
+        }
+        #expect(payloads.last == payloads[0])
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+
+    @Test("Timestamp text: cached seconds, exact microseconds, across second, day and year boundaries")
+    func timestampText() {
+        var clock = TimestampText()
+        let samples: [Int64] = [0, 999_999, 1_000_000, 1_764_028_799_999_999, 1_764_028_800_000_000, 1_798_761_599_999_999,
+                                1_798_761_600_000_001, 951_782_400_000_000 /* 2000-02-29 */]
+        for micros in samples + samples.reversed() {
+            let out = ByteBuffer(capacity: 4)
+            clock.append(micros, to: out)
+            let text = String(decoding: out.bytes, as: UTF8.self)
+            #expect(text.count == 27 && text.hasSuffix("Z"), "\(text)")
+            #expect(parseTimestamp(text) == micros, "\(micros) -> \(text)")
+        }
+        #expect(formatTimestamp(951_782_400_000_000) == "2000-02-29T00:00:00.000000Z")
+    }
+
+    @Test("ByteBuffer grows past its capacity and keeps every byte")
+    func byteBufferGrows() {
+        let b = ByteBuffer(capacity: 1)
+        var expected: [UInt8] = []
+        for i in 0..<1000 {
+            let chunk = [UInt8](repeating: UInt8(i % 251), count: i % 37)
+            b.append(contentsOf: chunk)
+            b.append(UInt8(i % 256))
+            expected += chunk + [UInt8(i % 256)]
+        }
+        #expect(b.array == expected)
+        b.removeAll()
+        #expect(b.isEmpty)
+    }
+}
