@@ -37,7 +37,10 @@ public final class AuditLog: Sendable {
     /// This session's id (16 hex digits), in every record as `brig.session.id`.
     public let sessionID: String
     let queue: Queue
-    let healthy: Atomic<Bool>
+    /// Shared with the writer, which clears it (a flag object, not a weak reference to the log:
+    /// a weakly referenced object takes the slow reference-counting path on every retain, and
+    /// the relay retains the log for every message).
+    let health: AuditHealth
     let closed: Atomic<Bool>
     let waitForDurable: Bool
 
@@ -62,7 +65,6 @@ public final class AuditLog: Sendable {
         }
         let writer = try Writer(path: path, key: key, options: options)
         let log = AuditLog(path: path, anchor: settings.anchor, writer: writer, settings: settings)
-        writer.owner = log
         // The writer thread takes no asynchronous signals: it starts with them blocked (a new
         // thread inherits its creator's mask), so a process-directed signal (brig's SIGUSR1,
         // SIGCHLD...) is never delivered to it before or after its owner installs handlers.
@@ -89,14 +91,14 @@ public final class AuditLog: Sendable {
         self.anchorPath = anchor
         self.sessionID = writer.sessionID
         self.queue = Queue(writer: writer)
-        self.healthy = Atomic(true)
+        self.health = writer.health
         self.closed = Atomic(false)
         self.waitForDurable = settings.fsync == .always && path != "-"
     }
 
     /// False once a record could not be written under `on_failure: block`: the relay should stop
     /// forwarding and answer requests with an error.
-    public var isHealthy: Bool { healthy.load(ordering: .acquiring) }
+    public var isHealthy: Bool { health.healthy.load(ordering: .acquiring) }
 
     /// The session-start record (call once, first).
     public func sessionStart(_ info: SessionInfo) {
@@ -145,9 +147,12 @@ public final class AuditLog: Sendable {
         return isHealthy
     }
 
-    func setHealthy(_ value: Bool) { healthy.store(value, ordering: .releasing) }
-
     deinit { close() }
+}
+
+/// Whether records can still be written (`on_failure: block`).
+final class AuditHealth: Sendable {
+    let healthy = Atomic(true)
 }
 
 /// One queued event. Indirect: the queue holds a pointer per item, not the largest case inline.

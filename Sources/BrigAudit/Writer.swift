@@ -18,7 +18,8 @@ final class Writer: @unchecked Sendable {
     let redactor: Redactor
     let sessionID: String
     let anchorPath: String?
-    weak var owner: AuditLog?
+    /// Cleared when a record is lost under `on_failure: block`; the log reads it.
+    let health = AuditHealth()
     /// Set once by `Queue.init`, before the thread starts.
     var queue: Queue?
     let syslogSocket: String
@@ -320,7 +321,7 @@ final class Writer: @unchecked Sendable {
 
     private func reportFailure(_ code: Int32, what: String) {
         failures += 1
-        if settings.onFailure == .block { owner?.setHealthy(false) }
+        if settings.onFailure == .block { health.healthy.store(false, ordering: .releasing) }
         guard !failing else { return }
         failing = true
         let consequence = settings.onFailure == .block
