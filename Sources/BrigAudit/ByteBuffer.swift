@@ -2,9 +2,11 @@
 /// capacity check each and no copy-on-write checks, which an `[UInt8]` makes on every append
 /// (a record is about 150 small appends). Owned by one writer; never shared between threads.
 final class ByteBuffer {
-    private(set) var base: UnsafeMutablePointer<UInt8>
-    private(set) var count = 0
-    private var capacity: Int
+    // Unchecked exclusivity: a writer owns its buffer on one thread, and the dynamic checks
+    // (`swift_beginAccess` on every append) cost as much as the appends themselves.
+    @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private(set) var count = 0
+    @exclusivity(unchecked) private var capacity: Int
 
     init(capacity: Int = 512) {
         self.capacity = max(capacity, 16)
@@ -42,6 +44,21 @@ final class ByteBuffer {
     func append(contentsOf bytes: [UInt8]) { bytes.withUnsafeBytes { append(contentsOf: $0) } }
 
     func append(contentsOf bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { append(contentsOf: $0) } }
+
+    /// Appends the lower-case hex digits of `bytes`.
+    func appendHex(_ bytes: UnsafeRawBufferPointer) {
+        let size = bytes.count * 2
+        if count + size > capacity { grow(to: count + size) }
+        var at = base + count
+        hexDigits.withUnsafeBufferPointer { digits in
+            for b in bytes {
+                at[0] = digits[Int(b >> 4)]
+                at[1] = digits[Int(b & 0xF)]
+                at += 2
+            }
+        }
+        count += size
+    }
 
     private func grow(to needed: Int) {
         var newCapacity = capacity * 2

@@ -109,6 +109,14 @@ struct ObjectWriter {
         out.append(UInt8(ascii: "\""))
     }
 
+    /// A string member holding the hex digits of `bytes`.
+    mutating func hexString(_ k: StaticString, _ bytes: [UInt8]) {
+        key(k)
+        out.append(UInt8(ascii: "\""))
+        bytes.withUnsafeBytes { out.appendHex($0) }
+        out.append(UInt8(ascii: "\""))
+    }
+
     /// `"k":["v"]` for a literal `v`.
     mutating func strings(_ k: StaticString, literal v: StaticString) {
         key(k)
@@ -369,16 +377,6 @@ public func parseTimestamp(_ text: String) -> Int64? {
 }
 
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-/// Lower-case hex digits of `bytes`, as bytes.
-func hexBytes(_ bytes: [UInt8]) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: bytes.count * 2)
-    for (i, b) in bytes.enumerated() {
-        out[2 * i] = hexDigits[Int(b >> 4)]
-        out[2 * i + 1] = hexDigits[Int(b & 0xF)]
-    }
-    return out
-}
 
 func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
     var out: [UInt8] = []

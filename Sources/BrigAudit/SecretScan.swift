@@ -99,40 +99,43 @@ public enum SecretScan {
     /// a match (its decoded form is not at hand), and so does text that does not walk as JSON. A
     /// false answer means `Redactor` would redact no member by name.
     public static func mayNameSensitiveMember(_ b: UnsafeBufferPointer<UInt8>, keys: [[UInt8]]) -> Bool {
-        var found = false
-        var open = -1
+        guard let base = b.baseAddress else { return false }
+        let n = b.count
         // Names are compared in a folded copy; longer names than this count as a match.
-        var folded = [UInt8](repeating: 0, count: 128)
-        folded.withUnsafeMutableBufferPointer { name in
-            forEach(0x22, in: b) { q in
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 128) { name -> Bool in
+            var i = 0
+            var open = -1
+            while i < n, let p = memchr(base + i, 0x22, n - i) {
+                let q = UnsafeRawPointer(p) - UnsafeRawPointer(base)
+                i = q + 1
                 if open < 0 {
                     open = q
-                    return true
+                    continue
                 }
                 // Inside a string: a quote after an odd run of backslashes is escaped.
                 var backslashes = 0
-                while q - 1 - backslashes > open, b[q - 1 - backslashes] == 0x5C { backslashes += 1 }
-                if backslashes % 2 == 1 { return true }
+                while q - 1 - backslashes > open, base[q - 1 - backslashes] == 0x5C { backslashes += 1 }
+                if backslashes & 1 == 1 { continue }
                 let start = open + 1
                 open = -1
                 var next = q + 1
-                while next < b.count, b[next] == 0x20 || b[next] == 0x09 || b[next] == 0x0A || b[next] == 0x0D { next += 1 }
-                guard next < b.count, b[next] == UInt8(ascii: ":") else { return true }
+                while next < n, base[next] == 0x20 || base[next] == 0x09 || base[next] == 0x0A || base[next] == 0x0D { next += 1 }
+                guard next < n, base[next] == UInt8(ascii: ":") else { continue }
                 let length = q - start
-                guard length <= name.count else { found = true; return false }
-                for i in 0..<length {
-                    var c = b[start + i]
-                    if c == 0x5C { found = true; return false }
+                guard length <= name.count else { return true }
+                for k in 0..<length {
+                    var c = base[start + k]
+                    if c == 0x5C { return true }
                     if c >= 0x41, c <= 0x5A { c += 32 } else if c == 0x2D { c = 0x5F }
-                    name[i] = c
+                    name[k] = c
                 }
+                let folded = UnsafeBufferPointer(rebasing: name[0..<length])
                 for key in keys where key.count <= length {
-                    if occurs(key, in: UnsafeBufferPointer(rebasing: name[0..<length])) { found = true; return false }
+                    if occurs(key, in: folded) { return true }
                 }
-                return true
             }
+            return open >= 0
         }
-        return found || open >= 0
     }
 
     private static func occurs(_ needle: [UInt8], in hay: UnsafeBufferPointer<UInt8>) -> Bool {

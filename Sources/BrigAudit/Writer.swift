@@ -67,8 +67,6 @@ final class Writer: @unchecked Sendable {
     let batchBuffer = ByteBuffer(capacity: 1 << 16)
     var recordWriter = ObjectWriter(capacity: 4096)
     var clock = TimestampText()
-    /// `prevMAC` in hex, kept from the seal that made it.
-    var prevMACText: (mac: [UInt8], hex: [UInt8]) = ([], [])
 
     init(path: String, key keyBytes: [UInt8], options: AuditOptions) throws(AuditError) {
         self.path = path
@@ -283,18 +281,15 @@ final class Writer: @unchecked Sendable {
     /// Ends the record in `w` (its open `brig` object and the record itself) with `prev_mac` and
     /// `mac`, and a newline; advances the chain.
     private func seal(_ w: inout ObjectWriter) {
-        if prevMACText.mac != prevMAC { prevMACText = (prevMAC, hexBytes(prevMAC)) }
-        w.string("prev_mac", plain: prevMACText.hex)
+        w.hexString("prev_mac", prevMAC)
         let mac = prevMAC.withUnsafeBytes { prev in
             Chain.closing.withUnsafeBytes { signer.mac(prev: prev, canonical: w.out.bytes, tail: $0) }
         }
         w.out.append(contentsOf: Chain.macPrefix)
-        let text = hexBytes(mac)
-        w.out.append(contentsOf: text)
+        mac.withUnsafeBytes { w.out.appendHex($0) }
         w.out.append(contentsOf: Chain.recordEnd)
         sequence += 1
         prevMAC = mac
-        prevMACText = (mac, text)
     }
 
     /// Writes a batch at the end of the file; on failure cuts the file back to where it was, so
