@@ -107,8 +107,8 @@ public final class AuditLog: Sendable {
 
     /// One message in either direction. Returns false when the log is unhealthy (`on_failure: block`).
     @discardableResult
-    public func message(_ m: MessageEvent) -> Bool {
-        enqueue(.message(m, nowMicros()))
+    public func message(_ m: consuming MessageEvent) -> Bool {
+        enqueue(.message(consume m, nowMicros()))
     }
 
     /// A syscall the seccomp filter refused.
@@ -141,9 +141,9 @@ public final class AuditLog: Sendable {
     }
 
     @discardableResult
-    func enqueue(_ item: Item) -> Bool {
+    func enqueue(_ item: consuming Item) -> Bool {
         guard !closed.load(ordering: .acquiring) else { return isHealthy }
-        queue.push(item, waitForDurable: waitForDurable)
+        queue.push(consume item, waitForDurable: waitForDurable)
         return isHealthy
     }
 
@@ -226,7 +226,7 @@ final class Queue: @unchecked Sendable {
         return ts
     }
 
-    func push(_ item: Item, waitForDurable: Bool) {
+    func push(_ item: consuming Item, waitForDurable: Bool) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let cost = item.cost
@@ -244,7 +244,7 @@ final class Queue: @unchecked Sendable {
             dropped += 1
             return
         }
-        items.append(item)
+        items.append(consume item)
         queuedBytes += cost
         pushed += 1
         let ticket = pushed

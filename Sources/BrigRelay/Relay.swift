@@ -329,7 +329,7 @@ public final class Relay: Sendable {
             raw: auditPayloads ? Array(bytes) : nil,
             payload: auditPayloads ? PayloadRanges(params: shifted(m.params), result: shifted(m.result),
                                                    error: shifted(m.error), count: bytes.count) : nil)
-        let kept = audit.message(event)
+        let kept = audit.message(consume event)
         if let d, !d.allowed, d.category == .rate {
             audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
                         detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
