@@ -111,6 +111,19 @@ public final class AuditLog: Sendable {
         enqueue(.message(consume m, nowMicros()))
     }
 
+    /// One message, from the relay's hot path: the queue copies `line`, what `view` (the relay's
+    /// parse of it; its ranges count from `lineStart`) says and `context`; the writer builds the
+    /// record on its own thread (parsing the line itself when `view` is nil). Returns false when
+    /// the log is unhealthy (`on_failure: block`).
+    @discardableResult
+    public func message(line: UnsafeBufferPointer<UInt8>, view: MessageView? = nil, lineStart: Int = 0,
+                        direction: Direction, context: MessageContext) -> Bool {
+        guard !closed.load(ordering: .acquiring) else { return isHealthy }
+        queue.push(line: line, view: view, lineStart: lineStart, direction: direction, context: context, time: nowMicros(),
+                   waitForDurable: waitForDurable)
+        return isHealthy
+    }
+
     /// A syscall the seccomp filter refused.
     public func blockedSyscall(pid: Int32, name: String, args: [UInt64]) {
         enqueue(.syscall(pid: pid, name: name, args: args, time: nowMicros()))
@@ -155,38 +168,49 @@ final class AuditHealth: Sendable {
     let healthy = Atomic(true)
 }
 
-/// One queued event. Indirect: the queue holds a pointer per item, not the largest case inline.
-indirect enum Item: Sendable {
-    case sessionStart(SessionInfo, Int64)
-    case message(MessageEvent, Int64)
-    case syscall(pid: Int32, name: String, args: [UInt64], time: Int64)
-    case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
-    case childExit(ExitInfo, Int64)
+/// One queued event. A relayed line is an offset into the batch's `MessageArena` bytes (a burst
+/// of messages allocates nothing); the other events are boxed, so that an item is two words.
+enum Item: Sendable {
+    indirect case sessionStart(SessionInfo, Int64)
+    case line(arenaOffset: Int)
+    indirect case message(MessageEvent, Int64)
+    indirect case syscall(pid: Int32, name: String, args: [UInt64], time: Int64)
+    indirect case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
+    indirect case childExit(ExitInfo, Int64)
     case sessionEnd(Int64)
+
+    /// What an item holds in memory while queued, roughly (a line's is counted by the arena).
+    var cost: Int {
+        switch self {
+        case .line: return 0
+        case .message(let m, _): return 256 + (m.raw?.count ?? 0)
+        default: return 512
+        }
+    }
 }
 
-extension Item {
-    /// What an item holds in memory while queued, roughly: its payload and the rest.
-    var cost: Int {
-        if case .message(let m, _) = self { return 256 + (m.raw?.count ?? 0) }
-        return 512
-    }
+/// A batch taken by the writer: the items in order and the bytes of their lines.
+struct Batch {
+    var items: [Item] = []
+    var arena = ByteBuffer(capacity: 1 << 16)
 }
 
 /// The bounded queue between callers and the writer thread.
 final class Queue: @unchecked Sendable {
     // Guarded by `mutex`.
     private var items: [Item] = []
+    /// The lines of the `.line` items, with their contexts.
+    private var arena = ByteBuffer(capacity: 1 << 16)
     private var closing = false
     private var finished = false
     private var dropped = 0
     private var pushed: UInt64 = 0
     private var processed: UInt64 = 0
     private var flushRequested: UInt64 = 0
-    /// The cost of the items queued (`Item.cost`).
+    /// The cost of the items queued (`Item.cost`), besides the arena.
     private var queuedBytes = 0
-    /// An empty array with storage, given back by the writer.
-    private var spare: [Item] = []
+    /// The writer's emptied batch (`done`), whose storage the next `take` reuses.
+    private var spare: Batch?
     /// The writer sleeps on `toWriter` (so a push must wake it), and whether one did already.
     private var writerWaiting = false
     private var wakeSent = false
@@ -230,9 +254,28 @@ final class Queue: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let cost = item.cost
-        // An item larger than the whole budget still goes in, alone.
+        guard waitForRoom(cost: cost) else { return }
+        items.append(consume item)
+        queuedBytes += cost
+        queued(waitForDurable: waitForDurable)
+    }
+
+    func push(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
+              context: MessageContext, time: Int64, waitForDurable: Bool) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard waitForRoom(cost: MessageArena.cost(line: line)) else { return }
+        items.append(.line(arenaOffset: arena.count))
+        MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
+                            time: time, to: arena)
+        queued(waitForDurable: waitForDurable)
+    }
+
+    /// Waits (up to 2 s) until an item of `cost` bytes fits; false when it was dropped instead.
+    /// An item larger than the whole budget still goes in, alone.
+    private func waitForRoom(cost: Int) -> Bool {
         func full() -> Bool {
-            items.count >= AuditLog.capacity || (!items.isEmpty && queuedBytes + cost > AuditLog.capacityBytes)
+            items.count >= AuditLog.capacity || (!items.isEmpty && arena.count + queuedBytes + cost > AuditLog.capacityBytes)
         }
         if full() && !finished {
             var until = deadline(afterMicros: 2_000_000)
@@ -242,10 +285,12 @@ final class Queue: @unchecked Sendable {
         }
         if finished || full() {
             dropped += 1
-            return
+            return false
         }
-        items.append(consume item)
-        queuedBytes += cost
+        return true
+    }
+
+    private func queued(waitForDurable: Bool) {
         pushed += 1
         let ticket = pushed
         // One wake-up per wait of the writer: the items that follow it join the same batch.
@@ -280,7 +325,7 @@ final class Queue: @unchecked Sendable {
 
     /// Writer side: the next batch, waiting up to `timeoutMicros` for one. `closing` is true when
     /// the batch is the last.
-    func take(timeoutMicros: UInt64, lingerMicros: UInt32) -> (items: [Item], dropped: Int, closing: Bool, flush: Bool) {
+    func take(timeoutMicros: UInt64, lingerMicros: UInt32) -> (batch: Batch, dropped: Int, closing: Bool, flush: Bool) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if items.isEmpty && !closing && flushRequested <= processed {
@@ -301,9 +346,11 @@ final class Queue: @unchecked Sendable {
         }
         // The writer hands its emptied batch array back (`done`): its storage is reused, so a
         // burst does not allocate (and fault in) a new array at every take.
-        var batch = spare
-        swap(&batch, &items)
-        spare = []
+        let storage = spare ?? Batch()
+        spare = nil
+        let batch = Batch(items: items, arena: arena)
+        items = storage.items
+        arena = storage.arena
         queuedBytes = 0
         let d = dropped
         dropped = 0
@@ -312,11 +359,13 @@ final class Queue: @unchecked Sendable {
     }
 
     /// Writer side: the items of `batch` are done; its storage is kept for the next take.
-    func done(_ batch: inout [Item], finished last: Bool) {
-        let count = batch.count
-        batch.removeAll(keepingCapacity: true)
+    func done(_ batch: consuming Batch, finished last: Bool) {
+        let count = batch.items.count
+        batch.items.removeAll(keepingCapacity: true)
+        // A burst's storage is kept up to 4 MiB of lines.
+        batch.arena.removeAll(shrinkingPast: 4 << 20)
         pthread_mutex_lock(mutex)
-        if spare.capacity < batch.capacity { swap(&spare, &batch) }
+        spare = batch
         processed += UInt64(count)
         if last { finished = true }
         pthread_cond_broadcast(toCallers)

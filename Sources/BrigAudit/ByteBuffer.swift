@@ -45,6 +45,24 @@ final class ByteBuffer {
 
     func append(contentsOf bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { append(contentsOf: $0) } }
 
+    /// Appends an integer's bytes as they are in memory.
+    @inline(__always)
+    func append<T: FixedWidthInteger>(bitsOf value: T) {
+        let size = MemoryLayout<T>.size
+        if count + size > capacity { grow(to: count + size) }
+        UnsafeMutableRawPointer(base + count).storeBytes(of: value, as: T.self)
+        count += size
+    }
+
+    /// Empties the buffer; frees its storage when it grew past `limit` (after a burst).
+    func removeAll(shrinkingPast limit: Int) {
+        count = 0
+        guard capacity > limit else { return }
+        base.deallocate()
+        capacity = limit
+        base = .allocate(capacity: limit)
+    }
+
     /// Appends the lower-case hex digits of `bytes`.
     func appendHex(_ bytes: UnsafeRawBufferPointer) {
         let size = bytes.count * 2

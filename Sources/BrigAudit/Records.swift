@@ -77,7 +77,7 @@ extension Writer {
         w.value("chain", .object(chainNote))
     }
 
-    func messageRecord(_ w: inout ObjectWriter, _ m: MessageEvent, _ t: Int64) {
+    func messageRecord(_ w: inout ObjectWriter, _ m: MessageEvent, _ t: Int64, line: UnsafeBufferPointer<UInt8>?) {
         if let d = m.decision {
             header(&w, t, action: "message", kind: d.allowed ? "event" : "alert", category: "api",
                    type: d.allowed ? "allowed" : "denied", outcome: d.allowed ? "success" : "failure")
@@ -105,13 +105,13 @@ extension Writer {
         }
         w.string("subject", m.subject)
         if !m.scopes.isEmpty { w.strings("scopes", m.scopes) }
-        if let raw = m.raw { writePayload(raw, m.payload, into: &w) }
+        if let line { writePayload(line, m.payload, into: &w) }
         w.endObject()
         beginBrig(&w)
     }
 
     /// `mcp.payload`, as `audit.payloads` says.
-    func writePayload(_ raw: [UInt8], _ ranges: PayloadRanges?, into w: inout ObjectWriter) {
+    func writePayload(_ raw: UnsafeBufferPointer<UInt8>, _ ranges: PayloadRanges?, into w: inout ObjectWriter) {
         switch settings.payloads {
         case .none: return
         case .hash:
@@ -123,9 +123,8 @@ extension Writer {
             // name, no secret pattern, no injected value), the payload is the message's own
             // members, copied as they are: no tree, no re-serialization.
             if writeRawPayload(raw, ranges, into: &w) { return }
-            let parsed: JSONValue? = raw.withUnsafeBufferPointer { buf in
-                do throws(JSONScanner.Failure) { return try JSONValue.parse(buf) } catch { return nil }
-            }
+            let parsed: JSONValue?
+            do throws(JSONScanner.Failure) { parsed = try JSONValue.parse(raw) } catch { parsed = nil }
             let redact = settings.payloads == .redacted
             guard let parsed else {
                 w.beginObject("payload")
@@ -151,16 +150,16 @@ extension Writer {
     }
 
     /// The payload copied from the line, when nothing in it needs redacting; false otherwise.
-    private func writeRawPayload(_ raw: [UInt8], _ ranges: PayloadRanges?, into w: inout ObjectWriter) -> Bool {
-        raw.withUnsafeBufferPointer { buf in
+    private func writeRawPayload(_ buf: UnsafeBufferPointer<UInt8>, _ ranges: PayloadRanges?, into w: inout ObjectWriter) -> Bool {
+        do {
             if settings.payloads == .redacted {
                 if SecretScan.mayNameSensitiveMember(buf, keys: redactor.keys) || SecretScan.hasSecretPrefix(buf) { return false }
                 for (_, value) in redactor.secrets where SecretScan.contains(buf, value) { return false }
             }
             var found = ranges
-            if found == nil || found!.count != raw.count {
+            if found == nil || found!.count != buf.count {
                 guard case .success(let view) = MessageView.parse(buf), view.kind != .batch else { return false }
-                found = PayloadRanges(params: view.params, result: view.result, error: view.error, count: raw.count)
+                found = PayloadRanges(params: view.params, result: view.result, error: view.error, count: buf.count)
             }
             guard let r = found else { return false }
             w.beginObject("payload")

@@ -150,20 +150,20 @@ final class Writer: @unchecked Sendable {
         while true {
             let wait = nextWakeMicros()
             guard let queue else { return }
-            var (items, dropped, closing, flushNow) = queue.take(timeoutMicros: wait, lingerMicros: settings.fsync == .always ? 0 : Writer.lingerMicros)
+            let (batch, dropped, closing, flushNow) = queue.take(timeoutMicros: wait, lingerMicros: settings.fsync == .always ? 0 : Writer.lingerMicros)
             droppedPending += dropped
             droppedTotal += dropped
-            process(items)
+            process(batch.items, batch.arena.bytes)
             if closing || flushNow || settings.fsync == .always { sync(force: closing || flushNow) }
             periodic()
             if closing {
                 writeAnchor()
                 if syslogFD >= 0 { Glibc.close(syslogFD) }
                 if !toStderr { Glibc.close(fd) }
-                queue.done(&items, finished: true)
+                queue.done(batch, finished: true)
                 return
             }
-            queue.done(&items, finished: false)
+            queue.done(batch, finished: false)
         }
     }
 
@@ -197,7 +197,7 @@ final class Writer: @unchecked Sendable {
 
     // MARK: Records
 
-    private func process(_ items: [Item]) {
+    private func process(_ items: [Item], _ arena: UnsafeRawBufferPointer) {
         // The batch and the record being built reuse the writer's buffers (no allocation per record).
         let buf = batchBuffer
         var w = recordWriter
@@ -257,11 +257,20 @@ final class Writer: @unchecked Sendable {
         for item in items {
             switch item {
             case .sessionStart(let info, let t): append { sessionStartRecord(&$0, info, t) }
+            case .line(let offset):
+                let (line, fields, direction, context, t) = MessageArena.read(arena, at: offset)
+                let m = Writer.event(line: line, fields: fields, direction: direction, context: context)
+                messages += 1
+                let deniedNow = m.decision.map { !$0.allowed } ?? false
+                if deniedNow { denied += 1 }
+                append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t, line: line) }
             case .message(let m, let t):
                 messages += 1
                 let deniedNow = m.decision.map { !$0.allowed } ?? false
                 if deniedNow { denied += 1 }
-                append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t) }
+                m.raw.withOptionalBuffer { line in
+                    append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t, line: line) }
+                }
             case .syscall(let pid, let name, let args, let t):
                 append(syslog: "blocked syscall \(name) pid=\(pid) session=\(sessionID)") {
                     syscallRecord(&$0, pid: pid, name: name, args: args, t)
@@ -290,6 +299,28 @@ final class Writer: @unchecked Sendable {
         w.out.append(contentsOf: Chain.recordEnd)
         sequence += 1
         prevMAC = mac
+    }
+
+    /// The event of a relayed line: what the line says (kind, id, method, where its payload is:
+    /// from the relay's parse, else parsed here) and what the relay knew (the request a response
+    /// answers, the decision...). A line that does not parse is recorded with the kind `unknown`.
+    static func event(line: UnsafeBufferPointer<UInt8>, fields: MessageArena.ViewFields?, direction: Direction,
+                      context: MessageContext) -> MessageEvent {
+        var fields = fields
+        if fields == nil, case .success(let v) = MessageView.parse(line) {
+            fields = MessageArena.ViewFields(kind: v.kind, id: v.id, method: v.method,
+                                             ranges: PayloadRanges(params: v.params, result: v.result, error: v.error,
+                                                                   count: line.count))
+        }
+        let method = fields?.method ?? context.requestMethod
+        let subject = context.subject
+        return MessageEvent(
+            direction: direction, kind: fields?.kind.rawValue ?? "unknown", method: method, id: fields?.id,
+            tool: method == "tools/call" ? subject : nil,
+            resource: method?.hasPrefix("resources/") == true ? subject : nil,
+            prompt: method == "prompts/get" ? subject : nil,
+            size: line.count, decision: context.decision, subject: subject, scopes: context.scopes,
+            durationMicros: context.durationMicros, payload: fields?.ranges)
     }
 
     /// Writes a batch at the end of the file; on failure cuts the file back to where it was, so
@@ -405,3 +436,11 @@ final class Writer: @unchecked Sendable {
     }
 }
 
+
+extension Optional where Wrapped == [UInt8] {
+    /// Calls `body` with the bytes, or with nil.
+    func withOptionalBuffer<R>(_ body: (UnsafeBufferPointer<UInt8>?) -> R) -> R {
+        guard let self else { return body(nil) }
+        return self.withUnsafeBufferPointer { body($0) }
+    }
+}

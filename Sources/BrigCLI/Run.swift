@@ -96,7 +96,6 @@ extension Brig {
             SelfProtection.makeNonDumpable()
             let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
                                   policy: prepared.gate, audit: prepared.audit, auditStart: prepared.auditStart,
-                                  auditPayloads: prepared.plan?.profile.audit.payloads != AuditPayloads.none,
                                   content: prepared.content)
             do {
                 let code = try session.run()

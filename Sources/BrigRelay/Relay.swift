@@ -54,9 +54,8 @@ public final class Relay: Sendable {
     /// Defenses in the content of server-to-host results (pins, sanitizing, poisoning, leaks).
     public let content: ContentGuard?
 
-    /// The audit trail, when one is kept; `auditPayloads` says whether records carry the line.
+    /// The audit trail, when one is kept (its writer honours `audit.payloads`).
     public let audit: AuditLog?
-    let auditPayloads: Bool
 
     /// Sees every valid message (learn mode).
     public typealias Observer = @Sendable (MessageView, UnsafeBufferPointer<UInt8>, Direction) -> Void
@@ -64,11 +63,10 @@ public final class Relay: Sendable {
 
     public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
                 diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil,
-                audit: AuditLog? = nil, auditPayloads: Bool = true, content: ContentGuard? = nil) {
+                audit: AuditLog? = nil, content: ContentGuard? = nil) {
         self.content = content
         self.policy = policy
         self.audit = audit
-        self.auditPayloads = auditPayloads
         self.observer = observer
         self.configuration = configuration
         self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
@@ -305,32 +303,30 @@ public final class Relay: Sendable {
         return kept
     }
 
-    /// The record of one message (a whole line, or one member of a batch).
+    /// The record of one message (a whole line, or one member of a batch). Only what the line
+    /// does not say goes with it; the writer reads the rest from the line on its own thread.
     private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ m: MessageView, direction: Direction,
                         answered: InFlightTable.Entry?, decision d: Decision?) -> Bool {
-        let method = m.method ?? (m.isResponse ? answered?.method : nil)
-        let subject = m.isResponse ? answered?.subject : d?.subject
+        var context = MessageContext()
+        if m.isResponse {
+            if let answered {
+                context.requestMethod = answered.method
+                context.subject = answered.subject
+                context.durationMicros = (MonotonicClock.nanoseconds() &- answered.startedAt) / 1000
+            }
+        } else {
+            context.subject = d?.subject
+        }
+        if let d {
+            context.decision = AuditDecision(allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason,
+                                             category: d.category.rawValue)
+            context.scopes = d.scopes
+        }
         let span = m.span ?? 0..<line.count
-        let bytes = UnsafeBufferPointer(rebasing: line[span])
-        var duration: UInt64?
-        if m.isResponse, let answered { duration = (MonotonicClock.nanoseconds() &- answered.startedAt) / 1000 }
-        // The writer copies the payload from these ranges instead of parsing the line again.
-        let base = span.lowerBound
-        func shifted(_ r: Range<Int>?) -> Range<Int>? { r.map { ($0.lowerBound - base)..<($0.upperBound - base) } }
-        let event = MessageEvent(
-            direction: direction, kind: m.kind.rawValue, method: method, id: m.id,
-            tool: method == "tools/call" ? subject : nil,
-            resource: method?.hasPrefix("resources/") == true ? subject : nil,
-            prompt: method == "prompts/get" ? subject : nil,
-            size: bytes.count,
-            decision: d.map { AuditDecision(allowed: $0.allowed, enforced: $0.enforced, rule: $0.rule, reason: $0.reason,
-                                            category: $0.category.rawValue) },
-            subject: subject, scopes: d?.scopes ?? [], durationMicros: duration,
-            raw: auditPayloads ? Array(bytes) : nil,
-            payload: auditPayloads ? PayloadRanges(params: shifted(m.params), result: shifted(m.result),
-                                                   error: shifted(m.error), count: bytes.count) : nil)
-        let kept = audit.message(consume event)
+        let kept = audit.message(line: UnsafeBufferPointer(rebasing: line[span]), view: m, lineStart: span.lowerBound,
+                                 direction: direction, context: context)
         if let d, !d.allowed, d.category == .rate {
+            let method = m.method ?? (m.isResponse ? answered?.method : nil)
             audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
                         detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }

@@ -47,7 +47,6 @@ public final class Session: Sendable {
     /// The audit trail and the session-start record (the server's pid is filled in at spawn).
     public let audit: AuditLog?
     public let auditStart: SessionInfo?
-    public let auditPayloads: Bool
     public let content: ContentGuard?
 
     public struct Hooks: Sendable {
@@ -58,12 +57,11 @@ public final class Session: Sendable {
     }
 
     public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
-                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil, auditPayloads: Bool = true,
+                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil,
                 content: ContentGuard? = nil) {
         self.content = content
         self.audit = audit
         self.auditStart = auditStart
-        self.auditPayloads = auditPayloads
         self.policy = policy
         self.hooks = hooks
         self.spec = spec
@@ -126,7 +124,7 @@ public final class Session: Sendable {
 
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
                           toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
-                          audit: audit, auditPayloads: auditPayloads, content: content)
+                          audit: audit, content: content)
         hooks.started?(relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in

@@ -126,6 +126,64 @@ struct WriterFastPathTests {
         #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
     }
 
+    @Test("A relayed line (with the relay's view, without it, a batch member) gives the record its MessageEvent gives")
+    func relayedLinesMatchEvents() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        let request = #"{"jsonrpc":"2.0","id":"r1","method":"tools/call","params":{"name":"read_file","arguments":{"path":"/w/a"}}}"#
+        let response = #"{"jsonrpc":"2.0","id":"r1","result":{"content":[{"type":"text","text":"ok"}]}}"#
+        let batch = #"[{"jsonrpc":"2.0","id":5,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/x","params":{"a":1}}]"#
+        let decision = AuditDecision(allowed: false, enforced: true, rule: "mcp.tools.rules[0]", reason: "path outside $WORKDIR",
+                                     category: "argument")
+        func view(_ text: String) throws -> MessageView {
+            let bytes = Array(text.utf8)
+            return try #require(bytes.withUnsafeBufferPointer { b -> MessageView? in
+                if case .success(let v) = MessageView.parse(b) { return v } else { return nil }
+            })
+        }
+        // 1. A request with a decision, through both entry points.
+        let rv = try view(request)
+        let requestContext = MessageContext(subject: "read_file", decision: decision, scopes: ["fs:read"])
+        Array(request.utf8).withUnsafeBufferPointer { _ = log.message(line: $0, view: rv, direction: .hostToServer, context: requestContext) }
+        Array(request.utf8).withUnsafeBufferPointer { _ = log.message(line: $0, direction: .hostToServer, context: requestContext) }
+        log.message(MessageEvent(direction: .hostToServer, kind: "request", method: "tools/call", id: #""r1""#, tool: "read_file",
+                                 size: request.utf8.count, decision: decision, subject: "read_file", scopes: ["fs:read"],
+                                 raw: Array(request.utf8)))
+        // 2. The response: its method and subject come from the request it answers.
+        let responseContext = MessageContext(requestMethod: "tools/call", subject: "read_file", durationMicros: 42)
+        Array(response.utf8).withUnsafeBufferPointer {
+            _ = log.message(line: $0, view: try? view(response), direction: .serverToHost, context: responseContext)
+        }
+        // 3. A batch's members, each with the batch's view of it.
+        let bv = try view(batch)
+        Array(batch.utf8).withUnsafeBufferPointer { line in
+            for member in bv.members {
+                let span = member.span!
+                _ = log.message(line: UnsafeBufferPointer(rebasing: line[span]), view: member, lineStart: span.lowerBound,
+                                direction: .hostToServer, context: MessageContext())
+            }
+        }
+        log.close()
+        let recs = try records(log.path).filter { $0["event"]?["action"] == .string("message") }
+        #expect(recs.count == 6)
+        func strip(_ r: JSONValue) -> JSONValue? { r["mcp"] }
+        #expect(strip(recs[0]) == strip(recs[1]))
+        #expect(strip(recs[0]) == strip(recs[2]))
+        #expect(recs[0]["mcp"]?["tool"] == .string("read_file"))
+        #expect(recs[0]["mcp"]?["decision"]?["rule"] == .string("mcp.tools.rules[0]"))
+        #expect(recs[0]["event"]?["type"] == .array([.string("denied")]))
+        #expect(recs[3]["mcp"]?["method"] == .string("tools/call"))
+        #expect(recs[3]["mcp"]?["tool"] == .string("read_file"))
+        #expect(recs[3]["mcp"]?["duration_us"] == .number("42"))
+        #expect(recs[3]["mcp"]?["payload"]?["result"] == (try JSONValue.parse(response))["result"])
+        #expect(recs[4]["mcp"]?["method"] == .string("ping"))
+        #expect(recs[4]["mcp"]?["id"] == .string("5"))
+        #expect(recs[5]["mcp"]?["kind"] == .string("notification"))
+        #expect(recs[5]["mcp"]?["payload"]?["params"] == .object([("a", .number("1"))]))
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+
     @Test("Timestamp text: cached seconds, exact microseconds, across second, day and year boundaries")
     func timestampText() {
         var clock = TimestampText()
