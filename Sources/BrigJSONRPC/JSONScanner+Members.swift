@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Reading single members of an object in a line that `MessageView.parse` already accepted,
+/// without building its tree and without validating it again.
+///
+/// The policy reads a handful of members of a request's `params` (the tool's name, the arguments
+/// a rule constrains). Decoding every member into a `JSONValue` cost more than deciding, and so
+/// did validating the same bytes a second time: here strings are skipped with `memchr` and
+/// nesting is counted, nothing more. On bytes that are not valid JSON the answers are
+/// meaningless but every read stays inside the buffer.
+extension JSONScanner {
+    /// Calls `body` with each member of the valid object that starts at `start` (its key token
+    /// and the byte range of its value), in order, until `body` returns false.
+    /// - Throws: when the bytes there are not shaped like an object.
+    public mutating func forEachMember(ofValidObjectAt start: Int,
+                                       _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) {
+        seek(start)
+        try expect(UInt8(ascii: "{"))
+        while true {
+            skipWhitespace()
+            guard pos < end else { throw .syntax(at: pos) }
+            if base[pos] == UInt8(ascii: "}") { return }
+            guard base[pos] == UInt8(ascii: "\"") else { throw .syntax(at: pos) }
+            let keyRange = skipValidString()
+            let key = StringToken(range: keyRange, escaped: contains(UInt8(ascii: "\\"), in: keyRange))
+            try expect(UInt8(ascii: ":"))
+            skipWhitespace()
+            let value = skipValidValue()
+            if !body(key, value) { return }
+            skipWhitespace()
+            guard pos < end else { throw .syntax(at: pos) }
+            let c = base[pos]
+            pos += 1
+            if c == UInt8(ascii: "}") { return }
+            guard c == UInt8(ascii: ",") else { throw .syntax(at: pos - 1) }
+        }
+    }
+
+    /// The valid value whose bytes are `range`, as a tree. Scalars are decoded from the range
+    /// directly; objects and arrays are parsed (and validated) whole.
+    public func validValue(_ range: Range<Int>) -> JSONValue? {
+        guard let first = range.first else { return nil }
+        switch base[first] {
+        case UInt8(ascii: "\""):
+            guard range.count >= 2, base[range.upperBound - 1] == UInt8(ascii: "\"") else { return nil }
+            let escaped = memchr(base + first, Int32(UInt8(ascii: "\\")), range.count) != nil
+            return .string(decodeString(StringToken(range: range, escaped: escaped)))
+        case UInt8(ascii: "t"): return .bool(true)
+        case UInt8(ascii: "f"): return .bool(false)
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            return try? JSONValue.parse(UnsafeBufferPointer(start: base, count: end), range: range)
+        default:
+            return .number(text(range))
+        }
+    }
+
+    /// The string value that starts at `offset` in valid JSON, decoded; nil when no string starts there.
+    public func validString(at offset: Int) -> String? {
+        guard offset < end, base[offset] == UInt8(ascii: "\"") else { return nil }
+        var scanner = self
+        scanner.seek(offset)
+        return validValue(scanner.skipValidString())?.stringValue
+    }
+
+    /// Skips the valid string at `pos` (on its opening quote) and returns its range, quotes included.
+    private mutating func skipValidString() -> Range<Int> {
+        let start = pos
+        // Keys and names end within a few bytes: look at those one by one before calling memchr.
+        var from = pos + 1
+        let near = Swift.min(end, from + 16)
+        while from < near {
+            let c = base[from]
+            if c == UInt8(ascii: "\"") {
+                pos = from + 1
+                return start..<pos
+            }
+            from += c == UInt8(ascii: "\\") ? 2 : 1
+        }
+        while from < end, let hit = memchr(base + from, Int32(UInt8(ascii: "\"")), end - from) {
+            let quote = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+            // The quote ends the string unless an odd number of backslashes precedes it.
+            var slashes = 0
+            while quote - 1 - slashes > start, base[quote - 1 - slashes] == UInt8(ascii: "\\") { slashes += 1 }
+            if slashes % 2 == 0 {
+                pos = quote + 1
+                return start..<pos
+            }
+            from = quote + 1
+        }
+        pos = end
+        return start..<end
+    }
+
+    /// Skips the valid value at `pos` (after whitespace) and returns its range.
+    private mutating func skipValidValue() -> Range<Int> {
+        let start = pos
+        guard pos < end else { return start..<pos }
+        switch base[pos] {
+        case UInt8(ascii: "\""):
+            _ = skipValidString()
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            while pos < end {
+                let c = base[pos]
+                if c == UInt8(ascii: "\"") {
+                    _ = skipValidString()
+                    continue
+                }
+                pos += 1
+                if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    depth += 1
+                } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    depth -= 1
+                    if depth == 0 { break }
+                }
+            }
+        default:
+            // A number or a literal: it ends at a delimiter.
+            while pos < end {
+                let c = base[pos]
+                if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || c == 0x20 || c == 0x0A
+                    || c == 0x0D || c == 0x09 { break }
+                pos += 1
+            }
+        }
+        return start..<pos
+    }
+
+    /// Whether a key token names `key`, as `JSONValue`'s subscript would decide: Swift string
+    /// equality (canonical equivalence), which for ASCII on both sides is byte equality.
+    public func keyEquals(_ token: StringToken, _ key: KeyBytes) -> Bool {
+        if !token.escaped, key.isASCII {
+            let inner = token.range.count - 2
+            var equal = inner == key.bytes.count
+            if equal {
+                key.bytes.withUnsafeBufferPointer { k in
+                    var i = 0
+                    while i < inner, base[token.range.lowerBound + 1 + i] == k[i] { i += 1 }
+                    equal = i == inner
+                }
+            }
+            // A non-ASCII key may still be canonically equivalent (U+212A KELVIN SIGN is "K").
+            if equal || !contains(above: 0x7F, in: token.range) { return equal }
+        }
+        return decodeString(token) == key.text
+    }
+
+    /// Whether a string token's bytes are all ASCII.
+    public func isASCII(_ token: StringToken) -> Bool {
+        !contains(above: 0x7F, in: token.range)
+    }
+
+    /// Whether `byte` occurs in `range` (a short range: a loop beats a call to memchr).
+    private func contains(_ byte: UInt8, in range: Range<Int>) -> Bool {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if base[i] == byte { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// Whether a byte above `limit` occurs in `range`.
+    private func contains(above limit: UInt8, in range: Range<Int>) -> Bool {
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if base[i] > limit { return true }
+            i += 1
+        }
+        return false
+    }
+
+    /// A key to look for, with its bytes ready for comparison.
+    public struct KeyBytes: Sendable {
+        public let text: String
+        let bytes: [UInt8]
+        let isASCII: Bool
+
+        public init(_ text: String) {
+            self.text = text
+            bytes = Array(text.utf8)
+            isASCII = bytes.allSatisfy { $0 < 0x80 }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+public import BrigJSONRPC
+
+/// What the engine reads of a message's `params`: a few top-level members and the arguments a
+/// tool rule constrains, each the first member with its name (as `JSONValue`'s subscript finds it).
+///
+/// Two sources answer alike: a `JSONValue` tree (tests, input requests inside a result) and
+/// `LineParams`, which reads the bytes of the line. A `tools/call` carries the tool's arguments,
+/// often large, of which a rule constrains a few or none: decoding all of them into a tree cost
+/// more than the rest of the decision.
+protocol PolicyParams {
+    /// The first top-level member named `member`.
+    func value(of member: ParamsMember) -> JSONValue?
+    /// Its text, when that member is a string.
+    func string(of member: ParamsMember) -> String?
+    /// The first member named `name` of the first `arguments` member, when that is an object.
+    func argument(_ name: JSONScanner.KeyBytes) -> JSONValue?
+    /// That argument checked against `constraint`.
+    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck
+}
+
+/// How one constrained argument fared.
+enum ArgumentCheck: Equatable {
+    case missing
+    case passes
+    case fails(String)
+}
+
+/// The top-level members of `params` that a decision or a denial reads (raw value: the key).
+enum ParamsMember: String, CaseIterable, Sendable {
+    case name, uri, protocolVersion
+    case meta = "_meta"
+}
+
+extension JSONValue: PolicyParams {
+    func value(of member: ParamsMember) -> JSONValue? { self[member.rawValue] }
+
+    func string(of member: ParamsMember) -> String? { self[member.rawValue]?.stringValue }
+
+    func argument(_ name: JSONScanner.KeyBytes) -> JSONValue? { self["arguments"]?[name.text] }
+
+    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck {
+        guard let value = argument(name) else { return .missing }
+        return constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
+    }
+}
+
+/// A message's `params`, read from its line when asked, without building its tree.
+///
+/// `init` walks the top-level members once and keeps where the ones the policy reads begin and
+/// end; values are decoded on demand, and an argument is found by walking `arguments` until it.
+/// It points into the line: use it only while the line's buffer is alive.
+public struct LineParams: PolicyParams {
+    private let line: UnsafeBufferPointer<UInt8>
+    /// Where the value of the first member of each slot begins and ends; -1 when there is none.
+    /// Slots 0-3 are `ParamsMember`'s cases in order, slot 4 is `arguments`.
+    private var starts = InlineArray<5, Int>(repeating: -1)
+    private var ends = InlineArray<5, Int>(repeating: -1)
+    private static let argumentsSlot = 4
+
+    /// Reads `params`, the byte range `range` of `line` (a range from `MessageView`, so valid JSON).
+    /// A value that is not an object has no members: every read then finds nothing, as in the tree.
+    public init(line: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
+        self.line = line
+        guard let first = range.first, line[first] == UInt8(ascii: "{") else { return }
+        let reader = JSONScanner(line)
+        var scanner = reader
+        var starts = InlineArray<5, Int>(repeating: -1), ends = starts
+        do {
+            try scanner.forEachMember(ofValidObjectAt: first) { key, value in
+                if let slot = LineParams.slot(of: key, reader), starts[slot] < 0 {
+                    starts[slot] = value.lowerBound
+                    ends[slot] = value.upperBound
+                }
+                return true
+            }
+        } catch {
+            // Not reachable for a line MessageView accepted.
+            return
+        }
+        self.starts = starts
+        self.ends = ends
+    }
+
+    /// The slot of the member a key names, if the policy reads it; keys compare as Swift strings
+    /// (the tree's subscript), which for an unescaped ASCII key is comparing bytes.
+    private static func slot(of key: JSONScanner.StringToken, _ reader: JSONScanner) -> Int? {
+        if !key.escaped {
+            switch key.range.count - 2 {
+            case 4 where reader.tokenEquals(key, "name"): return 0
+            case 3 where reader.tokenEquals(key, "uri"): return 1
+            case 15 where reader.tokenEquals(key, "protocolVersion"): return 2
+            case 5 where reader.tokenEquals(key, "_meta"): return 3
+            case 9 where reader.tokenEquals(key, "arguments"): return argumentsSlot
+            default: if reader.isASCII(key) { return nil }
+            }
+        }
+        switch reader.decodeString(key) {
+        case "name": return 0
+        case "uri": return 1
+        case "protocolVersion": return 2
+        case "_meta": return 3
+        case "arguments": return argumentsSlot
+        default: return nil
+        }
+    }
+
+    private func range(_ slot: Int) -> Range<Int>? {
+        starts[slot] < 0 ? nil : starts[slot]..<ends[slot]
+    }
+
+    private func range(of member: ParamsMember) -> Range<Int>? {
+        switch member {
+        case .name: range(0)
+        case .uri: range(1)
+        case .protocolVersion: range(2)
+        case .meta: range(3)
+        }
+    }
+
+    func value(of member: ParamsMember) -> JSONValue? {
+        guard let r = range(of: member) else { return nil }
+        return JSONScanner(line).validValue(r)
+    }
+
+    func string(of member: ParamsMember) -> String? {
+        guard let r = range(of: member) else { return nil }
+        return JSONScanner(line).validString(at: r.lowerBound)
+    }
+
+    func argument(_ name: JSONScanner.KeyBytes) -> JSONValue? {
+        argumentRange(name).flatMap(JSONScanner(line).validValue)
+    }
+
+    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck {
+        guard let range = argumentRange(name) else { return .missing }
+        // Most arguments pass, and their bytes often prove it: then nothing is decoded.
+        if constraint.passes(raw: UnsafeBufferPointer(rebasing: line[range])) { return .passes }
+        guard let value = JSONScanner(line).validValue(range) else { return .missing }
+        return constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
+    }
+
+    private func argumentRange(_ name: JSONScanner.KeyBytes) -> Range<Int>? {
+        guard let arguments = range(LineParams.argumentsSlot), line[arguments.lowerBound] == UInt8(ascii: "{") else { return nil }
+        let reader = JSONScanner(line)
+        var scanner = reader
+        var found: Range<Int>?
+        try? scanner.forEachMember(ofValidObjectAt: arguments.lowerBound) { key, value in
+            guard reader.keyEquals(key, name) else { return true }
+            found = value
+            return false
+        }
+        return found
+    }
+}
+
+extension PolicyEngine {
+    /// Whether deciding `method` reads its params (with `mcp.protocol_versions`, every message's
+    /// `_meta` matters); for any other method the engine decides by the name alone.
+    public func readsParams(of method: String) -> Bool {
+        switch method {
+        case "tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/get",
+             "initialize", "server/discover":
+            return true
+        default:
+            return versions != nil
+        }
+    }
+}
