@@ -7,29 +7,34 @@
 ///
 /// The policy reads a handful of members of a request's `params` (the tool's name, the arguments
 /// a rule constrains). Decoding every member into a `JSONValue` cost more than deciding, and so
-/// did validating the same bytes a second time: here strings are skipped with `memchr` and
-/// nesting is counted, nothing more. On bytes that are not valid JSON the answers are
-/// meaningless but every read stays inside the buffer.
+/// did validating the same bytes a second time: here strings are skipped eight bytes at a time
+/// and nesting is counted, nothing more. On bytes that are not valid JSON the answers are
+/// meaningless but every read stays inside the buffer. The walk is inlinable so that the
+/// caller's per-member closure is inlined into it (it runs for every member of every call).
 extension JSONScanner {
     /// Calls `body` with each member of the valid object that starts at `start` (its key token
     /// and the byte range of its value), in order, until `body` returns false.
     /// - Throws: when the bytes there are not shaped like an object.
+    @inlinable
     public mutating func forEachMember(ofValidObjectAt start: Int,
                                        _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) {
-        seek(start)
-        try expect(UInt8(ascii: "{"))
+        pos = start
+        guard pos < end, base[pos] == UInt8(ascii: "{") else { throw .syntax(at: pos) }
+        pos += 1
         while true {
-            skipWhitespace()
+            skipValidWhitespace()
             guard pos < end else { throw .syntax(at: pos) }
             if base[pos] == UInt8(ascii: "}") { return }
             guard base[pos] == UInt8(ascii: "\"") else { throw .syntax(at: pos) }
             let keyRange = skipValidString()
             let key = StringToken(range: keyRange, escaped: contains(UInt8(ascii: "\\"), in: keyRange))
-            try expect(UInt8(ascii: ":"))
-            skipWhitespace()
+            skipValidWhitespace()
+            guard pos < end, base[pos] == UInt8(ascii: ":") else { throw .syntax(at: pos) }
+            pos += 1
+            skipValidWhitespace()
             let value = skipValidValue()
             if !body(key, value) { return }
-            skipWhitespace()
+            skipValidWhitespace()
             guard pos < end else { throw .syntax(at: pos) }
             let c = base[pos]
             pos += 1
@@ -61,41 +66,53 @@ extension JSONScanner {
     public func validString(at offset: Int) -> String? {
         guard offset < end, base[offset] == UInt8(ascii: "\"") else { return nil }
         var scanner = self
-        scanner.seek(offset)
+        scanner.pos = offset
         return validValue(scanner.skipValidString())?.stringValue
     }
 
-    /// Skips the valid string at `pos` (on its opening quote) and returns its range, quotes included.
-    private mutating func skipValidString() -> Range<Int> {
-        let start = pos
-        // Keys and names end within a few bytes: look at those one by one before calling memchr.
-        var from = pos + 1
-        let near = Swift.min(end, from + 16)
-        while from < near {
-            let c = base[from]
-            if c == UInt8(ascii: "\"") {
-                pos = from + 1
-                return start..<pos
-            }
-            from += c == UInt8(ascii: "\\") ? 2 : 1
+    @inlinable @inline(__always)
+    mutating func skipValidWhitespace() {
+        while pos < end {
+            let c = base[pos]
+            guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
+            pos += 1
         }
-        while from < end, let hit = memchr(base + from, Int32(UInt8(ascii: "\"")), end - from) {
-            let quote = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-            // The quote ends the string unless an odd number of backslashes precedes it.
-            var slashes = 0
-            while quote - 1 - slashes > start, base[quote - 1 - slashes] == UInt8(ascii: "\\") { slashes += 1 }
-            if slashes % 2 == 0 {
-                pos = quote + 1
+    }
+
+    /// Skips the valid string at `pos` (on its opening quote) and returns its range, quotes included.
+    /// Eight bytes at a time while none is a quote or a backslash.
+    @inlinable @inline(__always)
+    mutating func skipValidString() -> Range<Int> {
+        let start = pos
+        var i = pos + 1
+        while i < end {
+            while end - i >= 8, !JSONScanner.hasQuoteOrBackslash(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)) {
+                i += 8
+            }
+            guard i < end else { break }
+            let c = base[i]
+            if c == UInt8(ascii: "\"") {
+                pos = i + 1
                 return start..<pos
             }
-            from = quote + 1
+            i += c == UInt8(ascii: "\\") ? 2 : 1
         }
         pos = end
         return start..<end
     }
 
+    /// Whether one of the eight bytes is `"` or `\` (SWAR zero-byte test).
+    @inlinable @inline(__always)
+    static func hasQuoteOrBackslash(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let quote = x ^ (ones &* 0x22), backslash = x ^ (ones &* 0x5C)
+        return ((quote &- ones) & ~quote | (backslash &- ones) & ~backslash) & high != 0
+    }
+
     /// Skips the valid value at `pos` (after whitespace) and returns its range.
-    private mutating func skipValidValue() -> Range<Int> {
+    @inlinable @inline(__always)
+    mutating func skipValidValue() -> Range<Int> {
         let start = pos
         guard pos < end else { return start..<pos }
         switch base[pos] {
@@ -131,6 +148,7 @@ extension JSONScanner {
 
     /// Whether a key token names `key`, as `JSONValue`'s subscript would decide: Swift string
     /// equality (canonical equivalence), which for ASCII on both sides is byte equality.
+    @inlinable @inline(__always)
     public func keyEquals(_ token: StringToken, _ key: KeyBytes) -> Bool {
         if !token.escaped, key.isASCII {
             let inner = token.range.count - 2
@@ -143,18 +161,25 @@ extension JSONScanner {
                 }
             }
             // A non-ASCII key may still be canonically equivalent (U+212A KELVIN SIGN is "K").
-            if equal || !contains(above: 0x7F, in: token.range) { return equal }
+            if equal || isASCII(token) { return equal }
         }
         return decodeString(token) == key.text
     }
 
     /// Whether a string token's bytes are all ASCII.
+    @inlinable @inline(__always)
     public func isASCII(_ token: StringToken) -> Bool {
-        !contains(above: 0x7F, in: token.range)
+        var i = token.range.lowerBound
+        while i < token.range.upperBound {
+            if base[i] > 0x7F { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Whether `byte` occurs in `range` (a short range: a loop beats a call to memchr).
-    private func contains(_ byte: UInt8, in range: Range<Int>) -> Bool {
+    @inlinable @inline(__always)
+    func contains(_ byte: UInt8, in range: Range<Int>) -> Bool {
         var i = range.lowerBound
         while i < range.upperBound {
             if base[i] == byte { return true }
@@ -163,21 +188,22 @@ extension JSONScanner {
         return false
     }
 
-    /// Whether a byte above `limit` occurs in `range`.
-    private func contains(above limit: UInt8, in range: Range<Int>) -> Bool {
-        var i = range.lowerBound
-        while i < range.upperBound {
-            if base[i] > limit { return true }
-            i += 1
-        }
-        return false
+    /// Whether an unescaped key token is exactly `key` (ASCII).
+    @inlinable @inline(__always)
+    public func keyIs(_ token: StringToken, _ key: StaticString) -> Bool {
+        let n = key.utf8CodeUnitCount
+        guard !token.escaped, token.range.count == n + 2 else { return false }
+        let k = key.utf8Start
+        var i = 0
+        while i < n, base[token.range.lowerBound + 1 + i] == k[i] { i += 1 }
+        return i == n
     }
 
     /// A key to look for, with its bytes ready for comparison.
     public struct KeyBytes: Sendable {
         public let text: String
-        let bytes: [UInt8]
-        let isASCII: Bool
+        @usableFromInline let bytes: [UInt8]
+        @usableFromInline let isASCII: Bool
 
         public init(_ text: String) {
             self.text = text

@@ -320,9 +320,10 @@ public final class PolicyEngine: Sendable {
             if let tokenProblem { reason += "; \(tokenProblem)" }
             return decide(false, .scope, rule.label, reason, name)
         }
-        if !rule.args.isEmpty {
+        guard !rule.args.isEmpty else { return decide(true, .allowed, rule.label, rule.allowedReason, name) }
+        func firstProblem(_ check: (Int) -> ArgumentCheck) -> Decision {
             for (i, (argName, constraint)) in rule.args.enumerated() {
-                switch params?.check(argument: rule.argumentKeys[i], constraint, workdir: workdir) ?? .missing {
+                switch check(i) {
                 case .passes:
                     continue
                 case .missing:
@@ -332,8 +333,10 @@ public final class PolicyEngine: Sendable {
                     return decide(false, .arguments, rule.label, "argument \(argName) \(problem) (rule \(rule.short))", name)
                 }
             }
+            return decide(true, .allowed, rule.label, rule.allowedReason, name)
         }
-        return decide(true, .allowed, rule.label, rule.allowedReason, name)
+        guard let params else { return firstProblem { _ in .missing } }
+        return params.checkingArguments(of: rule, workdir: workdir, firstProblem)
     }
 
     func accessDecision(_ access: Access, what: String, key: String, subject: String?, category: Decision.Category,

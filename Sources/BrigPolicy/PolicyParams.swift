@@ -14,8 +14,10 @@ protocol PolicyParams {
     func string(of member: ParamsMember) -> String?
     /// The first member named `name` of the first `arguments` member, when that is an object.
     func argument(_ name: JSONScanner.KeyBytes) -> JSONValue?
-    /// That argument checked against `constraint`.
-    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck
+    /// Calls `body` with a function that checks the rule's argument `i` (`rule.args[i]`, found as
+    /// `argument` finds it) against its constraint; the function is valid only inside `body`.
+    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
+                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R
 }
 
 /// How one constrained argument fared.
@@ -38,17 +40,23 @@ extension JSONValue: PolicyParams {
 
     func argument(_ name: JSONScanner.KeyBytes) -> JSONValue? { self["arguments"]?[name.text] }
 
-    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck {
-        guard let value = argument(name) else { return .missing }
-        return constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
+    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
+                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R {
+        let arguments = self["arguments"]
+        return body { i in
+            guard let value = arguments?[rule.args[i].name] else { return .missing }
+            return rule.args[i].constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
+        }
     }
 }
 
 /// A message's `params`, read from its line when asked, without building its tree.
 ///
 /// `init` walks the top-level members once and keeps where the ones the policy reads begin and
-/// end; values are decoded on demand, and an argument is found by walking `arguments` until it.
-/// It points into the line: use it only while the line's buffer is alive.
+/// end; values are decoded on demand, and a rule's arguments are found in one walk of `arguments`.
+/// (Keeping the members of `arguments` from the first walk, to spare the second, measured slower:
+/// the larger value costs more to carry than the walk it spares.) It points into the line: use it
+/// only while the line's buffer is alive.
 public struct LineParams: PolicyParams {
     private let line: UnsafeBufferPointer<UInt8>
     /// Where the value of the first member of each slot begins and ends; -1 when there is none.
@@ -86,11 +94,11 @@ public struct LineParams: PolicyParams {
     private static func slot(of key: JSONScanner.StringToken, _ reader: JSONScanner) -> Int? {
         if !key.escaped {
             switch key.range.count - 2 {
-            case 4 where reader.tokenEquals(key, "name"): return 0
-            case 3 where reader.tokenEquals(key, "uri"): return 1
-            case 15 where reader.tokenEquals(key, "protocolVersion"): return 2
-            case 5 where reader.tokenEquals(key, "_meta"): return 3
-            case 9 where reader.tokenEquals(key, "arguments"): return argumentsSlot
+            case 4 where reader.keyIs(key, "name"): return 0
+            case 3 where reader.keyIs(key, "uri"): return 1
+            case 15 where reader.keyIs(key, "protocolVersion"): return 2
+            case 5 where reader.keyIs(key, "_meta"): return 3
+            case 9 where reader.keyIs(key, "arguments"): return argumentsSlot
             default: if reader.isASCII(key) { return nil }
             }
         }
@@ -128,28 +136,54 @@ public struct LineParams: PolicyParams {
     }
 
     func argument(_ name: JSONScanner.KeyBytes) -> JSONValue? {
-        argumentRange(name).flatMap(JSONScanner(line).validValue)
+        withArgumentRanges([name]) { $0[0] }.flatMap(JSONScanner(line).validValue)
     }
 
-    func check(argument name: JSONScanner.KeyBytes, _ constraint: CompiledConstraint, workdir: String?) -> ArgumentCheck {
-        guard let range = argumentRange(name) else { return .missing }
-        // Most arguments pass, and their bytes often prove it: then nothing is decoded.
-        if constraint.passes(raw: UnsafeBufferPointer(rebasing: line[range])) { return .passes }
-        guard let value = JSONScanner(line).validValue(range) else { return .missing }
-        return constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
-    }
-
-    private func argumentRange(_ name: JSONScanner.KeyBytes) -> Range<Int>? {
-        guard let arguments = range(LineParams.argumentsSlot), line[arguments.lowerBound] == UInt8(ascii: "{") else { return nil }
-        let reader = JSONScanner(line)
-        var scanner = reader
-        var found: Range<Int>?
-        try? scanner.forEachMember(ofValidObjectAt: arguments.lowerBound) { key, value in
-            guard reader.keyEquals(key, name) else { return true }
-            found = value
-            return false
+    /// One walk of `arguments` finds every constrained argument.
+    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
+                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R {
+        withArgumentRanges(rule.argumentKeys) { found in
+            body { i in
+                guard let range = found[i] else { return .missing }
+                let constraint = rule.args[i].constraint
+                // Most arguments pass, and their bytes often prove it: then nothing is decoded.
+                if constraint.passes(raw: UnsafeBufferPointer(rebasing: line[range])) { return .passes }
+                guard let value = JSONScanner(line).validValue(range) else { return .missing }
+                return constraint.check(value, workdir: workdir).map(ArgumentCheck.fails) ?? .passes
+            }
         }
-        return found
+    }
+
+    /// Calls `body` with the value range of the first member of `arguments` named by each key
+    /// (nil: none), all found in one walk that ends once every key is found.
+    private func withArgumentRanges<R>(_ keys: [JSONScanner.KeyBytes], _ body: (FoundRanges) -> R) -> R {
+        // Start and end of each key's value, -1 when not found (plain integers: no generic buffer).
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 2 * keys.count) { bounds in
+            bounds.initialize(repeating: -1)
+            if let arguments = range(LineParams.argumentsSlot), line[arguments.lowerBound] == UInt8(ascii: "{") {
+                let reader = JSONScanner(line)
+                var scanner = reader
+                var left = keys.count
+                try? scanner.forEachMember(ofValidObjectAt: arguments.lowerBound) { key, value in
+                    for (i, name) in keys.enumerated() where bounds[2 * i] < 0 && reader.keyEquals(key, name) {
+                        bounds[2 * i] = value.lowerBound
+                        bounds[2 * i + 1] = value.upperBound
+                        left -= 1
+                    }
+                    return left > 0
+                }
+            }
+            return body(FoundRanges(bounds: UnsafeBufferPointer(bounds)))
+        }
+    }
+
+    /// Where each key's value was found.
+    private struct FoundRanges {
+        let bounds: UnsafeBufferPointer<Int>
+
+        subscript(i: Int) -> Range<Int>? {
+            bounds[2 * i] < 0 ? nil : bounds[2 * i]..<bounds[2 * i + 1]
+        }
     }
 }
 

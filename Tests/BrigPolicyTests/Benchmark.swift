@@ -79,7 +79,7 @@ struct PolicyBenchmark {
             let params = LineParams(line: buf, range: range)
             let rule = try #require(engine.firstToolRuleIndex("echo").map { engine.toolRules[$0] })
             measure("bench policy: the rule's arguments checked") {
-                zip(rule.argumentKeys, rule.args).allSatisfy { params.check(argument: $0, $1.constraint, workdir: nil) == .passes }
+                params.checkingArguments(of: rule, workdir: nil) { check in rule.args.indices.allSatisfy { check($0) == .passes } }
             }
             measure("bench policy: first matching rule") { engine.firstToolRuleIndex("echo") != nil }
             let limiter = RateLimiter([MCPRate(count: 1_000_000_000, seconds: 1), MCPRate(count: 1_000_000_000, seconds: 1)])

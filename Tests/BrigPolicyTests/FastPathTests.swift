@@ -120,6 +120,11 @@ struct PolicyParamsTests {
         #"{"_meta": {"io.modelcontextprotocol/protocolVersion": 2026}, "name": "free"}"#,
         #"{"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "c", "version": "1"}}"#,
         #"{"uri": "file:///work/w/a", "_meta": {}}"#,
+        // More arguments than LineParams keeps from its first walk: a later lookup walks again.
+        #"{"name": "read_file", "arguments": {"a1": 1, "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "a8": 8, "path": "/etc/x"}}"#,
+        #"{"name": "read_file", "arguments": {"a1": 1, "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "a8": 8, "a9": 9, "path": "/work/w/x", "path": "/etc"}}"#,
+        #"{"name": "read_file", "arguments": {"path": "/work/w/x", "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "a8": 8, "a9": 9, "mode": "w"}}"#,
+        #"{"name": "count", "arguments": {"a1": 1, "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "n": 4, "n": 40, "opts": 1}}"#,
     ]
 
     static let methods = ["tools/call", "initialize", "resources/read", "prompts/get", "ping", "x/unknown"]
