@@ -18,13 +18,22 @@ extension JSONScanner {
     @inlinable
     public mutating func forEachMember(ofValidObjectAt start: Int,
                                        _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) {
+        _ = try forEachMember(ofValidObjectAt: start, stoppingBefore: { _ in false }, body)
+    }
+
+    /// As above, but first asks `stop` about each key: when it answers true the walk ends there,
+    /// before the value is skipped (a long value the caller will walk itself is then read once),
+    /// and the offset where that value starts is returned; nil when the walk went to the end.
+    @inlinable
+    public mutating func forEachMember(ofValidObjectAt start: Int, stoppingBefore stop: (StringToken) -> Bool,
+                                       _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) -> Int? {
         pos = start
         guard pos < end, base[pos] == UInt8(ascii: "{") else { throw .syntax(at: pos) }
         pos += 1
         while true {
             skipValidWhitespace()
             guard pos < end else { throw .syntax(at: pos) }
-            if base[pos] == UInt8(ascii: "}") { return }
+            if base[pos] == UInt8(ascii: "}") { return nil }
             guard base[pos] == UInt8(ascii: "\"") else { throw .syntax(at: pos) }
             let keyRange = skipValidString()
             let key = StringToken(range: keyRange, escaped: contains(UInt8(ascii: "\\"), in: keyRange))
@@ -32,13 +41,14 @@ extension JSONScanner {
             guard pos < end, base[pos] == UInt8(ascii: ":") else { throw .syntax(at: pos) }
             pos += 1
             skipValidWhitespace()
+            if stop(key) { return pos }
             let value = skipValidValue()
-            if !body(key, value) { return }
+            if !body(key, value) { return nil }
             skipValidWhitespace()
             guard pos < end else { throw .syntax(at: pos) }
             let c = base[pos]
             pos += 1
-            if c == UInt8(ascii: "}") { return }
+            if c == UInt8(ascii: "}") { return nil }
             guard c == UInt8(ascii: ",") else { throw .syntax(at: pos - 1) }
         }
     }

@@ -224,7 +224,7 @@ public final class PolicyEngine: Sendable {
         decide(method: method, params: params, direction: direction)
     }
 
-    /// The same, reading `params` from the message's line (see `readsParams(of:)` for when to).
+    /// The same, reading `params` from the message's line (see `lineParams(method:line:range:)`).
     public func evaluate(method: String, reading params: LineParams?, direction: Direction) -> Decision {
         decide(method: method, params: params, direction: direction)
     }

@@ -68,18 +68,33 @@ public struct LineParams: PolicyParams {
     /// Reads `params`, the byte range `range` of `line` (a range from `MessageView`, so valid JSON).
     /// A value that is not an object has no members: every read then finds nothing, as in the tree.
     public init(line: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
+        self.init(line: line, range: range, onlyNameAndArguments: false)
+    }
+
+    /// With `onlyNameAndArguments`, only `name` and `arguments` are read (a call decided without
+    /// pinned protocol versions reads nothing else), and the walk ends at `arguments` once `name`
+    /// is known: the arguments, often the bulk of the line, are then walked once, when checked.
+    init(line: UnsafeBufferPointer<UInt8>, range: Range<Int>, onlyNameAndArguments: Bool) {
         self.line = line
         guard let first = range.first, line[first] == UInt8(ascii: "{") else { return }
         let reader = JSONScanner(line)
         var scanner = reader
         var starts = InlineArray<5, Int>(repeating: -1), ends = starts
         do {
-            try scanner.forEachMember(ofValidObjectAt: first) { key, value in
+            let argumentsStart = try scanner.forEachMember(ofValidObjectAt: first, stoppingBefore: { key in
+                onlyNameAndArguments && starts[0] >= 0 && starts[LineParams.argumentsSlot] < 0
+                    && LineParams.slot(of: key, reader) == LineParams.argumentsSlot
+            }) { key, value in
                 if let slot = LineParams.slot(of: key, reader), starts[slot] < 0 {
                     starts[slot] = value.lowerBound
                     ends[slot] = value.upperBound
                 }
-                return true
+                return !onlyNameAndArguments || starts[0] < 0 || starts[LineParams.argumentsSlot] < 0
+            }
+            if let argumentsStart {
+                // Only its start is read (`arguments` is walked from there).
+                starts[LineParams.argumentsSlot] = argumentsStart
+                ends[LineParams.argumentsSlot] = argumentsStart + 1
             }
         } catch {
             // Not reachable for a line MessageView accepted.
@@ -188,9 +203,16 @@ public struct LineParams: PolicyParams {
 }
 
 extension PolicyEngine {
+    /// What deciding `method` reads of its params (`params`, the byte range `range` of `line`);
+    /// nil when the engine decides it by its name alone.
+    public func lineParams(method: String, line: UnsafeBufferPointer<UInt8>, range: Range<Int>) -> LineParams? {
+        guard readsParams(of: method) else { return nil }
+        return LineParams(line: line, range: range, onlyNameAndArguments: method == "tools/call" && versions == nil)
+    }
+
     /// Whether deciding `method` reads its params (with `mcp.protocol_versions`, every message's
     /// `_meta` matters); for any other method the engine decides by the name alone.
-    public func readsParams(of method: String) -> Bool {
+    func readsParams(of method: String) -> Bool {
         switch method {
         case "tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/get",
              "initialize", "server/discover":

@@ -97,15 +97,14 @@ public struct PolicyGate: Sendable {
                         into decisions: inout [Decision]) -> [UInt8]?? {
         guard let method = view.method else { return nil }
         // The engine reads the few members it needs from the line; a denial's answer reads the tree.
-        let range = engine.readsParams(of: method) ? view.params : nil
-        let decision = engine.evaluate(method: method, reading: range.map { LineParams(line: line, range: $0) },
-                                       direction: direction)
+        let params = view.params.flatMap { engine.lineParams(method: method, line: line, range: $0) }
+        let decision = engine.evaluate(method: method, reading: params, direction: direction)
         let blocks = decision.blocks
         decisions.append(decision)  // its last use on the common path: moved, not copied
         guard blocks else { return nil }
         guard view.kind == .request, let id = view.id else { return .some(nil) }
-        let params = range.flatMap { try? JSONValue.parse(line, range: $0) }
-        return .some(denial(id: id, method: method, params: params, decision: decisions[decisions.count - 1]))
+        let tree = params == nil ? nil : view.params.flatMap { try? JSONValue.parse(line, range: $0) }
+        return .some(denial(id: id, method: method, params: tree, decision: decisions[decisions.count - 1]))
     }
 
     /// The answer brig writes for a denied request.

@@ -86,7 +86,8 @@ struct PolicyBenchmark {
             let buckets = [TokenBucket(rate: MCPRate(count: 1, seconds: 1), source: "", slot: 1)]
             measure("bench policy: two buckets taken") { limiter.take(buckets[0], then: buckets, now: 1) == nil }
             measure("bench policy: evaluate, params read from the line", 200_000) {
-                engine.evaluate(method: "tools/call", reading: LineParams(line: buf, range: range), direction: .hostToServer).allowed
+                engine.evaluate(method: "tools/call", reading: engine.lineParams(method: "tools/call", line: buf, range: range),
+                                direction: .hostToServer).allowed
             }
             // A fresh engine: each measurement spends up to 1M tokens of the rule's 1,000,000/min.
             let treeEngine = try PolicyEngine(policy: profile.mcp, context: PolicyContext())

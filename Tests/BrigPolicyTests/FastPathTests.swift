@@ -125,6 +125,8 @@ struct PolicyParamsTests {
         #"{"name": "read_file", "arguments": {"a1": 1, "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "a8": 8, "a9": 9, "path": "/work/w/x", "path": "/etc"}}"#,
         #"{"name": "read_file", "arguments": {"path": "/work/w/x", "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "a8": 8, "a9": 9, "mode": "w"}}"#,
         #"{"name": "count", "arguments": {"a1": 1, "a2": 2, "a3": 3, "a4": 4, "a5": 5, "a6": 6, "a7": 7, "n": 4, "n": 40, "opts": 1}}"#,
+        #"{"arguments": {"path": "/etc"}, "name": "read_file", "arguments": {"path": "/work/w/a"}}"#,
+        #"{"name": "read_file", "arguments": {"path": "/work/w/a"}, "name": "gone", "arguments": {"path": "/etc"}}"#,
     ]
 
     static let methods = ["tools/call", "initialize", "resources/read", "prompts/get", "ping", "x/unknown"]
@@ -142,11 +144,15 @@ struct PolicyParamsTests {
         let whole = try engine(yaml), partial = try engine(yaml)
         // Without pinned versions, only these methods' params were ever read.
         let readBefore = pinnedVersions || ["tools/call", "initialize", "resources/read", "prompts/get"].contains(method)
-        #expect(partial.readsParams(of: method) == readBefore)
         for text in PolicyParamsTests.cases {
             let expected = whole.evaluate(method: method, params: readBefore ? json(text) : nil, direction: .hostToServer)
-            let got = PolicyParamsTests.withLine(text) { params in
-                partial.evaluate(method: method, reading: readBefore ? params : nil, direction: .hostToServer)
+            // What the relay does: the engine picks what it reads (for a call without pinned
+            // versions, only `name` and `arguments`, and the walk ends at `arguments`).
+            let bytes = Array(text.utf8)
+            let got = bytes.withUnsafeBufferPointer { line in
+                let params = partial.lineParams(method: method, line: line, range: 0..<line.count)
+                #expect((params != nil) == readBefore, "\(method) reads params")
+                return partial.evaluate(method: method, reading: params, direction: .hostToServer)
             }
             #expect(got == expected, "\(method) \(text)")
         }
