@@ -149,6 +149,12 @@ public struct JSONScanner {
     public struct StringToken: Sendable {
         public var range: Range<Int>
         public var escaped: Bool
+
+        @inlinable
+        public init(range: Range<Int>, escaped: Bool) {
+            self.range = range
+            self.escaped = escaped
+        }
     }
 
     /// Scans a string at the current position, validating escapes, control bytes and UTF-8.

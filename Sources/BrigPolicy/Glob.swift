@@ -8,15 +8,21 @@ struct NameGlob: Sendable {
     /// The literal pieces between stars.
     private let segments: [[UInt8]]
     private let hasStar: Bool
+    /// The length of the shortest matching name: the literal pieces together.
+    private let minimumLength: Int
 
     init(_ pattern: String) {
         self.pattern = pattern
         let bytes = Array(pattern.utf8)
         segments = bytes.split(separator: UInt8(ascii: "*"), omittingEmptySubsequences: false).map(Array.init)
         hasStar = segments.count > 1
+        minimumLength = segments.reduce(0) { $0 + $1.count }
     }
 
     var isExact: Bool { !hasStar }
+
+    /// The literal text every matching name starts with (the whole pattern when it has no star).
+    var literalPrefix: [UInt8] { segments[0] }
 
     func matches(_ name: String) -> Bool {
         if !hasStar { return name == pattern }
@@ -25,6 +31,8 @@ struct NameGlob: Sendable {
     }
 
     func matches(bytes s: UnsafeBufferPointer<UInt8>) -> Bool {
+        // Most globs a name is tried against fail here, before any piece is compared.
+        guard hasStar ? s.count >= minimumLength : s.count == minimumLength else { return false }
         let first = segments[0], last = segments[segments.count - 1]
         if !hasStar { return s.count == first.count && equal(s, 0, first) }
         guard s.count >= first.count + last.count, equal(s, 0, first), equal(s, s.count - last.count, last) else {

@@ -21,30 +21,54 @@ import Synchronization
 ///    permissive mode, since those are forwarded).
 ///
 /// ## Concurrency model
-/// Everything is immutable after `init` except the token buckets (one `Mutex` each) and a
-/// small cache of method lookups for names outside the specification (one `Mutex`).
+/// Everything is immutable after `init` except the token buckets (one `Mutex` for all of them, in
+/// `RateLimiter`) and a small cache of method lookups for names outside the specification (one `Mutex`).
 public final class PolicyEngine: Sendable {
     /// One method's resolved rule, built once for every known method and cached for others.
-    struct MethodEntry: Sendable {
+    /// A class: every message reads one, and a reference is one retain where the fields were five.
+    final class MethodEntry: Sendable {
         enum Kind: Sendable { case other, toolCall, resource, prompt }
-        var kind: Kind
-        var allowed: Bool
-        var rule: String
-        var reason: String
-        var buckets: [TokenBucket]
+        let kind: Kind
+        let allowed: Bool
+        let rule: String
+        let reason: String
+        let buckets: [TokenBucket]
+
+        init(kind: Kind, allowed: Bool, rule: String, reason: String, buckets: [TokenBucket]) {
+            self.kind = kind
+            self.allowed = allowed
+            self.rule = rule
+            self.reason = reason
+            self.buckets = buckets
+        }
     }
 
-    struct ToolRule: Sendable {
-        var spec: MCPToolRule
-        var glob: NameGlob
-        var args: [(name: String, constraint: CompiledConstraint)]
-        var bucket: TokenBucket?
+    /// A class for the same reason as `MethodEntry`: a call reads its rule whole.
+    final class ToolRule: Sendable {
+        let spec: MCPToolRule
+        let glob: NameGlob
+        let args: [(name: String, constraint: CompiledConstraint)]
+        /// The names of `args`, ready to be found in a call's `arguments` without a tree.
+        let argumentKeys: [JSONScanner.KeyBytes]
+        let bucket: TokenBucket?
         /// `FILE:LINE mcp.tools.rules[0] (read_*)`.
-        var label: String
+        let label: String
         /// `mcp.tools.rules[0]`.
-        var short: String
+        let short: String
         /// The reason an allowed call cites, built once (the per-call path builds no string).
-        var allowedReason: String
+        let allowedReason: String
+
+        init(spec: MCPToolRule, args: [(name: String, constraint: CompiledConstraint)], bucket: TokenBucket?) {
+            self.spec = spec
+            glob = NameGlob(spec.name)
+            self.args = args
+            argumentKeys = args.map { JSONScanner.KeyBytes($0.name) }
+            self.bucket = bucket
+            let commandLine = spec.source.hasPrefix("--")
+            label = commandLine ? spec.source : "\(spec.source) (\(spec.name))"
+            short = commandLine ? spec.source : spec.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? spec.source
+            allowedReason = "tool allowed (rule \(short))"
+        }
     }
 
     struct Access: Sendable {
@@ -56,12 +80,17 @@ public final class PolicyEngine: Sendable {
     let versions: [String]?
     let versionsSource: String
     let methodTable: [String: MethodEntry]
+    /// `methodTable["tools/call"]`: most messages are calls, and this spares hashing the name.
+    let toolCallEntry: MethodEntry
     let methodRules: [(glob: NameGlob, rule: MCPMethodRule)]
     let defaultAllowed: Bool
     let defaultSource: String
     let rateRules: [(glob: NameGlob, bucket: TokenBucket)]
     let starBucket: TokenBucket?
+    let rateLimiter: RateLimiter
     let toolRules: [ToolRule]
+    /// The rules' globs, filed for first-match lookup.
+    let toolGlobs: NameGlobList
     let toolDefaultAllowed: Bool
     let toolDefaultSource: String
     let resources: Access
@@ -133,10 +162,16 @@ public final class PolicyEngine: Sendable {
         methodRules = policy.methods.map { (NameGlob($0.pattern), $0) }
         defaultAllowed = policy.defaultAction == .allow
         defaultSource = policy.defaultSource
+        // Every bucket's state lives in one `RateLimiter`, at the bucket's slot.
+        var slots: [MCPRate] = []
+        func bucket(_ rate: MCPRate, _ source: String) -> TokenBucket {
+            slots.append(rate)
+            return TokenBucket(rate: rate, source: source, slot: slots.count - 1)
+        }
         var rates: [(glob: NameGlob, bucket: TokenBucket)] = []
         var star: TokenBucket?
         for r in policy.rates {
-            let bucket = TokenBucket(rate: r.rate, source: r.source)
+            let bucket = bucket(r.rate, r.source)
             if r.pattern == "*" { star = bucket } else { rates.append((NameGlob(r.pattern), bucket)) }
         }
         rateRules = rates
@@ -153,14 +188,11 @@ public final class PolicyEngine: Sendable {
                     throw PolicyError("\(a.source): \(error.message)")
                 }
             }
-            let short = spec.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? spec.source
-            let label = spec.source.hasPrefix("--") ? spec.source : "\(spec.source) (\(spec.name))"
-            tools.append(ToolRule(spec: spec, glob: NameGlob(spec.name), args: args,
-                                  bucket: spec.rate.map { TokenBucket(rate: $0, source: spec.source) },
-                                  label: label, short: spec.source.hasPrefix("--") ? spec.source : short,
-                                  allowedReason: "tool allowed (rule \(spec.source.hasPrefix("--") ? spec.source : short))"))
+            tools.append(ToolRule(spec: spec, args: args, bucket: spec.rate.map { bucket($0, spec.source) }))
         }
         toolRules = tools
+        rateLimiter = RateLimiter(slots)
+        toolGlobs = NameGlobList(tools.map(\.glob))
         toolDefaultAllowed = policy.toolDefault == .allow
         toolDefaultSource = policy.toolDefaultSource
         resources = Access(allow: policy.resources.allow.map { (URIGlob($0.pattern), nil, $0.source) },
@@ -175,6 +207,8 @@ public final class PolicyEngine: Sendable {
                                             defaultSource: defaultSource, rateRules: rateRules, star: star)
         }
         methodTable = table
+        toolCallEntry = table["tools/call"] ?? PolicyEngine.resolve("tools/call", methodRules: methodRules, defaultAllowed: defaultAllowed,
+                                                                  defaultSource: defaultSource, rateRules: rateRules, star: star)
     }
 
     /// True in permissive mode: decisions carry `enforced: false`.
@@ -187,6 +221,16 @@ public final class PolicyEngine: Sendable {
 
     /// A request or notification, in either direction. `params` may be nil.
     public func evaluate(method: String, params: JSONValue?, direction: Direction) -> Decision {
+        decide(method: method, params: params, direction: direction)
+    }
+
+    /// The same, reading `params` from the message's line (see `lineParams(method:line:range:)`).
+    public func evaluate(method: String, reading params: LineParams?, direction: Direction) -> Decision {
+        decide(method: method, params: params, direction: direction)
+    }
+
+    /// One implementation for both sources of params, specialized for each.
+    func decide<Params: PolicyParams>(method: String, params: Params?, direction: Direction) -> Decision {
         let entry = methodEntry(method)
         var now: Double?
         func time() -> Double {
@@ -208,8 +252,8 @@ public final class PolicyEngine: Sendable {
         var subject: String?
         switch entry.kind {
         case .other: break
-        case .toolCall, .prompt: subject = params?["name"]?.stringValue
-        case .resource: subject = params?["uri"]?.stringValue
+        case .toolCall, .prompt: subject = params?.string(of: .name)
+        case .resource: subject = params?.string(of: .uri)
         }
 
         // 1-4: the verdict without rates.
@@ -248,24 +292,13 @@ public final class PolicyEngine: Sendable {
         }
         guard !entry.buckets.isEmpty || toolBucket != nil else { return verdict }
         let t = time()
-        // The tool rule's bucket first, then the method's; a refusal refunds what was taken
-        // (no array is built per call).
-        func refused(_ b: TokenBucket) -> Decision {
-            let short = b.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? b.source
-            return decide(false, .rate, b.source, "rate \(b.rate) exceeded (rule \(short))", subject)
-        }
-        if let toolBucket, !toolBucket.take(now: t) {
-            return verdict.allowed ? refused(toolBucket) : verdict
-        }
-        for (i, b) in entry.buckets.enumerated() where !b.take(now: t) {
-            toolBucket?.refund()
-            for taken in entry.buckets[..<i] { taken.refund() }
-            return verdict.allowed ? refused(b) : verdict
-        }
-        return verdict
+        // The tool rule's bucket first, then the method's; a refusal refunds what was taken.
+        guard let b = rateLimiter.take(toolBucket, then: entry.buckets, now: t), verdict.allowed else { return verdict }
+        let short = b.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? b.source
+        return decide(false, .rate, b.source, "rate \(b.rate) exceeded (rule \(short))", subject)
     }
 
-    func toolDecision(name: String?, ruleIndex: Int?, params: JSONValue?, tokenProblem: String?,
+    func toolDecision<Params: PolicyParams>(name: String?, ruleIndex: Int?, params: Params?, tokenProblem: String?,
                       decide: (Bool, Decision.Category, String, String, String?) -> Decision) -> Decision {
         guard let name else {
             return decide(false, .tool, "mcp.tools", "tools/call without a tool name in params.name", nil)
@@ -287,19 +320,23 @@ public final class PolicyEngine: Sendable {
             if let tokenProblem { reason += "; \(tokenProblem)" }
             return decide(false, .scope, rule.label, reason, name)
         }
-        if !rule.args.isEmpty {
-            let arguments = params?["arguments"]
-            for (argName, constraint) in rule.args {
-                guard let value = arguments?[argName] else {
+        guard !rule.args.isEmpty else { return decide(true, .allowed, rule.label, rule.allowedReason, name) }
+        func firstProblem(_ check: (Int) -> ArgumentCheck) -> Decision {
+            for (i, (argName, constraint)) in rule.args.enumerated() {
+                switch check(i) {
+                case .passes:
+                    continue
+                case .missing:
                     if constraint.spec.optional { continue }
                     return decide(false, .arguments, rule.label, "argument \(argName) is missing (rule \(rule.short))", name)
-                }
-                if let problem = constraint.check(value, workdir: workdir) {
+                case .fails(let problem):
                     return decide(false, .arguments, rule.label, "argument \(argName) \(problem) (rule \(rule.short))", name)
                 }
             }
+            return decide(true, .allowed, rule.label, rule.allowedReason, name)
         }
-        return decide(true, .allowed, rule.label, rule.allowedReason, name)
+        guard let params else { return firstProblem { _ in .missing } }
+        return params.checkingArguments(of: rule, workdir: workdir, firstProblem)
     }
 
     func accessDecision(_ access: Access, what: String, key: String, subject: String?, category: Decision.Category,
@@ -342,18 +379,17 @@ public final class PolicyEngine: Sendable {
     }
 
     func firstToolRuleIndex(_ name: String) -> Int? {
-        var name = name
-        return name.withUTF8 { bytes in toolRules.firstIndex { $0.glob.matches(bytes: bytes) } }
+        toolGlobs.firstMatch(name)
     }
 
-    func versionProblem(method: String, params: JSONValue?) -> String? {
+    func versionProblem<Params: PolicyParams>(method: String, params: Params?) -> String? {
         guard let versions, let params else { return nil }
-        if method == "initialize", let v = params["protocolVersion"] {
+        if method == "initialize", let v = params.value(of: .protocolVersion) {
             guard let s = v.stringValue, versions.contains(s) else {
                 return "protocol version \(v.jsonText) is not accepted (accepted: \(versions.joined(separator: ", ")))"
             }
         }
-        if let v = params["_meta"]?["io.modelcontextprotocol/protocolVersion"] {
+        if let v = params.value(of: .meta)?["io.modelcontextprotocol/protocolVersion"] {
             guard let s = v.stringValue, versions.contains(s) else {
                 return "protocol version \(v.jsonText) is not accepted (accepted: \(versions.joined(separator: ", ")))"
             }
@@ -362,6 +398,7 @@ public final class PolicyEngine: Sendable {
     }
 
     func methodEntry(_ method: String) -> MethodEntry {
+        if method == "tools/call" { return toolCallEntry }
         if let e = methodTable[method] { return e }
         if let e = cache.withLock({ $0[method] }) { return e }
         let e = PolicyEngine.resolve(method, methodRules: methodRules, defaultAllowed: defaultAllowed,

@@ -1,10 +1,6 @@
 public import BrigJSONRPC
 public import BrigPolicy
 
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-
 /// Applies the message policy to the relay's traffic and shapes what brig answers itself.
 ///
 /// Denials follow the specification's error rules (never the legacy -32000..-32019 range nor the
@@ -43,11 +39,13 @@ public struct PolicyGate: Sendable {
         static let pass = Outcome()
     }
 
-    static let listMethods: Set<String> = ["tools/list", "prompts/list", "resources/list", "resources/templates/list"]
-    /// Methods whose params the engine reads (anything else is decided by its name alone,
-    /// unless protocol versions are pinned: then `_meta` matters for every request).
-    static let paramMethods: Set<String> = ["tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe",
-                                            "prompts/get", "initialize", "server/discover"]
+    /// Methods whose results list what the policy may hide (a switch: no hashing per response).
+    static func isListMethod(_ method: String) -> Bool {
+        switch method {
+        case "tools/list", "prompts/list", "resources/list", "resources/templates/list": true
+        default: false
+        }
+    }
 
     /// A request or notification (or a batch of them) from either side.
     public func inspect(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, direction: Direction) -> Outcome {
@@ -98,15 +96,15 @@ public struct PolicyGate: Sendable {
     private func decide(_ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction,
                         into decisions: inout [Decision]) -> [UInt8]?? {
         guard let method = view.method else { return nil }
-        var params: JSONValue?
-        if let range = view.params, PolicyGate.paramMethods.contains(method) || engine.acceptedProtocolVersions != nil {
-            params = try? JSONValue.parse(line, range: range)
-        }
-        let decision = engine.evaluate(method: method, params: params, direction: direction)
-        decisions.append(decision)
-        guard decision.blocks else { return nil }
+        // The engine reads the few members it needs from the line; a denial's answer reads the tree.
+        let params = view.params.flatMap { engine.lineParams(method: method, line: line, range: $0) }
+        let decision = engine.evaluate(method: method, reading: params, direction: direction)
+        let blocks = decision.blocks
+        decisions.append(decision)  // its last use on the common path: moved, not copied
+        guard blocks else { return nil }
         guard view.kind == .request, let id = view.id else { return .some(nil) }
-        return .some(denial(id: id, method: method, params: params, decision: decision))
+        let tree = params == nil ? nil : view.params.flatMap { try? JSONValue.parse(line, range: $0) }
+        return .some(denial(id: id, method: method, params: tree, decision: decisions[decisions.count - 1]))
     }
 
     /// The answer brig writes for a denied request.
@@ -154,7 +152,7 @@ public struct PolicyGate: Sendable {
     public func inspectResponse(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, request: InFlightTable.Entry,
                                 decisions: inout [Decision]) -> [UInt8]? {
         guard view.kind == .response, let id = view.id, let range = view.result else { return nil }
-        if PolicyGate.listMethods.contains(request.method) {
+        if PolicyGate.isListMethod(request.method) {
             guard let result = try? JSONValue.parse(line, range: range) else { return nil }
             guard let filtered = filterList(request.method, result) else { return nil }
             // Permissive mode blocks nothing: the list passes whole, and what it would hide is reported.
@@ -172,7 +170,7 @@ public struct PolicyGate: Sendable {
             return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(filtered.jsonText)}".utf8)
         }
         // 2026-07-28: an InputRequiredResult carries server-to-host requests inside a result.
-        guard PolicyGate.contains(line, range, "input_required") else { return nil }
+        guard PolicyGate.requiresInput(line, range) else { return nil }
         guard let result = try? JSONValue.parse(line, range: range), result["resultType"]?.stringValue == "input_required",
               let requests = result["inputRequests"]?.objectValue else { return nil }
         for (key, inputRequest) in requests {
@@ -204,16 +202,21 @@ public struct PolicyGate: Sendable {
         return result.setting(key, .array(kept))
     }
 
-    static func contains(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ needle: StaticString) -> Bool {
-        let n = needle.utf8CodeUnitCount
-        guard range.count >= n, let base = line.baseAddress else { return false }
-        let first = Int32(needle.utf8Start[0])
-        var i = range.lowerBound
-        while i <= range.upperBound - n, let hit = memchr(base + i, first, range.upperBound - n + 1 - i) {
-            let k = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-            if memcmp(base + k, needle.utf8Start, n) == 0 { return true }
-            i = k + 1
+    /// Whether a result's `resultType` (its first member of that name, as the tree reads it) is
+    /// `input_required`: found by walking the result's members, so that the common result is
+    /// neither parsed nor searched byte by byte.
+    static func requiresInput(_ line: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        guard let first = range.first, line[first] == UInt8(ascii: "{") else { return false }
+        let reader = JSONScanner(line)
+        var scanner = reader
+        var found = false
+        try? scanner.forEachMember(ofValidObjectAt: first) { key, value in
+            guard reader.keyEquals(key, PolicyGate.resultTypeKey) else { return true }
+            found = reader.validString(at: value.lowerBound) == "input_required"
+            return false
         }
-        return false
+        return found
     }
+
+    static let resultTypeKey = JSONScanner.KeyBytes("resultType")
 }

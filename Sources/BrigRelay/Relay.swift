@@ -226,7 +226,8 @@ public final class Relay: Sendable {
         }
         let outcome = policy.inspect(line, view: view, direction: direction)
         decisions = outcome.decisions
-        report(outcome.decisions, direction: direction)
+        // Most messages are allowed: then there is nothing to report, and no decision is copied out.
+        if !outcome.decisions.allSatisfy({ $0.allowed }) { report(outcome.decisions, direction: direction) }
         // The tool's name, for the record of the response (only the audit trail reads it).
         if audit != nil, view.kind == .request, view.method == "tools/call", let id = view.id,
            let subject = outcome.decisions.first?.subject {

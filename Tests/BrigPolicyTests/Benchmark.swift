@@ -1,4 +1,5 @@
 import BrigJSONRPC
+import Foundation
 import BrigProfile
 import Testing
 @testable import BrigPolicy
@@ -58,6 +59,42 @@ struct PolicyBenchmark {
         let none = callParams("unlisted")
         measure("tools/call, 50 rules, no rule (default deny)") {
             !fifty.evaluate(method: "tools/call", params: none, direction: .hostToServer).allowed
+        }
+    }
+
+    /// What the relay does per call of scripts/bench's policy run: read params from the line, decide.
+    @Test func benchPolicyCall() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../bench/policy.yaml").standardized.path
+        let yaml = try String(contentsOfFile: file, encoding: .utf8)
+        let profile = try ProfileLoader.load(yaml: yaml, source: file, context: policyContext, overrides: .init())
+        let engine = try PolicyEngine(policy: profile.mcp, context: PolicyContext())
+        let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"seq":1,"text":"the quick brown fox jumps over the lazy dog. the quick brown fox jumps over the lazy dog. the quick "}}}"#.utf8)
+        try line.withUnsafeBufferPointer { buf in
+            let view = try MessageView.parse(buf).get()
+            let range = try #require(view.params)
+            measure("bench policy: params walked") {
+                LineParams(line: buf, range: range).string(of: .name) != nil
+            }
+            let params = LineParams(line: buf, range: range)
+            let rule = try #require(engine.firstToolRuleIndex("echo").map { engine.toolRules[$0] })
+            measure("bench policy: the rule's arguments checked") {
+                params.checkingArguments(of: rule, workdir: nil) { check in rule.args.indices.allSatisfy { check($0) == .passes } }
+            }
+            measure("bench policy: first matching rule") { engine.firstToolRuleIndex("echo") != nil }
+            let limiter = RateLimiter([MCPRate(count: 1_000_000_000, seconds: 1), MCPRate(count: 1_000_000_000, seconds: 1)])
+            let buckets = [TokenBucket(rate: MCPRate(count: 1, seconds: 1), source: "", slot: 1)]
+            measure("bench policy: two buckets taken") { limiter.take(buckets[0], then: buckets, now: 1) == nil }
+            measure("bench policy: evaluate, params read from the line", 200_000) {
+                engine.evaluate(method: "tools/call", reading: engine.lineParams(method: "tools/call", line: buf, range: range),
+                                direction: .hostToServer).allowed
+            }
+            // A fresh engine: each measurement spends up to 1M tokens of the rule's 1,000,000/min.
+            let treeEngine = try PolicyEngine(policy: profile.mcp, context: PolicyContext())
+            measure("bench policy: evaluate, whole params tree (before)", 200_000) {
+                let params = try? JSONValue.parse(buf, range: range)
+                return treeEngine.evaluate(method: "tools/call", params: params, direction: .hostToServer).allowed
+            }
         }
     }
 }
