@@ -20,8 +20,8 @@ import Glibc
 /// two condition variables (`Queue`); the writer's state (`Writer`) is touched by the writer
 /// thread only, and by `open` before the thread starts.
 ///
-/// The queue absorbs bursts: up to 65,536 items or 32 MiB of payload (an item's cost is its
-/// payload plus 256 bytes). When it is full a caller waits up to 2 s for room; after that the
+/// The queue absorbs bursts: up to 65,536 items or 32 MiB (a relayed message counts its line plus
+/// 64 bytes, another event 512). When it is full a caller waits up to 2 s for room; after that the
 /// item is dropped and counted, and the next record written says how many were dropped. With
 /// `fsync: always` a caller waits until its record is written and synced.
 ///
