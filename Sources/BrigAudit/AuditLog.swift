@@ -96,6 +96,10 @@ public final class AuditLog: Sendable {
         self.waitForDurable = settings.fsync == .always && path != "-"
     }
 
+    /// With `fsync: always`, each call returns once its record is written and synced; callers that
+    /// batch records (`AuditStage`) must not batch then.
+    public var waitsForDurableRecords: Bool { waitForDurable }
+
     /// False once a record could not be written under `on_failure: block`: the relay should stop
     /// forwarding and answer requests with an error.
     public var isHealthy: Bool { health.healthy.load(ordering: .acquiring) }
@@ -121,6 +125,17 @@ public final class AuditLog: Sendable {
         guard !closed.load(ordering: .acquiring) else { return isHealthy }
         queue.push(line: line, view: view, lineStart: lineStart, direction: direction, context: context, time: nowMicros(),
                    waitForDurable: waitForDurable)
+        return isHealthy
+    }
+
+    /// Queues the messages of `stage` in their order and empties it. Returns false when the log
+    /// is unhealthy (`on_failure: block`).
+    @discardableResult
+    public func push(_ stage: AuditStage) -> Bool {
+        guard !stage.isEmpty else { return isHealthy }
+        defer { stage.reset() }
+        guard !closed.load(ordering: .acquiring) else { return isHealthy }
+        queue.push(stage: stage, waitForDurable: waitForDurable)
         return isHealthy
     }
 
@@ -271,11 +286,27 @@ final class Queue: @unchecked Sendable {
         queued(waitForDurable: waitForDurable)
     }
 
+    func push(stage: AuditStage, waitForDurable: Bool) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        let count = stage.offsets.count
+        guard waitForRoom(cost: stage.bytes.count, items: count) else {
+            dropped += count - 1
+            return
+        }
+        let base = arena.count
+        arena.append(contentsOf: stage.bytes.bytes)
+        for offset in stage.offsets { items.append(.line(arenaOffset: base + offset)) }
+        pushed += UInt64(count - 1)
+        queued(waitForDurable: waitForDurable)
+    }
+
     /// Waits (up to 2 s) until an item of `cost` bytes fits; false when it was dropped instead.
     /// An item larger than the whole budget still goes in, alone.
-    private func waitForRoom(cost: Int) -> Bool {
+    private func waitForRoom(cost: Int, items added: Int = 1) -> Bool {
         func full() -> Bool {
-            items.count >= AuditLog.capacity || (!items.isEmpty && arena.count + queuedBytes + cost > AuditLog.capacityBytes)
+            (!items.isEmpty && items.count + added > AuditLog.capacity)
+                || (!items.isEmpty && arena.count + queuedBytes + cost > AuditLog.capacityBytes)
         }
         if full() && !finished {
             var until = deadline(afterMicros: 2_000_000)

@@ -1,4 +1,4 @@
-import BrigJSONRPC
+public import BrigJSONRPC
 
 /// What the relay knows about a message that its line does not say. Everything else (kind, id,
 /// method, the payload's ranges) the writer reads from the line itself, off the relay's threads.
@@ -165,5 +165,32 @@ enum MessageArena {
         let s = String(decoding: UnsafeRawBufferPointer(rebasing: arena[at..<(at + Int(length))]), as: UTF8.self)
         at += Int(length)
         return s
+    }
+}
+
+/// The messages one relay thread read in one `read`, queued together when the read is handled:
+/// one lock, one wake-up check and one clock read for all of them, instead of one each. The
+/// messages of a read arrived together, so they share its time. Used by one thread only.
+public final class AuditStage: @unchecked Sendable {
+    let bytes = ByteBuffer(capacity: 1 << 16)
+    var offsets: [Int] = []
+    var time: Int64 = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { offsets.isEmpty }
+
+    /// Adds one message (see `AuditLog.message(line:view:lineStart:direction:context:)`).
+    public func add(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
+                    context: MessageContext) {
+        if offsets.isEmpty { time = nowMicros() }
+        offsets.append(bytes.count)
+        MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
+                            time: time, to: bytes)
+    }
+
+    func reset() {
+        offsets.removeAll(keepingCapacity: true)
+        bytes.removeAll(shrinkingPast: 1 << 20)
     }
 }

@@ -56,6 +56,9 @@ public final class Relay: Sendable {
 
     /// The audit trail, when one is kept (its writer honours `audit.payloads`).
     public let audit: AuditLog?
+    /// Each direction's records of the read being handled (`AuditStage`), touched by that
+    /// direction's thread only and pushed before anything of that read is forwarded.
+    let auditStages = [AuditStage(), AuditStage()]
 
     /// Sees every valid message (learn mode).
     public typealias Observer = @Sendable (MessageView, UnsafeBufferPointer<UInt8>, Direction) -> Void
@@ -95,10 +98,12 @@ public final class Relay: Sendable {
                         if line.count > 64 * 1024 {
                             // Large message: send what is queued, then the line straight from the read buffer.
                             if !batch.isEmpty {
+                                pushAuditStage(direction)
                                 destination.write(batch)
                                 batch.removeAll(keepingCapacity: true)
                             }
                             if handle(line, direction: direction, into: &batch) {
+                                pushAuditStage(direction)
                                 destination.write(UnsafeRawBufferPointer(line))
                                 destination.write(Relay.newline)
                                 forwarded += 1
@@ -121,6 +126,8 @@ public final class Relay: Sendable {
                 diagnostics.report("reading \(direction == .hostToServer ? "stdin" : "the server's stdout") failed: \(String(cString: strerror(error.errno)))")
                 more = false
             }
+            // The records of this read are queued before any of its messages is forwarded.
+            pushAuditStage(direction)
             if !batch.isEmpty {
                 destination.write(batch)
                 batch.removeAll(keepingCapacity: true)
@@ -135,6 +142,21 @@ public final class Relay: Sendable {
     }
 
     private static let newline: [UInt8] = [0x0A]
+
+    /// Queues the records staged by `direction`'s thread.
+    @inline(__always)
+    private func pushAuditStage(_ direction: Direction) {
+        guard let audit else { return }
+        let stage = auditStages[direction == .hostToServer ? 0 : 1]
+        if !stage.isEmpty { audit.push(stage) }
+    }
+
+    /// An event of `direction`'s thread, after the messages it staged, so the trail keeps their order.
+    private func auditEvent(_ direction: Direction, action: String, outcome: String, detail: [(String, JSONValue)]) {
+        guard let audit else { return }
+        pushAuditStage(direction)
+        audit.event(action: action, outcome: outcome, detail: detail)
+    }
 
     /// Inspects one line; true to forward it unchanged. Answers to the sender go out directly.
     @inline(__always)
@@ -265,7 +287,8 @@ public final class Relay: Sendable {
         guard content.isWithheld(item) else { return nil }
         let data = "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
         diagnostics.report("refused \(method) \(name): withheld by the content defenses")
-        audit?.event(action: "withheld-call", outcome: "failure", detail: [("method", .string(method)), ("item", .string(item))])
+        auditEvent(.hostToServer, action: "withheld-call", outcome: "failure",
+                   detail: [("method", .string(method)), ("item", .string(item))])
         return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
                                         message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
     }
@@ -280,7 +303,7 @@ public final class Relay: Sendable {
         for f in findings {
             // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
             if f.action != "pin-new" || f.blocked { diagnostics.report("\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method)): \(f.detail)") }
-            audit?.event(action: f.action, outcome: f.blocked ? "failure" : "success",
+            auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success",
                          detail: [("method", .string(request.method)), ("item", .string(f.item)), ("detail", .string(f.detail)),
                                   ("blocked", .bool(f.blocked))])
         }
@@ -324,12 +347,20 @@ public final class Relay: Sendable {
             context.scopes = d.scopes
         }
         let span = m.span ?? 0..<line.count
-        let kept = audit.message(line: UnsafeBufferPointer(rebasing: line[span]), view: m, lineStart: span.lowerBound,
-                                 direction: direction, context: context)
+        let bytes = UnsafeBufferPointer(rebasing: line[span])
+        let kept: Bool
+        if audit.waitsForDurableRecords {
+            // fsync: always: this message passes only once its own record is on disk.
+            kept = audit.message(line: bytes, view: m, lineStart: span.lowerBound, direction: direction, context: context)
+        } else {
+            auditStages[direction == .hostToServer ? 0 : 1].add(line: bytes, view: m, lineStart: span.lowerBound,
+                                                                direction: direction, context: context)
+            kept = audit.isHealthy
+        }
         if let d, !d.allowed, d.category == .rate {
             let method = m.method ?? (m.isResponse ? answered?.method : nil)
-            audit.event(action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
-                        detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
+            auditEvent(direction, action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                       detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }
         return kept
     }
@@ -360,7 +391,7 @@ public final class Relay: Sendable {
     }
 
     private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
-        audit?.event(action: "malformed-message", outcome: "failure",
+        auditEvent(direction, action: "malformed-message", outcome: "failure",
                      detail: [("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
                               ("reason", .string(error.detail)), ("size", .number(String(line.count)))])
         switch direction {
@@ -379,7 +410,7 @@ public final class Relay: Sendable {
     private func handleOversized(prefix: UnsafeBufferPointer<UInt8>, length: Int, direction: Direction) {
         let id = MessageView.idFromPrefix(prefix)
         let limit = configuration.maximumMessageBytes
-        audit?.event(action: "oversized-message", outcome: "failure",
+        auditEvent(direction, action: "oversized-message", outcome: "failure",
                      detail: [("direction", .string(direction.rawValue)), ("size", .number(String(length))),
                               ("limit", .number(String(limit)))])
         switch direction {

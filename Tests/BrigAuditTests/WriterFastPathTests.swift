@@ -184,6 +184,36 @@ struct WriterFastPathTests {
         #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
     }
 
+    @Test("A staged read's messages are queued in order, share the read's time, and events pushed after them follow them")
+    func stagedMessagesKeepOrder() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        #expect(!log.waitsForDurableRecords)
+        let stage = AuditStage()
+        for i in 1...3 {
+            let line = Array(#"{"jsonrpc":"2.0","id":\#(i),"method":"ping"}"#.utf8)
+            line.withUnsafeBufferPointer { stage.add(line: $0, view: nil, lineStart: 0, direction: .hostToServer, context: MessageContext()) }
+        }
+        #expect(log.push(stage))
+        #expect(stage.isEmpty)
+        log.event(action: "malformed-message", outcome: "failure", detail: [])
+        let last = Array(#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#.utf8)
+        last.withUnsafeBufferPointer { stage.add(line: $0, view: nil, lineStart: 0, direction: .hostToServer, context: MessageContext()) }
+        log.push(stage)
+        log.close()
+        let recs = try records(log.path)
+        let order = recs.compactMap { r -> String? in
+            if r["event"]?["action"] == .string("message") { return r["mcp"]?["id"]?.stringValue }
+            if r["event"]?["action"] == .string("malformed-message") { return "event" }
+            return nil
+        }
+        #expect(order == ["1", "2", "3", "event", "4"])
+        let stamps = recs.filter { $0["event"]?["action"] == .string("message") }.map { $0["@timestamp"] }
+        #expect(stamps[0] == stamps[1] && stamps[1] == stamps[2])
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+
     @Test("Timestamp text: cached seconds, exact microseconds, across second, day and year boundaries")
     func timestampText() {
         var clock = TimestampText()
