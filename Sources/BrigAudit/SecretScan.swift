@@ -152,26 +152,4 @@ public enum SecretScan {
         }
         return false
     }
-
-    /// Whether any of `words` occurs, ASCII case-insensitively (words given in lower case).
-    public static func containsFolded(_ b: UnsafeBufferPointer<UInt8>, anyOf words: [[UInt8]]) -> Bool {
-        for word in words {
-            guard let first = word.first else { continue }
-            let upper = first >= 0x61 && first <= 0x7A ? first - 32 : first
-            var found = false
-            forEach(first, in: b) { i in
-                found = at(b, i, word, fold: true)
-                return !found
-            }
-            if found { return true }
-            if upper != first {
-                forEach(upper, in: b) { i in
-                    found = at(b, i, word, fold: true)
-                    return !found
-                }
-                if found { return true }
-            }
-        }
-        return false
-    }
 }

@@ -1,9 +1,6 @@
 public import BrigJSONRPC
 public import BrigPolicy
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import BrigAudit
 
 /// Applies the message policy to the relay's traffic and shapes what brig answers itself.
 ///
@@ -213,8 +210,8 @@ public struct PolicyGate: Sendable {
         guard let first = range.first, line[first] == UInt8(ascii: "{") else { return false }
         // Most results are not input requests: when neither the value's bytes nor an escape (by
         // which a string can spell them otherwise) occur, the members need no walk.
-        let result = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(line)[range])
-        if !PolicyGate.occurs(PolicyGate.inputRequiredBytes, in: result) && !PolicyGate.occurs(PolicyGate.unicodeEscape, in: result) {
+        let result = UnsafeBufferPointer(rebasing: line[range])
+        if !SecretScan.contains(result, PolicyGate.inputRequiredBytes) && !SecretScan.contains(result, PolicyGate.unicodeEscape) {
             return false
         }
         let reader = JSONScanner(line)
@@ -231,19 +228,4 @@ public struct PolicyGate: Sendable {
     static let resultTypeKey = JSONScanner.KeyBytes("resultType")
     static let inputRequiredBytes = Array("input_required".utf8)
     static let unicodeEscape = Array("\\u".utf8)
-
-    /// Whether `needle` occurs in `hay` (memchr on its first byte, then a compare).
-    static func occurs(_ needle: [UInt8], in hay: UnsafeRawBufferPointer) -> Bool {
-        guard let base = hay.baseAddress, let first = needle.first, needle.count <= hay.count else { return false }
-        var i = 0
-        let last = hay.count - needle.count
-        return needle.withUnsafeBytes { n in
-            while i <= last, let p = memchr(base + i, Int32(first), last - i + 1) {
-                let at = UnsafeRawPointer(p) - base
-                if memcmp(base + at, n.baseAddress!, needle.count) == 0 { return true }
-                i = at + 1
-            }
-            return false
-        }
-    }
 }
