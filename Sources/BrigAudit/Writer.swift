@@ -241,6 +241,14 @@ final class Writer: @unchecked Sendable {
             if let syslog, settings.syslog { pendingSyslog.append(syslog) }
         }
 
+        /// A message's record, counted for the session-end record; a denial also goes to syslog.
+        func appendMessage(_ m: MessageEvent, _ t: Int64, _ line: UnsafeBufferPointer<UInt8>?) {
+            messages += 1
+            let deniedNow = m.decision.map { !$0.allowed } ?? false
+            if deniedNow { denied += 1 }
+            append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t, line: line) }
+        }
+
         if lostPending > 0 {
             let n = lostPending
             append { note(&$0, "audit-records-lost", "failure", [("count", .number(String(n))),
@@ -259,18 +267,9 @@ final class Writer: @unchecked Sendable {
             case .sessionStart(let info, let t): append { sessionStartRecord(&$0, info, t) }
             case .line(let offset):
                 let (line, fields, direction, context, t) = MessageArena.read(arena, at: offset)
-                let m = Writer.event(line: line, fields: fields, direction: direction, context: context)
-                messages += 1
-                let deniedNow = m.decision.map { !$0.allowed } ?? false
-                if deniedNow { denied += 1 }
-                append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t, line: line) }
+                appendMessage(Writer.event(line: line, fields: fields, direction: direction, context: context), t, line)
             case .message(let m, let t):
-                messages += 1
-                let deniedNow = m.decision.map { !$0.allowed } ?? false
-                if deniedNow { denied += 1 }
-                m.raw.withOptionalBuffer { line in
-                    append(syslog: deniedNow ? syslogText(m) : nil) { messageRecord(&$0, m, t, line: line) }
-                }
+                m.raw.withOptionalBuffer { appendMessage(m, t, $0) }
             case .syscall(let pid, let name, let args, let t):
                 append(syslog: "blocked syscall \(name) pid=\(pid) session=\(sessionID)") {
                     syscallRecord(&$0, pid: pid, name: name, args: args, t)
