@@ -21,6 +21,7 @@ let package = Package(
         // C libraries, reached through system-library targets (pkg-config + apt providers).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+        .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
@@ -39,7 +40,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // The audit trail: records, redaction, the HMAC chain, the writer, verification.
         .target(name: "BrigAudit",
-                dependencies: ["BrigJSONRPC", "BrigProfile", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["BrigJSONRPC", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
         .target(name: "BrigContent",

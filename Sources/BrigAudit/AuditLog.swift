@@ -25,10 +25,11 @@ import Glibc
 /// item is dropped and counted, and the next record written says how many were dropped. With
 /// `fsync: always` a caller waits until its record is written and synced.
 ///
-/// The writer thread runs at a lower CPU priority (nice +5) than the relay: on a busy machine
-/// the messages go first and the records follow within the burst's length; the bounded queue is
-/// the backpressure when the writer cannot keep up for longer. With `fsync: always` (callers
-/// wait for the writer) it keeps the relay's priority.
+/// The writer thread runs at a lower CPU priority (nice +5) than the relay, and holds a burst's
+/// records back while the burst lasts (up to 250 ms, three quarters of the queue, or the first
+/// denial or event: `Queue.deferWhileBusy`): the messages go first and the records follow; the
+/// bounded queue is the backpressure when the writer cannot keep up for longer. With
+/// `fsync: always` (callers wait for the writer) it keeps the relay's priority and holds nothing.
 public final class AuditLog: Sendable {
     /// The log file (`"-"` for stderr).
     public let path: String
@@ -187,7 +188,7 @@ final class AuditHealth: Sendable {
 /// of messages allocates nothing); the other events are boxed, so that an item is two words.
 enum Item: Sendable {
     indirect case sessionStart(SessionInfo, Int64)
-    case line(arenaOffset: Int)
+    case line(chunk: Int, offset: Int)
     indirect case message(MessageEvent, Int64)
     indirect case syscall(pid: Int32, name: String, args: [UInt64], time: Int64)
     indirect case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
@@ -204,18 +205,33 @@ enum Item: Sendable {
     }
 }
 
-/// A batch taken by the writer: the items in order and the bytes of their lines.
+/// A batch taken by the writer: the items in order and the chunks holding their lines.
 struct Batch {
     var items: [Item] = []
-    var arena = ByteBuffer(capacity: 1 << 16)
+    var chunks: [ByteBuffer] = []
 }
 
 /// The bounded queue between callers and the writer thread.
 final class Queue: @unchecked Sendable {
     // Guarded by `mutex`.
     private var items: [Item] = []
-    /// The lines of the `.line` items, with their contexts.
-    private var arena = ByteBuffer(capacity: 1 << 16)
+    /// The lines of the `.line` items, with their contexts, in chunks filled one after another
+    /// (`MessageArena` entries never straddle two). A full chunk is not grown but followed by a
+    /// new one, so queuing a burst never copies what is queued already; a large stage becomes a
+    /// chunk as it is (no copy at all). The writer hands emptied chunks back (`done`).
+    private var chunks: [ByteBuffer] = []
+    /// The bytes in `chunks`.
+    private var chunkBytes = 0
+    /// Empty chunks of `chunkSize` for the next pushes and stages: the writer returns them
+    /// (`done`), and while it holds a burst back it keeps `spareChunks` of them with their pages
+    /// touched (`touchSpares`), so that a relay thread does not take a page fault per 4 KiB.
+    private var pool: [ByteBuffer] = []
+    static let chunkSize = 1 << 16
+    /// Up to the queue's byte budget.
+    static let poolLimit = AuditLog.capacityBytes / chunkSize
+    static let spareChunks = 32
+    /// A stage at least this large is queued as a chunk of its own instead of being copied.
+    static let handOverBytes = 1 << 14
     private var closing = false
     private var finished = false
     private var dropped = 0
@@ -229,8 +245,22 @@ final class Queue: @unchecked Sendable {
     /// The writer sleeps on `toWriter` (so a push must wake it), and whether one did already.
     private var writerWaiting = false
     private var wakeSent = false
-    /// A wake-up that finds this many items takes them without lingering.
-    static let lingerBatch = 256
+    /// How long the writer sleeps before looking again while messages keep coming (`take`).
+    static let pollMicros: UInt32 = 1000
+    /// The longest a burst's messages wait for the writer (`deferWhileBusy`).
+    static let maxDeferMicros: UInt64 = 250_000
+    /// A pause this long ends a burst (longer than a busy peer's scheduling gaps: a Python
+    /// client's threads take turns every 5 ms).
+    static let quietMicros: UInt64 = 20_000
+    /// When the last push came (monotonic microseconds).
+    private var lastPushAt: UInt64 = 0
+    /// Whether the writer's last batch had items: traffic, so the next empty look polls.
+    private var lastTakeHadItems = false
+    /// When the oldest queued item came (monotonic microseconds; set when the queue was empty).
+    private var firstQueuedAt: UInt64 = 0
+    /// Something queued that should not wait for a burst to end: an event that is not a relayed
+    /// message (session start, exit, a blocked syscall...) or a denial.
+    private var urgent = false
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Signals the writer (items, close, flush) and callers (room, progress).
@@ -270,6 +300,8 @@ final class Queue: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         let cost = item.cost
         guard waitForRoom(cost: cost) else { return }
+        noteFirst()
+        if case .message(let m, _) = item { if m.decision?.allowed == false { urgent = true } } else { urgent = true }
         items.append(consume item)
         queuedBytes += cost
         queued(waitForDurable: waitForDurable)
@@ -280,9 +312,14 @@ final class Queue: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard waitForRoom(cost: MessageArena.cost(line: line)) else { return }
-        items.append(.line(arenaOffset: arena.count))
+        noteFirst()
+        if context.decision?.allowed == false { urgent = true }
+        let tail = tailChunk(room: MessageArena.cost(line: line))
+        let before = tail.count
+        items.append(.line(chunk: chunks.count - 1, offset: before))
         MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
-                            time: time, to: arena)
+                            time: time, to: tail)
+        chunkBytes += tail.count - before
         queued(waitForDurable: waitForDurable)
     }
 
@@ -294,11 +331,49 @@ final class Queue: @unchecked Sendable {
             dropped += count - 1
             return
         }
-        let base = arena.count
-        arena.append(contentsOf: stage.bytes.bytes)
-        for offset in stage.offsets { items.append(.line(arenaOffset: base + offset)) }
+        noteFirst()
+        if stage.hasDenial { urgent = true }
+        let base: Int
+        if stage.bytes.count >= Queue.handOverBytes {
+            chunks.append(stage.bytes)
+            base = 0
+            stage.bytes = pool.popLast() ?? ByteBuffer(capacity: Queue.chunkSize)
+        } else {
+            let tail = tailChunk(room: stage.bytes.count)
+            base = tail.count
+            tail.append(contentsOf: stage.bytes.bytes)
+        }
+        let chunk = chunks.count - 1
+        chunkBytes += chunks[chunk].count - base
+        for offset in stage.offsets { items.append(.line(chunk: chunk, offset: base + offset)) }
         pushed += UInt64(count - 1)
         queued(waitForDurable: waitForDurable)
+    }
+
+    /// `n` new chunks with every page written once: the page faults are taken here, on the
+    /// writer's thread while it holds a burst back, not by the relay's threads that fill them.
+    private static func touchedChunks(_ n: Int) -> [ByteBuffer] {
+        (0..<n).map { _ in
+            let chunk = ByteBuffer(capacity: chunkSize)
+            chunk.touchPages()
+            return chunk
+        }
+    }
+
+    /// The chunk to append `room` bytes to: the last one when they fit, else a new one (from the
+    /// pool when it has one and they fit in `chunkSize`).
+    private func tailChunk(room: Int) -> ByteBuffer {
+        if let last = chunks.last, last.capacity - last.count >= room { return last }
+        let chunk = room <= Queue.chunkSize ? (pool.popLast() ?? ByteBuffer(capacity: Queue.chunkSize)) : ByteBuffer(capacity: room)
+        chunks.append(chunk)
+        return chunk
+    }
+
+    /// Notes when this push came, and when the queue stopped being empty (`deferWhileBusy`).
+    @inline(__always)
+    private func noteFirst() {
+        lastPushAt = monotonicMicros()
+        if items.isEmpty { firstQueuedAt = lastPushAt }
     }
 
     /// Waits (up to 2 s) until an item of `cost` bytes fits; false when it was dropped instead.
@@ -306,7 +381,7 @@ final class Queue: @unchecked Sendable {
     private func waitForRoom(cost: Int, items added: Int = 1) -> Bool {
         func full() -> Bool {
             (!items.isEmpty && items.count + added > AuditLog.capacity)
-                || (!items.isEmpty && arena.count + queuedBytes + cost > AuditLog.capacityBytes)
+                || (!items.isEmpty && chunkBytes + queuedBytes + cost > AuditLog.capacityBytes)
         }
         if full() && !finished {
             var until = deadline(afterMicros: 2_000_000)
@@ -356,9 +431,39 @@ final class Queue: @unchecked Sendable {
 
     /// Writer side: the next batch, waiting up to `timeoutMicros` for one. `closing` is true when
     /// the batch is the last.
-    func take(timeoutMicros: UInt64, lingerMicros: UInt32) -> (batch: Batch, dropped: Int, closing: Bool, flush: Bool) {
+    /// The writer stays out of the relay's way during a burst. While callers keep pushing, it
+    /// leaves their messages queued, looking again every `pollMicros`, until no push came for
+    /// `quietMicros` (the burst is over), something urgent is queued, someone waits (close,
+    /// flush), the queue passes three quarters of its capacity (the last quarter is the callers'
+    /// margin while the writer catches up), or the oldest item has waited `maxDeferMicros`. The
+    /// records are then written after the burst; its messages were relayed without the writer
+    /// competing for the CPU. Called with the mutex held.
+    private func deferWhileBusy() {
+        while !items.isEmpty && !urgent && !closing && flushRequested <= processed
+            && items.count < AuditLog.capacity / 4 * 3
+            && chunkBytes + queuedBytes < AuditLog.capacityBytes / 4 * 3 {
+            let now = monotonicMicros()
+            if now &- lastPushAt >= Queue.quietMicros || now &- firstQueuedAt >= Queue.maxDeferMicros { return }
+            let wanted = Queue.spareChunks - pool.count
+            pthread_mutex_unlock(mutex)
+            let fresh = wanted > 0 ? Queue.touchedChunks(wanted) : []
+            usleep(Queue.pollMicros)
+            pthread_mutex_lock(mutex)
+            pool.append(contentsOf: fresh)
+        }
+    }
+
+    func take(timeoutMicros: UInt64, deferring: Bool) -> (batch: Batch, dropped: Int, closing: Bool, flush: Bool) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        // While messages keep coming, the writer polls: it sleeps a while and looks again, and
+        // callers never have to wake it (a wake-up is a system call on the relay's thread, and on
+        // a VM an interrupt to another CPU). It asks to be woken only once a poll found nothing.
+        if deferring && items.isEmpty && !closing && flushRequested <= processed && lastTakeHadItems {
+            pthread_mutex_unlock(mutex)
+            usleep(Queue.pollMicros)
+            pthread_mutex_lock(mutex)
+        }
         if items.isEmpty && !closing && flushRequested <= processed {
             var until = deadline(afterMicros: timeoutMicros)
             writerWaiting = true
@@ -367,21 +472,18 @@ final class Queue: @unchecked Sendable {
                 if pthread_cond_timedwait(toWriter, mutex, &until) == ETIMEDOUT { break }
             }
             writerWaiting = false
-            // Woken by the first item of a burst: let the burst gather into one batch, unless
-            // someone waits for the writer (close, flush, fsync: always).
-            if lingerMicros > 0 && !items.isEmpty && items.count < Queue.lingerBatch && !closing && flushRequested <= processed {
-                pthread_mutex_unlock(mutex)
-                usleep(lingerMicros)
-                pthread_mutex_lock(mutex)
-            }
         }
+        if deferring { deferWhileBusy() }
         // The writer hands its emptied batch array back (`done`): its storage is reused, so a
         // burst does not allocate (and fault in) a new array at every take.
         let storage = spare ?? Batch()
         spare = nil
-        let batch = Batch(items: items, arena: arena)
+        let batch = Batch(items: items, chunks: chunks)
+        lastTakeHadItems = !items.isEmpty
+        urgent = false
         items = storage.items
-        arena = storage.arena
+        chunks = storage.chunks
+        chunkBytes = 0
         queuedBytes = 0
         let d = dropped
         dropped = 0
@@ -394,8 +496,14 @@ final class Queue: @unchecked Sendable {
         let count = batch.items.count
         batch.items.removeAll(keepingCapacity: true)
         // A burst's storage is kept up to 4 MiB of lines.
-        batch.arena.removeAll(shrinkingPast: 4 << 20)
+        for chunk in batch.chunks { chunk.removeAll() }
         pthread_mutex_lock(mutex)
+        // A burst's chunks are kept for the next one, up to `poolLimit`; a larger chunk (a
+        // stage or an entry that outgrew `chunkSize`: huge lines) is freed.
+        for chunk in batch.chunks where chunk.capacity == Queue.chunkSize && pool.count < Queue.poolLimit {
+            pool.append(chunk)
+        }
+        batch.chunks.removeAll(keepingCapacity: true)
         spare = batch
         processed += UInt64(count)
         if last { finished = true }

@@ -6,7 +6,7 @@ final class ByteBuffer {
     // (`swift_beginAccess` on every append) cost as much as the appends themselves.
     @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<UInt8>
     @exclusivity(unchecked) private(set) var count = 0
-    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private(set) var capacity: Int
 
     init(capacity: Int = 512) {
         self.capacity = max(capacity, 16)
@@ -45,6 +45,25 @@ final class ByteBuffer {
 
     func append(contentsOf bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { append(contentsOf: $0) } }
 
+    /// Appends `,"k":` (the comma when `comma`) or `"k":` for a key that needs no escaping.
+    @inline(__always)
+    func appendKey(_ k: UnsafeRawBufferPointer, comma: Bool) {
+        let size = k.count + 4
+        if count + size > capacity { grow(to: count + size) }
+        var at = base + count
+        if comma {
+            at[0] = UInt8(ascii: ",")
+            at += 1
+        }
+        at[0] = UInt8(ascii: "\"")
+        if let source = k.baseAddress, k.count > 0 {
+            (at + 1).update(from: source.assumingMemoryBound(to: UInt8.self), count: k.count)
+        }
+        at[k.count + 1] = UInt8(ascii: "\"")
+        at[k.count + 2] = UInt8(ascii: ":")
+        count = at + k.count + 3 - base
+    }
+
     /// Appends an integer's bytes as they are in memory.
     @inline(__always)
     func append<T: FixedWidthInteger>(bitsOf value: T) {
@@ -63,19 +82,33 @@ final class ByteBuffer {
         base = .allocate(capacity: limit)
     }
 
+    /// Writes a zero into every 4 KiB page of the free space, so that its page faults happen now.
+    func touchPages() {
+        var i = count
+        while i < capacity {
+            base[i] = 0
+            i += 4096
+        }
+    }
+
     /// Appends the lower-case hex digits of `bytes`.
     func appendHex(_ bytes: UnsafeRawBufferPointer) {
         let size = bytes.count * 2
         if count + size > capacity { grow(to: count + size) }
         var at = base + count
-        hexDigits.withUnsafeBufferPointer { digits in
-            for b in bytes {
-                at[0] = digits[Int(b >> 4)]
-                at[1] = digits[Int(b & 0xF)]
-                at += 2
-            }
+        for b in bytes {
+            at[0] = ByteBuffer.hexDigit(b >> 4)
+            at[1] = ByteBuffer.hexDigit(b & 0xF)
+            at += 2
         }
         count += size
+    }
+
+    /// The lower-case hex digit of a nibble, without a table lookup.
+    @inline(__always)
+    private static func hexDigit(_ n: UInt8) -> UInt8 {
+        let d = n &+ 0x30
+        return d > 0x39 ? d &+ 0x27 : d
     }
 
     private func grow(to needed: Int) {

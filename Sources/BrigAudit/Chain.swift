@@ -1,3 +1,4 @@
+import CLibcrypto
 import Crypto
 
 #if canImport(Glibc)
@@ -48,11 +49,12 @@ enum Chain {
 
 /// HMAC-SHA256 under one key with the key's two pad blocks hashed once (RFC 2104: the inner and
 /// outer hash states after `key XOR ipad` and `key XOR opad` are the same for every message), so
-/// a record costs its own blocks plus two, not four, and no key setup. The writer signs every
-/// record with it; `Chain.mac` is the reference it is tested against.
-struct ChainSigner {
-    private let inner: SHA256
-    private let outer: SHA256
+/// a record costs its own blocks plus two, not four, and no key setup. The states are libcrypto's
+/// plain `SHA256_CTX` structs, copied on the stack per record and wiped after. The writer signs
+/// every record with it; `Chain.mac` (swift-crypto's HMAC) is the reference it is tested against.
+struct ChainSigner: @unchecked Sendable {
+    private let inner: SHA256_CTX
+    private let outer: SHA256_CTX
 
     init(key: SymmetricKey) {
         var block = [UInt8](repeating: 0, count: 64)
@@ -64,23 +66,39 @@ struct ChainSigner {
                 for i in 0..<k.count { block[i] = k[i] }
             }
         }
-        var i = SHA256(), o = SHA256()
-        i.update(data: block.map { $0 ^ 0x36 })
-        o.update(data: block.map { $0 ^ 0x5C })
+        var i = SHA256_CTX(), o = SHA256_CTX()
+        SHA256_Init(&i)
+        SHA256_Init(&o)
+        let ipad = block.map { $0 ^ 0x36 }, opad = block.map { $0 ^ 0x5C }
+        _ = ipad.withUnsafeBytes { SHA256_Update(&i, $0.baseAddress, $0.count) }
+        _ = opad.withUnsafeBytes { SHA256_Update(&o, $0.baseAddress, $0.count) }
         inner = i
         outer = o
+        block.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
 
     /// HMAC(key, prev || canonical || tail).
     func mac(prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        out.withUnsafeMutableBytes { sign(prev: prev, canonical: canonical, tail: tail, into: $0) }
+        return out
+    }
+
+    /// HMAC(key, prev || canonical || tail) into `out` (32 bytes).
+    func sign(prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer,
+              into out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= 32)
+        let digest = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var h = inner
-        h.update(bufferPointer: prev)
-        h.update(bufferPointer: canonical)
-        h.update(bufferPointer: tail)
-        let innerDigest = h.finalize()
+        SHA256_Update(&h, prev.baseAddress, prev.count)
+        SHA256_Update(&h, canonical.baseAddress, canonical.count)
+        SHA256_Update(&h, tail.baseAddress, tail.count)
+        SHA256_Final(digest, &h)
         var o = outer
-        innerDigest.withUnsafeBytes { o.update(bufferPointer: $0) }
-        return o.finalize().withUnsafeBytes { Array($0) }
+        SHA256_Update(&o, digest, 32)
+        SHA256_Final(digest, &o)
+        OPENSSL_cleanse(&h, MemoryLayout<SHA256_CTX>.size)
+        OPENSSL_cleanse(&o, MemoryLayout<SHA256_CTX>.size)
     }
 }
 

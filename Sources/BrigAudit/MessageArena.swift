@@ -172,9 +172,12 @@ enum MessageArena {
 /// one lock, one wake-up check and one clock read for all of them, instead of one each. The
 /// messages of a read arrived together, so they share its time. Used by one thread only.
 public final class AuditStage: @unchecked Sendable {
-    let bytes = ByteBuffer(capacity: 1 << 16)
+    /// Handed to the queue as it is when a push finds it large (`Queue.push(stage:)`).
+    var bytes = ByteBuffer(capacity: Queue.chunkSize)
     var offsets: [Int] = []
     var time: Int64 = 0
+    /// Whether a staged message was denied (the writer does not hold those back in a burst).
+    var hasDenial = false
 
     public init() {}
 
@@ -184,6 +187,7 @@ public final class AuditStage: @unchecked Sendable {
     public func add(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
                     context: MessageContext) {
         if offsets.isEmpty { time = nowMicros() }
+        if context.decision?.allowed == false { hasDenial = true }
         offsets.append(bytes.count)
         MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
                             time: time, to: bytes)
@@ -191,6 +195,7 @@ public final class AuditStage: @unchecked Sendable {
 
     func reset() {
         offsets.removeAll(keepingCapacity: true)
+        hasDenial = false
         bytes.removeAll(shrinkingPast: 1 << 20)
     }
 }

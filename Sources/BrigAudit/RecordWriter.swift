@@ -46,17 +46,46 @@ struct ObjectWriter {
         depth -= 1
     }
 
+    /// A literal's bytes straight from its pointer: `StaticString.withUTF8Buffer` costs a call
+    /// per use, and a record has about twenty keys. (A one-scalar literal may have no pointer.)
     @inline(__always)
     private mutating func appendStatic(_ s: StaticString) {
-        s.withUTF8Buffer { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
+        if s.hasPointerRepresentation {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+        } else {
+            s.withUTF8Buffer { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
+        }
     }
 
+    /// `,"k":` (the comma when the object has a member already), with one capacity check.
     private mutating func key(_ k: StaticString) {
-        separator()
-        out.append(UInt8(ascii: "\""))
-        appendStatic(k)
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: ":"))
+        var comma = false
+        if depth > 0 {
+            let bit: UInt64 = 1 << UInt64(depth - 1)
+            comma = hasMember & bit != 0
+            hasMember |= bit
+        }
+        if k.hasPointerRepresentation {
+            out.appendKey(UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount), comma: comma)
+        } else {
+            k.withUTF8Buffer { out.appendKey(UnsafeRawBufferPointer($0), comma: comma) }
+        }
+    }
+
+    /// Appends JSON text made in advance that opens and closes nothing (the writer's state is
+    /// unchanged): the members of a record part that is the same in every record of its kind.
+    mutating func text(_ s: StaticString) { appendStatic(s) }
+
+    /// Appends an unsigned integer's digits (the value of a member `text` has just keyed).
+    mutating func digits(_ v: UInt64) { appendDecimal(v) }
+
+    /// `"k":{` followed by `members`, JSON members made in advance; the object stays open.
+    mutating func beginObject(_ k: StaticString, members: [UInt8]) {
+        key(k)
+        open(UInt8(ascii: "{"))
+        guard !members.isEmpty else { return }
+        out.append(contentsOf: members)
+        hasMember |= 1 << UInt64(depth - 1)
     }
 
     mutating func keyString(_ k: String) {
@@ -377,6 +406,7 @@ public func parseTimestamp(_ text: String) -> Int64? {
 }
 
 let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 
 func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
     var out: [UInt8] = []

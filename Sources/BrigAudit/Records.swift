@@ -28,12 +28,39 @@ extension Writer {
         w.endObject()
     }
 
+    /// `"brig":{` and the members every record's `brig` starts with (`schema`, `session.id`),
+    /// copied from `brigMembers`; `brig` stays open.
     func beginBrig(_ w: inout ObjectWriter) {
-        w.beginObject("brig")
+        w.beginObject("brig", members: brigMembers)
+    }
+
+    /// What `beginBrig` writes after `"brig":{`, made once per session by the general writer.
+    static func brigMembers(sessionID: [UInt8]) -> [UInt8] {
+        var w = ObjectWriter(capacity: 64)
+        w.beginObject()
         w.int("schema", 1)
         w.beginObject("session")
-        w.string("id", plain: sessionIDBytes)
+        w.string("id", plain: sessionID)
         w.endObject()
+        return Array(w.out.array.dropFirst())
+    }
+
+    /// `@timestamp` and `event` of a message record: `header`'s bytes (a test holds them equal),
+    /// with `event`'s members up to `sequence` copied as one piece, the same in every message
+    /// record with the same kind of decision.
+    func messageHeader(_ w: inout ObjectWriter, _ t: Int64, allowed: Bool?) {
+        w.beginObject()
+        w.timestamp("@timestamp", t, &clock)
+        switch allowed {
+        case nil:
+            w.text(#","event":{"kind":"event","category":["api"],"type":["info"],"action":"message","outcome":"unknown","sequence":"#)
+        case true?:
+            w.text(#","event":{"kind":"event","category":["api"],"type":["allowed"],"action":"message","outcome":"success","sequence":"#)
+        case false?:
+            w.text(#","event":{"kind":"alert","category":["api"],"type":["denied"],"action":"message","outcome":"failure","sequence":"#)
+        }
+        w.digits(sequence + 1)
+        w.text("}")
     }
 
     func note(_ w: inout ObjectWriter, _ action: StaticString, _ outcome: StaticString, _ detail: [(String, JSONValue)]) {
@@ -78,12 +105,7 @@ extension Writer {
     }
 
     func messageRecord(_ w: inout ObjectWriter, _ m: MessageEvent, _ t: Int64, line: UnsafeBufferPointer<UInt8>?) {
-        if let d = m.decision {
-            header(&w, t, action: "message", kind: d.allowed ? "event" : "alert", category: "api",
-                   type: d.allowed ? "allowed" : "denied", outcome: d.allowed ? "success" : "failure")
-        } else {
-            header(&w, t, action: "message", category: "api", type: "info", outcome: "unknown")
-        }
+        messageHeader(&w, t, allowed: m.decision?.allowed)
         w.beginObject("mcp")
         w.string("direction", literal: m.direction == .hostToServer ? "host-to-server" : "server-to-host")
         w.string("kind", m.kind)
@@ -150,25 +172,30 @@ extension Writer {
     }
 
     /// The payload copied from the line, when nothing in it needs redacting; false otherwise.
+    /// Only the copied members (`params`, `result`, `error`) are searched: the envelope's
+    /// `jsonrpc`, `id` and `method` are not part of the payload.
     private func writeRawPayload(_ buf: UnsafeBufferPointer<UInt8>, _ ranges: PayloadRanges?, into w: inout ObjectWriter) -> Bool {
-        do {
-            if settings.payloads == .redacted {
-                if SecretScan.mayNameSensitiveMember(buf, keys: redactor.keys) || SecretScan.hasSecretPrefix(buf) { return false }
-                for (_, value) in redactor.secrets where SecretScan.contains(buf, value) { return false }
-            }
-            var found = ranges
-            if found == nil || found!.count != buf.count {
-                guard case .success(let view) = MessageView.parse(buf), view.kind != .batch else { return false }
-                found = PayloadRanges(params: view.params, result: view.result, error: view.error, count: buf.count)
-            }
-            guard let r = found else { return false }
-            w.beginObject("payload")
-            if let p = r.params { w.raw("params", UnsafeBufferPointer(rebasing: buf[p])) }
-            if let p = r.result { w.raw("result", UnsafeBufferPointer(rebasing: buf[p])) }
-            if let p = r.error { w.raw("error", UnsafeBufferPointer(rebasing: buf[p])) }
-            w.endObject()
-            return true
+        var found = ranges
+        if found == nil || found!.count != buf.count {
+            guard case .success(let view) = MessageView.parse(buf), view.kind != .batch else { return false }
+            found = PayloadRanges(params: view.params, result: view.result, error: view.error, count: buf.count)
         }
+        guard let r = found else { return false }
+        if settings.payloads == .redacted {
+            func mayNeedRedacting(_ range: Range<Int>?) -> Bool {
+                guard let range else { return false }
+                let part = UnsafeBufferPointer(rebasing: buf[range])
+                if SecretScan.mayNameSensitiveMember(part, names: redactor.names) || SecretScan.hasSecretPrefix(part) { return true }
+                return redactor.secrets.contains { SecretScan.contains(part, $0.1) }
+            }
+            if mayNeedRedacting(r.params) || mayNeedRedacting(r.result) || mayNeedRedacting(r.error) { return false }
+        }
+        w.beginObject("payload")
+        if let p = r.params { w.raw("params", UnsafeBufferPointer(rebasing: buf[p])) }
+        if let p = r.result { w.raw("result", UnsafeBufferPointer(rebasing: buf[p])) }
+        if let p = r.error { w.raw("error", UnsafeBufferPointer(rebasing: buf[p])) }
+        w.endObject()
+        return true
     }
 
     func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], _ t: Int64) {

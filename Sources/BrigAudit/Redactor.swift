@@ -13,6 +13,8 @@ public struct Redactor: Sendable {
     public static let minimumSecretLength = 4
 
     let keys: [[UInt8]]
+    /// `keys` with the writer's pre-check filter.
+    let names: SensitiveNames
     /// (name, value bytes), longest value first.
     let secrets: [(String, [UInt8])]
 
@@ -23,6 +25,7 @@ public struct Redactor: Sendable {
             if !n.isEmpty, !k.contains(n) { k.append(n) }
         }
         keys = k.map { Array($0.utf8) }
+        names = SensitiveNames(keys: keys)
         secrets = secretValues
             .filter { $0.value.utf8.count >= Redactor.minimumSecretLength }
             .map { ($0.key, Array($0.value.utf8)) }

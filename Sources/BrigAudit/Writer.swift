@@ -1,4 +1,4 @@
-public import BrigJSONRPC
+import BrigJSONRPC
 import BrigProfile
 import Crypto
 import Foundation
@@ -24,49 +24,54 @@ final class Writer: @unchecked Sendable {
     var queue: Queue?
     let syslogSocket: String
 
-    var fd: Int32
-    var fileSize: Int64
-    var sequence: UInt64
-    var prevMAC: [UInt8]
+    // The writer thread alone reads and writes these once it runs (`init` before it), so they
+    // skip the dynamic exclusivity checks: a record touches them a dozen times.
+    @exclusivity(unchecked) var fd: Int32
+    @exclusivity(unchecked) var fileSize: Int64
+    @exclusivity(unchecked) var sequence: UInt64
+    /// Set only through `seal` and `resetChain` (which keep `prevMACHex` in step).
+    @exclusivity(unchecked) private(set) var prevMAC: [UInt8]
+    /// `prevMAC`'s hex digits as the last record's `mac` has them, so that the next record's
+    /// `prev_mac` is a copy; not valid after `resetChain`.
+    @exclusivity(unchecked) var prevMACHex = [UInt8](repeating: 0, count: 64)
+    @exclusivity(unchecked) var prevMACHexValid = false
     /// What the session-start record says about the tail this session continues.
-    var chainNote: [(String, JSONValue)] = []
+    @exclusivity(unchecked) var chainNote: [(String, JSONValue)] = []
 
     // Counters for the session-end record.
-    var written = 0
-    var messages = 0
-    var denied = 0
-    var droppedTotal = 0
-    var lostTotal = 0
-    var lostPending = 0
-    var droppedPending = 0
-    var startMonotonic = monotonicMicros()
+    @exclusivity(unchecked) var written = 0
+    @exclusivity(unchecked) var messages = 0
+    @exclusivity(unchecked) var denied = 0
+    @exclusivity(unchecked) var droppedTotal = 0
+    @exclusivity(unchecked) var lostTotal = 0
+    @exclusivity(unchecked) var lostPending = 0
+    @exclusivity(unchecked) var droppedPending = 0
+    @exclusivity(unchecked) var startMonotonic = monotonicMicros()
 
     // Failure handling.
-    var failing = false
-    var failures = 0
+    @exclusivity(unchecked) var failing = false
+    @exclusivity(unchecked) var failures = 0
 
     // fsync and anchor pacing.
-    var dirty = false
-    var lastSync = monotonicMicros()
-    var sinceAnchor = 0
-    var lastAnchor = monotonicMicros()
-    var anchorFailed = false
+    @exclusivity(unchecked) var dirty = false
+    @exclusivity(unchecked) var lastSync = monotonicMicros()
+    @exclusivity(unchecked) var sinceAnchor = 0
+    @exclusivity(unchecked) var lastAnchor = monotonicMicros()
+    @exclusivity(unchecked) var anchorFailed = false
 
-    var syslogFD: Int32 = -1
-    var syslogFailed = false
-
-    /// How long the writer lets a burst of records gather after the first one wakes it: a wake-up
-    /// (two context switches) per record would cost more than the record; nothing waits on it.
-    static let lingerMicros: UInt32 = 500
+    @exclusivity(unchecked) var syslogFD: Int32 = -1
+    @exclusivity(unchecked) var syslogFailed = false
 
     /// Signs each record (the key's HMAC pads hashed once).
     let signer: ChainSigner
     /// `sessionID`'s bytes, written into every record.
     let sessionIDBytes: [UInt8]
+    /// The members every record's `brig` object starts with (see `beginBrig`).
+    let brigMembers: [UInt8]
     /// The writer thread's reused buffers and timestamp text.
     let batchBuffer = ByteBuffer(capacity: 1 << 16)
-    var recordWriter = ObjectWriter(capacity: 4096)
-    var clock = TimestampText()
+    @exclusivity(unchecked) var recordWriter = ObjectWriter(capacity: 4096)
+    @exclusivity(unchecked) var clock = TimestampText()
 
     init(path: String, key keyBytes: [UInt8], options: AuditOptions) throws(AuditError) {
         self.path = path
@@ -78,6 +83,7 @@ final class Writer: @unchecked Sendable {
         var rng = SystemRandomNumberGenerator()
         self.sessionID = hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
         self.sessionIDBytes = Array(sessionID.utf8)
+        self.brigMembers = Writer.brigMembers(sessionID: sessionIDBytes)
         self.anchorPath = toStderr ? nil : options.settings.anchor
         self.sequence = 0
         self.prevMAC = Chain.zeroMAC
@@ -123,8 +129,7 @@ final class Writer: @unchecked Sendable {
                 chainNote = [("previous_tail", .string("not a record")), ("previous_file", .string(file))]
                 return
             }
-            sequence = seq
-            prevMAC = mac
+            resetChain(sequence: seq, mac: mac)
             var status = "intact"
             if let (canonical, carried) = Chain.split(line[...]) {
                 let prev = fields.prevMAC ?? Chain.zeroMAC
@@ -150,10 +155,11 @@ final class Writer: @unchecked Sendable {
         while true {
             let wait = nextWakeMicros()
             guard let queue else { return }
-            let (batch, dropped, closing, flushNow) = queue.take(timeoutMicros: wait, lingerMicros: settings.fsync == .always ? 0 : Writer.lingerMicros)
+            // With `fsync: always` callers wait for their records: nothing is held back then.
+            let (batch, dropped, closing, flushNow) = queue.take(timeoutMicros: wait, deferring: settings.fsync != .always)
             droppedPending += dropped
             droppedTotal += dropped
-            process(batch.items, batch.arena.bytes)
+            process(batch.items, batch.chunks)
             if closing || flushNow || settings.fsync == .always { sync(force: closing || flushNow) }
             periodic()
             if closing {
@@ -197,7 +203,7 @@ final class Writer: @unchecked Sendable {
 
     // MARK: Records
 
-    private func process(_ items: [Item], _ arena: UnsafeRawBufferPointer) {
+    private func process(_ items: [Item], _ chunks: [ByteBuffer]) {
         // The batch and the record being built reuse the writer's buffers (no allocation per record).
         let buf = batchBuffer
         var w = recordWriter
@@ -215,8 +221,7 @@ final class Writer: @unchecked Sendable {
                 written += count
                 for s in pendingSyslog { sendSyslog(s) }
             } else {
-                sequence = savedSequence
-                prevMAC = savedMAC
+                resetChain(sequence: savedSequence, mac: savedMAC)
                 lostPending += carriedLost
             }
             carriedLost = 0
@@ -265,8 +270,8 @@ final class Writer: @unchecked Sendable {
         for item in items {
             switch item {
             case .sessionStart(let info, let t): append { sessionStartRecord(&$0, info, t) }
-            case .line(let offset):
-                let (line, fields, direction, context, t) = MessageArena.read(arena, at: offset)
+            case .line(let chunk, let offset):
+                let (line, fields, direction, context, t) = MessageArena.read(chunks[chunk].bytes, at: offset)
                 appendMessage(Writer.event(line: line, fields: fields, direction: direction, context: context), t, line)
             case .message(let m, let t):
                 m.raw.withOptionalBuffer { appendMessage(m, t, $0) }
@@ -286,18 +291,36 @@ final class Writer: @unchecked Sendable {
         flushBuffer()
     }
 
+    /// Puts the chain's head back (a batch whose write failed) or where an existing log ends.
+    func resetChain(sequence: UInt64, mac: [UInt8]) {
+        self.sequence = sequence
+        prevMAC = mac
+        prevMACHexValid = false
+    }
+
     /// Ends the record in `w` (its open `brig` object and the record itself) with `prev_mac` and
     /// `mac`, and a newline; advances the chain.
     private func seal(_ w: inout ObjectWriter) {
-        w.hexString("prev_mac", prevMAC)
-        let mac = prevMAC.withUnsafeBytes { prev in
-            Chain.closing.withUnsafeBytes { signer.mac(prev: prev, canonical: w.out.bytes, tail: $0) }
+        if prevMACHexValid {
+            w.string("prev_mac", plain: prevMACHex)
+        } else {
+            w.hexString("prev_mac", prevMAC)
+        }
+        // In place: `prevMAC` is not shared but once per batch (the saved chain state), and the
+        // MAC is computed before it is overwritten.
+        let canonical = w.out.bytes
+        prevMAC.withUnsafeMutableBytes { mac in
+            Chain.closing.withUnsafeBytes {
+                signer.sign(prev: UnsafeRawBufferPointer(mac), canonical: canonical, tail: $0, into: mac)
+            }
         }
         w.out.append(contentsOf: Chain.macPrefix)
-        mac.withUnsafeBytes { w.out.appendHex($0) }
+        let hexStart = w.out.count
+        prevMAC.withUnsafeBytes { w.out.appendHex($0) }
+        prevMACHex.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: w.out.bytes[hexStart...])) }
+        prevMACHexValid = true
         w.out.append(contentsOf: Chain.recordEnd)
         sequence += 1
-        prevMAC = mac
     }
 
     /// The event of a relayed line: what the line says (kind, id, method, where its payload is:

@@ -87,6 +87,79 @@ struct WriterFastPathTests {
         }
     }
 
+    @Test("The name filter answers as comparing every key does, for built-in, short and extra keys")
+    func nameFilterMatchesComparison() {
+        var rng = SystemRandomNumberGenerator()
+        let keySets: [[String]] = [Redactor.builtinKeys, Redactor.builtinKeys + ["pin", "x_secret_ref"], ["pw", "token"], ["abc"]]
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-0123456789".utf8)
+        for keys in keySets {
+            let keyBytes = keys.map { Array(Redactor.normalizeKey($0).utf8) }
+            let names = SensitiveNames(keys: keyBytes)
+            func expected(_ name: [UInt8]) -> Bool {
+                if name.count > SensitiveNames.longestChecked || name.contains(0x5C) { return true }
+                let folded = name.map(SensitiveNames.fold)
+                return keyBytes.contains { k in
+                    k.count <= folded.count && (0...(folded.count - k.count)).contains { Array(folded[$0..<($0 + k.count)]) == k }
+                }
+            }
+            var samples: [[UInt8]] = ["", "a", "pw", "PW", "x-Api-Key", "max_tokens", "session", "Sess", "arguments",
+                                      "pass\\u0077d", String(repeating: "a", count: 200)].map { Array($0.utf8) }
+            for k in keyBytes {
+                samples.append(k)
+                samples.append(Array("pre_".utf8) + k.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 32 : $0 } + Array("_post".utf8))
+                samples.append(Array(k.dropLast()))
+            }
+            for _ in 0..<3000 {
+                samples.append((0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            }
+            for name in samples {
+                let got = name.withUnsafeBufferPointer { names.mayMatch($0) }
+                #expect(got == expected(name), "keys \(keys), name \(String(decoding: name, as: UTF8.self))")
+            }
+        }
+    }
+
+    @Test("A message record's copied header and brig members are the bytes the general writer makes")
+    func messageHeaderMatchesGeneralHeader() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let writer = try Writer(path: dir + "/t.jsonl", key: testKey, options: try options(dir))
+        writer.sequence = 41
+        let t: Int64 = 1_764_000_000_123_456
+        func text(_ w: ObjectWriter) -> String { String(decoding: w.out.array, as: UTF8.self) }
+        for allowed in [nil, true, false] as [Bool?] {
+            var fast = ObjectWriter()
+            writer.messageHeader(&fast, t, allowed: allowed)
+            var general = ObjectWriter()
+            switch allowed {
+            case nil: writer.header(&general, t, action: "message", category: "api", type: "info", outcome: "unknown")
+            case true?: writer.header(&general, t, action: "message", category: "api", type: "allowed", outcome: "success")
+            case false?: writer.header(&general, t, action: "message", kind: "alert", category: "api", type: "denied", outcome: "failure")
+            }
+            #expect(text(fast) == text(general), "allowed: \(String(describing: allowed))")
+            // The writers are in the same state too: what follows is written the same way.
+            fast.int("next", 1)
+            general.int("next", 1)
+            #expect(text(fast) == text(general))
+        }
+        var fast = ObjectWriter()
+        fast.beginObject()
+        fast.int("a", 1)
+        writer.beginBrig(&fast)
+        fast.int("b", 2)
+        var general = ObjectWriter()
+        general.beginObject()
+        general.int("a", 1)
+        general.beginObject("brig")
+        general.int("schema", 1)
+        general.beginObject("session")
+        general.string("id", plain: writer.sessionIDBytes)
+        general.endObject()
+        general.int("b", 2)
+        #expect(text(fast) == text(general))
+        #expect(String(decoding: fast.out.array, as: UTF8.self).hasPrefix(#"{"a":1,"brig":{"schema":1,"session":{"id":""#))
+    }
+
     @Test("A payload copied from the relay's ranges is the payload the writer parses itself")
     func payloadRangesMatchParsing() throws {
         let dir = try makeTempDir()

@@ -1,0 +1,106 @@
+import BrigJSONRPC
+import Foundation
+import Testing
+@testable import BrigAudit
+
+/// The queue between the relay and the writer: chunks (large staged reads handed over whole,
+/// small ones copied), and the writer holding a burst back until it pauses.
+@Suite("Audit queue: chunks and bursts")
+struct QueueTests {
+    private func stageLines(_ stage: AuditStage, ids: Range<Int>, padding: Int = 0, decision: AuditDecision? = nil) {
+        let pad = String(repeating: "x", count: padding)
+        for i in ids {
+            let line = Array(#"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"echo","arguments":{"text":"\#(pad)"}}}"#.utf8)
+            line.withUnsafeBufferPointer {
+                stage.add(line: $0, view: nil, lineStart: 0, direction: .hostToServer,
+                          context: MessageContext(subject: "echo", decision: decision))
+            }
+        }
+    }
+
+    private func messageIDs(_ path: String) throws -> [Int] {
+        try records(path).compactMap { r -> Int? in
+            guard r["event"]?["action"] == .string("message") else { return nil }
+            return r["mcp"]?["id"]?.stringValue.flatMap { Int($0) }
+        }
+    }
+
+    @Test("Large staged reads (queued whole) and small ones (copied) keep every record, in order, across many chunks")
+    func largeAndSmallStages() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        let stage = AuditStage()
+        var next = 0
+        // Alternate reads of 1 message (copied) and of 150 padded messages (over 16 KiB: handed
+        // over as a chunk), enough to fill several 64 KiB chunks and reuse the stage's buffers.
+        for round in 0..<40 {
+            let n = round % 2 == 0 ? 1 : 150
+            stageLines(stage, ids: next..<(next + n), padding: round % 2 == 0 ? 10 : 100)
+            next += n
+            #expect(log.push(stage))
+            #expect(stage.isEmpty)
+        }
+        log.close()
+        #expect(try messageIDs(log.path) == Array(0..<next))
+        let payloadTexts = try records(log.path).compactMap { $0["mcp"]?["payload"]?["params"]?["arguments"]?["text"]?.stringValue }
+        #expect(payloadTexts.count == next)
+        #expect(payloadTexts.allSatisfy { $0.count == 10 || $0.count == 100 })
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+
+    /// Pushes one allowed message every 2 ms until `stop` is set: a burst that never pauses.
+    private func keepPushing(_ log: AuditLog, from first: Int, until stop: Atomicish) {
+        let stage = AuditStage()
+        var id = first
+        while !stop.isSet {
+            stageLines(stage, ids: id..<(id + 1))
+            log.push(stage)
+            id += 1
+            usleep(2000)
+        }
+    }
+
+    @Test("During a burst a denial is written at once, and held-back records are written within the deferral limit")
+    func burstDeferral() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        let stop = Atomicish()
+        let pusher = Thread { keepPushing(log, from: 1000, until: stop) }
+        pusher.start()
+        defer { stop.set() }
+        usleep(20_000)
+        let stage = AuditStage()
+        stageLines(stage, ids: 1..<2, decision: AuditDecision(allowed: false, rule: "mcp.tools.deny[0]", reason: "denied",
+                                                               category: "tool"))
+        log.push(stage)
+        // The denial is urgent: written long before the burst ends or the 250 ms limit.
+        var sawDenial = false
+        for _ in 0..<100 where !sawDenial {
+            usleep(2000)
+            sawDenial = (try? messageIDs(log.path).contains(1)) ?? false
+        }
+        #expect(sawDenial, "the denial was not written within 200 ms of a burst")
+        // The burst goes on; what it queued is written within the limit (250 ms) all the same.
+        let before = try messageIDs(log.path).filter { $0 >= 1000 }.count
+        usleep(Queue.maxDeferMicros.asUInt32 + 300_000)
+        let after = try messageIDs(log.path).filter { $0 >= 1000 }.count
+        #expect(after > before + 50, "records held back longer than the limit: \(before) then \(after)")
+        stop.set()
+        log.close()
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+}
+
+/// A flag shared with a pusher thread.
+final class Atomicish: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
+extension UInt64 {
+    var asUInt32: UInt32 { UInt32(clamping: self) }
+}
