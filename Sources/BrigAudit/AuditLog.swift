@@ -26,8 +26,8 @@ import Glibc
 /// `fsync: always` a caller waits until its record is written and synced.
 ///
 /// The writer thread runs at a lower CPU priority (nice +5) than the relay, and holds a burst's
-/// records back while the burst lasts (up to 250 ms, three quarters of the queue, or the first
-/// denial or event: `Queue.deferWhileBusy`): the messages go first and the records follow; the
+/// records back while the burst lasts (over 32 messages a millisecond; up to 250 ms, three
+/// quarters of the queue, or the first denial or event: `Queue.deferWhileBusy`): the messages go first and the records follow; the
 /// bounded queue is the backpressure when the writer cannot keep up for longer. With
 /// `fsync: always` (callers wait for the writer) it keeps the relay's priority and holds nothing.
 public final class AuditLog: Sendable {
@@ -249,11 +249,12 @@ final class Queue: @unchecked Sendable {
     static let pollMicros: UInt32 = 1000
     /// The longest a burst's messages wait for the writer (`deferWhileBusy`).
     static let maxDeferMicros: UInt64 = 250_000
-    /// A pause this long ends a burst (longer than a busy peer's scheduling gaps: a Python
-    /// client's threads take turns every 5 ms).
-    static let quietMicros: UInt64 = 20_000
-    /// When the last push came (monotonic microseconds).
-    private var lastPushAt: UInt64 = 0
+    /// Messages per look (a millisecond) that make a burst: 32,000 a second, where the writer
+    /// (about a microsecond per record) would take a few percent of a CPU.
+    static let burstPerPoll: UInt64 = 32
+    /// Slower looks in a row that end a burst: 20 ms, longer than a busy peer's scheduling gaps
+    /// (a Python client's threads take turns every 5 ms).
+    static let quietPolls = 20
     /// Whether the writer's last batch had items: traffic, so the next empty look polls.
     private var lastTakeHadItems = false
     /// When the oldest queued item came (monotonic microseconds; set when the queue was empty).
@@ -369,11 +370,10 @@ final class Queue: @unchecked Sendable {
         return chunk
     }
 
-    /// Notes when this push came, and when the queue stopped being empty (`deferWhileBusy`).
+    /// Notes when the queue stopped being empty (`deferWhileBusy`).
     @inline(__always)
     private func noteFirst() {
-        lastPushAt = monotonicMicros()
-        if items.isEmpty { firstQueuedAt = lastPushAt }
+        if items.isEmpty { firstQueuedAt = monotonicMicros() }
     }
 
     /// Waits (up to 2 s) until an item of `cost` bytes fits; false when it was dropped instead.
@@ -431,25 +431,37 @@ final class Queue: @unchecked Sendable {
 
     /// Writer side: the next batch, waiting up to `timeoutMicros` for one. `closing` is true when
     /// the batch is the last.
-    /// The writer stays out of the relay's way during a burst. While callers keep pushing, it
-    /// leaves their messages queued, looking again every `pollMicros`, until no push came for
-    /// `quietMicros` (the burst is over), something urgent is queued, someone waits (close,
-    /// flush), the queue passes three quarters of its capacity (the last quarter is the callers'
-    /// margin while the writer catches up), or the oldest item has waited `maxDeferMicros`. The
-    /// records are then written after the burst; its messages were relayed without the writer
-    /// competing for the CPU. Called with the mutex held.
+    /// The writer stays out of the relay's way during a burst. While messages come faster than
+    /// `burstPerPoll` a millisecond, it leaves them queued, looking again every `pollMicros`,
+    /// until they have come slower than that for `quietPolls` looks in a row (the burst is over:
+    /// a few milliseconds' pause, such as a Python client's threads taking turns, does not end
+    /// it), something urgent is queued, someone waits (close, flush), the queue passes three
+    /// quarters of its capacity (the last quarter is the callers' margin while the writer catches
+    /// up), or the oldest item has waited `maxDeferMicros`. The records are then written after
+    /// the burst; its messages were relayed without the writer competing for the CPU. Slower
+    /// traffic (interactive use) is written within about `quietPolls` milliseconds. While it
+    /// waits, the writer touches spare chunks for the relay (`touchedChunks`). Called with the
+    /// mutex held.
     private func deferWhileBusy() {
+        var seen = pushed
+        var slowPolls = 0
         while !items.isEmpty && !urgent && !closing && flushRequested <= processed
             && items.count < AuditLog.capacity / 4 * 3
-            && chunkBytes + queuedBytes < AuditLog.capacityBytes / 4 * 3 {
-            let now = monotonicMicros()
-            if now &- lastPushAt >= Queue.quietMicros || now &- firstQueuedAt >= Queue.maxDeferMicros { return }
+            && chunkBytes + queuedBytes < AuditLog.capacityBytes / 4 * 3
+            && monotonicMicros() &- firstQueuedAt < Queue.maxDeferMicros {
             let wanted = Queue.spareChunks - pool.count
             pthread_mutex_unlock(mutex)
             let fresh = wanted > 0 ? Queue.touchedChunks(wanted) : []
             usleep(Queue.pollMicros)
             pthread_mutex_lock(mutex)
             pool.append(contentsOf: fresh)
+            if pushed &- seen >= Queue.burstPerPoll {
+                slowPolls = 0
+            } else {
+                slowPolls += 1
+                if slowPolls >= Queue.quietPolls { return }
+            }
+            seen = pushed
         }
     }
 
