@@ -172,12 +172,14 @@ enum MessageArena {
 /// one lock, one wake-up check and one clock read for all of them, instead of one each. The
 /// messages of a read arrived together, so they share its time. Used by one thread only.
 public final class AuditStage: @unchecked Sendable {
+    // One relay thread owns a stage (and the queue's lock covers `push`): no dynamic
+    // exclusivity checks, which cost as much as the rest of `add`.
     /// Handed to the queue as it is when a push finds it large (`Queue.push(stage:)`).
-    var bytes = ByteBuffer(capacity: Queue.chunkSize)
-    var offsets: [Int] = []
-    var time: Int64 = 0
+    @exclusivity(unchecked) var bytes = ByteBuffer(capacity: Queue.chunkSize)
+    @exclusivity(unchecked) var offsets: [Int] = []
+    @exclusivity(unchecked) var time: Int64 = 0
     /// Whether a staged message was denied (the writer does not hold those back in a burst).
-    var hasDenial = false
+    @exclusivity(unchecked) var hasDenial = false
 
     public init() {}
 
