@@ -220,15 +220,17 @@ final class Queue: @unchecked Sendable {
     /// new one, so queuing a burst never copies what is queued already; a large stage becomes a
     /// chunk as it is (no copy at all). The writer hands emptied chunks back (`done`).
     private var chunks: [ByteBuffer] = []
-    /// The bytes in `chunks`.
+    /// The memory `chunks` hold (their capacities: a chunk handed over part full counts whole),
+    /// for the queue's byte budget.
     private var chunkBytes = 0
     /// Empty chunks of `chunkSize` for the next pushes and stages: the writer returns them
     /// (`done`), and while it holds a burst back it keeps `spareChunks` of them with their pages
     /// touched (`touchSpares`), so that a relay thread does not take a page fault per 4 KiB.
     private var pool: [ByteBuffer] = []
     static let chunkSize = 1 << 16
-    /// Up to the queue's byte budget.
-    static let poolLimit = AuditLog.capacityBytes / chunkSize
+    /// 4 MiB are kept after a burst (more is freed: a quiet server should not hold a burst's
+    /// memory); the writer touches new chunks ahead of the relay during the next one.
+    static let poolLimit = (4 << 20) / chunkSize
     static let spareChunks = 32
     /// A stage at least this large is queued as a chunk of its own instead of being copied.
     static let handOverBytes = 1 << 14
@@ -317,11 +319,9 @@ final class Queue: @unchecked Sendable {
         noteFirst()
         if context.decision?.allowed == false { urgent = true }
         let tail = tailChunk(room: MessageArena.cost(line: line))
-        let before = tail.count
-        items.append(.line(chunk: chunks.count - 1, offset: before))
+        items.append(.line(chunk: chunks.count - 1, offset: tail.count))
         MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
                             time: time, to: tail)
-        chunkBytes += tail.count - before
         queued(waitForDurable: waitForDurable)
     }
 
@@ -338,6 +338,7 @@ final class Queue: @unchecked Sendable {
         let base: Int
         if stage.bytes.count >= Queue.handOverBytes {
             chunks.append(stage.bytes)
+            chunkBytes += stage.bytes.capacity
             base = 0
             stage.bytes = pool.popLast() ?? ByteBuffer(capacity: Queue.chunkSize)
         } else {
@@ -346,7 +347,6 @@ final class Queue: @unchecked Sendable {
             tail.append(contentsOf: stage.bytes.bytes)
         }
         let chunk = chunks.count - 1
-        chunkBytes += chunks[chunk].count - base
         for offset in stage.offsets { items.append(.line(chunk: chunk, offset: base + offset)) }
         pushed += UInt64(count - 1)
         queued(waitForDurable: waitForDurable)
@@ -368,6 +368,7 @@ final class Queue: @unchecked Sendable {
         if let last = chunks.last, last.capacity - last.count >= room { return last }
         let chunk = room <= Queue.chunkSize ? (pool.popLast() ?? ByteBuffer(capacity: Queue.chunkSize)) : ByteBuffer(capacity: room)
         chunks.append(chunk)
+        chunkBytes += chunk.capacity
         return chunk
     }
 
@@ -511,8 +512,8 @@ final class Queue: @unchecked Sendable {
         // A burst's storage is kept up to 4 MiB of lines.
         for chunk in batch.chunks { chunk.removeAll() }
         pthread_mutex_lock(mutex)
-        // A burst's chunks are kept for the next one, up to `poolLimit`; a larger chunk (a
-        // stage or an entry that outgrew `chunkSize`: huge lines) is freed.
+        // A burst's chunks are kept for the next one, up to `poolLimit`; the rest, and a larger
+        // chunk (a stage or an entry that outgrew `chunkSize`: huge lines), are freed.
         for chunk in batch.chunks where chunk.capacity == Queue.chunkSize && pool.count < Queue.poolLimit {
             pool.append(chunk)
         }
