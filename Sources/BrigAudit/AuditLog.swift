@@ -431,8 +431,6 @@ final class Queue: @unchecked Sendable {
         while !finished { pthread_cond_wait(toCallers, mutex) }
     }
 
-    /// Writer side: the next batch, waiting up to `timeoutMicros` for one. `closing` is true when
-    /// the batch is the last.
     /// The writer stays out of the relay's way during a burst. While messages come faster than
     /// `burstPerPoll` a millisecond, it leaves them queued, looking again every `pollMicros`,
     /// until they have come slower than that for `quietPolls` looks in a row (the burst is over:
@@ -467,6 +465,8 @@ final class Queue: @unchecked Sendable {
         }
     }
 
+    /// Writer side: the next batch, waiting up to `timeoutMicros` for one. `closing` is true when
+    /// the batch is the last. With `deferring` (not `fsync: always`) a burst is held back first.
     func take(timeoutMicros: UInt64, deferring: Bool) -> (batch: Batch, dropped: Int, closing: Bool, flush: Bool) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
