@@ -77,13 +77,6 @@ struct ChainSigner: @unchecked Sendable {
         block.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
     }
 
-    /// HMAC(key, prev || canonical || tail).
-    func mac(prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        out.withUnsafeMutableBytes { sign(prev: prev, canonical: canonical, tail: tail, into: $0) }
-        return out
-    }
-
     /// HMAC(key, prev || canonical || tail) into `out` (32 bytes).
     func sign(prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer,
               into out: UnsafeMutableRawBufferPointer) {

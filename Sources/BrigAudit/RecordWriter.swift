@@ -26,10 +26,16 @@ struct ObjectWriter {
 
     @inline(__always)
     private mutating func separator() {
-        guard depth > 0 else { return }
+        if markMember() { out.append(UInt8(ascii: ",")) }
+    }
+
+    /// Notes a member at the current level; true when it is not the first (a comma goes first).
+    @inline(__always)
+    private mutating func markMember() -> Bool {
+        guard depth > 0 else { return false }
         let bit: UInt64 = 1 << UInt64(depth - 1)
-        if hasMember & bit != 0 { out.append(UInt8(ascii: ",")) }
-        hasMember |= bit
+        defer { hasMember |= bit }
+        return hasMember & bit != 0
     }
 
     @inline(__always)
@@ -59,12 +65,7 @@ struct ObjectWriter {
 
     /// `,"k":` (the comma when the object has a member already), with one capacity check.
     private mutating func key(_ k: StaticString) {
-        var comma = false
-        if depth > 0 {
-            let bit: UInt64 = 1 << UInt64(depth - 1)
-            comma = hasMember & bit != 0
-            hasMember |= bit
-        }
+        let comma = markMember()
         if k.hasPointerRepresentation {
             out.appendKey(UnsafeRawBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount), comma: comma)
         } else {

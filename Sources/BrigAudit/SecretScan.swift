@@ -92,12 +92,6 @@ public enum SecretScan {
         }
     }
 
-    /// Whether a member name in the JSON text `b` could contain one of `keys` (lower case, `_`
-    /// for `-`, as `Redactor.normalizeKey` makes them). See `mayNameSensitiveMember(_:names:)`.
-    public static func mayNameSensitiveMember(_ b: UnsafeBufferPointer<UInt8>, keys: [[UInt8]]) -> Bool {
-        mayNameSensitiveMember(b, names: SensitiveNames(keys: keys))
-    }
-
     /// Whether a member name in the JSON text `b` could contain one of `names`' keys. Walks the
     /// text's string literals quote by quote (`memchr`, escapes skipped, so JSON text inside a
     /// string value is not mistaken for members); a literal followed by `:` is a member name. A

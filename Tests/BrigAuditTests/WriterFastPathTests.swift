@@ -19,8 +19,11 @@ struct WriterFastPathTests {
                 let prev = (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 let body = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
                 let expected = Chain.mac(key: key, prev: prev, canonical: body + Chain.closing)
-                let got = prev.withUnsafeBytes { p in
-                    body.withUnsafeBytes { b in Chain.closing.withUnsafeBytes { signer.mac(prev: p, canonical: b, tail: $0) } }
+                var got = [UInt8](repeating: 0, count: 32)
+                prev.withUnsafeBytes { p in
+                    body.withUnsafeBytes { b in
+                        Chain.closing.withUnsafeBytes { t in got.withUnsafeMutableBytes { signer.sign(prev: p, canonical: b, tail: t, into: $0) } }
+                    }
                 }
                 #expect(got == expected, "key \(keyLength) bytes, message \(length) bytes")
             }
@@ -38,7 +41,7 @@ struct WriterFastPathTests {
 
     private func scan(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
-        return bytes.withUnsafeBufferPointer { SecretScan.mayNameSensitiveMember($0, keys: Redactor().keys) }
+        return bytes.withUnsafeBufferPointer { SecretScan.mayNameSensitiveMember($0, names: Redactor().names) }
     }
 
     @Test("Member-name pre-check: every sensitive name is seen, escaped or not; JSON inside strings is not a member",
