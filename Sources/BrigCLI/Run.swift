@@ -79,6 +79,7 @@ extension Brig {
                 throw ValidationError("--max-message-size: '\(maxMessageSize)' must be a size between 1KiB and 1GiB")
             }
             try sandbox.validateWorkdir()
+            try sandbox.validateGrants()
         }
 
         public func run() throws {
@@ -89,7 +90,8 @@ extension Brig {
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
             var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
-                                         relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox)
+                                         relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox,
+                                         auditLog: noAudit ? nil : auditLog)
             prepared.checkExecutable(expected: expectSHA256)
             if !noSandbox { prepared.openContentGuard() }
             if !noSandbox && !noAudit { prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
@@ -190,7 +192,7 @@ struct Prepared {
             Brig.fail("audit: \(error)")
         }
         let grants = profile.sandbox.readPaths + profile.sandbox.writePaths + profile.sandbox.execPaths
-            + plan.commandGrants.map(\.path)
+            + plan.commandGrants.map(\.path) + (plan.argumentGrants?.grants.map(\.path) ?? [])
         for file in [log.path, log.anchorPath].compactMap({ $0 }) where file != "-" {
             if let grant = grants.first(where: { g in file == g || file.hasPrefix(g.hasSuffix("/") ? g : g + "/") }) {
                 log.close()
@@ -217,7 +219,8 @@ struct Prepared {
 
     /// Resolves, loads and plans; brig's own errors end the process (125, or 126/127 for the command).
     static func make(argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
-                     relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false) -> Prepared {
+                     relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false,
+                     auditLog: String? = nil) -> Prepared {
         let hostEnvironment = HostEnvironment.dictionary()
         let workdir = sandbox.resolvedWorkdir()
         let executable: String
@@ -239,7 +242,13 @@ struct Prepared {
         p.resources.temporaryDirectory = tmp
         var policyOptions = policyOptions
         if forcePermissive { policyOptions.permissive = true }
-        let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions)
+        let decision = sandbox.workingDirectoryDecision(environment: hostEnvironment, auditLog: auditLog)
+        if !decision.granted {
+            // Once, so that a user who started brig from / or $HOME learns why the server sees no project.
+            Diagnostics.shared.report(decision.summary)
+        }
+        let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
+                                                     workdirGranted: decision.granted)
         p.context = context
         do {
             let engine = try PolicyEngine(policy: profile.mcp,
@@ -262,7 +271,9 @@ struct Prepared {
         let plan: SandboxPlan
         do {
             plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
-                                        hostEnvironment: hostEnvironment)
+                                        hostEnvironment: hostEnvironment,
+                                        safety: sandbox.grantSafety(environment: hostEnvironment, auditLog: auditLog),
+                                        workingDirectory: decision)
         } catch {
             tmp.remove()
             Brig.fail(error.description)
@@ -271,7 +282,7 @@ struct Prepared {
         p.spec.confinement = plan.confinement
         p.spec.environment = plan.environment
         p.resources.landlockRuleset = plan.confinement.landlockRuleset
-        p.resources.pidsCgroup = plan.pidsCgroup
+        p.resources.cgroup = plan.cgroup
         if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
         return p
     }

@@ -28,8 +28,26 @@ public struct SandboxOptions: ParsableArguments {
     var env: [String] = []
 
     @Option(name: .customLong("workdir"), help: ArgumentHelp(
-        "The server's working directory and $WORKDIR (default: the current directory).", valueName: "DIR"))
+        "The server's working directory and $WORKDIR (default: the current directory, granted only when it is a "
+            + "project: never /, $HOME or above it, a system directory, or one holding brig's state).", valueName: "DIR"))
     var workdir: String?
+
+    @Flag(name: .customLong("allow-broad-grant"), help: ArgumentHelp(
+        "Let --workdir, --rw and --ro name /, $HOME or a directory above it (brig check flags it)."))
+    var allowBroadGrant = false
+
+    @Flag(name: .customLong("no-argument-grants"), help: ArgumentHelp(
+        "Do not grant the paths the server command's arguments name (sandbox.filesystem.arguments: false)."))
+    var noArgumentGrants = false
+
+    @Option(name: .customLong("memory"), help: ArgumentHelp(
+        "Memory the server's processes may use together (a memory cgroup as root, else RLIMIT_AS), or unlimited.",
+        valueName: "SIZE"))
+    var memory: String?
+
+    @Flag(name: .customLong("no-view"), help: ArgumentHelp(
+        "No namespace view: the server sees the host's tree, limited by Landlock alone (sandbox.view: landlock)."))
+    var noView = false
 
     public init() {}
 
@@ -49,7 +67,50 @@ public struct SandboxOptions: ParsableArguments {
         o.writePaths = readWrite
         o.network = network
         o.env = env
+        o.noArgumentGrants = noArgumentGrants
+        o.noView = noView
+        if let memory {
+            o.memory = memory == "unlimited" ? UInt64.max : (try? ByteSize.parse(memory)).map { UInt64($0) }
+        }
         return o
+    }
+
+    /// A --memory that is not a size, and broad --rw/--ro without --allow-broad-grant, are usage errors.
+    func validateGrants() throws {
+        if let memory, memory != "unlimited" {
+            guard let size = try? ByteSize.parse(memory), size >= 1 << 20 else {
+                throw ValidationError("--memory: '\(memory)' is not a size of at least 1MiB (e.g. 2GiB) or unlimited")
+            }
+        }
+        guard !allowBroadGrant else { return }
+        let safety = grantSafety(environment: HostEnvironment.dictionary())
+        for (flag, paths) in [("--rw", readWrite), ("--ro", readOnly)] {
+            for path in paths {
+                let absolute = path.hasPrefix("/") ? path : resolvedWorkdirOfProcess() + "/" + path
+                if let refusal = safety.refusal(for: absolute), refusal.isBroad {
+                    throw ValidationError("\(flag) \(path): \(refusal); pass --allow-broad-grant to grant it anyway")
+                }
+            }
+        }
+    }
+
+    /// The user's home and brig's own state directories, which no grant may cover.
+    func grantSafety(environment: [String: String], auditLog: String? = nil) -> GrantSafety {
+        let home = environment["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
+        var state = [(environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state") + "/brig"]
+        if let auditLog, auditLog != "-" { state.append(FileSystem.parent(of: auditLog.hasPrefix("/") ? auditLog : resolvedWorkdirOfProcess() + "/" + auditLog)) }
+        return GrantSafety(home: home, stateDirectories: state)
+    }
+
+    /// Whether the working directory is granted; brig's own errors end the process (125).
+    func workingDirectoryDecision(environment: [String: String], auditLog: String? = nil) -> WorkingDirectoryDecision {
+        do {
+            return try WorkingDirectoryDecision.decide(path: resolvedWorkdir(), explicit: workdir != nil,
+                                                       allowBroad: allowBroadGrant,
+                                                       safety: grantSafety(environment: environment, auditLog: auditLog))
+        } catch {
+            Brig.fail(error.description)
+        }
     }
 
     /// The directory relative paths in the profile are read from (keys, JWKS), if it is a file.
@@ -76,9 +137,11 @@ public struct SandboxOptions: ParsableArguments {
 
 
     /// Loads the profile for this run; brig's own errors end the process (125).
-    func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil) -> (Profile, ProfileContext) {
+    func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
+                     workdirGranted: Bool = true) -> (Profile, ProfileContext) {
         let home = environment["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
-        let context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
+        var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
+        context.workdirGranted = workdirGranted
         do {
             var o = overrides
             policy?.apply(to: &o)

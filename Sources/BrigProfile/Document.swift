@@ -29,6 +29,10 @@ struct ProfileLayer {
     /// `sandbox.filesystem.inherit: false`: start from no grants instead of the parent's
     /// (how a learned profile is narrower than the profile it extends).
     var inheritFilesystem = true
+    var grantArguments: Bool?
+    var writableExec: Bool?
+    var memory: UInt64??
+    var view: FilesystemView?
 
     /// This layer on top of `base`: scalars override, lists append without duplicates,
     /// maps merge key by key, network replaces as a whole.
@@ -44,6 +48,10 @@ struct ProfileLayer {
         if let network { s.network = network }
         if let user { s.user = user }
         if let executableSHA256 { s.executableSHA256 = executableSHA256 }
+        if let grantArguments { s.grantArguments = grantArguments }
+        if let writableExec { s.writableExec = writableExec }
+        if let memory { s.memory = memory }
+        if let view { s.view = view }
         appendUnique(&s.denySyscalls, denySyscalls)
         appendUnique(&s.allowSyscalls, allowSyscalls)
         appendUnique(&s.capabilities, capabilities)
@@ -67,9 +75,9 @@ func appendUnique<T: Equatable>(_ list: inout [T], _ items: [T]) {
 enum Vocabulary {
     static let topKeys = ["version", "name", "description", "extends", "sandbox", "mcp", "audit"]
     static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
-                              "require", "namespaces", "user", "executable_sha256"]
+                              "require", "namespaces", "user", "executable_sha256", "memory", "view"]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
-    static let filesystemKeys = ["inherit", "read", "write", "exec"]
+    static let filesystemKeys = ["inherit", "read", "write", "exec", "arguments", "writable_exec"]
     static let networkKeys = ["connect", "bind"]
     static let rlimitKeys = ["nofile", "nproc", "as", "fsize", "core", "cpu", "stack", "memlock", "data"]
     static let envKeys = ["allow", "set", "secrets"]
@@ -305,11 +313,15 @@ struct DocumentParser {
             case "filesystem":
                 for (fsKey, _, list) in try entries(value, path, allowed: Vocabulary.filesystemKeys, nullIsEmpty: true) {
                     let fsPath = path + "." + fsKey
-                    if fsKey == "inherit" {
+                    if ["inherit", "arguments", "writable_exec"].contains(fsKey) {
                         guard case .scalar(let v) = list, ["true", "false"].contains(v.string) else {
                             throw fail(list, fsPath, "expected true or false")
                         }
-                        layer.inheritFilesystem = v.string == "true"
+                        switch fsKey {
+                        case "inherit": layer.inheritFilesystem = v.string == "true"
+                        case "arguments": layer.grantArguments = v.string == "true"
+                        default: layer.writableExec = v.string == "true"
+                        }
                         continue
                     }
                     var paths: [String] = []
@@ -334,6 +346,11 @@ struct DocumentParser {
                     layer.rlimits[name] = try parseLimit(v, path + "." + name)
                 }
             case "env": try parseEnv(value, into: &layer)
+            case "memory":
+                let limit = try parseLimit(value, path)
+                layer.memory = .some(limit == UInt64.max ? nil : limit)
+            case "view":
+                layer.view = try choice(value, path, FilesystemView.self, ["auto", "landlock"])
             case "require":
                 layer.require = try words(value, path, Vocabulary.requirements, what: "requirement")
             case "namespaces":

@@ -100,6 +100,9 @@ public enum ProfileLoader {
         if let net = o.network {
             s.network = try parseNetworkFlag(net)
         }
+        if o.noArgumentGrants { s.grantArguments = false }
+        if let memory = o.memory { s.memory = memory == UInt64.max ? nil : memory }
+        if o.noView { s.view = .landlock }
         for e in o.env {
             if let eq = e.firstIndex(of: "=") {
                 let name = String(e[..<eq]), value = String(e[e.index(after: eq)...])

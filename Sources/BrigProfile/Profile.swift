@@ -18,6 +18,11 @@ public struct ProfileContext: Sendable {
     public var tmpdir: String
     /// The environment: read for the `XDG_*` variables only.
     public var environment: [String: String]
+    /// Whether `$WORKDIR` is granted. False when brig was started in a place that is not a
+    /// project (`/`, `$HOME`, a system directory): every profile entry naming `$WORKDIR` is then
+    /// dropped, as entries naming an unset `$XDG_RUNTIME_DIR` are, and the server gets no
+    /// working-directory grant at all.
+    public var workdirGranted = true
 
     public init(home: String, workdir: String, tmpdir: String, environment: [String: String]) {
         self.home = home
@@ -37,6 +42,12 @@ public struct ProfileOverrides: Sendable {
     public var network: String? = nil
     /// `--env NAME` (allow NAME, `*` globs accepted) or `--env NAME=VALUE` (set).
     public var env: [String] = []
+    /// `--no-argument-grants`: `sandbox.filesystem.arguments: false`.
+    public var noArgumentGrants = false
+    /// `--memory SIZE|unlimited`: replaces `sandbox.memory`.
+    public var memory: UInt64? = nil
+    /// `--no-view`: `sandbox.view: landlock` (no mount/pid namespace view).
+    public var noView = false
     /// `--allow-tool GLOB`: a rule allowing matching tools, placed before the profile's rules.
     public var allowTools: [String] = []
     /// `--deny-tool GLOB`: a rule denying matching tools, placed before everything (beats --allow-tool).
@@ -53,6 +64,16 @@ public enum SyscallDefault: String, Sendable {
 
 public enum DenyAction: String, Sendable {
     case errno, kill
+}
+
+/// How the child's filesystem is shown to it (`sandbox.view`).
+public enum FilesystemView: String, Sendable {
+    /// A mount namespace holding only the granted paths, a private /proc (new pid namespace),
+    /// /tmp and /dev, new ipc and uts namespaces, where the kernel lets brig make them (root, or
+    /// unprivileged user namespaces); Landlock alone elsewhere.
+    case auto
+    /// Landlock alone: the child sees the host's tree, and may open only what is granted.
+    case landlock
 }
 
 public enum NetworkPolicy: Sendable, Equatable {
@@ -89,6 +110,16 @@ public struct SandboxProfile: Sendable, Equatable {
     public var user: String?
     /// `sandbox.executable_sha256`: refuse to start a server whose resolved executable differs.
     public var executableSHA256: String?
+    /// `sandbox.filesystem.arguments`: grant the paths the server command's arguments name.
+    public var grantArguments = true
+    /// `sandbox.filesystem.writable_exec`: false refuses a profile whose write grants lie
+    /// under (or over) an exec grant, so nothing the server writes can be executed.
+    public var writableExec = true
+    /// `sandbox.memory`: bytes of memory the server's processes may use together (a memory
+    /// cgroup where brig can make one, else `RLIMIT_AS` per process); nil: not bounded.
+    public var memory: UInt64?
+    /// `sandbox.view`.
+    public var view: FilesystemView = .auto
 
     /// Defaults are the empty profile: nothing granted (no paths, no network, no capabilities,
     /// no environment), syscall filter default `allow` with no denials.

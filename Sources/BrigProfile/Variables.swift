@@ -31,7 +31,9 @@ struct Variables {
         }
         switch name {
         case "HOME": return try required(context.home)
-        case "WORKDIR": return try required(workdir)
+        case "WORKDIR":
+            guard context.workdirGranted else { return nil }
+            return try required(workdir)
         case "TMPDIR": return try required(context.tmpdir)
         case "XDG_CONFIG_HOME": return try xdg("/.config")
         case "XDG_CACHE_HOME": return try xdg("/.cache")

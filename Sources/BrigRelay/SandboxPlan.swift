@@ -15,9 +15,15 @@ public struct SandboxPlan: Sendable {
     /// Injected secrets by name, remembered by value so later layers can redact them.
     public var secretValues: [String: String] = [:]
     public var commandGrants: [CommandGrants.Grant] = []
+    /// Paths named by the server command's arguments, granted (and those refused).
+    public var argumentGrants: ArgumentGrants?
+    /// The working-directory decision, when the caller made one.
+    public var workingDirectory: WorkingDirectoryDecision?
+    /// The namespace view the child starts in, or nil (Landlock alone).
+    public var view: NamespaceView?
     public var landlock: Landlock.Ruleset?
     public var seccompNames: [String] = []
-    public var pidsCgroup: PidsCgroup?
+    public var cgroup: SessionCgroup?
     /// What is enforced, one line each, and what is not and why.
     public var enforced: [String] = []
     public var notEnforced: [String] = []
@@ -39,8 +45,11 @@ public struct SandboxPlan: Sendable {
     /// Builds the plan. `build` is false for `brig check` (nothing is created or opened).
     public static func make(profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
                             hostEnvironment: [String: String], features: KernelFeatures = .probe(),
+                            safety: GrantSafety? = nil, workingDirectory: WorkingDirectoryDecision? = nil,
                             build: Bool = true) throws(SandboxError) -> SandboxPlan {
         var plan = SandboxPlan(profile: profile, features: features)
+        plan.workingDirectory = workingDirectory
+        if let workingDirectory { plan.enforced.append(workingDirectory.summary) }
         let sandbox = profile.sandbox
         let root = geteuid() == 0
 
@@ -64,6 +73,18 @@ public struct SandboxPlan: Sendable {
             let grants = CommandGrants(executable: executable, arguments: arguments, home: context.home,
                                        searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
             plan.commandGrants = grants.grants
+            if sandbox.grantArguments {
+                let safety = safety ?? GrantSafety(home: context.home, stateDirectories: [])
+                let found = ArgumentGrants(arguments: Array(arguments.dropFirst()), workingDirectory: context.workdir,
+                                           home: context.home, safety: safety)
+                plan.argumentGrants = found
+                for g in found.grants {
+                    plan.enforced.append("argument grant: \(g.path) \(g.write ? "read+write" : "read") (from \(g.argument))")
+                }
+                for s in found.skipped {
+                    plan.enforced.append("argument not granted: \(s.path) (from \(s.argument)): \(s.refusal)")
+                }
+            }
         }
 
         // seccomp.
@@ -103,9 +124,20 @@ public struct SandboxPlan: Sendable {
 
         // Landlock.
         var rules = Landlock.Rules()
-        rules.read = sandbox.readPaths + plan.commandGrants.filter { !$0.exec }.map(\.path)
+        let argumentPaths = plan.argumentGrants?.grants ?? []
+        rules.read = sandbox.readPaths + plan.commandGrants.filter { !$0.exec }.map(\.path) + argumentPaths.map(\.path)
         rules.exec = sandbox.execPaths + plan.commandGrants.filter(\.exec).map(\.path)
-        rules.write = sandbox.writePaths
+        rules.write = sandbox.writePaths + argumentPaths.filter(\.write).map(\.path)
+        if !sandbox.writableExec {
+            // Nothing the server writes may run: no write grant at, under or over an exec grant.
+            for w in rules.write {
+                if let e = rules.exec.first(where: { $0 == w || GrantSafety.contains($0, w) || GrantSafety.contains(w, $0) }) {
+                    throw SandboxError("profile \(profile.name) refuses exec from writable directories "
+                        + "(sandbox.filesystem.writable_exec: false), but \(w) is writable and \(e) executable")
+                }
+            }
+            plan.enforced.append("exec: nothing writable is executable (sandbox.filesystem.writable_exec: false)")
+        }
         switch sandbox.network {
         case .all: rules.tcp = nil
         case .none: rules.tcp = ([], [])
@@ -144,23 +176,61 @@ public struct SandboxPlan: Sendable {
             plan.enforced.append("rlimits: " + sandbox.rlimits.sorted(by: { $0.key < $1.key })
                 .map { "\($0.key)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
         }
-        if root && !switchesUser, let nproc = sandbox.rlimits["nproc"], nproc != UInt64.max {
-            // RLIMIT_NPROC does not bind uid 0: a pids cgroup does.
+        // RLIMIT_NPROC does not bind uid 0 and RLIMIT_AS counts address space, not memory: as
+        // root a cgroup bounds both for the session's processes together.
+        var pidsLimit: UInt64?
+        if root && !switchesUser, let nproc = sandbox.rlimits["nproc"], nproc != UInt64.max { pidsLimit = nproc }
+        let memoryLimit = root ? sandbox.memory : nil
+        if pidsLimit != nil || memoryLimit != nil {
+            let wanted = [pidsLimit.map { "pids.max=\($0)" }, memoryLimit.map { "memory.max=\($0)" }].compactMap { $0 }.joined(separator: ", ")
             if build {
-                if let cgroup = PidsCgroup.create(limit: nproc) {
-                    plan.pidsCgroup = cgroup
-                    plan.confinement.cgroupProcsFD = cgroup.procsFD
-                    plan.enforced.append("nproc: pids cgroup \(cgroup.path) with pids.max=\(nproc) (uid 0 ignores RLIMIT_NPROC)")
-                } else {
+                let cgroup = SessionCgroup.create(pids: pidsLimit, memory: memoryLimit)
+                if let cgroup {
+                    plan.cgroup = cgroup
+                    plan.confinement.cgroupProcsFD = cgroup.procsFDs.first ?? -1
+                    plan.confinement.cgroupProcsFD2 = cgroup.procsFDs.count > 1 ? cgroup.procsFDs[1] : -1
+                    plan.enforced.append("cgroup \(cgroup.paths.joined(separator: " ")): \(cgroup.limits.joined(separator: ", "))")
+                }
+                if pidsLimit != nil && !(cgroup?.limits.contains { $0.hasPrefix("pids.max") } ?? false) {
                     plan.notEnforced.append("nproc: uid 0 ignores RLIMIT_NPROC and no pids cgroup could be made")
                 }
+                if let memoryLimit, !(cgroup?.limits.contains { $0.hasPrefix("memory.max") } ?? false) {
+                    plan.confinement.resourceLimits.append(.init(resource: 9, soft: memoryLimit, hard: memoryLimit))
+                    plan.enforced.append("memory: no memory cgroup could be made; RLIMIT_AS=\(memoryLimit) per process instead")
+                }
             } else {
-                plan.enforced.append("nproc: a pids cgroup with pids.max=\(nproc) where one can be made (uid 0 ignores RLIMIT_NPROC)")
+                plan.enforced.append("cgroup: \(wanted) where one can be made (else RLIMIT_AS for memory)")
             }
         }
+        if let memory = sandbox.memory, !root {
+            plan.confinement.resourceLimits.append(.init(resource: 9, soft: memory, hard: memory))
+            plan.enforced.append("memory: RLIMIT_AS=\(memory) per process (a memory cgroup needs root or a delegated cgroup)")
+        }
+        // The namespace view, and the profile's extra namespaces.
+        let wantsView = sandbox.view == .auto && features.landlockABI >= 1
+        if wantsView && features.namespaceView {
+            var grants: [NamespaceView.Grant] = []
+            for p in rules.read + rules.exec { grants.append(.init(path: p, write: false)) }
+            for p in rules.write { grants.append(.init(path: p, write: true)) }
+            let view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
+            plan.view = view
+            plan.confinement.view = view
+            plan.confinement.viewOptional = !sandbox.require.contains("namespaces")
+            plan.confinement.namespaceFlags |= view.cloneFlags
+            plan.enforced.append("view: a mount namespace showing only the granted paths (\(view.operations.filter { $0.kind == .bind }.count) binds, "
+                + "read-only unless write is granted), a private /proc (new pid namespace, brig's init as pid 1), an empty /tmp "
+                + "but $TMPDIR, a /dev of the granted devices, new ipc and uts namespaces"
+                + (root ? "" : ", in a user namespace (the bounding set is empty inside)")
+                + (plan.confinement.viewOptional ? "; Landlock alone if the kernel refuses the namespaces" : ""))
+        } else if wantsView {
+            plan.notEnforced.append("view: this kernel or user cannot make namespaces (user namespaces are restricted); "
+                + "Landlock alone limits what the server opens, and it sees the host's tree")
+        } else if sandbox.view == .landlock {
+            plan.enforced.append("view: none (sandbox.view: landlock); Landlock alone limits what the server opens")
+        }
         if !sandbox.namespaces.isEmpty {
-            guard root else {
-                throw SandboxError("sandbox.namespaces needs brig to run as root (unprivileged user namespaces are not supported by this brig)")
+            guard root || plan.view != nil else {
+                throw SandboxError("sandbox.namespaces needs brig to run as root or user namespaces (this kernel refuses them to this user)")
             }
             let flags: [String: UInt] = ["pid": 0x2000_0000 | 0x0002_0000, "ipc": 0x0800_0000, "uts": 0x0400_0000,
                                          "net": 0x4000_0000]  // pid comes with a mount namespace for its /proc
@@ -168,8 +238,9 @@ public struct SandboxPlan: Sendable {
                 guard let f = flags[ns] else { throw SandboxError("sandbox.namespaces: unknown namespace '\(ns)'") }
                 plan.confinement.namespaceFlags |= f
             }
+            if !root { plan.confinement.namespaceFlags |= NamespaceView.newUser }
             plan.enforced.append("namespaces: \(sandbox.namespaces.joined(separator: ", "))"
-                + (sandbox.namespaces.contains("pid") ? " (a private /proc; the server is pid 1 and ignores signals it has no handler for)" : "")
+                + (sandbox.namespaces.contains("pid") ? " (a private /proc; brig's init is pid 1)" : "")
                 + (sandbox.namespaces.contains("net") ? " (loopback only)" : ""))
         }
 
@@ -213,49 +284,75 @@ public struct SandboxPlan: Sendable {
     }
 }
 
-/// A pids cgroup (v2, or the v1 pids hierarchy) that bounds the child's process count, made
-/// per session and removed after it, with anything left in it killed.
-public final class PidsCgroup: Sendable {
-    public let path: String
-    public let procsFD: Int32
+/// The session's cgroup: pids.max and memory.max for the server's processes together (v2, or
+/// the v1 pids and memory hierarchies, which are separate directories), made per session and
+/// removed after it, with anything left in it killed.
+public final class SessionCgroup: Sendable {
+    public let paths: [String]
+    public let procsFDs: [Int32]
+    /// What was set, `name=value` each.
+    public let limits: [String]
 
-    init(path: String, procsFD: Int32) {
-        self.path = path
-        self.procsFD = procsFD
+    init(paths: [String], procsFDs: [Int32], limits: [String]) {
+        self.paths = paths
+        self.procsFDs = procsFDs
+        self.limits = limits
     }
 
-    static func create(limit: UInt64) -> PidsCgroup? {
+    static func create(pids: UInt64?, memory: UInt64?) -> SessionCgroup? {
         let name = "brig-\(getpid())"
-        var candidates: [String] = []
-        if access("/sys/fs/cgroup/cgroup.controllers", R_OK) == 0 { candidates.append("/sys/fs/cgroup/" + name) }
-        if access("/sys/fs/cgroup/pids/pids.max", F_OK) == 0 || access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0 {
-            candidates.append("/sys/fs/cgroup/pids/" + name)
-        }
-        for dir in candidates {
-            guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { continue }
-            guard FileSystem.write(dir + "/pids.max", Array("\(limit)".utf8), create: false) else {
+        var paths: [String] = [], fds: [Int32] = [], limits: [String] = []
+        func make(_ dir: String, _ settings: [(String, UInt64)]) -> Bool {
+            guard mkdir(dir, 0o755) == 0 || errno == EEXIST else { return false }
+            for (file, value) in settings where !FileSystem.write(dir + "/" + file, Array("\(value)".utf8), create: false) {
                 rmdir(dir)
-                continue
+                return false
             }
             let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 rmdir(dir)
-                continue
+                return false
             }
-            return PidsCgroup(path: dir, procsFD: fd)
+            paths.append(dir)
+            fds.append(fd)
+            limits += settings.filter { !$0.0.contains("swap") }.map { "\($0.0)=\($0.1)" }
+            return true
         }
-        return nil
+        if access("/sys/fs/cgroup/cgroup.controllers", R_OK) == 0 {
+            let controllers = String(decoding: FileSystem.read("/sys/fs/cgroup/cgroup.subtree_control") ?? [], as: UTF8.self)
+            var settings: [(String, UInt64)] = []
+            if let pids, controllers.contains("pids") { settings.append(("pids.max", pids)) }
+            if let memory, controllers.contains("memory") { settings += [("memory.max", memory), ("memory.swap.max", 0)] }
+            if !settings.isEmpty { _ = make("/sys/fs/cgroup/" + name, settings) }
+        } else {
+            if let pids, access("/sys/fs/cgroup/pids/cgroup.procs", F_OK) == 0 {
+                _ = make("/sys/fs/cgroup/pids/" + name, [("pids.max", pids)])
+            }
+            if let memory, access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) == 0 {
+                _ = make("/sys/fs/cgroup/memory/" + name, [("memory.limit_in_bytes", memory)])
+            }
+        }
+        return paths.isEmpty ? nil : SessionCgroup(paths: paths, procsFDs: fds,
+                                                   limits: limits.map { $0.replacingPrefix("memory.limit_in_bytes", with: "memory.max") })
     }
 
-    /// Kills whatever is left in the cgroup and removes it.
+    /// Kills whatever is left in the cgroups and removes them.
     public func remove() {
-        close(procsFD)
-        for _ in 0..<50 {
-            let pids = String(decoding: FileSystem.read(path + "/cgroup.procs") ?? [], as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
-            if pids.isEmpty { break }
-            for pid in pids { kill(pid, SIGKILL) }
-            usleep(10_000)
+        for fd in procsFDs { close(fd) }
+        for path in paths {
+            for _ in 0..<50 {
+                let pids = String(decoding: FileSystem.read(path + "/cgroup.procs") ?? [], as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
+                if pids.isEmpty { break }
+                for pid in pids { kill(pid, SIGKILL) }
+                usleep(10_000)
+            }
+            rmdir(path)
         }
-        rmdir(path)
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with other: String) -> String {
+        hasPrefix(prefix) ? other + dropFirst(prefix.count) : self
     }
 }

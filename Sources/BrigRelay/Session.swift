@@ -22,7 +22,7 @@ public final class Session: Sendable {
     /// What the session owns besides the child: released when it ends, whatever happens.
     public struct Resources: Sendable {
         public var landlockRuleset: Int32 = -1
-        public var pidsCgroup: PidsCgroup?
+        public var cgroup: SessionCgroup?
         public var temporaryDirectory: PrivateDirectory?
         public init() {}
 
@@ -31,7 +31,7 @@ public final class Session: Sendable {
         }
 
         func releaseAtEnd() {
-            pidsCgroup?.remove()
+            cgroup?.remove()
             temporaryDirectory?.remove()
         }
     }
@@ -110,8 +110,14 @@ public final class Session: Sendable {
         close(fromServerPipe.write)
         resources.releaseBeforeRelay()
         let started = MonotonicClock.nanoseconds()
+        if let refusal = child.viewRefusal {
+            Diagnostics.shared.report("the kernel refused the namespace view (\(refusal)); the server runs under Landlock alone")
+        }
         if let audit, var info = auditStart {
             info.serverPID = child.pid
+            if let refusal = child.viewRefusal {
+                info.sandbox = info.sandbox.map { $0.hasPrefix("view: ") ? "not enforced: view refused by the kernel (\(refusal)); Landlock alone" : $0 }
+            }
             audit.sessionStart(info)
         }
         if child.seccompListener >= 0 {
@@ -139,7 +145,14 @@ public final class Session: Sendable {
             serverClosed.store(true, ordering: .releasing)
             kill(getpid(), SIGUSR1)
         }
-        let (status, usage) = supervise(pid: child.pid)
+        var (status, usage) = supervise(pid: child.pid)
+        if child.statusFD >= 0 {
+            // The pid namespace's init exits 128+N for a server killed by signal N; the server's
+            // own wait status tells the signal.
+            var serverStatus: Int32 = 0
+            if read(child.statusFD, &serverStatus, 4) == 4 { status = serverStatus }
+            close(child.statusFD)
+        }
         drainServerOutput()
         // Whatever is left of the server's process group goes with it.
         if spec.newSession { kill(-child.pid, SIGKILL) }

@@ -48,6 +48,13 @@ public struct Confinement: Sendable {
     public var namespaceFlags: UInt = 0
     /// Open `cgroup.procs` the child joins first, or -1.
     public var cgroupProcsFD: Int32 = -1
+    /// A second one (cgroup v1 keeps memory and pids in separate hierarchies), or -1.
+    public var cgroupProcsFD2: Int32 = -1
+    /// The filesystem view (a mount namespace holding only the granted paths), or nil.
+    public var view: NamespaceView?
+    /// When the kernel refuses the view's namespaces at clone time, start without them
+    /// (Landlock alone) instead of failing; `ChildProcess.usedView` tells which ran.
+    public var viewOptional = true
     /// Switch to this uid/gid (root only).
     public var user: (uid: UInt32, gid: UInt32)?
     public var dropCapabilities = false
@@ -73,13 +80,21 @@ public struct ChildProcess: Sendable {
     public let pid: Int32
     /// The seccomp user-notification fd, when one was asked for; else -1.
     public let seccompListener: Int32
+    /// With a pid namespace: where the namespace's init writes the server's wait status (the
+    /// init's own exit can only say 128+N for a signal); else -1.
+    public var statusFD: Int32 = -1
+    /// Whether the child runs in the namespace view (false: none was asked for, or the kernel
+    /// refused it and the child runs under Landlock alone).
+    public var usedView = false
+    /// Why the kernel refused the view, when it did.
+    public var viewRefusal: String?
 }
 
 /// Why a child could not be started.
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
     public enum Stage: Int32, Sendable {
         case none = 0, signals, stdio, session, pdeathsig, fds, rlimits, chdir, securebits, ids, caps, noNewPrivs,
-            landlock, seccomp, listener, exec, cgroup, namespaces
+            landlock, seccomp, listener, exec, cgroup, namespaces, clone, view, initProcess
     }
     public var errno: Int32
     public var stage: Stage
@@ -105,8 +120,24 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
 }
 
 extension ChildProcess {
-    /// Forks and execs under `spec`. The child runs only the C shim until exec.
+    /// Forks and execs under `spec`. The child runs only the C shim until exec. When the
+    /// kernel refuses the view's namespaces (Ubuntu's AppArmor restriction on unprivileged user
+    /// namespaces, a container without them) and the view is optional, the child is started
+    /// again without it.
     public static func spawn(_ spec: SpawnSpec) throws(SpawnError) -> ChildProcess {
+        do {
+            return try spawnOnce(spec)
+        } catch where error.stage == .clone && spec.confinement.view != nil && spec.confinement.viewOptional {
+            var fallback = spec
+            fallback.confinement.view = nil
+            fallback.confinement.namespaceFlags = 0
+            var child = try spawnOnce(fallback)
+            child.viewRefusal = String(cString: strerror(error.errno))
+            return child
+        }
+    }
+
+    static func spawnOnce(_ spec: SpawnSpec) throws(SpawnError) -> ChildProcess {
         var argv = spec.arguments.map { strdup($0) }
         argv.append(nil)
         var envp = spec.environment.map { strdup($0) }
@@ -123,6 +154,19 @@ extension ChildProcess {
             brig_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard)
         }
         let c = spec.confinement
+        let view = c.view
+        let viewStrings = (view?.operations ?? []).map { (strdup($0.source), strdup($0.target)) }
+        let viewCwd = view?.workingDirectory.flatMap { strdup($0) }
+        defer {
+            for (a, b) in viewStrings { free(a); free(b) }
+            if let viewCwd { free(viewCwd) }
+        }
+        let ops: [brig_view_op] = zip(view?.operations ?? [], viewStrings).map { op, strings in
+            brig_view_op(kind: op.kind.rawValue, flags: op.flags, source: UnsafePointer(strings.0), target: UnsafePointer(strings.1))
+        }
+        let needsStatus = c.namespaceFlags & NamespaceView.newPID != 0
+        var statusPipe: (read: Int32, write: Int32) = (-1, -1)
+        if needsStatus { statusPipe = try POSIX.pipe() }
         var pid: pid_t = -1
         var stage: Int32 = 0
         var listener: Int32 = -1
@@ -145,6 +189,13 @@ extension ChildProcess {
                         config.rlimits = limitBuf.baseAddress
                         config.rlimit_count = Int32(limitBuf.count)
                         config.cgroup_procs_fd = c.cgroupProcsFD
+                        config.cgroup_procs_fd2 = c.cgroupProcsFD2
+                        config.status_fd = statusPipe.write
+                        if let view {
+                            config.user_namespace = view.userNamespace ? 1 : 0
+                            config.outer_uid = getuid()
+                            config.outer_gid = getgid()
+                        }
                         if let user = c.user {
                             config.set_ids = 1
                             config.uid = user.uid
@@ -167,16 +218,28 @@ extension ChildProcess {
                             config.bpf2 = bpf2.baseAddress
                             config.bpf2_len = UInt16(c.seccompHardening.count / 8)
                         }
-                        return brig_spawn(&config, &pid, &stage, &listener)
+                        return ops.withUnsafeBufferPointer { opsBuf in
+                            if !opsBuf.isEmpty {
+                                config.view_ops = opsBuf.baseAddress
+                                config.view_op_count = Int32(opsBuf.count)
+                                config.view_cwd = viewCwd.map { UnsafePointer($0) }
+                            }
+                            return brig_spawn(&config, &pid, &stage, &listener)
+                        }
                       }
                     }
                 }
             }
         }
+        if statusPipe.write >= 0 { close(statusPipe.write) }
         guard rc == 0 else {
+            if statusPipe.read >= 0 { close(statusPipe.read) }
             throw SpawnError(errno: -rc, stage: SpawnError.Stage(rawValue: stage) ?? .none)
         }
-        return ChildProcess(pid: pid, seccompListener: listener)
+        var child = ChildProcess(pid: pid, seccompListener: listener)
+        child.statusFD = statusPipe.read
+        child.usedView = view != nil
+        return child
     }
 }
 

@@ -69,6 +69,14 @@ public enum FileSystem {
         return String(cString: p)
     }
 
+    /// The text of the symlink at `path`, or nil when it is not one.
+    public static func readLink(_ path: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 4097)
+        let n = Glibc.readlink(path, &buf, 4096)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Lexical normalization: `.`, `..` (never above `/`), duplicate slashes; no symlinks resolved.
     public static func normalize(_ path: String) -> String {
         var parts: [Substring] = []

@@ -124,13 +124,37 @@ public struct KernelFeatures: Sendable {
     public var noNewPrivs: Bool
     public var isRoot: Bool
     public var canDropBoundingSet: Bool
+    /// Whether an unprivileged process may make user namespaces here (`user.max_user_namespaces`,
+    /// Debian's `kernel.unprivileged_userns_clone`, Ubuntu's AppArmor restriction). The clone
+    /// itself has the last word: a refusal there falls back to Landlock alone.
+    public var userNamespaces: Bool = false
+
+    /// Whether brig can show the server a namespace view (root, or user namespaces).
+    public var namespaceView: Bool { isRoot || userNamespaces }
 
     public static func probe() -> KernelFeatures {
         let seccomp = access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0 || brig_seccomp_notify_supported() != 0
-        return KernelFeatures(seccomp: seccomp, seccompNotify: brig_seccomp_notify_supported() != 0,
-                              landlockABI: Landlock.abi, noNewPrivs: true, isRoot: geteuid() == 0,
-                              canDropBoundingSet: Capabilities.inBoundingSet(8 /* CAP_SETPCAP */)
-                                  && (Capabilities.current().effective & (1 << 8)) != 0)
+        var features = KernelFeatures(seccomp: seccomp, seccompNotify: brig_seccomp_notify_supported() != 0,
+                                      landlockABI: Landlock.abi, noNewPrivs: true, isRoot: geteuid() == 0,
+                                      canDropBoundingSet: Capabilities.inBoundingSet(8 /* CAP_SETPCAP */)
+                                          && (Capabilities.current().effective & (1 << 8)) != 0)
+        features.userNamespaces = userNamespacesAllowed()
+        return features
+    }
+
+    static func userNamespacesAllowed() -> Bool {
+        func number(_ path: String) -> Int? {
+            guard let bytes = FileSystem.read(path, limit: 64) else { return nil }
+            return Int(String(decoding: bytes, as: UTF8.self).trimmingWhitespace)
+        }
+        if let max = number("/proc/sys/user/max_user_namespaces"), max <= 0 { return false }
+        if let clone = number("/proc/sys/kernel/unprivileged_userns_clone"), clone == 0 { return false }
+        // Ubuntu 24.04: only programs whose AppArmor profile says `userns,` may make them.
+        if let restricted = number("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"), restricted != 0 {
+            let label = String(decoding: FileSystem.read("/proc/self/attr/current", limit: 256) ?? [], as: UTF8.self)
+            return label.hasPrefix("brig")
+        }
+        return true
     }
 
     /// Whether `feature` (a `require:` word) is available.
@@ -142,7 +166,7 @@ public struct KernelFeatures: Sendable {
         case "landlock_net": return landlockABI >= 4
         case "landlock_scope": return landlockABI >= 6
         case "no_new_privs": return noNewPrivs
-        case "namespaces": return isRoot
+        case "namespaces": return namespaceView
         default: return false
         }
     }

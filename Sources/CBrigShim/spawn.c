@@ -47,6 +47,166 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
+
+#ifndef SYS_pivot_root
+#define SYS_pivot_root 155
+#endif
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/stat.h>
+
+/// Writes `text` to `path` (a /proc file); 0 or -1.
+static int write_text(const char *path, const char *text) {
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    size_t len = strlen(text);
+    ssize_t n = write(fd, text, len);
+    close(fd);
+    return n == (ssize_t)len ? 0 : -1;
+}
+
+/// "N N 1\n" for a uid/gid map, without snprintf (not async-signal-safe).
+static void id_map_line(char *buf, unsigned long id) {
+    char digits[24];
+    int n = 0;
+    do { digits[n++] = (char)('0' + id % 10); id /= 10; } while (id && n < 20);
+    int pos = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        for (int i = n - 1; i >= 0; i--) buf[pos++] = digits[i];
+        buf[pos++] = ' ';
+    }
+    buf[pos++] = '1';
+    buf[pos++] = '\n';
+    buf[pos] = 0;
+}
+
+/// mkdir -p of every directory above `path` (and `path` itself when `self`), ignoring EEXIST.
+static int make_dirs(const char *path, int self) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) { errno = ENAMETOOLONG; return -1; }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        if (buf[i] == 0 && !self) break;
+        char saved = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+/// The mount flags a read-only remount must keep: in a user namespace the kernel refuses a
+/// remount that would clear a flag the original mount was locked with (nosuid, nodev, ...).
+static unsigned long kept_mount_flags(const char *target) {
+    struct statfs st;
+    unsigned long flags = 0;
+    if (syscall(SYS_statfs, target, &st) != 0) return 0;
+    if (st.f_flags & ST_NOSUID) flags |= MS_NOSUID;
+    if (st.f_flags & ST_NODEV) flags |= MS_NODEV;
+    if (st.f_flags & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (st.f_flags & ST_NOATIME) flags |= MS_NOATIME;
+    if (st.f_flags & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (st.f_flags & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}
+
+/// Builds the view the way bubblewrap does: a tmpfs over /tmp becomes the root for a moment,
+/// the old root is reachable at /oldroot while the granted paths are bound from it into
+/// /newroot, then /newroot becomes the root and the old one is detached for good.
+static int build_view(const brig_spawn_config *cfg) {
+    if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) != 0) return -1;
+    if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) return -1;
+    if (mkdir("/tmp/newroot", 0755) != 0 || mkdir("/tmp/oldroot", 0755) != 0) return -1;
+    if (mount("tmpfs", "/tmp/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) return -1;
+    if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") != 0) return -1;
+    if (chdir("/") != 0) return -1;
+    for (int i = 0; i < cfg->view_op_count; i++) {
+        const brig_view_op *op = &cfg->view_ops[i];
+        switch (op->kind) {
+        case BRIG_VIEW_BIND: {
+            int is_file = op->flags & BRIG_VIEW_FILE;
+            if (make_dirs(op->target, !is_file) != 0) return -1;
+            if (is_file) {
+                int fd = open(op->target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0 && errno != EEXIST && errno != EISDIR) return -1;
+                if (fd >= 0) close(fd);
+            }
+            if (mount(op->source, op->target, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
+            unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | kept_mount_flags(op->target);
+            if (!(op->flags & BRIG_VIEW_DEVICES)) flags |= MS_NODEV;
+            if (op->flags & BRIG_VIEW_READONLY) flags |= MS_RDONLY;
+            if (mount(NULL, op->target, NULL, flags, NULL) != 0) return -1;
+            break;
+        }
+        case BRIG_VIEW_SYMLINK:
+            if (make_dirs(op->target, 0) != 0) return -1;
+            if (symlink(op->source, op->target) != 0 && errno != EEXIST) return -1;
+            break;
+        case BRIG_VIEW_TMPFS:
+            if (make_dirs(op->target, 1) != 0) return -1;
+            if (mount("tmpfs", op->target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") != 0) return -1;
+            break;
+        case BRIG_VIEW_PROC:
+            if (make_dirs(op->target, 1) != 0) return -1;
+            if (mount("proc", op->target, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) return -1;
+            break;
+        case BRIG_VIEW_DIR:
+            if (make_dirs(op->target, 1) != 0) return -1;
+            break;
+        default:
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    if (umount2("/oldroot", MNT_DETACH) != 0) return -1;
+    (void)rmdir("/oldroot");
+    if (chdir("/newroot") != 0) return -1;
+    if (syscall(SYS_pivot_root, ".", ".") != 0) return -1;
+    if (umount2(".", MNT_DETACH) != 0) return -1;
+    if (chdir("/") != 0) return -1;
+    // The root itself (a tmpfs of mount points) is read-only from here on.
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) != 0) return -1;
+    return 0;
+}
+
+/// pid 1 of the server's pid namespace. A process that is pid 1 drops every signal it has no
+/// handler for, so the server itself must not be pid 1 (SIGTERM at shutdown would do nothing);
+/// this loop is. It holds no descriptor but the status pipe, no capability, ignores every
+/// signal (brig signals the server's process group directly), reaps orphans, and when the
+/// server ends it hands brig the server's wait status and exits, which takes down whatever the
+/// server left in the namespace.
+__attribute__((noreturn)) static void run_init(const brig_spawn_config *cfg, pid_t server) {
+    int status_fd = cfg->status_fd;
+    if (status_fd > 0) (void)syscall(SYS_close_range, 0U, (unsigned)status_fd - 1, 0U);
+    (void)syscall(SYS_close_range, (unsigned)(status_fd >= 0 ? status_fd + 1 : 0), ~0U, 0U);
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP || sig == SIGCHLD) continue;
+        (void)sigaction(sig, &ign, NULL);
+    }
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    (void)syscall(SYS_capset, &hdr, data);
+    (void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    for (;;) {
+        int status = 0;
+        pid_t pid = (pid_t)syscall(SYS_wait4, -1, &status, 0, NULL);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            _exit(127);
+        }
+        if (pid != server) continue;
+        if (status_fd >= 0) (void)!write(status_fd, &status, sizeof status);
+        if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+        _exit(128 + (WTERMSIG(status) & 0x7f));
+    }
+}
+
 struct brig_report {
     int32_t error;
     int32_t stage;
@@ -148,9 +308,30 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         if (!(cfg->clone_flags & CLONE_NEWPID) && getppid() != parent) _exit(127);
     }
 
-    // 4b. Namespaces (root only): a private /proc for a new pid namespace, loopback up in a new
-    //     network namespace.
-    if (cfg->clone_flags & CLONE_NEWNS) {
+    // 4b. Namespaces. An unprivileged brig made a user namespace too: its uid and gid are
+    //     mapped to themselves (setgroups must be denied before an unprivileged gid_map).
+    if (cfg->user_namespace) {
+        char line[64];
+        // brig is non-dumpable, which makes /proc/self/* root's: the maps could not be opened.
+        // Dumpable only while writing them (no server runs yet), then not again.
+        (void)prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        if (write_text("/proc/self/setgroups", "deny") != 0 && errno != ENOENT) child_fail(sock, BRIG_STAGE_NAMESPACES);
+        id_map_line(line, cfg->outer_uid);
+        if (write_text("/proc/self/uid_map", line) != 0) child_fail(sock, BRIG_STAGE_NAMESPACES);
+        id_map_line(line, cfg->outer_gid);
+        if (write_text("/proc/self/gid_map", line) != 0) child_fail(sock, BRIG_STAGE_NAMESPACES);
+        (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    // The pids and memory cgroups are joined while still privileged, before the init forks.
+    if (cfg->cgroup_procs_fd >= 0) {
+        if (write(cfg->cgroup_procs_fd, "0", 1) != 1) child_fail(sock, BRIG_STAGE_CGROUP);
+    }
+    if (cfg->cgroup_procs_fd2 >= 0) {
+        if (write(cfg->cgroup_procs_fd2, "0", 1) != 1) child_fail(sock, BRIG_STAGE_CGROUP);
+    }
+    if (cfg->view_ops && cfg->view_op_count > 0) {
+        if (build_view(cfg) != 0) child_fail(sock, BRIG_STAGE_VIEW);
+    } else if (cfg->clone_flags & CLONE_NEWNS) {
         if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) child_fail(sock, BRIG_STAGE_NAMESPACES);
         if ((cfg->clone_flags & CLONE_NEWPID) &&
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
@@ -170,14 +351,18 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         }
     }
     if (cfg->clone_flags & CLONE_NEWUTS) (void)sethostname("brig", 4);
+    // In a new pid namespace this process becomes the init and the server is its child.
+    if (cfg->clone_flags & CLONE_NEWPID) {
+        pid_t server = (pid_t)syscall(SYS_clone, (unsigned long)SIGCHLD, NULL, NULL, NULL, NULL);
+        if (server < 0) child_fail(sock, BRIG_STAGE_INIT);
+        if (server > 0) run_init(cfg, server);
+        if (cfg->pdeathsig > 0) (void)prctl(PR_SET_PDEATHSIG, cfg->pdeathsig, 0, 0, 0);
+        if (cfg->status_fd >= 0) close(cfg->status_fd);
+    }
 
     // 5. Only 0, 1 and 2 survive exec.
     mark_fds_cloexec();
 
-    // 6. Join the pids cgroup while still privileged.
-    if (cfg->cgroup_procs_fd >= 0) {
-        if (write(cfg->cgroup_procs_fd, "0", 1) != 1) child_fail(sock, BRIG_STAGE_CGROUP);
-    }
 
     // 7. Resource limits.
     for (int i = 0; i < cfg->rlimit_count; i++) {
@@ -185,7 +370,9 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         if (setrlimit(cfg->rlimits[i].resource, &rl) != 0) child_fail(sock, BRIG_STAGE_RLIMITS);
     }
 
-    if (cfg->cwd && chdir(cfg->cwd) != 0) child_fail(sock, BRIG_STAGE_CHDIR);
+    if (cfg->view_ops && cfg->view_op_count > 0) {
+        if (chdir(cfg->view_cwd ? cfg->view_cwd : "/") != 0) child_fail(sock, BRIG_STAGE_CHDIR);
+    } else if (cfg->cwd && chdir(cfg->cwd) != 0) child_fail(sock, BRIG_STAGE_CHDIR);
 
     // 8. Root: uid 0 must not regain capabilities at exec, and the child must not undo it.
     if (cfg->lock_securebits) {
@@ -297,6 +484,7 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
     close(sv[1]);
     if (pid < 0) {
         close(sv[0]);
+        if (cfg->clone_flags) *stage_out = BRIG_STAGE_CLONE;
         return -fork_errno;
     }
 

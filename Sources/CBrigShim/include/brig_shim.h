@@ -39,7 +39,32 @@ enum brig_stage {
     BRIG_STAGE_EXEC = 15,
     BRIG_STAGE_CGROUP = 16,
     BRIG_STAGE_NAMESPACES = 17,
+    BRIG_STAGE_CLONE = 18,      ///< clone(2) itself refused the namespaces (reported by the parent)
+    BRIG_STAGE_VIEW = 19,       ///< building the mount-namespace view
+    BRIG_STAGE_INIT = 20,       ///< forking the server under the pid namespace's init
 };
+
+/// One step of building the child's filesystem view (a new mount namespace holding only the
+/// granted paths). The parent computes every step and every path; the child only runs them.
+enum brig_view_kind {
+    BRIG_VIEW_BIND = 1,     ///< bind `source` (a path under /oldroot) onto `target` (under /newroot)
+    BRIG_VIEW_SYMLINK = 2,  ///< a symlink at `target` whose text is `source`
+    BRIG_VIEW_TMPFS = 3,    ///< a tmpfs at `target` (mode 0755, nosuid, nodev, noexec)
+    BRIG_VIEW_PROC = 4,     ///< a proc at `target` (the new pid namespace's)
+    BRIG_VIEW_DIR = 5,      ///< an empty directory at `target` (a working directory to stand in)
+};
+enum brig_view_flag {
+    BRIG_VIEW_READONLY = 1, ///< bind read-only
+    BRIG_VIEW_FILE = 2,     ///< the bind's source is not a directory: the target is made a file
+    BRIG_VIEW_DEVICES = 4,  ///< keep device nodes working (no nodev)
+};
+typedef struct brig_view_op {
+    int kind;
+    int flags;
+    const char *source;
+    const char *target;
+} brig_view_op;
+
 
 /// One resource limit to set in the child (`prlimit64`).
 typedef struct brig_rlimit {
@@ -64,6 +89,15 @@ typedef struct brig_spawn_config {
     int rlimit_count;
 
     int cgroup_procs_fd;       ///< -1, or an open cgroup.procs to join before anything else
+    int cgroup_procs_fd2;      ///< -1, or a second one (cgroup v1: pids and memory are separate hierarchies)
+
+    int user_namespace;        ///< with CLONE_NEWUSER: map this uid/gid to itself inside
+    uid_t outer_uid;
+    gid_t outer_gid;
+    const brig_view_op *view_ops; ///< NULL, or the steps that build the view (needs CLONE_NEWNS)
+    int view_op_count;
+    const char *view_cwd;      ///< inside the view: the working directory (NULL: /)
+    int status_fd;             ///< with CLONE_NEWPID: the init writes the server's wait status here (-1: none)
 
     int set_ids;               ///< change to uid/gid below (root only)
     uid_t uid;
