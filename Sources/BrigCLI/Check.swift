@@ -43,12 +43,19 @@ extension Brig {
 
         public init() {}
 
+        public func validate() throws {
+            try sandbox.validateWorkdir()
+            try sandbox.validateGrants()
+        }
+
         public func run() throws {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
             let env = HostEnvironment.dictionary()
-            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions)
+            let decision = sandbox.workingDirectoryDecision(environment: env)
+            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions,
+                                                         workdirGranted: decision.granted)
             let engine: PolicyEngine
             do {
                 engine = try PolicyEngine(policy: profile.mcp, context: policyOptions.context(
@@ -68,7 +75,9 @@ extension Brig {
             let plan: SandboxPlan
             do {
                 plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
-                                            hostEnvironment: env, features: features, build: false)
+                                            hostEnvironment: env, features: features,
+                                            safety: sandbox.grantSafety(environment: env), workingDirectory: decision,
+                                            build: false)
             } catch {
                 Brig.fail(error.description)
             }
@@ -82,6 +91,19 @@ extension Brig {
             line("  seccomp: \(features.seccomp ? "yes" : "no"), user notification: \(features.seccompNotify ? "yes" : "no")")
             line("  landlock: " + (features.landlockABI > 0 ? "ABI \(features.landlockABI)" : "not available"))
             line("  running as: uid \(geteuid())\(features.isRoot ? " (root)" : ""); can drop the bounding set: \(features.canDropBoundingSet ? "yes" : "no")")
+            line("  confinement: " + (plan.view != nil ? "namespace view + Landlock" + (features.isRoot ? "" : " (in a user namespace)")
+                                         : "Landlock only (no namespace view)"))
+            line()
+            line("working directory: \(decision.summary)")
+            let broad = (s.readPaths + s.writePaths).filter { sandbox.grantSafety(environment: env).refusal(for: $0)?.isBroad ?? false }
+            for path in Set(broad).sorted() { line("  BROAD GRANT: \(path) (the server may read\(s.writePaths.contains(path) ? " and write" : "") all of it)") }
+            if let arguments = plan.argumentGrants {
+                line("argument grants:" + (arguments.grants.isEmpty && arguments.skipped.isEmpty ? " none" : ""))
+                for g in arguments.grants { line("  \(g.path)  \(g.write ? "read+write" : "read")  (from \(g.argument))") }
+                for k in arguments.skipped { line("  \(k.path)  not granted: \(k.refusal)  (from \(k.argument))") }
+            } else if s.grantArguments == .off {
+                line("argument grants: off (sandbox.filesystem.arguments: false)")
+            }
             line()
             line("enforced:")
             for e in plan.enforced { line("  - \(e)") }

@@ -16,6 +16,13 @@ enum BuiltinProfiles {
 #   temporary directory are writable. /proc/self is handled by the sandbox itself.
 # - network: open (see `offline` for none).
 # - environment: only basic variables pass through; TMPDIR points at the private tmp.
+# - working directory: granted only when it is a project (never /, $HOME or above it, a
+#   system directory, or one holding brig's state); paths the server command names are granted
+#   (a directory read+write, a file read; filesystem.arguments: false turns that off).
+# - view: where brig can make namespaces (root, or unprivileged user namespaces) the server
+#   sees only what is granted (sandbox.view: auto); elsewhere Landlock alone.
+# - limits: nofile 4096 and nproc 1024 (a pids cgroup as root); fsize 4GiB per file; core 0;
+#   memory is not bounded (a server may use what the machine has; see strict for a bound).
 #
 # Paths that do not exist on this machine are skipped by the sandbox.
 version: 1
@@ -225,6 +232,16 @@ sandbox:
 # - filesystem: system directories read-only and executable, $WORKDIR read-only,
 #   only the private temporary directory (and /dev/null) writable.
 # - no network, no capabilities; Landlock is required (brig refuses to run without it).
+# - nothing writable is executable (filesystem.writable_exec: false): exec only from the
+#   read-only system directories.
+# - limits (each bounds what default leaves open or looser):
+#     memory: 2GiB   all the server's processes together, through a memory cgroup when brig is
+#                    root (the kernel kills what goes past it), else RLIMIT_AS per process (an
+#                    allocation past it fails); a 4 GiB allocation never succeeds.
+#     fsize: 512MiB  no file the server writes grows past it (SIGXFSZ, then EFBIG).
+#     nofile: 1024   open descriptors per process.
+#     nproc: 256     processes (a pids cgroup as root, where RLIMIT_NPROC does not bind uid 0).
+#     core: 0        no core dumps (they would hold the server's memory, secrets included).
 version: 1
 name: strict
 description: "Allow-listed syscalls, no network, read-only $WORKDIR, only a private tmp writable"
@@ -267,6 +284,8 @@ sandbox:
     write:
       - "$TMPDIR"
       - /dev/null
+    writable_exec: false
+    arguments: read             # paths the command names are granted read-only
     exec:
       - /usr
       - /bin
@@ -280,8 +299,9 @@ sandbox:
   rlimits:
     nofile: 1024
     nproc: 256
-    fsize: 1GiB
+    fsize: 512MiB
     core: 0
+  memory: 2GiB
   env:
     allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TMPDIR]
     set:

@@ -29,7 +29,7 @@ struct ProfileLayer {
     /// `sandbox.filesystem.inherit: false`: start from no grants instead of the parent's
     /// (how a learned profile is narrower than the profile it extends).
     var inheritFilesystem = true
-    var grantArguments: Bool?
+    var grantArguments: ArgumentGrantMode?
     var writableExec: Bool?
     var memory: UInt64??
     var view: FilesystemView?
@@ -313,13 +313,16 @@ struct DocumentParser {
             case "filesystem":
                 for (fsKey, _, list) in try entries(value, path, allowed: Vocabulary.filesystemKeys, nullIsEmpty: true) {
                     let fsPath = path + "." + fsKey
-                    if ["inherit", "arguments", "writable_exec"].contains(fsKey) {
+                    if fsKey == "arguments" {
+                        layer.grantArguments = try choice(list, fsPath, ArgumentGrantMode.self, ["true", "read", "false"])
+                        continue
+                    }
+                    if ["inherit", "writable_exec"].contains(fsKey) {
                         guard case .scalar(let v) = list, ["true", "false"].contains(v.string) else {
                             throw fail(list, fsPath, "expected true or false")
                         }
                         switch fsKey {
                         case "inherit": layer.inheritFilesystem = v.string == "true"
-                        case "arguments": layer.grantArguments = v.string == "true"
                         default: layer.writableExec = v.string == "true"
                         }
                         continue

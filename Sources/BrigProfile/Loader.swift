@@ -100,7 +100,7 @@ public enum ProfileLoader {
         if let net = o.network {
             s.network = try parseNetworkFlag(net)
         }
-        if o.noArgumentGrants { s.grantArguments = false }
+        if o.noArgumentGrants { s.grantArguments = .off }
         if let memory = o.memory { s.memory = memory == UInt64.max ? nil : memory }
         if o.noView { s.view = .landlock }
         for e in o.env {

@@ -66,6 +66,16 @@ public enum DenyAction: String, Sendable {
     case errno, kill
 }
 
+/// `sandbox.filesystem.arguments`: what the paths on the server's command line are granted.
+public enum ArgumentGrantMode: String, Sendable {
+    /// `true`: a directory read and write, a file read.
+    case readWrite = "true"
+    /// `read`: read only (strict: nothing the command line names becomes writable).
+    case read
+    /// `false`: nothing.
+    case off = "false"
+}
+
 /// How the child's filesystem is shown to it (`sandbox.view`).
 public enum FilesystemView: String, Sendable {
     /// A mount namespace holding only the granted paths, a private /proc (new pid namespace),
@@ -111,7 +121,7 @@ public struct SandboxProfile: Sendable, Equatable {
     /// `sandbox.executable_sha256`: refuse to start a server whose resolved executable differs.
     public var executableSHA256: String?
     /// `sandbox.filesystem.arguments`: grant the paths the server command's arguments name.
-    public var grantArguments = true
+    public var grantArguments: ArgumentGrantMode = .readWrite
     /// `sandbox.filesystem.writable_exec`: false refuses a profile whose write grants lie
     /// under (or over) an exec grant, so nothing the server writes can be executed.
     public var writableExec = true

@@ -73,10 +73,10 @@ public struct SandboxPlan: Sendable {
             let grants = CommandGrants(executable: executable, arguments: arguments, home: context.home,
                                        searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
             plan.commandGrants = grants.grants
-            if sandbox.grantArguments {
+            if sandbox.grantArguments != .off {
                 let safety = safety ?? GrantSafety(home: context.home, stateDirectories: [])
                 let found = ArgumentGrants(arguments: Array(arguments.dropFirst()), workingDirectory: context.workdir,
-                                           home: context.home, safety: safety)
+                                           home: context.home, safety: safety, allowWrite: sandbox.grantArguments == .readWrite)
                 plan.argumentGrants = found
                 for g in found.grants {
                     plan.enforced.append("argument grant: \(g.path) \(g.write ? "read+write" : "read") (from \(g.argument))")

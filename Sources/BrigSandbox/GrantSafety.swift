@@ -11,7 +11,7 @@
 /// directory and the paths on the server's command line may grant.
 public struct GrantSafety: Sendable {
     /// Why a place is not granted.
-    public enum Refusal: Sendable, Equatable, CustomStringConvertible {
+    public enum Refusal: Sendable, Hashable, CustomStringConvertible {
         /// `/` itself.
         case root
         /// The user's home directory itself.
@@ -26,6 +26,10 @@ public struct GrantSafety: Sendable {
         case insideBrigState(String)
         /// A kernel interface (`/proc`, `/sys`, `/dev`) or something under one.
         case kernelInterface
+        /// Under `/etc`, `/root`, `/run`, `/var/lib`...: the system's secrets and state (argument grants only).
+        case systemSecrets
+        /// A place keys and tokens live (`.ssh`, `.gnupg`, `.aws`, ...; argument grants only).
+        case secrets
 
         public var description: String {
             switch self {
@@ -36,6 +40,8 @@ public struct GrantSafety: Sendable {
             case .holdsBrigState(let state): return "it holds brig's own state (\(state))"
             case .insideBrigState(let state): return "it lies inside brig's own state (\(state))"
             case .kernelInterface: return "it is a kernel interface"
+            case .systemSecrets: return "it lies where the system keeps its secrets and state; grant it with --ro if you mean it"
+            case .secrets: return "it lies where keys and tokens live; grant it with --ro if you mean it"
             }
         }
 
@@ -119,10 +125,26 @@ public struct ArgumentGrants: Sendable {
     public private(set) var skipped: [Skipped] = []
 
     /// Read-only trees: a directory named under them is granted read, not write.
-    static let readOnlyTrees = ["/usr", "/etc", "/boot", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/snap", "/var/lib"]
+    static let readOnlyTrees = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/snap"]
+    /// Never granted by naming them: the system's secrets and state (`/etc/shadow`, sudoers,
+    /// host keys), kernel interfaces, and nothing under another user's home.
+    static let neverTrees = ["/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib", "/var/run", "/var/log"]
+    /// Never granted in a home directory: where keys and tokens live.
+    static let secretNames: Set<String> = [".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials",
+                                           ".password-store", ".pgpass", ".npmrc", ".pypirc", "gcloud", "gh", ".vault-token"]
+
+    /// Why naming `path` on the command line does not grant it, beyond `GrantSafety`'s rules.
+    static func secretRefusal(_ path: String, home: String) -> GrantSafety.Refusal? {
+        if neverTrees.contains(where: { path == $0 || GrantSafety.contains($0, path) }) && !(home != "/" && !home.isEmpty && (path == home || GrantSafety.contains(home, path))) {
+            return .systemSecrets
+        }
+        if path.split(separator: "/").contains(where: { secretNames.contains(String($0)) }) { return .secrets }
+        return nil
+    }
 
     /// `arguments` without argv[0]; relative paths are taken against `workingDirectory`.
-    public init(arguments: [String], workingDirectory: String, home: String, safety: GrantSafety) {
+    /// `allowWrite` false grants directories read only.
+    public init(arguments: [String], workingDirectory: String, home: String, safety: GrantSafety, allowWrite: Bool = true) {
         for argument in arguments {
             var candidate = argument
             if argument.hasPrefix("-") {
@@ -133,13 +155,13 @@ public struct ArgumentGrants: Sendable {
             var st = stat()
             guard stat(path, &st) == 0 else { continue }
             let real = FileSystem.realpath(path)
-            if let refusal = safety.refusal(for: real) {
+            if let refusal = safety.refusal(for: real) ?? ArgumentGrants.secretRefusal(real, home: safety.home) {
                 if !skipped.contains(where: { $0.path == real }) { skipped.append(Skipped(path: real, argument: argument, refusal: refusal)) }
                 continue
             }
             let isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
             let underReadOnly = ArgumentGrants.readOnlyTrees.contains { real == $0 || GrantSafety.contains($0, real) }
-            let write = isDirectory && !underReadOnly
+            let write = allowWrite && isDirectory && !underReadOnly
             if let i = grants.firstIndex(where: { $0.path == real }) {
                 grants[i].write = grants[i].write || write
             } else {
@@ -181,7 +203,7 @@ public struct WorkingDirectoryDecision: Sendable, Equatable {
                     throw SandboxError("--workdir \(path): \(refusal); pass --allow-broad-grant to grant it anyway")
                 }
                 return WorkingDirectoryDecision(path: path, granted: true, refusal: nil, explicit: true)
-            case .holdsBrigState, .insideBrigState, .kernelInterface:
+            case .holdsBrigState, .insideBrigState, .kernelInterface, .systemSecrets, .secrets:
                 throw SandboxError("--workdir \(path): \(refusal); the server could not be kept from it")
             case .systemDirectory:
                 return WorkingDirectoryDecision(path: path, granted: true, refusal: nil, explicit: true)
