@@ -131,7 +131,11 @@ def attempt(what, fn):
 def ptrace_parent():
     if libc.ptrace(16, os.getppid(), 0, 0) != 0:  # PTRACE_ATTACH
         raise OSError(ctypes.get_errno(), "ptrace")
+def agent():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(AGENT)
 attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
+attempt(f"connect to the ssh agent's socket {AGENT}", agent)
 attempt("read ~/.ssh (the user's keys)", lambda: os.listdir(os.path.expanduser("~/.ssh")))
 attempt("read brig's environment (/proc/PPID/environ)", lambda: open(f"/proc/{os.getppid()}/environ").read())
 attempt("write /etc/brig-demo", lambda: open("/etc/brig-demo", "w").write("x"))
@@ -143,15 +147,29 @@ print(("ESCAPED  see the host's API key" if "DEMO_API_KEY" in os.environ
 
 
 def run_hostile(brig: str) -> list[str]:
-    """Runs a child that tries to get out, under brig's default profile, and returns what it and brig said."""
+    """Runs a child that tries to get out, under brig's default profile, started from / as Claude
+    Desktop starts servers, and returns what it and brig said. A listening socket stands in for
+    the user's ssh agent."""
+    import socket
     import subprocess
-    env = dict(os.environ, DEMO_API_KEY="sk-demo-not-for-the-server")
+    agent_dir = tempfile.mkdtemp(prefix="brig-demo-agent-")
+    agent_path = os.path.join(agent_dir, "agent.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(agent_path)
+    listener.listen(4)
+    env = dict(os.environ, DEMO_API_KEY="sk-demo-not-for-the-server", SSH_AUTH_SOCK=agent_path)
     os.makedirs(os.path.expanduser("~/.ssh"), exist_ok=True)
     # An explicit trail: brig's default one is named after the command, here the -c code itself,
     # which is longer than a file name may be (brig would refuse to start).
     log = os.path.join(os.environ.get("XDG_STATE_HOME") or tempfile.gettempdir(), "hostile-child-audit.jsonl")
-    p = subprocess.run([brig, "--audit-log", log, "--", sys.executable, "-c", ESCAPES], stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60, env=env)
+    code = f"AGENT = {agent_path!r}\n" + ESCAPES
+    try:
+        p = subprocess.run([brig, "--audit-log", log, "--", sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60, env=env, cwd="/")
+    finally:
+        listener.close()
+        import shutil
+        shutil.rmtree(agent_dir, ignore_errors=True)
     return [line for line in p.stderr.splitlines() if line.strip()] + [f"(exit code {p.returncode})"]
 
 
@@ -293,8 +311,8 @@ def audit_section(brig: str, log: str) -> tuple[list[str], int]:
 # --- running ----------------------------------------------------------------------------------
 
 async def run_session(brig_argv: list[str], stderr_path: str, steps: list[Step] | None = None, first: int = 1,
-                      notes: dict[str, Any] | None = None) -> int:
-    params = StdioServerParameters(command=brig_argv[0], args=brig_argv[1:], env=dict(os.environ))
+                      notes: dict[str, Any] | None = None, cwd: str | None = None) -> int:
+    params = StdioServerParameters(command=brig_argv[0], args=brig_argv[1:], env=dict(os.environ), cwd=cwd)
     failures = 0
     with open(stderr_path, "w") as errlog:
         async with stdio_client(params, errlog=errlog) as (read, write):
@@ -330,23 +348,23 @@ def main() -> int:
     # server's workdir (brig refuses an audit trail the server could edit).
     state = tempfile.mkdtemp(prefix="brig-demo-state-")
     os.environ["XDG_STATE_HOME"] = state
-    print("brig demo: " + " ".join(brig_argv))
+    print("brig demo (started from /, as Claude Desktop and Cline start servers): " + " ".join(brig_argv))
     print()
     with tempfile.NamedTemporaryFile(prefix="brig-demo-", suffix=".stderr", delete=False) as f:
         stderr_path = f.name
-    failures = anyio.run(run_session, brig_argv, stderr_path)
+    failures = anyio.run(run_session, brig_argv, stderr_path, None, 1, None, "/")
     with open(stderr_path, errors="replace") as f:
         stderr = f.read().strip()
     os.unlink(stderr_path)
     print("brig's stderr (brig's reports and the server's log):")
     print(textwrap.indent(stderr, "    ") if stderr else "    (nothing)")
     print()
-    print(f"[{len(STEPS) + 1}] a hostile child under brig's default profile (it tries to get out; brig reports each refused system call):")
+    print(f"[{len(STEPS) + 1}] a hostile child under brig's default profile, started from / (it tries to get out; brig reports each refused system call):")
     hostile = run_hostile(opts.brig)
     print(textwrap.indent("\n".join(hostile), "    "))
     print()
     escaped = [l for l in hostile if l.startswith("ESCAPED")]
-    ran = len([l for l in hostile if l.startswith("blocked ")]) == 7  # every attempt was made, and refused
+    ran = len([l for l in hostile if l.startswith("blocked ")]) == 8  # every attempt was made, and refused
     if escaped or not ran:
         failures += 1
         if not ran:

@@ -631,6 +631,20 @@ def test_memory_bomb(runner: Runner):
     assert count_in(res.line, r"at (\d+) MiB") < 512, res.describe()
 
 
+def test_strict_bounds_memory(runner: Runner):
+    """strict's `memory: 2GiB`: a 4 GiB allocation never completes (a memory cgroup kills it as
+    root, RLIMIT_AS fails it otherwise)."""
+    require_brig_runs(runner)
+    wd = runner.make_workdir()
+    # Touching 2 GiB takes seconds on a slow VM: longer than the grace period after stdin ends.
+    res = runner.brig([runner.h.fixture("mem_bomb"), "4096"], ["--profile", "strict", "--grace", "120"], workdir=wd, timeout=150)
+    assert res.verdict != "ESCAPED", "a 4 GiB allocation succeeded under strict:\n" + res.describe()
+    if res.verdict == "BLOCKED":
+        assert count_in(res.line, r"at (\d+) MiB") <= 2048, res.describe()
+    else:
+        assert res.rc == 128 + signal.SIGKILL, "expected ENOMEM or the cgroup's OOM kill:\n" + res.describe()
+
+
 def test_fd_bomb(runner: Runner):
     def more_fds():
         import resource
