@@ -184,3 +184,40 @@ def test_helper_reads_its_own_proc_self(runner: Runner, tmp_path, venv_python, p
     text = str(results[0].content)
     assert not results[0].is_error, err + text
     assert "exe=/usr/bin/readlink" in text and "maps=" in text and "maps=0" not in text, err + text
+
+
+# --- where user namespaces are refused -------------------------------------------------------
+
+@pytest.fixture
+def no_user_namespaces(hostile):
+    """user.max_user_namespaces=0 for the test (as on hardened kernels and, for unprivileged
+    users, like Ubuntu's AppArmor restriction), restored after."""
+    knob = Path("/proc/sys/user/max_user_namespaces")
+    if not IS_ROOT or not knob.exists():
+        pytest.skip("needs root to turn user namespaces off for a moment")
+    old = knob.read_text().strip()
+    try:
+        knob.write_text("0\n")
+    except OSError as e:
+        pytest.skip(f"cannot turn user namespaces off here ({e.strerror}: a container's /proc/sys is read-only)")
+    try:
+        yield
+    finally:
+        knob.write_text(old + "\n")
+
+
+def test_landlock_alone_where_user_namespaces_are_refused(hostile, no_user_namespaces):
+    r = Runner("unprivileged", hostile)
+    if not r.possible:
+        pytest.skip(f"no unprivileged user ({UNPRIVILEGED_USER})")
+    check = r._run([str(hostile.brig), "check"], cwd="/")
+    assert check.rc == 0 and "confinement: Landlock only" in check.stdout, check.describe()
+    for probe in (["read_file", f"{hostile.home}/.ssh/id_rsa"], ["write_file", str(hostile.home)]):
+        res = brig_from(r, "root", [hostile.fixture(probe[0]), *probe[1:]])
+        assert_blocked(res, NOT_THERE)
+    # A profile that requires the view refuses to start without it.
+    profile = hostile.base / "needs-view.yaml"
+    profile.write_text("version: 1\nname: needs-view\nextends: default\nsandbox:\n  require: [namespaces]\n")
+    profile.chmod(0o644)
+    res = r._run([str(hostile.brig), "--profile", str(profile), "--", "/bin/true"], cwd="/")
+    assert res.rc == 125 and "namespaces" in res.stderr, res.describe()
