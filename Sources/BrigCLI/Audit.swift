@@ -11,6 +11,7 @@ extension Brig {
     /// `brig audit verify|show|tail`: read the audit trail that `brig run` writes.
     public struct Audit: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "audit",
             abstract: "Verify, show and follow brig's audit trail (hash-chained JSON Lines).",
             discussion: """
                 Each brig session appends records to $XDG_STATE_HOME/brig/audit/NAME.jsonl (NAME: the \
@@ -65,6 +66,7 @@ extension Brig.Audit {
     /// `brig audit verify FILE...`
     public struct Verify: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check the HMAC chain of audit logs: exit 0 when intact, 1 when damaged.",
             discussion: """
                 Names the first bad record (FILE:LINE, sequence) and the damage: modified, inserted, \
@@ -121,6 +123,7 @@ extension Brig.Audit {
     /// `brig audit show [FILE]`
     public struct Show: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Print audit records as a table (or as JSON Lines), filtered.",
             discussion: """
                 Reads FILE with its rotated files (oldest first); default: the profile's log.
@@ -193,6 +196,7 @@ extension Brig.Audit {
     /// `brig audit tail [FILE] -f`
     public struct Tail: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "tail",
             abstract: "Print denials and blocked syscalls; with -f, follow the log as brig appends to it.",
             discussion: """
                 Follows FILE across rotation (when NAME.jsonl is renamed to NAME.jsonl.1, tail finishes \

@@ -41,8 +41,10 @@ public struct Brig: ParsableCommand {
 
     /// Parses, runs and exits: usage and brig's own errors exit 125 with one line on stderr.
     public static func main(_ arguments: [String]) -> Never {
+        StartupTrace.mark("main")
         do {
             var command = try parseAsRoot(arguments)
+            StartupTrace.mark("options parsed")
             try command.run()
             Glibc.exit(0)
         } catch let code as ExitCode {

@@ -13,6 +13,7 @@ extension Brig {
     /// `brig check`: validate a profile and show what it would enforce here.
     public struct Check: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Validate a profile and print the effective sandbox, the kernel features found, and the command's grants.",
             discussion: """
                 Exits 0 when the profile is valid and can be enforced on this machine, 125 otherwise
@@ -182,7 +183,7 @@ extension Brig {
 
     /// `brig profiles`: the built-in profiles.
     public struct Profiles: ParsableCommand {
-        public static let configuration = CommandConfiguration(abstract: "List the built-in profiles.")
+        public static let configuration = CommandConfiguration(commandName: "profiles", abstract: "List the built-in profiles.")
         public init() {}
 
         public func run() throws {

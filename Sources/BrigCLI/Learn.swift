@@ -14,6 +14,7 @@ extension Brig {
     /// `brig learn`: run a session under watch and write the tightest profile that still runs it.
     public struct Learn: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "learn",
             abstract: "Watch a real session and write the tightest profile that still runs the server.",
             discussion: """
                 The server runs as under `brig run --profile BASE`, except that nothing is refused: the

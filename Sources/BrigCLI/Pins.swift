@@ -10,6 +10,7 @@ extension Brig {
     /// `brig pins`: the pinned definitions (trust on first use) of the servers brig has run.
     public struct Pins: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "pins",
             abstract: "Show, diff, accept or reset the pinned tool, prompt and resource definitions of a server.",
             discussion: """
                 The first time brig sees a server's tools, prompts, resources and instructions it \
@@ -116,6 +117,7 @@ private func say(_ text: String) {
 extension Brig.Pins {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List a server's pins (state, item, SHA-256, pinned at), or every server with pins.")
 
         @OptionGroup var target: PinTarget
@@ -192,6 +194,7 @@ extension Brig.Pins {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "diff",
             abstract: "Show what changed in a server's definitions since they were pinned (all changed items, or ITEM).")
 
         @OptionGroup var target: PinTarget
@@ -224,6 +227,7 @@ extension Brig.Pins {
 
     struct Accept: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "accept",
             abstract: "Accept a changed definition (its new form becomes the pin) or forget a removed one.")
 
         @OptionGroup var target: PinTarget
@@ -259,6 +263,7 @@ extension Brig.Pins {
 
     struct Reset: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reset",
             abstract: "Forget every pin of a server: its next listing is a first use again.")
 
         @OptionGroup var target: PinTarget

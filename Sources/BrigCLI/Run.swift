@@ -14,6 +14,7 @@ extension Brig {
     /// `brig run`: the default subcommand.
     public struct Run: ParsableCommand {
         public static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run COMMAND as a confined MCP server and relay its stdio (the default subcommand).",
             discussion: """
                 Examples:
@@ -92,12 +93,18 @@ extension Brig {
             var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
                                          relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox,
                                          auditLog: noAudit ? nil : auditLog)
+            StartupTrace.mark("profile loaded, sandbox planned")
             prepared.checkExecutable(expected: expectSHA256)
+            StartupTrace.mark("executable hashed")
             if !noSandbox { prepared.openContentGuard() }
+            StartupTrace.mark("content defenses open")
             if !noSandbox && !noAudit { prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
+            StartupTrace.mark("audit trail open")
             SelfProtection.makeNonDumpable()
+            var hooks = Session.Hooks()
+            if StartupTrace.enabled { hooks.phase = { StartupTrace.mark($0) } }
             let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
-                                  policy: prepared.gate, audit: prepared.audit, auditStart: prepared.auditStart,
+                                  policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,
                                   content: prepared.content)
             do {
                 let code = try session.run()
@@ -268,6 +275,7 @@ struct Prepared {
             tmp.remove()
             Brig.fail(error.description)
         }
+        StartupTrace.mark("profile loaded, policy compiled")
         let plan: SandboxPlan
         do {
             plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,

@@ -240,7 +240,8 @@ sandbox:
 #                    allocation past it fails); a 4 GiB allocation never succeeds.
 #     fsize: 512MiB  no file the server writes grows past it (SIGXFSZ, then EFBIG).
 #     nofile: 1024   open descriptors per process.
-#     nproc: 256     processes (a pids cgroup as root, where RLIMIT_NPROC does not bind uid 0).
+#     nproc: 256     tasks: RLIMIT_NPROC, and in the view the pid namespace's kernel.pid_max (at
+#                    least 300 there; a pids cgroup as root where there is no view).
 #     core: 0        no core dumps (they would hold the server's memory, secrets included).
 version: 1
 name: strict

@@ -179,7 +179,10 @@ public struct SandboxPlan: Sendable {
         // RLIMIT_NPROC does not bind uid 0 and RLIMIT_AS counts address space, not memory: as
         // root a cgroup bounds both for the session's processes together.
         var pidsLimit: UInt64?
-        if root && !switchesUser, let nproc = sandbox.rlimits["nproc"], nproc != UInt64.max { pidsLimit = nproc }
+        let nproc = sandbox.rlimits["nproc"].flatMap { $0 == UInt64.max ? nil : $0 }
+        let viewBoundsTasks = sandbox.view == .auto && features.landlockABI >= 1 && features.namespaceView
+            && NamespaceView.pidMaxIsNamespaced && nproc != nil
+        if root && !switchesUser && !viewBoundsTasks, let nproc { pidsLimit = nproc }
         let memoryLimit = root ? sandbox.memory : nil
         if pidsLimit != nil || memoryLimit != nil {
             let wanted = [pidsLimit.map { "pids.max=\($0)" }, memoryLimit.map { "memory.max=\($0)" }].compactMap { $0 }.joined(separator: ", ")
@@ -212,7 +215,12 @@ public struct SandboxPlan: Sendable {
             var grants: [NamespaceView.Grant] = []
             for p in rules.read + rules.exec { grants.append(.init(path: p, write: false)) }
             for p in rules.write { grants.append(.init(path: p, write: true)) }
-            let view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
+            var view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
+            if viewBoundsTasks, let nproc {
+                view.pidMax = max(nproc + 1, 301)
+                plan.enforced.append("nproc: the view's pid namespace allows \(max(nproc, 300)) tasks (kernel.pid_max=\(max(nproc + 1, 301)); "
+                    + "RLIMIT_NPROC too, which counts the user's tasks machine-wide)")
+            }
             plan.view = view
             plan.confinement.view = view
             plan.confinement.viewOptional = !sandbox.require.contains("namespaces")

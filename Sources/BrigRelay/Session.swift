@@ -53,6 +53,8 @@ public final class Session: Sendable {
         public var listener: (@Sendable (Int32) -> Void)?
         public var observer: Relay.Observer?
         public var started: (@Sendable (Relay) -> Void)?
+        /// Start-up phases, for `BRIG_TRACE_STARTUP`.
+        public var phase: (@Sendable (String) -> Void)?
         public init() {}
     }
 
@@ -99,7 +101,9 @@ public final class Session: Sendable {
         childSpec.stdout = fromServerPipe.write
         let child: ChildProcess
         do {
+            hooks.phase?("spawning")
             child = try ChildProcess.spawn(childSpec)
+            hooks.phase?("server exec'd")
         } catch {
             for fd in [toServerPipe.read, toServerPipe.write, fromServerPipe.read, fromServerPipe.write] { close(fd) }
             resources.releaseBeforeRelay()

@@ -157,6 +157,8 @@ extension ChildProcess {
         let view = c.view
         let viewStrings = (view?.operations ?? []).map { (strdup($0.source), strdup($0.target)) }
         let viewCwd = view?.workingDirectory.flatMap { strdup($0) }
+        let pidMax = view?.pidMax.flatMap { strdup(String($0)) }
+        defer { if let pidMax { free(pidMax) } }
         defer {
             for (a, b) in viewStrings { free(a); free(b) }
             if let viewCwd { free(viewCwd) }
@@ -223,6 +225,7 @@ extension ChildProcess {
                                 config.view_ops = opsBuf.baseAddress
                                 config.view_op_count = Int32(opsBuf.count)
                                 config.view_cwd = viewCwd.map { UnsafePointer($0) }
+                                config.pid_max = pidMax.map { UnsafePointer($0) }
                             }
                             return brig_spawn(&config, &pid, &stage, &listener)
                         }

@@ -49,6 +49,19 @@ public struct NamespaceView: Sendable, Equatable {
     public var workingDirectory: String?
     /// An unprivileged brig makes a user namespace to own the others.
     public var userNamespace: Bool
+    /// The pid namespace's `kernel.pid_max`: at most `pidMax - 1` tasks (processes and threads)
+    /// exist in the view at once. The kernel's minimum is 301.
+    public var pidMax: UInt64?
+
+    /// Whether this kernel namespaces `kernel.pid_max` (Linux 6.14+).
+    public static let pidMaxIsNamespaced: Bool = {
+        var name = utsname()
+        guard uname(&name) == 0 else { return false }
+        let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        guard parts.count == 2 else { return false }
+        return parts[0] > 6 || (parts[0] == 6 && parts[1] >= 14)
+    }()
     /// Namespace flags for clone(2).
     public var cloneFlags: UInt {
         NamespaceView.newMount | NamespaceView.newPID | NamespaceView.newIPC | NamespaceView.newUTS

@@ -98,6 +98,7 @@ typedef struct brig_spawn_config {
     int view_op_count;
     const char *view_cwd;      ///< inside the view: the working directory (NULL: /)
     int status_fd;             ///< with CLONE_NEWPID: the init writes the server's wait status here (-1: none)
+    const char *pid_max;       ///< NULL, or the view's pid namespace's kernel.pid_max (bounds its processes)
 
     int set_ids;               ///< change to uid/gid below (root only)
     uid_t uid;
