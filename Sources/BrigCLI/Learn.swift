@@ -71,11 +71,21 @@ extension Brig {
             if argv.first == "--" { argv.removeFirst() }
             var transcript: [[UInt8]]?
             if let replay {
-                guard let text = Learn.readFile(replay) else { Brig.fail("--replay \(replay): \(String(cString: strerror(errno)))") }
-                transcript = text.split(separator: 0x0A).map(Array.init).filter { line in
-                    let t = line.drop { $0 == 0x20 || $0 == 0x09 }
-                    return !t.isEmpty && t.first != UInt8(ascii: "#")
+                InputPath.requireReadableFile(replay, label: "--replay")
+                guard let text = Learn.readFile(replay) else { Brig.fail("--replay \(InputPath.shown(replay)): \(String(cString: strerror(errno)))") }
+                var lines: [[UInt8]] = []
+                for (index, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                    let t = raw.drop { $0 == 0x20 || $0 == 0x09 }
+                    if t.isEmpty || t.first == UInt8(ascii: "#") { continue }
+                    let line = Array(raw)
+                    // A transcript that is not JSON-RPC would only teach what a confused server does.
+                    let valid = line.withUnsafeBufferPointer { buf in
+                        if case .success = MessageView.parse(buf) { return true } else { return false }
+                    }
+                    if !valid { Brig.fail("--replay \(InputPath.shown(replay)):\(index + 1): not a JSON-RPC message") }
+                    lines.append(line)
                 }
+                transcript = lines
             }
             let prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: RelayConfiguration(),
                                          relayLimitGiven: false, confine: true, forcePermissive: true)
