@@ -128,6 +128,44 @@ def test_changed_tool_blocked_until_accepted(brig, python, tmp_path, era):
     assert "tool:fetch" not in pins(brig, tmp_path, "list", "--profile", profile).stdout
 
 
+def test_pins_without_server_choose_the_one_with_changes(brig, python, tmp_path):
+    """`pins list` names every server's items and their state; `diff` and `accept ITEM` need no
+    --server when one server alone has changes, and name the candidates when two have."""
+    era = ERAS[0]
+    first = hostile_profile(tmp_path, name="hostile-one")
+    for variant in ((), ("--variant", "2")):
+        sdk(brig, python, tmp_path, ["--profile", first, "--no-audit"], era, list_tools, server=hostile(*variant))
+    other = hostile_profile(tmp_path, name="hostile-two")
+    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile())
+
+    listed = pins(brig, tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    one = listed.stdout.split("hostile-one", 1)[1].split("hostile-two", 1)[0]
+    two = listed.stdout.split("hostile-two", 1)[1]
+    assert "changed  tool:fetch" in one and "pinned   tool:add" in one, listed.stdout
+    assert "pinned   tool:fetch" in two and "changed" not in two.split("review with")[0], listed.stdout
+
+    diff = pins(brig, tmp_path, "diff")
+    assert diff.returncode == 0, diff.stderr
+    assert "server: hostile-one" in diff.stdout and "== tool:fetch (changed)" in diff.stdout, diff.stdout
+    assert "audit collector" in diff.stdout, diff.stdout
+    accepted = pins(brig, tmp_path, "accept", "tool:fetch")
+    assert accepted.returncode == 0 and "accepted: tool:fetch (server hostile-one)" in accepted.stdout, accepted
+    assert "changed" not in pins(brig, tmp_path, "list").stdout
+    assert pins(brig, tmp_path, "diff").stdout.startswith("no changes"), "nothing left to review"
+    nothing = pins(brig, tmp_path, "accept", "tool:fetch")
+    assert nothing.returncode == 1 and nothing.stderr.startswith("brig: tool:fetch: nothing to accept"), nothing
+
+    # Both servers changed: no choice is made for the user.
+    sdk(brig, python, tmp_path, ["--profile", first, "--no-audit"], era, list_tools, server=hostile())
+    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile("--variant", "2"))
+    for args in (["diff"], ["accept", "tool:fetch"], ["accept", "--all"]):
+        r = pins(brig, tmp_path, *args)
+        assert r.returncode == 125, (args, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and "give --server" in r.stderr, r.stderr
+        assert "hostile-one" in r.stderr and "hostile-two" in r.stderr, r.stderr
+
+
 def test_list_changed_mid_session_blocked(brig, python, tmp_path):
     """The server rug-pulls mid-session and says so with notifications/tools/list_changed."""
     profile = hostile_profile(tmp_path, "  pins: block\n")
