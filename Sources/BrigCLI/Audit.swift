@@ -335,8 +335,9 @@ struct AuditTable {
         let what = r["mcp.method"]?.stringValue
             ?? (r["mcp.kind"]?.stringValue).map { k in "(\(k) \(r["mcp.id"]?.stringValue ?? ""))" }
             ?? eventLabel(r)
-        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue ?? ""
-        var decision = "", rule = ""
+        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue
+            ?? r["brig.detail.tool"]?.stringValue ?? ""
+        var decision = "", rule = AuditTable.blockedSummary(r) ?? ""
         if let allowed = r["mcp.decision.allowed"]?.boolValue {
             decision = allowed ? "allowed" : "denied"
             rule = r["mcp.decision.rule"]?.stringValue ?? ""
@@ -379,7 +380,21 @@ struct AuditTable {
             if case .number(let pid)? = r["process.pid"] { s += " pid=\(pid)" }
             if let args = r["brig.syscall.args"]?.arrayValue { s += " args=" + args.map(\.jsonText).joined(separator: ",") }
             if let d = r["brig.detail"], case .object(let members) = d, !members.isEmpty { s += " " + d.jsonText }
+            if let blocked = AuditTable.blockedSummary(r) { s += " " + blocked }
         }
         return s
+    }
+
+    /// A session end's blocked-call totals: `blocked syscalls: ptrace 10000, unshare 2 (9002 not
+    /// recorded one by one)`; nil for other records and sessions that had none blocked.
+    static func blockedSummary(_ r: RecordFields) -> String? {
+        guard r.action == "session-end", case .object(let counts)? = r["brig.session.blocked_syscalls"],
+              !counts.isEmpty else { return nil }
+        let list = counts.map { name, n in "\(name) \(n.jsonText)" }.joined(separator: ", ")
+        var text = "blocked syscalls: " + list
+        if case .number(let n)? = r["brig.session.blocked_syscalls_suppressed"], n != "0" {
+            text += " (\(n) not recorded one by one)"
+        }
+        return text
     }
 }
