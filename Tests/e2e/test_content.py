@@ -216,6 +216,42 @@ def test_hidden_text_is_sanitized(brig, python, tmp_path, era):
     assert any("sanitized in result" in ln and "ignore previous instructions" in ln for ln in lines), err
 
 
+@pytest.mark.parametrize("era", ERAS)
+def test_content_records_name_their_call(brig, python, tmp_path, era):
+    """Sanitizing, leak and poisoning records carry the id, method and tool of the call they were
+    found in, and the item: each joins the request's own message record by its id. (The tool of
+    a result comes from the in-flight table, which knows it when a message policy reads the call:
+    here one rule; without any, neither the call's record nor the finding's names the tool.)"""
+    profile = hostile_profile(tmp_path, '  tools:\n    rules:\n      - {name: "*", allow: true}\n')
+    log = tmp_path / "audit" / "trail.jsonl"
+
+    async def body(s):
+        await list_tools(s)
+        await s.call_tool("hidden", {})
+        await s.call_tool("leak", {})
+
+    sdk(brig, python, tmp_path, ["--profile", profile, "--audit-log", str(log)], era, body, server=hostile())
+    records = audit_actions(log)
+    requests = {r["mcp"]["id"]: r["mcp"] for r in records
+                if r.get("mcp", {}).get("direction") == "host-to-server" and r["mcp"]["kind"] == "request"}
+
+    def named(action, item, tool):
+        found = [e["brig"]["detail"] for e in events(log, action)
+                 if e["brig"]["detail"]["item"] == item and e["brig"]["detail"].get("tool") == tool]
+        assert found, (action, item, tool, [e["brig"]["detail"] for e in events(log, action)])
+        for d in found:
+            request = requests.get(d["id"])
+            assert request and request["method"] == d["method"], (d, sorted(requests))
+            if d["method"] == "tools/call":
+                assert request["tool"] == tool, (d, request)
+        return found
+
+    assert named("sanitized", "result", "hidden")[0]["method"] == "tools/call"
+    assert all(d["method"] == "tools/call" for d in named("leak", "result", "leak"))
+    assert named("sanitized", "tool:notes", "notes")[0]["method"] in ("tools/list", "server/discover")
+    assert named("poisoning", "tool:helper", "helper")[0]["method"] in ("tools/list", "server/discover")
+
+
 def test_sanitize_false_passes_text_through(brig, python, tmp_path):
     profile = hostile_profile(tmp_path, "  sanitize: false\n  poisoning: off\n")
 
