@@ -160,7 +160,9 @@ extension Brig.Audit {
         public static let configuration = CommandConfiguration(
             abstract: "Print audit records as a table (or as JSON Lines), filtered.",
             discussion: """
-                Reads FILE with its rotated files (oldest first); default: the profile's log.
+                Reads FILE with its rotated files (oldest first); default: the profile's log. A session's \
+                end row has its blocked-syscall totals (every refused call, and how many were not \
+                recorded one by one). A FILE that cannot be read, or holds no record, exits 125.
 
                 Examples:
                   brig audit show --outcome denied
@@ -233,7 +235,8 @@ extension Brig.Audit {
             abstract: "Print denials and blocked syscalls; with -f, follow the log as brig appends to it.",
             discussion: """
                 Follows FILE across rotation (when NAME.jsonl is renamed to NAME.jsonl.1, tail finishes \
-                the old file and continues in the new one).
+                the old file and continues in the new one); with -f, a FILE that does not exist yet is \
+                waited for. A FILE that cannot be read, or holds no record, exits 125.
 
                 Examples:
                   brig audit tail -f

@@ -34,7 +34,7 @@ extension Brig {
         @Option(name: .customLong("explain"), help: ArgumentHelp(
             "Print the policy's decision and deciding rule for each JSON-RPC message in FILE (one per line; "
                 + "a line starting with 'S: ' comes from the server, '#' starts a comment). Exits 1 if any "
-                + "line is not a valid message.", valueName: "FILE"))
+                + "line is not a valid message, saying how many on stderr.", valueName: "FILE"))
         var explain: String?
 
         @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(

@@ -28,7 +28,8 @@ extension Brig {
                 arguments). Each grant has a comment saying why. Environment variables cannot be observed.
 
                 The session is a real host talking on stdin/stdout, or --replay FILE (one JSON-RPC
-                message per line, sent in order, each request waiting for its answer). With --replay,
+                message per line, sent in order, each request waiting for its answer; a line that is not
+                one is refused, exit 125, before the server starts). With --replay,
                 the summary and --diff go to stdout; otherwise to stderr (stdout is the host's).
 
                 Two commands from an unknown server to its reviewed profile:
