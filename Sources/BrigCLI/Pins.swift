@@ -22,7 +22,7 @@ extension Brig {
                 SHA-256 of the resolved executable's SHA-256 and its arguments. `brig pins list` \
                 without --server or --profile lists every server stored with its items and their \
                 state. `diff` and `accept` without --server or --profile take the one server with \
-                changes (for `accept ITEM`: the one with ITEM changed or removed); when several \
+                changes (for `accept ITEM`: the one with ITEM changed, new or removed); when several \
                 have, they name them and exit 125.
 
                 Pins live in $XDG_STATE_HOME/brig/pins (else ~/.local/state/brig/pins), one \
@@ -201,8 +201,9 @@ extension Brig.Pins {
             }
             let changed = entries.filter { $0.state == "changed" }.count
             let removed = entries.filter { $0.state == "removed" }.count
-            if changed + removed > 0 {
-                say("\(changed) changed, \(removed) removed: review with `brig pins diff`, then `brig pins accept`")
+            let added = entries.filter { $0.state == "new" }.count
+            if changed + removed + added > 0 {
+                say("\(changed) changed, \(removed) removed, \(added) new: review with `brig pins diff`, then `brig pins accept`")
             }
         }
 
@@ -262,6 +263,9 @@ extension Brig.Pins {
                     say(diff)
                 } else if let r = e.removedAt {
                     say("no longer listed since \(r); `brig pins accept \(e.item)` forgets it")
+                } else if let a = e.addedAt {
+                    say("added after the server's first listing, seen \(a); `brig pins accept \(e.item)` marks it reviewed:")
+                    say(e.prettyDefinition)
                 } else {
                     say("unchanged since \(e.pinnedAt)")
                 }
@@ -271,14 +275,14 @@ extension Brig.Pins {
 
     struct Accept: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Accept a changed definition (its new form becomes the pin) or forget a removed one.")
+            abstract: "Accept a changed definition (its new form becomes the pin), a new one (added after the first listing), or forget a removed one.")
 
         @OptionGroup var target: PinTarget
 
         @Argument(help: ArgumentHelp("The item to accept (see `brig pins list`).", valueName: "ITEM"))
         var item: String?
 
-        @Flag(name: .customLong("all"), help: "Accept every changed and removed item.")
+        @Flag(name: .customLong("all"), help: "Accept every changed, new and removed item.")
         var all = false
 
         func validate() throws {
@@ -289,7 +293,7 @@ extension Brig.Pins {
             let wanted = item
             guard let store = try target.store(choosing: { $0.state != "pinned" && (wanted == nil || $0.item == wanted) },
                                                what: wanted.map { "\($0) to accept" } ?? "changes to accept") else {
-                if let wanted { Brig.fail("\(wanted): nothing to accept in any server's pins (not changed or removed)", code: 1) }
+                if let wanted { Brig.fail("\(wanted): nothing to accept in any server's pins (not changed, new or removed)", code: 1) }
                 say("nothing to accept")
                 return
             }
@@ -301,7 +305,7 @@ extension Brig.Pins {
                     if try store.accept(item) {
                         say("accepted: \(item) (server \(store.identity))")
                     } else {
-                        Brig.fail("\(item): nothing to accept (not changed or removed)", code: 1)
+                        Brig.fail("\(item): nothing to accept (not changed, new or removed)", code: 1)
                     }
                 }
             } catch {

@@ -32,9 +32,19 @@ public struct PinEntry: Sendable, Equatable {
     public var pendingSeenAt: String?
     /// UTC time a complete listing first lacked the item, nil while it is listed.
     public var removedAt: String?
+    /// UTC time the item first appeared in a listing after the server's first one (a tool the
+    /// server added later is worth a look too); nil for the first listing's items and once accepted.
+    public var addedAt: String?
 
-    /// `pinned`, `changed` (pending) or `removed`.
-    public var state: String { pendingSHA256 != nil ? "changed" : removedAt != nil ? "removed" : "pinned" }
+    /// `changed` (pending), `removed`, `new` (added after the first listing, not yet accepted) or `pinned`.
+    public var state: String {
+        pendingSHA256 != nil ? "changed" : removedAt != nil ? "removed" : addedAt != nil ? "new" : "pinned"
+    }
+
+    /// The pinned definition, pretty-printed.
+    public var prettyDefinition: String {
+        (try? JSONValue.parse(canonical)).map(CanonicalJSON.pretty) ?? canonical
+    }
 
     /// The readable diff of the pending definition against the pin, nil when none is pending.
     public var diff: String? {
@@ -149,12 +159,17 @@ public final class PinStore: Sendable {
             let now = utcNow()
             var result: [(item: String, status: PinStatus)] = []
             var seen = Set<String>()
+            // Kinds (`tool:`...) already pinned before this listing began: a fresh item of one of
+            // them was added later. The pages of the same listing do not count.
+            let kindsPinnedBefore = Set(entries.keys.filter { !alsoListed.contains($0) }.compactMap(PinStore.kindPrefix))
             for (item, value) in items {
                 guard seen.insert(item).inserted else { continue }
                 let canonical = CanonicalJSON.text(value)
                 let sha = sha256Hex(Array(canonical.utf8))
                 guard var e = entries[item] else {
-                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now)
+                    let later = PinStore.kindPrefix(item).map(kindsPinnedBefore.contains) ?? false
+                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now,
+                                             addedAt: later ? now : nil)
                     result.append((item, .new))
                     continue
                 }
@@ -216,10 +231,20 @@ public final class PinStore: Sendable {
         return LineDiff.unified(old: pretty(old), new: pretty(new), oldLabel: oldLabel, newLabel: newLabel)
     }
 
+    /// `tool:` of `tool:NAME`; nil for `instructions`.
+    static func kindPrefix(_ item: String) -> String? {
+        item.firstIndex(of: ":").map { String(item[...$0]) }
+    }
+
     private static func accept(_ item: String, in entries: inout [String: PinEntry]) -> Bool {
         guard var e = entries[item] else { return false }
         if e.removedAt != nil, e.pendingSHA256 == nil {
             entries[item] = nil
+            return true
+        }
+        if e.addedAt != nil, e.pendingSHA256 == nil {
+            e.addedAt = nil
+            entries[item] = e
             return true
         }
         guard let sha = e.pendingSHA256, let canonical = e.pendingCanonical else { return false }
@@ -230,6 +255,7 @@ public final class PinStore: Sendable {
         e.pendingCanonical = nil
         e.pendingSeenAt = nil
         e.removedAt = nil
+        e.addedAt = nil
         entries[item] = e
         return true
     }
@@ -295,7 +321,7 @@ public final class PinStore: Sendable {
                                      pendingSHA256: v["pending"]?["sha256"]?.stringValue,
                                      pendingCanonical: v["pending"]?["canonical"]?.stringValue,
                                      pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
-                                     removedAt: v["removedAt"]?.stringValue)
+                                     removedAt: v["removedAt"]?.stringValue, addedAt: v["addedAt"]?.stringValue)
         }
         return entries
     }
@@ -310,6 +336,7 @@ public final class PinStore: Sendable {
                                                ("seenAt", .string(e.pendingSeenAt ?? ""))])))
             }
             if let r = e.removedAt { m.append(("removedAt", .string(r))) }
+            if let a = e.addedAt { m.append(("addedAt", .string(a))) }
             items.append((e.item, .object(m)))
         }
         let doc = JSONValue.object([("version", .number("1")), ("identity", .string(identity)), ("items", .object(items))])

@@ -136,7 +136,7 @@ def test_pins_without_server_choose_the_one_with_changes(brig, python, tmp_path)
     for variant in ((), ("--variant", "2")):
         sdk(brig, python, tmp_path, ["--profile", first, "--no-audit"], era, list_tools, server=hostile(*variant))
     other = hostile_profile(tmp_path, name="hostile-two")
-    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile())
+    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile("--clean"))
 
     listed = pins(brig, tmp_path, "list")
     assert listed.returncode == 0, listed.stderr
@@ -164,6 +164,16 @@ def test_pins_without_server_choose_the_one_with_changes(brig, python, tmp_path)
         assert r.returncode == 125, (args, r.stdout, r.stderr)
         assert r.stderr.count("\n") == 1 and "give --server" in r.stderr, r.stderr
         assert "hostile-one" in r.stderr and "hostile-two" in r.stderr, r.stderr
+
+    # Tools the server added after its first listing (it ran --clean first) are new until accepted;
+    # only hostile-two has them, so accepting one needs no --server.
+    two = pins(brig, tmp_path, "list").stdout.split("hostile-two", 1)[1]
+    assert "new      tool:helper" in two and "new      tool:notes" in two and "pinned   tool:add" in two, two
+    helper = pins(brig, tmp_path, "diff", "--server", "hostile-two", "tool:helper")
+    assert "added after the server's first listing" in helper.stdout and "Multiplies two numbers" in helper.stdout, helper
+    accepted = pins(brig, tmp_path, "accept", "tool:helper")
+    assert accepted.returncode == 0 and "(server hostile-two)" in accepted.stdout, accepted
+    assert "pinned   tool:helper" in pins(brig, tmp_path, "list").stdout.split("hostile-two", 1)[1]
 
 
 def test_list_changed_mid_session_blocked(brig, python, tmp_path):
