@@ -76,6 +76,17 @@ struct AuditLocation: ParsableArguments {
         return all
     }
 
+    /// A file with bytes in it that do not even start like a record (a partial first record, from
+    /// a brig killed while writing it, does).
+    static func isNotAuditLog(_ path: String) -> Bool {
+        guard let f = fopen(path, "r") else { return false }
+        defer { fclose(f) }
+        let start = Array("{\"@timestamp\"".utf8)
+        var head = [UInt8](repeating: 0, count: start.count)
+        let n = fread(&head, 1, head.count, f)
+        return n > 0 && Array(head[..<n]) != Array(start[..<n])
+    }
+
     private static func fileSize(_ path: String) -> Int64? {
         var st = stat()
         return stat(path, &st) == 0 ? Int64(st.st_size) : nil
@@ -142,6 +153,9 @@ extension Brig.Audit {
             do { key = try AuditKey.load(keyPath) } catch { Brig.fail(error.description) }
             let paths = location.files(files, profile: profile)
             let report = AuditVerifier.verify(files: paths, key: key, anchor: anchor ?? profile?.audit.anchor)
+            if report.records == 0, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
+                Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+            }
             for w in report.warnings { print("warning: \(w)") }
             if let problem = report.problem {
                 if report.noRecordVerifies {

@@ -230,3 +230,15 @@ def test_verify_with_the_wrong_key_says_so(brig, tmp_path, sample_log, source):
                        env=dict(os.environ, XDG_STATE_HOME=str(state)), stdin=subprocess.DEVNULL)
     assert t.returncode == 1 and ": modified: " in t.stdout and "wrong key" not in t.stdout + t.stderr, (t.stdout, t.stderr)
     assert t.stderr.startswith("brig: damaged: ") and t.stderr.count("\n") == 1, t.stderr
+
+
+@pytest.mark.parametrize("command", ["verify", "show", "tail"])
+def test_a_file_of_no_records_is_not_an_audit_log(brig, tmp_path, sample_log, command):
+    """Bytes without a newline are not a record cut short (that starts like one): brig says what
+    the file is not, rather than "intact: 0 records" or an empty table."""
+    _, state = sample_log
+    odd = tmp_path / "odd.jsonl"
+    odd.write_bytes(b"\x00\x01\x02\xff" * 64)
+    r = subprocess.run([brig, "audit", command, str(odd)], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, XDG_STATE_HOME=str(state)), stdin=subprocess.DEVNULL)
+    assert r.returncode == 125 and r.stderr == f"brig: {odd}: not an audit log (no line of it is a record)\n", r
