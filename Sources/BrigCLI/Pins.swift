@@ -118,12 +118,12 @@ struct PinTarget: ParsableArguments {
         let candidates = storedServers().filter { $0.entries.contains(where: pending) }
         if candidates.count == 1 { return openStore(candidates[0].identity) }
         if candidates.isEmpty { return nil }
-        let names = candidates.map { c in c.identity + (c.isName ? "" : " (no profile name)") }
+        let names = candidates.map { c in c.identity + (c.label.map { " (\($0))" } ?? "") }
         Brig.fail("\(candidates.count) servers have \(what): give --server IDENTITY (one of: \(names.joined(separator: ", ")))")
     }
 
     /// Every server with a pin file in the pins directory, by identity, with its pins.
-    func storedServers() -> [(identity: String, isName: Bool, entries: [PinEntry])] {
+    func storedServers() -> [(identity: String, label: String?, entries: [PinEntry])] {
         let dir = pinsDirectory
         guard let d = opendir(dir) else { return [] }
         var names: [String] = []
@@ -137,9 +137,9 @@ struct PinTarget: ParsableArguments {
         return names.sorted().map { name in
             // The identity is inside the file; the file name may be a sanitized form of it.
             let identity = PinTarget.storedIdentity(dir + "/" + name) ?? String(name.dropLast(5))
-            let entries = (try? PinStore(identity: identity, directory: dir).list()) ?? []
-            let hashed = identity.utf8.count == 64 && identity.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
-            return (identity, !hashed, entries)
+            let store = try? PinStore(identity: identity, directory: dir)
+            let label = (try? store?.savedLabel()) ?? nil
+            return (identity, label, (try? store?.list()) ?? [])
         }
     }
 
@@ -220,7 +220,8 @@ extension Brig.Pins {
             for server in servers {
                 let pending = server.entries.filter { $0.state != "pinned" }.count
                 if pending > 0 { pendingServers += 1 }
-                say("  \(server.identity)  \(server.entries.count) item(s)" + (pending > 0 ? ", \(pending) to review" : ""))
+                say("  \(server.identity)" + (server.label.map { " (\($0))" } ?? "") + "  \(server.entries.count) item(s)"
+                    + (pending > 0 ? ", \(pending) to review" : ""))
                 for e in server.entries { say("    \(e.state.padding(8)) \(e.item)") }
             }
             if pendingServers == 1 {

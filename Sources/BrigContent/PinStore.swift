@@ -68,11 +68,15 @@ public final class PinStore: Sendable {
     public let identity: String
     public let directory: String
     public let path: String
+    /// What the identity was made from, in words (`uvx mcp-server-time`), saved with the pins so
+    /// that `brig pins` can name a server whose identity is a hash; nil keeps the saved one.
+    public let label: String?
     private let lock = Mutex(())
 
     /// Opens (creating the directory, mode 0700, when missing) the pins of `identity`.
-    public init(identity: String, directory: String) throws(PinError) {
+    public init(identity: String, directory: String, label: String? = nil) throws(PinError) {
         self.identity = identity
+        self.label = label
         self.directory = directory
         self.path = directory + "/" + PinStore.fileName(for: identity)
         try PinStore.makeDirectory(directory)
@@ -223,6 +227,11 @@ public final class PinStore: Sendable {
         try transaction { entries in entries.values.sorted { $0.item < $1.item } }
     }
 
+    /// The label saved with the pins (see `label`), nil when none was.
+    public func savedLabel() throws(PinError) -> String? {
+        try transaction(readingLabel: { _, saved in saved })
+    }
+
     /// The readable line diff of two canonical texts, pretty-printed.
     public static func diff(old: String, new: String, oldLabel: String = "pinned", newLabel: String = "now") -> String {
         func pretty(_ text: String) -> String {
@@ -265,6 +274,12 @@ public final class PinStore: Sendable {
     /// Runs `body` on the entries read from the file under the locks, and writes them back
     /// when it changed them.
     private func transaction<T>(_ body: (inout [String: PinEntry]) -> T) throws(PinError) -> T {
+        try transaction(readingLabel: { entries, _ in body(&entries) })
+    }
+
+    /// The same, with the label saved in the file; the file is also rewritten when this store's
+    /// `label` differs from it.
+    private func transaction<T>(readingLabel body: (inout [String: PinEntry], String?) -> T) throws(PinError) -> T {
         let outcome: Result<T, PinError> = lock.withLock { _ in
             let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard dirFD >= 0 else { return .failure(PinError("\(directory): \(errorText(errno))")) }
@@ -272,22 +287,22 @@ public final class PinStore: Sendable {
             while flock(dirFD, LOCK_EX) != 0 {
                 if errno != EINTR { return .failure(PinError("\(directory): lock: \(errorText(errno))")) }
             }
-            let original: [String: PinEntry]
-            do throws(PinError) { original = try load() } catch { return .failure(error) }
+            let original: [String: PinEntry], savedLabel: String?
+            do throws(PinError) { (original, savedLabel) = try load() } catch { return .failure(error) }
             var entries = original
-            let value = body(&entries)
-            if entries != original {
-                do throws(PinError) { try save(entries, dirFD: dirFD) } catch { return .failure(error) }
+            let value = body(&entries, savedLabel)
+            if entries != original || (label != nil && label != savedLabel && !entries.isEmpty) {
+                do throws(PinError) { try save(entries, label: label ?? savedLabel, dirFD: dirFD) } catch { return .failure(error) }
             }
             return .success(value)
         }
         return try outcome.get()
     }
 
-    private func load() throws(PinError) -> [String: PinEntry] {
+    private func load() throws(PinError) -> (entries: [String: PinEntry], label: String?) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return [:] }
+            if errno == ENOENT { return ([:], nil) }
             throw PinError("\(path): \(errorText(errno))")
         }
         defer { close(fd) }
@@ -323,10 +338,10 @@ public final class PinStore: Sendable {
                                      pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
                                      removedAt: v["removedAt"]?.stringValue, addedAt: v["addedAt"]?.stringValue)
         }
-        return entries
+        return (entries, doc["label"]?.stringValue)
     }
 
-    private func save(_ entries: [String: PinEntry], dirFD: Int32) throws(PinError) {
+    private func save(_ entries: [String: PinEntry], label: String?, dirFD: Int32) throws(PinError) {
         var items: [(String, JSONValue)] = []
         for e in entries.values.sorted(by: { $0.item < $1.item }) {
             var m: [(String, JSONValue)] = [("sha256", .string(e.sha256)), ("canonical", .string(e.canonical)),
@@ -339,7 +354,10 @@ public final class PinStore: Sendable {
             if let a = e.addedAt { m.append(("addedAt", .string(a))) }
             items.append((e.item, .object(m)))
         }
-        let doc = JSONValue.object([("version", .number("1")), ("identity", .string(identity)), ("items", .object(items))])
+        var members: [(String, JSONValue)] = [("version", .number("1")), ("identity", .string(identity))]
+        if let label { members.append(("label", .string(label))) }
+        members.append(("items", .object(items)))
+        let doc = JSONValue.object(members)
         let text = Array((CanonicalJSON.pretty(doc) + "\n").utf8)
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)

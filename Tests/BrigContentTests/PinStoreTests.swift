@@ -77,6 +77,21 @@ struct PinStoreTests {
         #expect(try again.accept("tool:write_file") == false)
     }
 
+    @Test("the label (the identity in words) is saved with the pins and kept by a store opened without one")
+    func label() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let session = try PinStore(identity: "3f2a", directory: dir.path, label: "uvx mcp-server-time")
+        _ = try session.compare(try items(tool1), removalScope: "tool:")
+        let review = try PinStore(identity: "3f2a", directory: dir.path)
+        #expect(try review.savedLabel() == "uvx mcp-server-time")
+        _ = try review.compare(try items(tool1Changed), removalScope: "tool:")
+        #expect(try review.acceptAll() == ["tool:read_file"])
+        #expect(try PinStore(identity: "3f2a", directory: dir.path).savedLabel() == "uvx mcp-server-time")
+        #expect(ContentGuard.label(command: ["/usr/bin/uvx", "--quiet", "mcp-server-time", "--token", "x"]) == "uvx mcp-server-time")
+        #expect(ContentGuard.label(command: ["node"]) == "node")
+    }
+
     @Test("a definition back to its pin clears the pending change")
     func revert() throws {
         let dir = TempDir()

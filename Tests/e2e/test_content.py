@@ -164,6 +164,7 @@ def test_pins_without_server_choose_the_one_with_changes(brig, python, tmp_path)
         assert r.returncode == 125, (args, r.stdout, r.stderr)
         assert r.stderr.count("\n") == 1 and "give --server" in r.stderr, r.stderr
         assert "hostile-one" in r.stderr and "hostile-two" in r.stderr, r.stderr
+        assert r.stderr.count("hostile_server.py") == 2, f"each candidate is named by its command: {r.stderr}"
 
     # Tools the server added after its first listing (it ran --clean first) are new until accepted;
     # only hostile-two has them, so accepting one needs no --server.
