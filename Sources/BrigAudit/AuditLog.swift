@@ -157,11 +157,11 @@ public final class AuditLog: Sendable {
         enqueue(.childExit(info, nowMicros()))
     }
 
-    /// Writes the session-end record, flushes, fsyncs, updates the anchor and stops the writer.
-    /// Later calls do nothing.
-    public func close() {
+    /// Writes the session-end record (with `blocked`, the session's seccomp refusals), flushes,
+    /// fsyncs, updates the anchor and stops the writer. Later calls do nothing.
+    public func close(blocked: BlockedSyscallTotals? = nil) {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        queue.close(end: .sessionEnd(nowMicros()))
+        queue.close(end: .sessionEnd(nowMicros(), blocked))
     }
 
     /// Waits until every record queued so far is written (and synced when `fsync` is not `never`).
@@ -193,7 +193,7 @@ enum Item: Sendable {
     indirect case syscall(pid: Int32, name: String, args: [UInt64], time: Int64)
     indirect case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
     indirect case childExit(ExitInfo, Int64)
-    case sessionEnd(Int64)
+    indirect case sessionEnd(Int64, BlockedSyscallTotals?)
 
     /// What an item holds in memory while queued, roughly (a line's is counted by the arena).
     var cost: Int {

@@ -173,6 +173,20 @@ public struct PayloadRanges: Sendable, Equatable {
     }
 }
 
+/// A session's seccomp refusals, for its end record: every refused call is counted, though only
+/// the first ones get a `syscall-blocked` record of their own (a loop must not flood the trail).
+public struct BlockedSyscallTotals: Sendable, Equatable {
+    /// Refused calls by syscall name.
+    public var bySyscall: [String: Int]
+    /// Refused calls past the limit, counted in `bySyscall` but without a record of their own.
+    public var notRecorded: Int
+
+    public init(bySyscall: [String: Int], notRecorded: Int) {
+        self.bySyscall = bySyscall
+        self.notRecorded = notRecorded
+    }
+}
+
 /// How the server ended.
 public struct ExitInfo: Sendable {
     public var pid: Int32

@@ -248,7 +248,7 @@ extension Writer {
         w.endObject()
     }
 
-    func sessionEndRecord(_ w: inout ObjectWriter, _ t: Int64) {
+    func sessionEndRecord(_ w: inout ObjectWriter, _ t: Int64, blocked: BlockedSyscallTotals?) {
         header(&w, t, action: "session-end", category: "session", type: "end",
                outcome: lostTotal + droppedTotal == 0 ? "success" : "failure")
         w.beginObject("brig")
@@ -261,6 +261,10 @@ extension Writer {
         w.int("dropped", droppedTotal)
         w.int("lost", lostTotal)
         w.int("duration_us", monotonicMicros() &- startMonotonic)
+        if let blocked {
+            w.value("blocked_syscalls", .object(blocked.bySyscall.sorted { $0.key < $1.key }.map { ($0.key, .number(String($0.value))) }))
+            w.int("blocked_syscalls_suppressed", blocked.notRecorded)
+        }
         w.endObject()
     }
 }

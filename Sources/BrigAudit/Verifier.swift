@@ -78,6 +78,9 @@ public struct AuditVerification: Sendable {
     public var files: [String] = []
     public var firstSequence: UInt64?
     public var lastSequence: UInt64?
+    /// True when the files hold records but not one of them verifies with the key given: the
+    /// key is wrong (or every record was rewritten), which `problem` alone would call `modified`.
+    public var noRecordVerifies = false
     public var isIntact: Bool { problem == nil }
 }
 
@@ -91,7 +94,8 @@ public enum AuditVerifier {
         }
         // Every PATH.N in the directory (gaps included: a missing file is then caught as deleted records).
         let dir = parent(of: path)
-        let base = String(path[path.index(after: path.lastIndex(of: "/") ?? path.index(before: path.startIndex))...])
+        // The file's own name: all of `path` when it has no slash (typed from the log's directory).
+        let base = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
         var numbers: [Int] = []
         if let d = opendir(dir) {
             while let entry = readdir(d) {
@@ -180,6 +184,12 @@ public enum AuditVerifier {
                 return problem(e, .modified, "not a valid audit record")
             }
             if !macOK(f, e.bytes) {
+                // Nothing verified so far: when nothing later does either, the key is the suspect.
+                if last == nil, !entries[(i + 1)...].contains(where: { n in n.fields.map { macOK($0, n.bytes) } ?? false }) {
+                    var r = problem(e, .modified, "no record verifies with this key (wrong key?)")
+                    r.noRecordVerifies = true
+                    return r
+                }
                 if let last, let n = next?.fields, n.prevMAC == last.mac, n.sequence == last.seq + 1 {
                     return problem(e, .inserted, "the MAC does not match and the chain skips this record")
                 }

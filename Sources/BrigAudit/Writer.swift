@@ -282,9 +282,9 @@ final class Writer: @unchecked Sendable {
             case .event(let action, let outcome, let detail, let t):
                 append { eventRecord(&$0, action: action, outcome: outcome, detail: detail, t) }
             case .childExit(let info, let t): append { exitRecord(&$0, info, t) }
-            case .sessionEnd(let t):
+            case .sessionEnd(let t, let blocked):
                 flushBuffer()
-                append { sessionEndRecord(&$0, t) }
+                append { sessionEndRecord(&$0, t, blocked: blocked) }
             }
             if buf.count >= 1 << 18 { flushBuffer() }
         }

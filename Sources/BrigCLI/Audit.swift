@@ -47,18 +47,50 @@ struct AuditLocation: ParsableArguments {
         }
     }
 
+    /// The log to read when no FILE is given: the profile's (or the default profile's).
+    func defaultLog(profile p: Profile?) -> String {
+        if let path = p?.audit.path, path != "-" { return path }
+        return AuditReader.defaultPath(name: p?.name ?? "default", environment: environment)
+    }
+
     /// The files to read: each given path with its rotated files (oldest first); with none, the
-    /// profile's log (or the default profile's).
+    /// profile's log (or the default profile's). A file that cannot be read ends brig (exit 125,
+    /// naming it) before anything is read.
     func files(_ given: [String], profile p: Profile?) -> [String] {
-        var paths = given
-        if paths.isEmpty {
-            if let path = p?.audit.path, path != "-" {
-                paths = [path]
-            } else {
-                paths = [AuditReader.defaultPath(name: p?.name ?? "default", environment: environment)]
+        let paths = given.isEmpty ? [defaultLog(profile: p)] : given
+        let set = paths.flatMap { AuditVerifier.rotatedSet($0) }
+        for file in set { InputPath.requireReadableFile(file) }
+        return set
+    }
+
+    /// The records of `files` in order; a file with lines but not one record in them is not an
+    /// audit log (exit 125), rather than an empty table.
+    static func records(files: [String]) -> [RecordFields] {
+        var all: [RecordFields] = []
+        for file in files {
+            let records = AuditReader.records(files: [file])
+            if records.isEmpty, let size = fileSize(file), size > 0 {
+                Brig.fail("\(InputPath.shown(file)): not an audit log (no line of it is a record)")
             }
+            all += records
         }
-        return paths.flatMap { AuditVerifier.rotatedSet($0) }
+        return all
+    }
+
+    /// A file with bytes in it that do not even start like a record (a partial first record, from
+    /// a brig killed while writing it, does).
+    static func isNotAuditLog(_ path: String) -> Bool {
+        guard let f = fopen(path, "r") else { return false }
+        defer { fclose(f) }
+        let start = Array("{\"@timestamp\"".utf8)
+        var head = [UInt8](repeating: 0, count: start.count)
+        let n = fread(&head, 1, head.count, f)
+        return n > 0 && Array(head[..<n]) != Array(start[..<n])
+    }
+
+    private static func fileSize(_ path: String) -> Int64? {
+        var st = stat()
+        return stat(path, &st) == 0 ? Int64(st.st_size) : nil
     }
 }
 
@@ -74,7 +106,12 @@ extension Brig.Audit {
                 was killed) is a warning, not damage: exit 0.
 
                 The key: --key-file, else the profile's audit.key_file when --profile is given, \
-                else the default $XDG_STATE_HOME/brig/audit.key ($HOME/.local/state/brig/audit.key).
+                else the default $XDG_STATE_HOME/brig/audit.key ($HOME/.local/state/brig/audit.key). \
+                When no record verifies with it, verify says so (a wrong key?) and names where the \
+                key came from, exit 1.
+
+                A FILE that cannot be read (missing, unreadable, a directory) exits 125 with one line \
+                naming it; an empty log is intact with no records.
 
                 Rotated files: given NAME.jsonl, verify reads NAME.jsonl.N ... NAME.jsonl.1, NAME.jsonl \
                 (oldest first) as one chain; a missing file in the middle shows as deleted records. \
@@ -105,15 +142,29 @@ extension Brig.Audit {
 
         public func run() throws {
             let profile = location.loadProfile()
-            let keyPath = keyFile ?? profile?.audit.keyFile ?? AuditKey.defaultPath(environment: location.environment)
+            let keyPath: String, keySource: String
+            if let keyFile {
+                (keyPath, keySource) = (keyFile, "--key-file \(InputPath.shown(keyFile))")
+            } else if let k = profile?.audit.keyFile {
+                (keyPath, keySource) = (k, "the profile's audit.key_file \(InputPath.shown(k))")
+            } else {
+                keyPath = AuditKey.defaultPath(environment: location.environment)
+                keySource = "the default key file \(InputPath.shown(keyPath))"
+            }
             let key: [UInt8]
             do { key = try AuditKey.load(keyPath) } catch { Brig.fail(error.description) }
             let paths = location.files(files, profile: profile)
             let report = AuditVerifier.verify(files: paths, key: key, anchor: anchor ?? profile?.audit.anchor)
+            if report.records == 0, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
+                Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+            }
             for w in report.warnings { print("warning: \(w)") }
             if let problem = report.problem {
+                if report.noRecordVerifies {
+                    Brig.fail("\(InputPath.shown(problem.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+                }
                 print("damaged: \(problem)")
-                throw ExitCode(1)
+                Brig.fail("damaged: \(InputPath.shown(problem.file))\(problem.line > 0 ? ":\(problem.line)" : ""): \(problem.damage.rawValue)", code: 1)
             }
             let range = report.firstSequence.map { "sequences \($0)-\(report.lastSequence ?? $0)" } ?? "no records"
             print("intact: \(report.records) records, \(report.sessions) sessions, \(range), \(paths.count) file\(paths.count == 1 ? "" : "s")")
@@ -126,7 +177,9 @@ extension Brig.Audit {
             commandName: "show",
             abstract: "Print audit records as a table (or as JSON Lines), filtered.",
             discussion: """
-                Reads FILE with its rotated files (oldest first); default: the profile's log.
+                Reads FILE with its rotated files (oldest first); default: the profile's log. A session's \
+                end row has its blocked-syscall totals (every refused call, and how many were not \
+                recorded one by one). A FILE that cannot be read, or holds no record, exits 125.
 
                 Examples:
                   brig audit show --outcome denied
@@ -175,7 +228,7 @@ extension Brig.Audit {
             let sinceMicros = since.flatMap(AuditTable.parseSince)
             let table = AuditTable(color: isatty(1) == 1)
             var out = json ? "" : table.header() + "\n"
-            for r in AuditReader.records(files: paths) {
+            for r in AuditLocation.records(files: paths) {
                 if let sinceMicros, let t = r.value["@timestamp"]?.stringValue.flatMap(parseTimestamp), t < sinceMicros { continue }
                 if let method, r["mcp.method"]?.stringValue != method { continue }
                 if let tool, r["mcp.tool"]?.stringValue != tool { continue }
@@ -200,7 +253,8 @@ extension Brig.Audit {
             abstract: "Print denials and blocked syscalls; with -f, follow the log as brig appends to it.",
             discussion: """
                 Follows FILE across rotation (when NAME.jsonl is renamed to NAME.jsonl.1, tail finishes \
-                the old file and continues in the new one).
+                the old file and continues in the new one); with -f, a FILE that does not exist yet is \
+                waited for. A FILE that cannot be read, or holds no record, exits 125.
 
                 Examples:
                   brig audit tail -f
@@ -226,9 +280,12 @@ extension Brig.Audit {
 
         public func run() throws {
             let profile = location.loadProfile()
-            let path = file ?? location.files([], profile: profile).last ?? ""
+            let path = file ?? location.defaultLog(profile: profile)
+            // Following a log that brig has not written yet waits for it; reading one does not.
+            let missing = access(path, F_OK) != 0 && errno == ENOENT && AuditVerifier.rotatedSet(path) == [path]
+            let files = follow && missing ? [] : location.files([path], profile: profile)
             let table = AuditTable(color: isatty(1) == 1)
-            let past = AuditReader.records(files: AuditVerifier.rotatedSet(path)).filter { all || AuditTable.isDenial($0) }
+            let past = AuditLocation.records(files: files).filter { all || AuditTable.isDenial($0) }
             for r in past.suffix(max(count, 0)) { print(table.line(r)) }
             guard follow else { return }
             let follower = AuditFollower(path: path)
@@ -299,8 +356,9 @@ struct AuditTable {
         let what = r["mcp.method"]?.stringValue
             ?? (r["mcp.kind"]?.stringValue).map { k in "(\(k) \(r["mcp.id"]?.stringValue ?? ""))" }
             ?? eventLabel(r)
-        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue ?? ""
-        var decision = "", rule = ""
+        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue
+            ?? r["brig.detail.tool"]?.stringValue ?? ""
+        var decision = "", rule = AuditTable.blockedSummary(r) ?? ""
         if let allowed = r["mcp.decision.allowed"]?.boolValue {
             decision = allowed ? "allowed" : "denied"
             rule = r["mcp.decision.rule"]?.stringValue ?? ""
@@ -343,7 +401,21 @@ struct AuditTable {
             if case .number(let pid)? = r["process.pid"] { s += " pid=\(pid)" }
             if let args = r["brig.syscall.args"]?.arrayValue { s += " args=" + args.map(\.jsonText).joined(separator: ",") }
             if let d = r["brig.detail"], case .object(let members) = d, !members.isEmpty { s += " " + d.jsonText }
+            if let blocked = AuditTable.blockedSummary(r) { s += " " + blocked }
         }
         return s
+    }
+
+    /// A session end's blocked-call totals: `blocked syscalls: ptrace 10000, unshare 2 (9002 not
+    /// recorded one by one)`; nil for other records and sessions that had none blocked.
+    static func blockedSummary(_ r: RecordFields) -> String? {
+        guard r.action == "session-end", case .object(let counts)? = r["brig.session.blocked_syscalls"],
+              !counts.isEmpty else { return nil }
+        let list = counts.map { name, n in "\(name) \(n.jsonText)" }.joined(separator: ", ")
+        var text = "blocked syscalls: " + list
+        if case .number(let n)? = r["brig.session.blocked_syscalls_suppressed"], n != "0" {
+            text += " (\(n) not recorded one by one)"
+        }
+        return text
     }
 }

@@ -35,7 +35,7 @@ extension Brig {
         @Option(name: .customLong("explain"), help: ArgumentHelp(
             "Print the policy's decision and deciding rule for each JSON-RPC message in FILE (one per line; "
                 + "a line starting with 'S: ' comes from the server, '#' starts a comment). Exits 1 if any "
-                + "line is not a valid message.", valueName: "FILE"))
+                + "line is not a valid message, saying how many on stderr.", valueName: "FILE"))
         var explain: String?
 
         @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
@@ -141,9 +141,10 @@ extension Brig {
 
         /// Decides each message of a transcript; returns the exit code.
         static func explain(file: String, engine: PolicyEngine) -> Int32 {
-            guard let bytes = Learn.readFile(file) else { Brig.fail("--explain \(file): \(String(cString: strerror(errno)))") }
+            InputPath.requireReadableFile(file, label: "--explain")
+            guard let bytes = Learn.readFile(file) else { Brig.fail("--explain \(InputPath.shown(file)): \(String(cString: strerror(errno)))") }
             let gate = PolicyGate(engine: engine)
-            var bad = 0
+            var bad = 0, messages = 0
             for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                 var lineBytes = Array(raw)
                 var direction = Direction.hostToServer
@@ -153,6 +154,7 @@ extension Brig {
                 }
                 let trimmed = lineBytes.drop { $0 == 0x20 || $0 == 0x09 }
                 if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
+                messages += 1
                 let where_ = "\(file):\(index + 1)"
                 let result: String = lineBytes.withUnsafeBufferPointer { line in
                     switch MessageView.parse(line) {
@@ -177,7 +179,11 @@ extension Brig {
                 }
                 print(result)
             }
-            return bad > 0 ? 1 : 0
+            if bad > 0 {
+                // stdout has the line-by-line verdicts; stderr says why the exit code is 1.
+                Brig.fail("--explain \(InputPath.shown(file)): \(bad) of \(messages) line\(messages == 1 ? " is not a valid message" : "s are not valid messages")", code: 1)
+            }
+            return 0
         }
     }
 

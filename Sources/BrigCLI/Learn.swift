@@ -29,7 +29,8 @@ extension Brig {
                 arguments). Each grant has a comment saying why. Environment variables cannot be observed.
 
                 The session is a real host talking on stdin/stdout, or --replay FILE (one JSON-RPC
-                message per line, sent in order, each request waiting for its answer). With --replay,
+                message per line, sent in order, each request waiting for its answer; a line that is not
+                one is refused, exit 125, before the server starts). With --replay,
                 the summary and --diff go to stdout; otherwise to stderr (stdout is the host's).
 
                 Two commands from an unknown server to its reviewed profile:
@@ -72,11 +73,21 @@ extension Brig {
             if argv.first == "--" { argv.removeFirst() }
             var transcript: [[UInt8]]?
             if let replay {
-                guard let text = Learn.readFile(replay) else { Brig.fail("--replay \(replay): \(String(cString: strerror(errno)))") }
-                transcript = text.split(separator: 0x0A).map(Array.init).filter { line in
-                    let t = line.drop { $0 == 0x20 || $0 == 0x09 }
-                    return !t.isEmpty && t.first != UInt8(ascii: "#")
+                InputPath.requireReadableFile(replay, label: "--replay")
+                guard let text = Learn.readFile(replay) else { Brig.fail("--replay \(InputPath.shown(replay)): \(String(cString: strerror(errno)))") }
+                var lines: [[UInt8]] = []
+                for (index, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+                    let t = raw.drop { $0 == 0x20 || $0 == 0x09 }
+                    if t.isEmpty || t.first == UInt8(ascii: "#") { continue }
+                    let line = Array(raw)
+                    // A transcript that is not JSON-RPC would only teach what a confused server does.
+                    let valid = line.withUnsafeBufferPointer { buf in
+                        if case .success = MessageView.parse(buf) { return true } else { return false }
+                    }
+                    if !valid { Brig.fail("--replay \(InputPath.shown(replay)):\(index + 1): not a JSON-RPC message") }
+                    lines.append(line)
                 }
+                transcript = lines
             }
             let prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: RelayConfiguration(),
                                          relayLimitGiven: false, confine: true, forcePermissive: true)

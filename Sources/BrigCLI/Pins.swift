@@ -21,7 +21,10 @@ extension Brig {
                 A server is known by its identity: the profile's `name` when the profile sets one \
                 (built-in profiles are shared by many servers and are not identities), else the \
                 SHA-256 of the resolved executable's SHA-256 and its arguments. `brig pins list` \
-                without --server or --profile lists the identities stored.
+                without --server or --profile lists every server stored with its items and their \
+                state. `diff` and `accept` without --server or --profile take the one server with \
+                changes (for `accept ITEM`: the one with ITEM changed, new or removed); when several \
+                have, they name them and exit 125.
 
                 Pins live in $XDG_STATE_HOME/brig/pins (else ~/.local/state/brig/pins), one \
                 file per server, mode 0600 in a 0700 directory.
@@ -29,6 +32,8 @@ extension Brig {
                 Examples:
                   brig pins list
                   brig pins list --profile github
+                  brig pins diff
+                  brig pins accept tool:get_weather
                   brig pins diff --server 3f2a...c9 tool:read_file
                   brig pins accept --profile github --all
                   brig pins reset --profile ./servers/github.yaml
@@ -65,7 +70,11 @@ struct PinTarget: ParsableArguments {
         if let server, server.isEmpty { throw ValidationError("--server: empty identity") }
     }
 
-    var pinsDirectory: String { (stateDirectory ?? ContentGuard.defaultStateDirectory()) + "/pins" }
+    /// A relative --state-dir is taken against the current directory, as typed.
+    var pinsDirectory: String {
+        let base = stateDirectory ?? ContentGuard.defaultStateDirectory()
+        return (base.hasPrefix("/") ? base : currentDirectory() + "/" + base) + "/pins"
+    }
 
     /// The identity chosen, nil when neither option was given.
     func identity() throws -> String? {
@@ -93,10 +102,62 @@ struct PinTarget: ParsableArguments {
 
     func store() throws -> PinStore {
         guard let id = try identity() else { throw ValidationError("give --server IDENTITY or --profile NAME") }
-        guard let s = try? PinStore(identity: id, directory: pinsDirectory) else {
-            Brig.fail("\(pinsDirectory): cannot create the pins directory")
+        return openStore(id)
+    }
+
+    private func openStore(_ id: String) -> PinStore {
+        do { return try PinStore(identity: id, directory: pinsDirectory) } catch {
+            Brig.fail("\(InputPath.shown(pinsDirectory)): cannot use the pins directory: \(error.message)")
         }
-        return s
+    }
+
+    /// The store named by --server or --profile; without either, the one server whose pins
+    /// `pending` picks out, when exactly one does. Otherwise brig names the candidates and exits
+    /// 125; with none at all, nil (`what` says what was looked for, for the caller's message).
+    func store(choosing pending: (PinEntry) -> Bool, what: String) throws -> PinStore? {
+        if try identity() != nil { return try store() }
+        let candidates = storedServers().filter { $0.entries.contains(where: pending) }
+        if candidates.count == 1 { return openStore(candidates[0].identity) }
+        if candidates.isEmpty { return nil }
+        let names = candidates.map { c in c.identity + (c.label.map { " (\($0))" } ?? "") }
+        Brig.fail("\(candidates.count) servers have \(what): give --server IDENTITY (one of: \(names.joined(separator: ", ")))")
+    }
+
+    /// Every server with a pin file in the pins directory, by identity, with its pins.
+    func storedServers() -> [(identity: String, label: String?, entries: [PinEntry])] {
+        let dir = pinsDirectory
+        guard let d = opendir(dir) else { return [] }
+        var names: [String] = []
+        while let ent = readdir(d) {
+            let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".json"), !name.hasPrefix(".") { names.append(name) }
+        }
+        closedir(d)
+        return names.sorted().map { name in
+            // The identity is inside the file; the file name may be a sanitized form of it.
+            let identity = PinTarget.storedIdentity(dir + "/" + name) ?? String(name.dropLast(5))
+            let store = try? PinStore(identity: identity, directory: dir)
+            let label = (try? store?.savedLabel()) ?? nil
+            return (identity, label, (try? store?.list()) ?? [])
+        }
+    }
+
+    private static func storedIdentity(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var buf = [CChar](repeating: 0, count: 4096)
+        while fgets(&buf, Int32(buf.count), f) != nil {
+            let line = String(cString: buf).trimmingSpaces
+            if line.hasPrefix("\"identity\": \"") {
+                var v = String(line.dropFirst(13))
+                if v.hasSuffix(",") { v.removeLast() }
+                if v.hasSuffix("\"") { v.removeLast() }
+                return v.contains("\\") ? nil : v
+            }
+        }
+        return nil
     }
 
     func entries(_ store: PinStore) -> [PinEntry] {
@@ -142,53 +203,34 @@ extension Brig.Pins {
             }
             let changed = entries.filter { $0.state == "changed" }.count
             let removed = entries.filter { $0.state == "removed" }.count
-            if changed + removed > 0 {
-                say("\(changed) changed, \(removed) removed: review with `brig pins diff`, then `brig pins accept`")
+            let added = entries.filter { $0.state == "new" }.count
+            if changed + removed + added > 0 {
+                say("\(changed) changed, \(removed) removed, \(added) new: review with `brig pins diff`, then `brig pins accept`")
             }
         }
 
+        /// Every server's items and their state, so that what `diff` and `accept` would pick is visible.
         private func listServers() {
             let dir = target.pinsDirectory
-            guard let d = opendir(dir) else {
-                say("no pins in \(dir)")
-                return
-            }
-            defer { closedir(d) }
-            var names: [String] = []
-            while let ent = readdir(d) {
-                let name = withUnsafeBytes(of: ent.pointee.d_name) { raw in
-                    String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name.hasSuffix(".json"), !name.hasPrefix(".") { names.append(name) }
-            }
-            if names.isEmpty {
+            let servers = target.storedServers()
+            if servers.isEmpty {
                 say("no pins in \(dir)")
                 return
             }
             say("servers with pins in \(dir):")
-            for name in names.sorted() {
-                // The identity is inside the file; the file name may be a sanitized form of it.
-                let identity = storedIdentity(dir + "/" + name) ?? String(name.dropLast(5))
-                let entries = (try? PinStore(identity: identity, directory: dir).list()) ?? []
-                let pending = entries.filter { $0.state != "pinned" }.count
-                say("  \(identity)  \(entries.count) item(s)" + (pending > 0 ? ", \(pending) to review" : ""))
+            var pendingServers = 0
+            for server in servers {
+                let pending = server.entries.filter { $0.state != "pinned" }.count
+                if pending > 0 { pendingServers += 1 }
+                say("  \(server.identity)" + (server.label.map { " (\($0))" } ?? "") + "  \(server.entries.count) item(s)"
+                    + (pending > 0 ? ", \(pending) to review" : ""))
+                for e in server.entries { say("    \(e.state.padding(8)) \(e.item)") }
             }
-        }
-
-        private func storedIdentity(_ path: String) -> String? {
-            guard let f = fopen(path, "r") else { return nil }
-            defer { fclose(f) }
-            var buf = [CChar](repeating: 0, count: 4096)
-            while fgets(&buf, Int32(buf.count), f) != nil {
-                let line = String(cString: buf).trimmingSpaces
-                if line.hasPrefix("\"identity\": \"") {
-                    var v = String(line.dropFirst(13))
-                    if v.hasSuffix(",") { v.removeLast() }
-                    if v.hasSuffix("\"") { v.removeLast() }
-                    return v.contains("\\") ? nil : v
-                }
+            if pendingServers == 1 {
+                say("review with `brig pins diff`, then `brig pins accept ITEM` (the server with changes is chosen)")
+            } else if pendingServers > 1 {
+                say("review with `brig pins diff --server IDENTITY`, then `brig pins accept --server IDENTITY ITEM`")
             }
-            return nil
         }
     }
 
@@ -204,7 +246,14 @@ extension Brig.Pins {
         var item: String?
 
         func run() throws {
-            let store = try target.store()
+            let wanted = item
+            guard let store = try target.store(choosing: { wanted == nil ? $0.state != "pinned" : $0.item == wanted && $0.state != "pinned" },
+                                               what: wanted.map { "changes to \($0)" } ?? "changes to review") else {
+                if let wanted { Brig.fail("\(wanted): no server has a change to it to review", code: 1) }
+                say("no changes: every server's listed definitions match their pins")
+                return
+            }
+            say("server: \(store.identity)")
             let entries = target.entries(store)
             let chosen = entries.filter { item == nil ? $0.state != "pinned" : $0.item == item }
             if let item, chosen.isEmpty { Brig.fail("\(item): no pin of that name for \(store.identity)", code: 1) }
@@ -218,6 +267,9 @@ extension Brig.Pins {
                     say(diff)
                 } else if let r = e.removedAt {
                     say("no longer listed since \(r); `brig pins accept \(e.item)` forgets it")
+                } else if let a = e.addedAt {
+                    say("added after the server's first listing, seen \(a); `brig pins accept \(e.item)` marks it reviewed:")
+                    say(e.prettyDefinition)
                 } else {
                     say("unchanged since \(e.pinnedAt)")
                 }
@@ -228,14 +280,14 @@ extension Brig.Pins {
     struct Accept: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "accept",
-            abstract: "Accept a changed definition (its new form becomes the pin) or forget a removed one.")
+            abstract: "Accept a changed definition (its new form becomes the pin), a new one (added after the first listing), or forget a removed one.")
 
         @OptionGroup var target: PinTarget
 
         @Argument(help: ArgumentHelp("The item to accept (see `brig pins list`).", valueName: "ITEM"))
         var item: String?
 
-        @Flag(name: .customLong("all"), help: "Accept every changed and removed item.")
+        @Flag(name: .customLong("all"), help: "Accept every changed, new and removed item.")
         var all = false
 
         func validate() throws {
@@ -243,16 +295,22 @@ extension Brig.Pins {
         }
 
         func run() throws {
-            let store = try target.store()
+            let wanted = item
+            guard let store = try target.store(choosing: { $0.state != "pinned" && (wanted == nil || $0.item == wanted) },
+                                               what: wanted.map { "\($0) to accept" } ?? "changes to accept") else {
+                if let wanted { Brig.fail("\(wanted): nothing to accept in any server's pins (not changed, new or removed)", code: 1) }
+                say("nothing to accept")
+                return
+            }
             do {
                 if all {
                     let accepted = try store.acceptAll()
                     say(accepted.isEmpty ? "nothing to accept" : "accepted: " + accepted.joined(separator: ", "))
                 } else if let item {
                     if try store.accept(item) {
-                        say("accepted: \(item)")
+                        say("accepted: \(item) (server \(store.identity))")
                     } else {
-                        Brig.fail("\(item): nothing to accept (not changed or removed)", code: 1)
+                        Brig.fail("\(item): nothing to accept (not changed, new or removed)", code: 1)
                     }
                 }
             } catch {

@@ -172,7 +172,7 @@ struct Prepared {
                                        poisoning: mcp.poisoning.flatMap(PoisoningMode.init(rawValue:)) ?? .warn,
                                        leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
                                        secretValues: plan.secretValues, serverIdentity: identity,
-                                       stateDirectory: nil)
+                                       stateDirectory: nil, serverLabel: ContentGuard.label(command: argv))
         if settings.pins == .off && !settings.sanitize && settings.poisoning == .off && settings.leaks == .off { return }
         do {
             content = try ContentGuard(settings: settings)

@@ -28,13 +28,16 @@ public struct ContentSettings: Sendable {
     public var secretValues: [String: String]
     /// The server's identity, the key of its pins (see `ContentGuard.identity`).
     public var serverIdentity: String
+    /// The identity in words, saved with the pins for `brig pins` (see `ContentGuard.label`).
+    public var serverLabel: String?
     /// brig's state directory; pins go in `<it>/pins`. nil: `$XDG_STATE_HOME/brig`, else
     /// `~/.local/state/brig`.
     public var stateDirectory: String?
 
     public init(pins: PinMode = .warn, sanitize: Bool = true, poisoning: PoisoningMode = .warn,
                 leaks: LeakMode = .redact, secretValues: [String: String] = [:], serverIdentity: String = "",
-                stateDirectory: String? = nil) {
+                stateDirectory: String? = nil, serverLabel: String? = nil) {
+        self.serverLabel = serverLabel
         self.pins = pins
         self.sanitize = sanitize
         self.poisoning = poisoning
@@ -116,7 +119,7 @@ public final class ContentGuard: Sendable {
             guard !settings.serverIdentity.isEmpty else { throw ContentError("pins need a server identity") }
             let dir = (settings.stateDirectory ?? ContentGuard.defaultStateDirectory()) + "/pins"
             do {
-                pinStore = try PinStore(identity: settings.serverIdentity, directory: dir)
+                pinStore = try PinStore(identity: settings.serverIdentity, directory: dir, label: settings.serverLabel)
             } catch {
                 throw ContentError(error.message)
             }
@@ -160,6 +163,16 @@ public final class ContentGuard: Sendable {
             bytes.append(0)
         }
         return sha256Hex(bytes)
+    }
+
+    /// A server's identity in words, for `brig pins`: the command's name and its first argument
+    /// that is not an option (`uvx mcp-server-time`); later arguments, where secrets are passed,
+    /// are left out.
+    public static func label(command argv: [String]) -> String? {
+        guard let first = argv.first else { return nil }
+        let name = first.split(separator: "/").last.map(String.init) ?? first
+        guard let operand = argv.dropFirst().first(where: { !$0.hasPrefix("-") }) else { return name }
+        return name + " " + operand
     }
 
     /// SHA-256 (lower-case hex) of a file's contents, read in 64 KiB chunks.

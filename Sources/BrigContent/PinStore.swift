@@ -32,9 +32,19 @@ public struct PinEntry: Sendable, Equatable {
     public var pendingSeenAt: String?
     /// UTC time a complete listing first lacked the item, nil while it is listed.
     public var removedAt: String?
+    /// UTC time the item first appeared in a listing after the server's first one (a tool the
+    /// server added later is worth a look too); nil for the first listing's items and once accepted.
+    public var addedAt: String?
 
-    /// `pinned`, `changed` (pending) or `removed`.
-    public var state: String { pendingSHA256 != nil ? "changed" : removedAt != nil ? "removed" : "pinned" }
+    /// `changed` (pending), `removed`, `new` (added after the first listing, not yet accepted) or `pinned`.
+    public var state: String {
+        pendingSHA256 != nil ? "changed" : removedAt != nil ? "removed" : addedAt != nil ? "new" : "pinned"
+    }
+
+    /// The pinned definition, pretty-printed.
+    public var prettyDefinition: String {
+        (try? JSONValue.parse(canonical)).map(CanonicalJSON.pretty) ?? canonical
+    }
 
     /// The readable diff of the pending definition against the pin, nil when none is pending.
     public var diff: String? {
@@ -58,11 +68,15 @@ public final class PinStore: Sendable {
     public let identity: String
     public let directory: String
     public let path: String
+    /// What the identity was made from, in words (`uvx mcp-server-time`), saved with the pins so
+    /// that `brig pins` can name a server whose identity is a hash; nil keeps the saved one.
+    public let label: String?
     private let lock = Mutex(())
 
     /// Opens (creating the directory, mode 0700, when missing) the pins of `identity`.
-    public init(identity: String, directory: String) throws(PinError) {
+    public init(identity: String, directory: String, label: String? = nil) throws(PinError) {
         self.identity = identity
+        self.label = label
         self.directory = directory
         self.path = directory + "/" + PinStore.fileName(for: identity)
         try PinStore.makeDirectory(directory)
@@ -149,12 +163,17 @@ public final class PinStore: Sendable {
             let now = utcNow()
             var result: [(item: String, status: PinStatus)] = []
             var seen = Set<String>()
+            // Kinds (`tool:`...) already pinned before this listing began: a fresh item of one of
+            // them was added later. The pages of the same listing do not count.
+            let kindsPinnedBefore = Set(entries.keys.filter { !alsoListed.contains($0) }.compactMap(PinStore.kindPrefix))
             for (item, value) in items {
                 guard seen.insert(item).inserted else { continue }
                 let canonical = CanonicalJSON.text(value)
                 let sha = sha256Hex(Array(canonical.utf8))
                 guard var e = entries[item] else {
-                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now)
+                    let later = PinStore.kindPrefix(item).map(kindsPinnedBefore.contains) ?? false
+                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now,
+                                             addedAt: later ? now : nil)
                     result.append((item, .new))
                     continue
                 }
@@ -208,6 +227,11 @@ public final class PinStore: Sendable {
         try transaction { entries in entries.values.sorted { $0.item < $1.item } }
     }
 
+    /// The label saved with the pins (see `label`), nil when none was.
+    public func savedLabel() throws(PinError) -> String? {
+        try transaction(readingLabel: { _, saved in saved })
+    }
+
     /// The readable line diff of two canonical texts, pretty-printed.
     public static func diff(old: String, new: String, oldLabel: String = "pinned", newLabel: String = "now") -> String {
         func pretty(_ text: String) -> String {
@@ -216,10 +240,20 @@ public final class PinStore: Sendable {
         return LineDiff.unified(old: pretty(old), new: pretty(new), oldLabel: oldLabel, newLabel: newLabel)
     }
 
+    /// `tool:` of `tool:NAME`; nil for `instructions`.
+    static func kindPrefix(_ item: String) -> String? {
+        item.firstIndex(of: ":").map { String(item[...$0]) }
+    }
+
     private static func accept(_ item: String, in entries: inout [String: PinEntry]) -> Bool {
         guard var e = entries[item] else { return false }
         if e.removedAt != nil, e.pendingSHA256 == nil {
             entries[item] = nil
+            return true
+        }
+        if e.addedAt != nil, e.pendingSHA256 == nil {
+            e.addedAt = nil
+            entries[item] = e
             return true
         }
         guard let sha = e.pendingSHA256, let canonical = e.pendingCanonical else { return false }
@@ -230,6 +264,7 @@ public final class PinStore: Sendable {
         e.pendingCanonical = nil
         e.pendingSeenAt = nil
         e.removedAt = nil
+        e.addedAt = nil
         entries[item] = e
         return true
     }
@@ -239,6 +274,12 @@ public final class PinStore: Sendable {
     /// Runs `body` on the entries read from the file under the locks, and writes them back
     /// when it changed them.
     private func transaction<T>(_ body: (inout [String: PinEntry]) -> T) throws(PinError) -> T {
+        try transaction(readingLabel: { entries, _ in body(&entries) })
+    }
+
+    /// The same, with the label saved in the file; the file is also rewritten when this store's
+    /// `label` differs from it.
+    private func transaction<T>(readingLabel body: (inout [String: PinEntry], String?) -> T) throws(PinError) -> T {
         let outcome: Result<T, PinError> = lock.withLock { _ in
             let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard dirFD >= 0 else { return .failure(PinError("\(directory): \(errorText(errno))")) }
@@ -246,22 +287,22 @@ public final class PinStore: Sendable {
             while flock(dirFD, LOCK_EX) != 0 {
                 if errno != EINTR { return .failure(PinError("\(directory): lock: \(errorText(errno))")) }
             }
-            let original: [String: PinEntry]
-            do throws(PinError) { original = try load() } catch { return .failure(error) }
+            let original: [String: PinEntry], savedLabel: String?
+            do throws(PinError) { (original, savedLabel) = try load() } catch { return .failure(error) }
             var entries = original
-            let value = body(&entries)
-            if entries != original {
-                do throws(PinError) { try save(entries, dirFD: dirFD) } catch { return .failure(error) }
+            let value = body(&entries, savedLabel)
+            if entries != original || (label != nil && label != savedLabel && !entries.isEmpty) {
+                do throws(PinError) { try save(entries, label: label ?? savedLabel, dirFD: dirFD) } catch { return .failure(error) }
             }
             return .success(value)
         }
         return try outcome.get()
     }
 
-    private func load() throws(PinError) -> [String: PinEntry] {
+    private func load() throws(PinError) -> (entries: [String: PinEntry], label: String?) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
-            if errno == ENOENT { return [:] }
+            if errno == ENOENT { return ([:], nil) }
             throw PinError("\(path): \(errorText(errno))")
         }
         defer { close(fd) }
@@ -295,12 +336,12 @@ public final class PinStore: Sendable {
                                      pendingSHA256: v["pending"]?["sha256"]?.stringValue,
                                      pendingCanonical: v["pending"]?["canonical"]?.stringValue,
                                      pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
-                                     removedAt: v["removedAt"]?.stringValue)
+                                     removedAt: v["removedAt"]?.stringValue, addedAt: v["addedAt"]?.stringValue)
         }
-        return entries
+        return (entries, doc["label"]?.stringValue)
     }
 
-    private func save(_ entries: [String: PinEntry], dirFD: Int32) throws(PinError) {
+    private func save(_ entries: [String: PinEntry], label: String?, dirFD: Int32) throws(PinError) {
         var items: [(String, JSONValue)] = []
         for e in entries.values.sorted(by: { $0.item < $1.item }) {
             var m: [(String, JSONValue)] = [("sha256", .string(e.sha256)), ("canonical", .string(e.canonical)),
@@ -310,9 +351,13 @@ public final class PinStore: Sendable {
                                                ("seenAt", .string(e.pendingSeenAt ?? ""))])))
             }
             if let r = e.removedAt { m.append(("removedAt", .string(r))) }
+            if let a = e.addedAt { m.append(("addedAt", .string(a))) }
             items.append((e.item, .object(m)))
         }
-        let doc = JSONValue.object([("version", .number("1")), ("identity", .string(identity)), ("items", .object(items))])
+        var members: [(String, JSONValue)] = [("version", .number("1")), ("identity", .string(identity))]
+        if let label { members.append(("label", .string(label))) }
+        members.append(("items", .object(items)))
+        let doc = JSONValue.object(members)
         let text = Array((CanonicalJSON.pretty(doc) + "\n").utf8)
         let tmp = path + ".tmp.\(getpid())"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)

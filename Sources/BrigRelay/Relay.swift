@@ -288,7 +288,7 @@ public final class Relay: Sendable {
         let data = "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
         diagnostics.report("refused \(method) \(name): withheld by the content defenses")
         auditEvent(.hostToServer, action: "withheld-call", outcome: "failure",
-                   detail: [("method", .string(method)), ("item", .string(item))])
+                   detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item))])
         return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
                                         message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
     }
@@ -304,11 +304,24 @@ public final class Relay: Sendable {
             // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
             if f.action != "pin-new" || f.blocked { diagnostics.report("\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method)): \(f.detail)") }
             auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success",
-                         detail: [("method", .string(request.method)), ("item", .string(f.item)), ("detail", .string(f.detail)),
-                                  ("blocked", .bool(f.blocked))])
+                       detail: Relay.findingDetail(f, id: id, request: request))
         }
         guard let newResult else { return nil }
         return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(newResult.jsonText)}".utf8)
+    }
+
+    /// What a content event's record says about the call it was found in: the response's id
+    /// (raw JSON text, as `mcp.id`), the request's method, the tool (the `tools/call` it answers,
+    /// or the tool a `tool:NAME` definition defines) and the item.
+    static func findingDetail(_ f: ContentFinding, id: String, request: InFlightTable.Entry) -> [(String, JSONValue)] {
+        var detail: [(String, JSONValue)] = [("id", .string(id)), ("method", .string(request.method))]
+        if request.method == "tools/call", let tool = request.subject {
+            detail.append(("tool", .string(tool)))
+        } else if f.item.hasPrefix("tool:") {
+            detail.append(("tool", .string(String(f.item.dropFirst(5)))))
+        }
+        detail += [("item", .string(f.item)), ("detail", .string(f.detail)), ("blocked", .bool(f.blocked))]
+        return detail
     }
 
     /// One audit record per message (per member of a batch).

@@ -124,11 +124,13 @@ public final class Session: Sendable {
             }
             audit.sessionStart(info)
         }
+        var reporter: SyscallReporter?
         if child.seccompListener >= 0 {
             if let handler = hooks.listener {
                 handler(child.seccompListener)
             } else {
-                SyscallReporter(listener: child.seccompListener, audit: audit).start()
+                reporter = SyscallReporter(listener: child.seccompListener, audit: audit)
+                reporter?.start()
             }
         }
 
@@ -168,7 +170,7 @@ public final class Session: Sendable {
             audit.childExit(ExitInfo(pid: child.pid, code: signal == 0 ? (status >> 8) & 0xff : nil, signal: signal == 0 ? nil : signal,
                                      userCPUMicros: micros(usage.ru_utime), systemCPUMicros: micros(usage.ru_stime),
                                      maxRSSKiB: UInt64(max(0, usage.ru_maxrss)), wallMicros: (MonotonicClock.nanoseconds() - started) / 1000))
-            audit.close()
+            audit.close(blocked: reporter?.totals)
         }
         Diagnostics.shared.flushSuppressed()
         resources.releaseAtEnd()

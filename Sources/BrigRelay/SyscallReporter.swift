@@ -31,22 +31,35 @@ public final class SyscallReporter: Sendable {
                 if rc == -ENOENT || rc == -EINTR { continue }  // the caller died before we read it
                 if rc != 0 { return }  // the listener is gone: no process is left under the filter
                 let name = SeccompProgram.name(of: note.nr)
-                _ = Seccomp.respond(listener, id: note.id, error: EPERM)
+                // Counted (and recorded) before the answer releases the caller: once the server has
+                // exited, every call it made is in the totals its session's end record carries.
                 let count = counts.withLock { c -> Int in
                     c[name, default: 0] += 1
                     return c.values.reduce(0, +)
                 }
-                // Every refusal is counted; the trail keeps the first 1000 calls in full so a loop
-                // of blocked calls cannot flood it (the session's end reports the totals).
-                if count <= 1000 { audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args) }
+                // Every refusal is counted; the trail keeps the first `recordedInFull` calls in
+                // full so a loop of blocked calls cannot flood it (the session's end has the totals).
+                if count <= SyscallReporter.recordedInFull {
+                    audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args)
+                }
+                _ = Seccomp.respond(listener, id: note.id, error: EPERM)
                 let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
                 diagnostics.report("blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM")
             }
         }
     }
 
+    /// How many blocked calls of a session get a `syscall-blocked` record of their own.
+    public static let recordedInFull = 1000
+
     /// Blocked calls so far, by name.
     public var blocked: [String: Int] { counts.withLock { $0 } }
+
+    /// Blocked calls so far, and how many of them have no record of their own.
+    public var totals: BlockedSyscallTotals {
+        let byName = blocked
+        return BlockedSyscallTotals(bySyscall: byName, notRecorded: max(0, byName.values.reduce(0, +) - SyscallReporter.recordedInFull))
+    }
 
     static func arity(_ name: String) -> Int {
         switch name {

@@ -49,6 +49,23 @@ struct AuditLogTests {
         #expect(report.records == recs.count)
     }
 
+    @Test("The session-end record carries the blocked-call totals and how many had no record of their own")
+    func blockedTotals() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir))
+        log.sessionStart(SessionInfo(brigVersion: "0.1.0", command: ["srv"], profileName: "default"))
+        log.blockedSyscall(pid: 7, name: "ptrace", args: [0, 0])
+        log.close(blocked: BlockedSyscallTotals(bySyscall: ["ptrace": 10_000, "unshare": 2], notRecorded: 9_002))
+        let end = try #require(try records(log.path).last)
+        #expect(end["event"]?["action"]?.stringValue == "session-end")
+        let session = end["brig"]?["session"]
+        #expect(session?["blocked_syscalls"] == .object([("ptrace", .number("10000")), ("unshare", .number("2"))]))
+        #expect(session?["blocked_syscalls_suppressed"] == .number("9002"))
+        #expect(try SchemaValidator().validate(end) == [])
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
+
     @Test("Files are 0600, directories 0700; the default key is created 0600 on first use")
     func permissions() throws {
         let dir = try makeTempDir()

@@ -48,6 +48,21 @@ struct TamperTests {
         #expect(r.problem?.description.hasPrefix("\(path):5: sequence 5: modified:") == true)
     }
 
+    @Test("The first record modified and the rest intact is tampering, not a wrong key")
+    func firstRecordModified() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let (path, ls) = try twoSessions(dir)
+        var l = ls
+        l[0] = l[0].replacingOccurrences(of: "\"version\":\"0.1.0\"", with: "\"version\":\"9.9.9\"")
+        #expect(l[0] != ls[0])
+        try writeLines(l, to: path)
+        let r = verify(path)
+        #expect(r.problem?.damage == .modified)
+        #expect(r.problem?.line == 1)
+        #expect(!r.noRecordVerifies)
+    }
+
     @Test("A flipped bit anywhere in the line (raw bytes) is caught", arguments: [0, 10, 100, 200, -3, -40])
     func flipRawByte(_ offset: Int) throws {
         let dir = try makeTempDir()
@@ -207,7 +222,7 @@ struct TamperTests {
         #expect(r.warnings.first?.contains("ended without its end record after sequence 2 (brig was killed") == true)
     }
 
-    @Test("A wrong key: every record fails")
+    @Test("A wrong key: every record fails, and the report says no record verifies (not that one was modified)")
     func wrongKey() throws {
         let dir = try makeTempDir()
         defer { cleanup(dir) }
@@ -215,6 +230,9 @@ struct TamperTests {
         let r = AuditVerifier.verify(files: [path], key: [UInt8](repeating: 9, count: 32))
         #expect(r.problem?.damage == .modified)
         #expect(r.problem?.line == 1)
+        #expect(r.noRecordVerifies)
+        #expect(r.problem?.message.contains("wrong key") == true)
+        #expect(!verify(path).noRecordVerifies)
     }
 
     @Test("A partial last line: a warning without an anchor (a killed brig looks the same)")

@@ -53,6 +53,45 @@ struct PinStoreTests {
         }
     }
 
+    @Test("an item added after the first listing is new until accepted; the pages of the first listing are not")
+    func addedLater() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let store = try PinStore(identity: "srv", directory: dir.path)
+        _ = try store.compare(try items(tool1), removalScope: nil)
+        // Page 2 of the same first listing: not new.
+        _ = try store.compare(try items(tool2), removalScope: "tool:", alsoListed: ["tool:read_file"])
+        #expect(try store.list().map(\.state) == ["pinned", "pinned"])
+        try store.reset()
+        _ = try store.compare(try items(tool1), removalScope: "tool:")
+        let later = try store.compare(try items(tool1, tool2), removalScope: "tool:")
+        #expect(later.map(\.status) == [.unchanged, .new])
+        let added = try #require(try store.list().first { $0.item == "tool:write_file" })
+        #expect(added.state == "new")
+        #expect(added.prettyDefinition.contains("\"description\": \"Write a file.\""))
+        // Survives a new session's store object, until accepted.
+        let again = try PinStore(identity: "srv", directory: dir.path)
+        #expect(try again.list().map(\.state) == ["pinned", "new"])
+        #expect(try again.acceptAll() == ["tool:write_file"])
+        #expect(try again.list().map(\.state) == ["pinned", "pinned"])
+        #expect(try again.accept("tool:write_file") == false)
+    }
+
+    @Test("the label (the identity in words) is saved with the pins and kept by a store opened without one")
+    func label() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let session = try PinStore(identity: "3f2a", directory: dir.path, label: "uvx mcp-server-time")
+        _ = try session.compare(try items(tool1), removalScope: "tool:")
+        let review = try PinStore(identity: "3f2a", directory: dir.path)
+        #expect(try review.savedLabel() == "uvx mcp-server-time")
+        _ = try review.compare(try items(tool1Changed), removalScope: "tool:")
+        #expect(try review.acceptAll() == ["tool:read_file"])
+        #expect(try PinStore(identity: "3f2a", directory: dir.path).savedLabel() == "uvx mcp-server-time")
+        #expect(ContentGuard.label(command: ["/usr/bin/uvx", "--quiet", "mcp-server-time", "--token", "x"]) == "uvx mcp-server-time")
+        #expect(ContentGuard.label(command: ["node"]) == "node")
+    }
+
     @Test("a definition back to its pin clears the pending change")
     func revert() throws {
         let dir = TempDir()

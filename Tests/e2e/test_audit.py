@@ -625,3 +625,23 @@ def test_on_failure_continue_keeps_relaying(trail: Trail, full_disk: FullDisk):
     assert any(r["mcp"].get("id") == "500" for r in messages(records)), "no record after space came back"
     r = trail.verify(full_disk.log)
     assert r.returncode == 0, r.stdout
+
+
+def test_session_end_counts_every_blocked_call(trail: Trail):
+    """10,000 refused calls: 1000 are recorded one by one, the session end has them all, and
+    `audit show` prints the totals."""
+    p = trail.start(server=[trail.python, str(FIXTURES / "blocked_loop_server.py"), "10000"], ready=False)
+    p.close_stdin()
+    assert p.wait(timeout=120) == 0, p.stderr_text()[-2000:]
+    records = trail.records()
+    assert len(by_action(records, "syscall-blocked")) == 1000
+    end = by_action(records, "session-end")[-1]["brig"]["session"]
+    assert end["blocked_syscalls"] == {"ptrace": 10000}, end
+    assert end["blocked_syscalls_suppressed"] == 9000, end
+    shown = trail.run(["audit", "show", str(trail.log)])
+    assert shown.returncode == 0, shown.stderr
+    row = [r for r in shown.stdout.splitlines() if "session-end" in r]
+    assert row and "blocked syscalls: ptrace 10000 (9000 not recorded one by one)" in row[-1], shown.stdout[-2000:]
+    tail = trail.run(["audit", "tail", "--all", "-n", "1", str(trail.log)])
+    assert "blocked syscalls: ptrace 10000" in tail.stdout, tail.stdout
+    assert trail.verify().returncode == 0

@@ -128,6 +128,55 @@ def test_changed_tool_blocked_until_accepted(brig, python, tmp_path, era):
     assert "tool:fetch" not in pins(brig, tmp_path, "list", "--profile", profile).stdout
 
 
+def test_pins_without_server_choose_the_one_with_changes(brig, python, tmp_path):
+    """`pins list` names every server's items and their state; `diff` and `accept ITEM` need no
+    --server when one server alone has changes, and name the candidates when two have."""
+    era = ERAS[0]
+    first = hostile_profile(tmp_path, name="hostile-one")
+    for variant in ((), ("--variant", "2")):
+        sdk(brig, python, tmp_path, ["--profile", first, "--no-audit"], era, list_tools, server=hostile(*variant))
+    other = hostile_profile(tmp_path, name="hostile-two")
+    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile("--clean"))
+
+    listed = pins(brig, tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    one = listed.stdout.split("hostile-one", 1)[1].split("hostile-two", 1)[0]
+    two = listed.stdout.split("hostile-two", 1)[1]
+    assert "changed  tool:fetch" in one and "pinned   tool:add" in one, listed.stdout
+    assert "pinned   tool:fetch" in two and "changed" not in two.split("review with")[0], listed.stdout
+
+    diff = pins(brig, tmp_path, "diff")
+    assert diff.returncode == 0, diff.stderr
+    assert "server: hostile-one" in diff.stdout and "== tool:fetch (changed)" in diff.stdout, diff.stdout
+    assert "audit collector" in diff.stdout, diff.stdout
+    accepted = pins(brig, tmp_path, "accept", "tool:fetch")
+    assert accepted.returncode == 0 and "accepted: tool:fetch (server hostile-one)" in accepted.stdout, accepted
+    assert "changed" not in pins(brig, tmp_path, "list").stdout
+    assert pins(brig, tmp_path, "diff").stdout.startswith("no changes"), "nothing left to review"
+    nothing = pins(brig, tmp_path, "accept", "tool:fetch")
+    assert nothing.returncode == 1 and nothing.stderr.startswith("brig: tool:fetch: nothing to accept"), nothing
+
+    # Both servers changed: no choice is made for the user.
+    sdk(brig, python, tmp_path, ["--profile", first, "--no-audit"], era, list_tools, server=hostile())
+    sdk(brig, python, tmp_path, ["--profile", other, "--no-audit"], era, list_tools, server=hostile("--variant", "2"))
+    for args in (["diff"], ["accept", "tool:fetch"], ["accept", "--all"]):
+        r = pins(brig, tmp_path, *args)
+        assert r.returncode == 125, (args, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1 and "give --server" in r.stderr, r.stderr
+        assert "hostile-one" in r.stderr and "hostile-two" in r.stderr, r.stderr
+        assert r.stderr.count("hostile_server.py") == 2, f"each candidate is named by its command: {r.stderr}"
+
+    # Tools the server added after its first listing (it ran --clean first) are new until accepted;
+    # only hostile-two has them, so accepting one needs no --server.
+    two = pins(brig, tmp_path, "list").stdout.split("hostile-two", 1)[1]
+    assert "new      tool:helper" in two and "new      tool:notes" in two and "pinned   tool:add" in two, two
+    helper = pins(brig, tmp_path, "diff", "--server", "hostile-two", "tool:helper")
+    assert "added after the server's first listing" in helper.stdout and "Multiplies two numbers" in helper.stdout, helper
+    accepted = pins(brig, tmp_path, "accept", "tool:helper")
+    assert accepted.returncode == 0 and "(server hostile-two)" in accepted.stdout, accepted
+    assert "pinned   tool:helper" in pins(brig, tmp_path, "list").stdout.split("hostile-two", 1)[1]
+
+
 def test_list_changed_mid_session_blocked(brig, python, tmp_path):
     """The server rug-pulls mid-session and says so with notifications/tools/list_changed."""
     profile = hostile_profile(tmp_path, "  pins: block\n")
@@ -176,6 +225,42 @@ def test_hidden_text_is_sanitized(brig, python, tmp_path, era):
     lines = brig_lines(err)
     assert any("sanitized in tool:notes" in ln and "tag" in ln and "ansi" in ln for ln in lines), err
     assert any("sanitized in result" in ln and "ignore previous instructions" in ln for ln in lines), err
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_content_records_name_their_call(brig, python, tmp_path, era):
+    """Sanitizing, leak and poisoning records carry the id, method and tool of the call they were
+    found in, and the item: each joins the request's own message record by its id. (The tool of
+    a result comes from the in-flight table, which knows it when a message policy reads the call:
+    here one rule; without any, neither the call's record nor the finding's names the tool.)"""
+    profile = hostile_profile(tmp_path, '  tools:\n    rules:\n      - {name: "*", allow: true}\n')
+    log = tmp_path / "audit" / "trail.jsonl"
+
+    async def body(s):
+        await list_tools(s)
+        await s.call_tool("hidden", {})
+        await s.call_tool("leak", {})
+
+    sdk(brig, python, tmp_path, ["--profile", profile, "--audit-log", str(log)], era, body, server=hostile())
+    records = audit_actions(log)
+    requests = {r["mcp"]["id"]: r["mcp"] for r in records
+                if r.get("mcp", {}).get("direction") == "host-to-server" and r["mcp"]["kind"] == "request"}
+
+    def named(action, item, tool):
+        found = [e["brig"]["detail"] for e in events(log, action)
+                 if e["brig"]["detail"]["item"] == item and e["brig"]["detail"].get("tool") == tool]
+        assert found, (action, item, tool, [e["brig"]["detail"] for e in events(log, action)])
+        for d in found:
+            request = requests.get(d["id"])
+            assert request and request["method"] == d["method"], (d, sorted(requests))
+            if d["method"] == "tools/call":
+                assert request["tool"] == tool, (d, request)
+        return found
+
+    assert named("sanitized", "result", "hidden")[0]["method"] == "tools/call"
+    assert all(d["method"] == "tools/call" for d in named("leak", "result", "leak"))
+    assert named("sanitized", "tool:notes", "notes")[0]["method"] in ("tools/list", "server/discover")
+    assert named("poisoning", "tool:helper", "helper")[0]["method"] in ("tools/list", "server/discover")
 
 
 def test_sanitize_false_passes_text_through(brig, python, tmp_path):
