@@ -65,6 +65,11 @@ public enum Learner {
         confinement.watchOnly = true
         if confinement.landlockRuleset >= 0 { close(confinement.landlockRuleset) }
         confinement.landlockRuleset = -1
+        // Watching means seeing what the server reaches for in the host's tree: no view either.
+        if let view = confinement.view {
+            confinement.namespaceFlags &= ~view.cloneFlags
+            confinement.view = nil
+        }
         spec.confinement = confinement
         var resources = request.resources
         resources.landlockRuleset = -1

@@ -180,6 +180,35 @@ def run_brig(brig: str, args: list[str], timeout: float = 20, **kwargs) -> subpr
     return subprocess.run([brig, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, **kwargs)
 
 
+def host_pid(ns_pid: int, under: int) -> int:
+    """The pid, as this test sees it, of the process that calls itself `ns_pid` and descends from
+    `under` (brig). In brig's namespace view the server has its own pid namespace, so the pid a
+    fixture reports (os.getpid()) is its pid there; /proc/PID/status's NSpid line has both."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            nspid = next((l.split()[1:] for l in status.splitlines() if l.startswith("NSpid:")), [])
+            if not nspid or int(nspid[-1]) != ns_pid:
+                continue
+            # Walk up to brig.
+            p = int(entry)
+            while p > 1:
+                if p == under:
+                    return int(entry)
+                try:
+                    p = int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    break
+        time.sleep(0.05)
+    raise AssertionError(f"no process {ns_pid} under brig (pid {under})")
+
+
 def process_gone(pid: int) -> bool:
     """True when pid no longer exists or is a zombie."""
     try:

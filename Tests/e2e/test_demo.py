@@ -25,7 +25,8 @@ def test_demo_client_runs_every_step(brig, python):
     assert m and m.group(1) == m.group(2), last
     assert "FAILED" not in out
     # The hostile child ran every attempt and was refused each time.
-    assert len(re.findall(r"^    blocked  ", out, re.M)) == 7, out
+    assert len(re.findall(r"^    blocked  ", out, re.M)) == 8, out  # the ssh-agent stand-in included
+    assert "started from /" in out and "blocked  connect to the ssh agent's socket" in out
     # The message policy: a filtered list, a denied tool, an argument violation.
     assert "listed: get_current_time  (convert_time is hidden)" in out
     assert "JSON-RPC error -32602: Unknown tool: convert_time" in out

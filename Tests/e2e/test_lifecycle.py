@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import b64, process_gone
+from conftest import b64, host_pid, process_gone
 
 
 def test_host_eof_closes_child_stdin_and_child_exits(start_brig):
@@ -72,7 +72,7 @@ def test_child_crash_mid_request(echo):
 def test_child_ignoring_sigterm_after_host_eof_gets_sigkill(start_brig):
     grace, kill_after = 0.5, 0.5
     p = start_brig(["stubborn_server.py"], options=["--grace", str(grace), "--kill-after", str(kill_after)])
-    pid = p.read_notification("fixture/ready")["params"]["pid"]
+    pid = host_pid(p.read_notification("fixture/ready")["params"]["pid"], p.proc.pid)
     t0 = time.monotonic()
     p.close_stdin()
     eof = p.read_notification("fixture/eof")["params"]["t"]
@@ -109,7 +109,7 @@ def test_signal_to_brig_is_forwarded_to_child(start_brig, sig):
 
 def test_child_is_killed_when_brig_dies(start_brig):
     p = start_brig(["stubborn_server.py"])
-    pid = p.read_notification("fixture/ready")["params"]["pid"]
+    pid = host_pid(p.read_notification("fixture/ready")["params"]["pid"], p.proc.pid)
     assert not process_gone(pid)
     p.proc.kill()
     p.wait(timeout=5)
