@@ -118,7 +118,7 @@ public final class Session: Sendable {
             if let handler = hooks.listener {
                 handler(child.seccompListener)
             } else {
-                SyscallReporter(listener: child.seccompListener, audit: audit).start()
+                SyscallReporter(listener: child.seccompListener, audit: audit, gate: childSpec.confinement.gateRules.map(SyscallGate.init)).start()
             }
         }
 
