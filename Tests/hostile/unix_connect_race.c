@@ -16,9 +16,14 @@ static atomic_int stop;
 
 static void *flipper(void *unused) {
     (void)unused;
+    // Half the time each way, so that any re-read after a check has even odds of the other path.
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         memcpy(shared.sun_path, denied, sizeof denied);
+        __asm__ volatile("" ::: "memory");  // both stores must happen (no dead-store elimination)
+        for (volatile int i = 0; i < 2000; i++) {}
         memcpy(shared.sun_path, allowed, sizeof allowed);
+        __asm__ volatile("" ::: "memory");
+        for (volatile int i = 0; i < 2000; i++) {}
     }
     return NULL;
 }
