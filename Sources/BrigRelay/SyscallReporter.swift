@@ -11,7 +11,7 @@ import Synchronization
 /// process, the call by name and its arguments) and refused with EPERM. Reports are rate limited,
 /// so a loop of blocked calls cannot flood anything; the counts are kept whole.
 ///
-/// Gated calls (connect, sendto with an address, sendmsg, memfd_create) go to `SyscallGate`
+/// Gated calls (connect, sendto with an address, sendmsg, sendmmsg, memfd_create) go to `SyscallGate`
 /// instead, each on a thread of its own: brig makes the call for the child, and a blocking
 /// connect must not hold up every other notification.
 public final class SyscallReporter: Sendable {

@@ -31,7 +31,7 @@ public struct SeccompProgram: Sendable {
         /// Also refuse AF_INET and AF_INET6 sockets (`network: none`).
         public var denyInternet = false
         /// Send the gated calls to brig's listener (`SyscallGate`): connect, sendto with an
-        /// address (arg 4 non-NULL), sendmsg, memfd_create. Needs seccomp user notification.
+        /// address (arg 4 non-NULL), sendmsg, sendmmsg, memfd_create. Needs seccomp user notification.
         public var gate = false
         /// Refuse execveat with AT_EMPTY_PATH (exec of a descriptor: the fileless-exec entry).
         public var refuseDescriptorExec = false

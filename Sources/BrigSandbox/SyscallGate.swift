@@ -4,7 +4,7 @@ internal import CBrigShim
 @preconcurrency import Glibc
 #endif
 
-/// Performs the gated calls (connect, sendto with an address, sendmsg, memfd_create) on the
+/// Performs the gated calls (connect, sendto with an address, sendmsg, sendmmsg, memfd_create) on the
 /// child's behalf and answers their seccomp notifications with the result.
 ///
 /// A gated call is never let through with SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel would
@@ -55,10 +55,11 @@ public struct SyscallGate: Sendable {
     }
 
     /// The calls the gate handles (the seccomp program notifies exactly these).
-    public static let gatedNames = ["connect", "sendto", "sendmsg", "memfd_create"]
+    public static let gatedNames = ["connect", "sendto", "sendmsg", "sendmmsg", "memfd_create"]
     static let connectNR = SeccompProgram.number(of: "connect") ?? -1
     static let sendtoNR = SeccompProgram.number(of: "sendto") ?? -1
     static let sendmsgNR = SeccompProgram.number(of: "sendmsg") ?? -1
+    static let sendmmsgNR = SeccompProgram.number(of: "sendmmsg") ?? -1
     static let memfdNR = SeccompProgram.number(of: "memfd_create") ?? -1
 
     /// Whether the seccomp program sends call `nr` to the gate.
@@ -122,75 +123,125 @@ struct GatedCall {
         if note.nr == SyscallGate.memfdNR { return memfdCreate() }
         socket = brig_pidfd_getfd(pidfd, Int32(truncatingIfNeeded: arg[0]))
         guard socket >= 0 else { return .failed(-socket) }
-        var address: [UInt8]? = nil
-        var data: [UInt8] = []
-        var control: [UInt8] = []
-        let flags = Int32(truncatingIfNeeded: arg[2])
         switch note.nr {
-        case SyscallGate.connectNR:
-            switch readAddress(arg[1], arg[2]) {
-            case .success(let a): address = a
-            case .failure(let e): return .failed(e.code)
+        case SyscallGate.connectNR, SyscallGate.sendtoNR: return connectOrSendto()
+        case SyscallGate.sendmmsgNR: return sendMessages()
+        default:  // sendmsg
+            switch sendOne(arg[1], flags: Int32(truncatingIfNeeded: arg[2])) {
+            case .sent(let n): answer(value: Int64(n))
+            case .failed(let code, let refusal):
+                answer(error: code)
+                return .answered(refusal)
+            case .gone: break
             }
-        case SyscallGate.sendtoNR:
-            switch readAddress(arg[4], arg[5]) {
-            case .success(let a): address = a
-            case .failure(let e): return .failed(e.code)
-            }
+            return .answered(nil)
+        }
+    }
+
+    /// connect(fd, addr, len) and sendto(fd, buf, len, flags, addr, alen).
+    mutating func connectOrSendto() -> Outcome {
+        let isConnect = note.nr == SyscallGate.connectNR
+        var data: [UInt8] = []
+        let address: [UInt8]?
+        switch isConnect ? readAddress(arg[1], arg[2]) : readAddress(arg[4], arg[5]) {
+        case .success(let a): address = a
+        case .failure(let e): return .failed(e.code)
+        }
+        guard let address, !address.isEmpty else { return .failed(EFAULT) }
+        if !isConnect {
             switch readData([(arg[1], arg[2])]) {
             case .success(let d): data = d
-            case .failure(let e): return .failed(e.code)
-            }
-        default:  // sendmsg
-            switch readMessage(arg[1]) {
-            case .success(let m): (address, data, control) = m
             case .failure(let e): return .failed(e.code)
             }
         }
         // The memory read was the caller's only if the caller is still waiting (pid reuse).
         guard brig_seccomp_notify_id_valid(listener, note.id) == 0 else { return .answered(nil) }
+        let target: [UInt8]
+        switch self.target(for: address) {
+        case .success(let t): target = t
+        case .failure(let refused):
+            answer(error: refused.code)
+            return .answered(refused.refusal)
+        }
+        if isConnect {
+            let rc = target.withUnsafeBytes { Glibc.connect(socket, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(target.count)) }
+            if rc < 0 { answer(error: errno) } else { answer(value: 0) }
+            return .answered(nil)
+        }
+        let flags = Int32(truncatingIfNeeded: arg[3])
+        let result = data.withUnsafeBytes { d in
+            target.withUnsafeBytes { a in
+                Glibc.sendto(socket, d.baseAddress, d.count, flags | Int32(MSG_NOSIGNAL), a.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count))
+            }
+        }
+        return finish(result, errno, flags: flags)
+    }
 
-        var target = address
-        if let a = address {
-            switch decide(a) {
-            case .failure(let refused):
-                answer(error: refused.code)
-                return .answered(refused.refusal)
-            case .success(let resolved):
-                if let resolved {
-                    extraFDs.append(resolved)
-                    target = UnixSocketGate.procSelfAddress(resolved)
-                }
+    /// sendmmsg(fd, vec, vlen, flags): each message as a sendmsg, its count written back to the
+    /// child's `msg_len`; the number sent, or the first message's error.
+    mutating func sendMessages() -> Outcome {
+        let vector = arg[1], count = min(arg[2], UInt64(SyscallGate.maxIovecs))
+        let flags = Int32(truncatingIfNeeded: arg[3])
+        var sent: Int64 = 0
+        for i in 0..<count {
+            let entry = vector &+ i &* 64  // struct mmsghdr: a msghdr (56 bytes), msg_len, padding
+            switch sendOne(entry, flags: flags) {
+            case .sent(let n):
+                var length = UInt32(truncatingIfNeeded: n).littleEndian
+                _ = brig_write_process_memory(tid, entry &+ 56, &length, 4)
+                sent += 1
+            case .failed(let code, let refusal):
+                guard sent == 0 else { break }
+                answer(error: code)
+                return .answered(refusal)
+            case .gone:
+                return .answered(nil)
             }
+            if sent != Int64(i) + 1 { break }
         }
-        let result: Int
-        switch note.nr {
-        case SyscallGate.connectNR:
-            guard let a = target, !a.isEmpty else { return .failed(EFAULT) }
-            result = Int(a.withUnsafeBytes { Glibc.connect(socket, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count)) })
-        case SyscallGate.sendtoNR:
-            let sendFlags = Int32(truncatingIfNeeded: arg[3])
-            result = data.withUnsafeBytes { d in
-                (target ?? []).withUnsafeBytes { a in
-                    Glibc.sendto(socket, d.baseAddress, d.count, sendFlags | Int32(MSG_NOSIGNAL), a.baseAddress?.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count))
-                }
-            }
-            return finish(result, errno, flags: sendFlags)
-        default:
-            switch translateRights(&control) {
-            case .failure(let e): return .failed(e.code)
-            case .success(let refusal):
-                if let refusal {
-                    answer(error: refusal.errno)
-                    return .answered(refusal)
-                }
-            }
-            result = sendMessage(address: target, data: data, control: control, flags: flags | Int32(MSG_NOSIGNAL))
-            return finish(result, errno, flags: flags)
-        }
-        let e = errno
-        if result < 0 { answer(error: e) } else { answer(value: Int64(result)) }
+        answer(value: sent)
         return .answered(nil)
+    }
+
+    enum Sent { case sent(Int), failed(Int32, SyscallGate.Refusal?), gone }
+
+    /// One `struct msghdr` at `message` sent on brig's copy of it.
+    mutating func sendOne(_ message: UInt64, flags: Int32) -> Sent {
+        var (address, data, control): ([UInt8]?, [UInt8], [UInt8])
+        switch readMessage(message) {
+        case .success(let m): (address, data, control) = m
+        case .failure(let e): return .failed(e.code, nil)
+        }
+        guard brig_seccomp_notify_id_valid(listener, note.id) == 0 else { return .gone }
+        if let a = address {
+            switch target(for: a) {
+            case .success(let t): address = t
+            case .failure(let refused): return .failed(refused.code, refused.refusal)
+            }
+        }
+        switch translateRights(&control) {
+        case .failure(let e): return .failed(e.code, nil)
+        case .success(let refusal):
+            if let refusal { return .failed(refusal.errno, refusal) }
+        }
+        let result = sendMessage(address: address, data: data, control: control, flags: flags | Int32(MSG_NOSIGNAL))
+        guard result >= 0 else {
+            let e = errno
+            if e == EPIPE, flags & Int32(MSG_NOSIGNAL) == 0 { _ = brig_pidfd_send_signal(pidfd, SIGPIPE) }
+            return .failed(e, nil)
+        }
+        return .sent(result)
+    }
+
+    /// The address brig uses for `address`: itself, or `/proc/self/fd/N` of the granted socket.
+    mutating func target(for address: [UInt8]) -> Result<[UInt8], RefusalError> {
+        switch decide(address) {
+        case .failure(let refused): return .failure(refused)
+        case .success(nil): return .success(address)
+        case .success(let resolved?):
+            extraFDs.append(resolved)
+            return .success(UnixSocketGate.procSelfAddress(resolved))
+        }
     }
 
     /// Answers a send: its count, or its errno; EPIPE also raises the SIGPIPE the child's own call

@@ -208,7 +208,7 @@ struct GateProgramTests {
     @Test func aDeniedCallIsNotGated() throws {
         var s = settings(.denyList, gate: true)
         s.deny += ["connect"]
-        #expect(try SeccompProgram.compile(s).gated == ["sendto", "sendmsg", "memfd_create"])
+        #expect(try SeccompProgram.compile(s).gated == ["sendto", "sendmsg", "sendmmsg", "memfd_create"])
     }
 
     @Test func descriptorExecIsRefusedInTheFilter() throws {

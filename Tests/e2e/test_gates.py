@@ -79,7 +79,8 @@ def assert_reported(res, path) -> None:
         "brig's report does not name the socket:\n" + res.describe()
 
 
-PROBES = [("unix_connect", socket.SOCK_STREAM), ("unix_sendto", socket.SOCK_DGRAM), ("unix_sendmsg", socket.SOCK_DGRAM)]
+PROBES = [("unix_connect", socket.SOCK_STREAM), ("unix_sendto", socket.SOCK_DGRAM), ("unix_sendmsg", socket.SOCK_DGRAM),
+          ("unix_sendmmsg", socket.SOCK_DGRAM)]
 
 
 @pytest.mark.parametrize("fixture,kind", PROBES, ids=[p[0] for p in PROBES])
