@@ -7,6 +7,7 @@ unconfined and be BLOCKED under brig, as root and as brigtest, with brig's repor
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
@@ -201,3 +202,24 @@ def test_check_shows_the_gate(hostile):
     out = r.stdout + r.stderr
     assert "unix sockets: pathname connect/sendto/sendmsg only under " in out, out
     assert "fileless exec: memfds are created MFD_NOEXEC_SEAL" in out, out
+
+
+def test_refusal_is_in_the_audit_trail(runner: Runner, outside):
+    """The refused connect is an audit event naming the path, valid against docs/audit.schema.json."""
+    jsonschema = pytest.importorskip("jsonschema")
+    require_brig_runs(runner)
+    sock = outside("run/docker.sock")
+    log = Path(tempfile.mkdtemp(prefix="audit-", dir=runner.state_home())) / "gates.jsonl"
+    if os.geteuid() == 0:
+        os.chown(log.parent, *runner.ids)
+    res = runner.brig([runner.h.fixture("unix_connect"), str(sock.path)], ["--audit-log", str(log)])
+    assert_blocked(res, EACCES)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "audit.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    for r in records:
+        assert not list(validator.iter_errors(r)), r
+    refused = [r for r in records if r["event"]["action"] == "gated-call-refused"]
+    assert len(refused) == 1, records
+    detail = refused[0]["brig"]["detail"]
+    assert detail["path"] == str(sock.path) and detail["syscall"] == "connect", detail
