@@ -214,7 +214,7 @@ public struct SandboxPlan: Sendable {
             rules.childGID = user?.gid
             rules.calls = gated
             confinement.gateRules = rules
-            enforced.append("unix sockets: pathname connect/sendto/sendmsg only \(shown); abstract names refused "
+            enforced.append("unix sockets: pathname connect/sendto/sendmsg/sendmmsg only \(shown); abstract names refused "
                 + "(seccomp gate: brig makes the call on its own copy of the address; Landlock ABI \(features.landlockABI) has no RESOLVE_UNIX)")
             enforced.append("fileless exec: memfds are created MFD_NOEXEC_SEAL by brig, MFD_EXEC refused; execveat(AT_EMPTY_PATH) refused")
         }

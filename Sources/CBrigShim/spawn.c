@@ -41,6 +41,7 @@
 #define SYS_landlock_add_rule 445
 #define SYS_landlock_restrict_self 446
 #endif
+#define BRIG_SECCOMP_WAIT_KILLABLE_RECV (1U << 5)
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -256,7 +257,12 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
     if (cfg->bpf) {
         struct sock_fprog prog = { .len = cfg->bpf_len, .filter = (struct sock_filter *)cfg->bpf };
         unsigned int flags = cfg->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-        long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+        // Once brig has received a notification it may be making the call for the child (the
+        // socket gate): a signal must not abort and restart the child's call then, or a send
+        // would go out twice. Linux 5.19+; older kernels load without it.
+        unsigned int killable = cfg->seccomp_listener && !cfg->spawn_notify_continue ? BRIG_SECCOMP_WAIT_KILLABLE_RECV : 0;
+        long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | killable, &prog);
+        if (rc < 0 && errno == EINVAL && killable) rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
         if (rc < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
         if (cfg->seccomp_listener) {
             if (announce_listener(sock, (int)rc) != 0) child_fail(sock, BRIG_STAGE_LISTENER);

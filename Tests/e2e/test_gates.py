@@ -200,7 +200,7 @@ def test_check_shows_the_gate(hostile):
     import subprocess
     r = subprocess.run([str(hostile.brig), "check", "--profile", "default", "--", "/bin/true"], capture_output=True, text=True)
     out = r.stdout + r.stderr
-    assert "unix sockets: pathname connect/sendto/sendmsg only under " in out, out
+    assert "unix sockets: pathname connect/sendto/sendmsg/sendmmsg only under " in out, out
     assert "fileless exec: memfds are created MFD_NOEXEC_SEAL" in out, out
 
 
