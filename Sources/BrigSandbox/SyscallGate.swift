@@ -147,7 +147,10 @@ struct GatedCall {
         case .success(let a): address = a
         case .failure(let e): return .failed(e.code)
         }
-        guard let address, !address.isEmpty else { return .failed(EFAULT) }
+        guard let address else { return .failed(EFAULT) }
+        // sendto with a zero-length address is a plain send, as in the kernel.
+        if !isConnect, address.isEmpty { return sendPlain() }
+        guard !address.isEmpty else { return .failed(EINVAL) }
         if !isConnect {
             switch readData([(arg[1], arg[2])]) {
             case .success(let d): data = d
@@ -174,6 +177,19 @@ struct GatedCall {
                 Glibc.sendto(socket, d.baseAddress, d.count, flags | Int32(MSG_NOSIGNAL), a.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count))
             }
         }
+        return finish(result, errno, flags: flags)
+    }
+
+    /// sendto(fd, buf, len, flags, addr, 0): the connected peer, no address to judge.
+    mutating func sendPlain() -> Outcome {
+        let data: [UInt8]
+        switch readData([(arg[1], arg[2])]) {
+        case .success(let d): data = d
+        case .failure(let e): return .failed(e.code)
+        }
+        guard brig_seccomp_notify_id_valid(listener, note.id) == 0 else { return .answered(nil) }
+        let flags = Int32(truncatingIfNeeded: arg[3])
+        let result = data.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, flags | Int32(MSG_NOSIGNAL)) }
         return finish(result, errno, flags: flags)
     }
 

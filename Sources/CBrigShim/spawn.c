@@ -82,7 +82,6 @@ static int parent_has_ptrace_cap;
 /// CAP_SYS_PTRACE can do that only to a dumpable child (brig is not dumpable, and fork kept
 /// that): the child is made dumpable for the moment, already confined; exec sets it anew.
 static int announce_listener(int sock, int fd) {
-    if (!parent_has_ptrace_cap && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return -1;
     struct brig_report r = { .error = fd, .stage = BRIG_STAGE_LISTENER };
     if (write(sock, &r, sizeof r) != (ssize_t)sizeof r) return -1;
     char ack = 0;
@@ -255,6 +254,9 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &prog2) < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
     }
     if (cfg->bpf) {
+        if (cfg->seccomp_listener && !parent_has_ptrace_cap && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+            child_fail(sock, BRIG_STAGE_LISTENER);
+        }
         struct sock_fprog prog = { .len = cfg->bpf_len, .filter = (struct sock_filter *)cfg->bpf };
         unsigned int flags = cfg->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
         // Once brig has received a notification it may be making the call for the child (the
