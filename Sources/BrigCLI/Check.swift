@@ -116,7 +116,7 @@ extension Brig {
             line("syscalls: default \(s.syscallDefault.rawValue), on deny \(s.denyAction.rawValue)")
             line("  \(s.syscallDefault == .allow ? "denied" : "allowed"): \(plan.seccompNames.joined(separator: " "))")
             line("filesystem:")
-            for (label, paths) in [("read", s.readPaths), ("write", s.writePaths), ("exec", s.execPaths)] {
+            for (label, paths) in [("read", s.readPaths), ("write", s.writePaths), ("exec", s.execPaths), ("unix", s.unixPaths)] {
                 line("  \(label):")
                 for p in paths { line("    \(p)\(access(p, F_OK) == 0 ? "" : "  (absent here: skipped)")") }
             }

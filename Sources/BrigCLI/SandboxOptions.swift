@@ -19,6 +19,11 @@ public struct SandboxOptions: ParsableArguments {
     @Option(name: .customLong("rw"), help: ArgumentHelp("Also let the server read and write PATH (repeatable).", valueName: "PATH"))
     var readWrite: [String] = []
 
+    @Option(name: .customLong("unix"), help: ArgumentHelp(
+        "Also let the server connect and send to the UNIX socket PATH, or to sockets below the directory PATH (repeatable).",
+        valueName: "PATH"))
+    var unixSockets: [String] = []
+
     @Option(name: .customLong("net"), help: ArgumentHelp(
         "Network: none, all, or TCP ports to connect to (e.g. 443,80).", valueName: "none|all|PORTS"))
     var network: String?
@@ -65,6 +70,7 @@ public struct SandboxOptions: ParsableArguments {
         var o = ProfileOverrides()
         o.readPaths = readOnly
         o.writePaths = readWrite
+        o.unixPaths = unixSockets
         o.network = network
         o.env = env
         o.noArgumentGrants = noArgumentGrants

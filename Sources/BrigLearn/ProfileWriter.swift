@@ -214,6 +214,8 @@ public struct ProfileWriter: Sendable {
             y += "    \(label):\n"
             for g in list { y += "      - \(quote(g.path))  # \(g.why.replacingNewlines)\n" }
         }
+        // inherit: false drops the base's socket grants too; the private tmp's own sockets stay reachable.
+        y += "    unix: [\"$TMPDIR\"]  # named sockets: only those the server makes in its private tmp\n"
         if r.network == "none" {
             y += "  network: none  # no internet socket was opened\n"
         } else {

@@ -118,6 +118,10 @@ sandbox:
       - /lib32
       - /libx32
       - /opt
+    # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
+    # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
+    unix:
+      - "$TMPDIR"
   network: all
   rlimits:
     nofile: 4096
@@ -296,6 +300,10 @@ sandbox:
       - /lib32
       - /libx32
       - /opt
+    # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
+    # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
+    unix:
+      - "$TMPDIR"
   network: none
   rlimits:
     nofile: 1024

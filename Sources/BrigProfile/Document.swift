@@ -14,6 +14,7 @@ struct ProfileLayer {
     var readPaths: [String] = []
     var writePaths: [String] = []
     var execPaths: [String] = []
+    var unixPaths: [String] = []
     var network: NetworkPolicy?
     var rlimits: [String: UInt64] = [:]
     var envAllow: [String] = []
@@ -42,6 +43,7 @@ struct ProfileLayer {
             s.readPaths = []
             s.writePaths = []
             s.execPaths = []
+            s.unixPaths = []
         }
         if let syscallDefault { s.syscallDefault = syscallDefault }
         if let denyAction { s.denyAction = denyAction }
@@ -58,6 +60,7 @@ struct ProfileLayer {
         appendUnique(&s.readPaths, readPaths)
         appendUnique(&s.writePaths, writePaths)
         appendUnique(&s.execPaths, execPaths)
+        appendUnique(&s.unixPaths, unixPaths)
         appendUnique(&s.envAllow, envAllow)
         appendUnique(&s.require, require)
         appendUnique(&s.namespaces, namespaces)
@@ -77,7 +80,7 @@ enum Vocabulary {
     static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
                               "require", "namespaces", "user", "executable_sha256", "memory", "view"]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
-    static let filesystemKeys = ["inherit", "read", "write", "exec", "arguments", "writable_exec"]
+    static let filesystemKeys = ["inherit", "read", "write", "exec", "unix", "arguments", "writable_exec"]
     static let networkKeys = ["connect", "bind"]
     static let rlimitKeys = ["nofile", "nproc", "as", "fsize", "core", "cpu", "stack", "memlock", "data"]
     static let envKeys = ["allow", "set", "secrets"]
@@ -334,6 +337,7 @@ struct DocumentParser {
                     switch fsKey {
                     case "read": appendUnique(&layer.readPaths, paths)
                     case "write": appendUnique(&layer.writePaths, paths)
+                    case "unix": appendUnique(&layer.unixPaths, paths)
                     default: appendUnique(&layer.execPaths, paths)
                     }
                 }

@@ -97,6 +97,9 @@ public enum ProfileLoader {
                 appendUnique(&s.writePaths, [p])
             }
         }
+        for p in o.unixPaths {
+            if let p = try path("--unix", p) { appendUnique(&s.unixPaths, [p]) }
+        }
         if let net = o.network {
             s.network = try parseNetworkFlag(net)
         }

@@ -38,6 +38,8 @@ public struct ProfileOverrides: Sendable {
     public var readPaths: [String] = []
     /// `--rw PATH`: added to filesystem.read and filesystem.write.
     public var writePaths: [String] = []
+    /// `--unix PATH`: added to filesystem.unix.
+    public var unixPaths: [String] = []
     /// `--net none|all|PORTS` (PORTS like `443,80` = connect ports); replaces the profile's network.
     public var network: String? = nil
     /// `--env NAME` (allow NAME, `*` globs accepted) or `--env NAME=VALUE` (set).
@@ -104,6 +106,9 @@ public struct SandboxProfile: Sendable, Equatable {
     public var readPaths: [String]
     public var writePaths: [String]
     public var execPaths: [String]
+    /// `filesystem.unix`: named UNIX sockets the child may connect or send to, each a socket or a
+    /// directory above sockets (brig's socket gate; Landlock ABI < 9 cannot say this).
+    public var unixPaths: [String] = []
     public var network: NetworkPolicy
     /// Keys: nofile nproc as fsize core cpu stack memlock data. `UInt64.max` = unlimited.
     public var rlimits: [String: UInt64]

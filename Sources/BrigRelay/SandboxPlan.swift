@@ -96,11 +96,15 @@ public struct SandboxPlan: Sendable {
             s.killOnDeny = sandbox.denyAction == .kill
             s.report = features.seccompNotify && !s.killOnDeny
             if case .none = sandbox.network { s.denyInternet = true }
+            s.gate = features.seccompNotify
+            s.refuseDescriptorExec = true
+            s.refuseExecutableMemfd = true
             let program = try SeccompProgram.compile(s)
             plan.seccompNames = program.names
             plan.confinement.seccompProgram = program.main
             plan.confinement.seccompHardening = program.hardening
-            plan.confinement.seccompListener = s.report
+            plan.confinement.seccompListener = s.report || s.gate
+            plan.addGate(program.gated, sandbox: sandbox, user: switchesUser ? plan.confinement.user : nil)
             plan.enforced.append("seccomp: \(s.mode == .denyList ? "deny-list" : "allow-list") of \(program.names.count) calls, "
                 + "\(s.killOnDeny ? "kill" : "EPERM")\(s.report ? ", each blocked call reported" : ""); i386/x32 entry points killed; "
                 + "clone3 -> ENOSYS; namespace clone flags, socket families, TIOCSTI/TIOCLINUX, personality refused")
@@ -215,6 +219,8 @@ public struct SandboxPlan: Sendable {
             var grants: [NamespaceView.Grant] = []
             for p in rules.read + rules.exec { grants.append(.init(path: p, write: false)) }
             for p in rules.write { grants.append(.init(path: p, write: true)) }
+            // Granted sockets must exist in the view to be connected to (the gate decides the rest).
+            for p in sandbox.unixPaths { grants.append(.init(path: p, write: false)) }
             var view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
             if viewBoundsTasks, let nproc {
                 view.pidMax = max(nproc + 1, 301)
@@ -272,6 +278,27 @@ public struct SandboxPlan: Sendable {
         plan.environment = env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
         plan.enforced.append("environment: \(env.count) variables (allow-list \(sandbox.envAllow.joined(separator: " "))); the rest of brig's environment stays with brig")
         return plan
+    }
+
+    /// The socket and memfd gate (SyscallGate): its rules, and what `brig check` says of it.
+    mutating func addGate(_ gated: [String], sandbox: SandboxProfile, user: (uid: UInt32, gid: UInt32)?) {
+        let shown = sandbox.unixPaths.isEmpty ? "nowhere" : "under " + sandbox.unixPaths.joined(separator: ", ")
+        plan: do {
+            guard !gated.isEmpty else {
+                notEnforced.append("unix sockets: named sockets are not limited (needs seccomp user notification; Landlock ABI \(features.landlockABI) has no RESOLVE_UNIX)")
+                notEnforced.append("memfd: memfds are not made non-executable (needs seccomp user notification); MFD_EXEC and execveat(AT_EMPTY_PATH) refused")
+                break plan
+            }
+            var rules = SyscallGate.Rules(unixGrants: sandbox.unixPaths.map(FileSystem.realpath))
+            if case .ports(let connect, _) = sandbox.network { rules.tcpConnectPorts = connect }
+            rules.childUID = user?.uid
+            rules.childGID = user?.gid
+            rules.calls = gated
+            confinement.gateRules = rules
+            enforced.append("unix sockets: pathname connect/sendto/sendmsg/sendmmsg only \(shown); abstract names refused "
+                + "(seccomp gate: brig makes the call on its own copy of the address; Landlock ABI \(features.landlockABI) has no RESOLVE_UNIX)")
+            enforced.append("fileless exec: memfds are created MFD_NOEXEC_SEAL by brig, MFD_EXEC refused; execveat(AT_EMPTY_PATH) refused")
+        }
     }
 
     /// A secret file's value, without its trailing newline (at most 1 MiB).

@@ -129,7 +129,8 @@ public final class Session: Sendable {
             if let handler = hooks.listener {
                 handler(child.seccompListener)
             } else {
-                reporter = SyscallReporter(listener: child.seccompListener, audit: audit)
+                reporter = SyscallReporter(listener: child.seccompListener, audit: audit,
+                                           gate: childSpec.confinement.gateRules.map(SyscallGate.init))
                 reporter?.start()
             }
         }

@@ -1,4 +1,5 @@
-import BrigSandbox
+public import BrigSandbox
+import BrigJSONRPC
 public import BrigAudit
 import Synchronization
 
@@ -9,15 +10,22 @@ import Synchronization
 /// Answers the seccomp user notifications of denied system calls: each one is reported (the
 /// process, the call by name and its arguments) and refused with EPERM. Reports are rate limited,
 /// so a loop of blocked calls cannot flood anything; the counts are kept whole.
+///
+/// Gated calls (connect, sendto with an address, sendmsg, sendmmsg, memfd_create) go to `SyscallGate`
+/// instead, each on a thread of its own: brig makes the call for the child, and a blocking
+/// connect must not hold up every other notification.
 public final class SyscallReporter: Sendable {
     public let listener: Int32
     private let diagnostics: Diagnostics
     private let counts = Mutex<[String: Int]>([:])
 
     private let audit: AuditLog?
+    private let gate: SyscallGate?
 
-    public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil) {
+    public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil,
+                gate: SyscallGate? = nil) {
         self.audit = audit
+        self.gate = gate
         self.listener = listener
         self.diagnostics = diagnostics
     }
@@ -30,6 +38,13 @@ public final class SyscallReporter: Sendable {
                 let rc = Seccomp.receive(listener, &note)
                 if rc == -ENOENT || rc == -EINTR { continue }  // the caller died before we read it
                 if rc != 0 { return }  // the listener is gone: no process is left under the filter
+                if let gate, gate.isGated(note.nr) {
+                    let note = note
+                    OSThread.start(stackBytes: 256 * 1024) { [self] in
+                        if let refusal = gate.handle(listener: listener, note: note) { report(refusal, pid: note.pid) }
+                    }
+                    continue
+                }
                 let name = SeccompProgram.name(of: note.nr)
                 // Counted (and recorded) before the answer releases the caller: once the server has
                 // exited, every call it made is in the totals its session's end record carries.
@@ -51,6 +66,22 @@ public final class SyscallReporter: Sendable {
 
     /// How many blocked calls of a session get a `syscall-blocked` record of their own.
     public static let recordedInFull = 1000
+
+    /// Reports a call the gate refused, like a blocked syscall, with what it tried to reach.
+    func report(_ refusal: SyscallGate.Refusal, pid: UInt32) {
+        let count = counts.withLock { c -> Int in
+            c[refusal.syscall, default: 0] += 1
+            return c.values.reduce(0, +)
+        }
+        if count <= SyscallReporter.recordedInFull {
+            var detail: [(String, JSONValue)] = [("syscall", .string(refusal.syscall)), ("pid", .number(String(pid))),
+                                                 ("reason", .string(refusal.reason))]
+            if let path = refusal.path { detail.append(("path", .string(path))) }
+            audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
+        }
+        let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : String(cString: strerror(refusal.errno))
+        diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)")
+    }
 
     /// Blocked calls so far, by name.
     public var blocked: [String: Int] { counts.withLock { $0 } }

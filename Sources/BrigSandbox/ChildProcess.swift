@@ -71,6 +71,8 @@ public struct Confinement: Sendable {
     public var seccompListener = false
     /// Watch mode (learning): notified calls are observed and let through, never refused.
     public var watchOnly = false
+    /// The socket and memfd gate's rules, when the listener gates calls (`SyscallGate`).
+    public var gateRules: SyscallGate.Rules?
 
     public init() {}
 }

@@ -30,6 +30,13 @@ public struct SeccompProgram: Sendable {
         public var report = true
         /// Also refuse AF_INET and AF_INET6 sockets (`network: none`).
         public var denyInternet = false
+        /// Send the gated calls to brig's listener (`SyscallGate`): connect, sendto with an
+        /// address (arg 4 non-NULL), sendmsg, sendmmsg, memfd_create. Needs seccomp user notification.
+        public var gate = false
+        /// Refuse execveat with AT_EMPTY_PATH (exec of a descriptor: the fileless-exec entry).
+        public var refuseDescriptorExec = false
+        /// Without the gate: refuse memfd_create with MFD_EXEC in the filter instead.
+        public var refuseExecutableMemfd = false
         public init() {}
     }
 
@@ -40,6 +47,8 @@ public struct SeccompProgram: Sendable {
     public var hardening: [UInt8]
     /// The syscall names the program refuses or allows, resolved (for `brig check`).
     public var names: [String]
+    /// The calls sent to the listener for `SyscallGate` (not the denied ones it reports).
+    public var gated: [String] = []
 
     static let cloneNamespaceFlags: [UInt64] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000,
                                                 0x2000_0000, 0x4000_0000, 0x0000_0080]  // NEWNS UTS IPC USER PID NET CGROUP TIME
@@ -56,11 +65,15 @@ public struct SeccompProgram: Sendable {
             let ctx = try Context(defaultAction: allowAct)
             for name in names where !conditional.contains(name) { try ctx.add(denied, name) }
             try addConditionalDenials(ctx, denied: denied, denyInternet: s.denyInternet)
-            return SeccompProgram(main: try ctx.export(), hardening: [], names: names)
+            let gated = s.gate ? try addGate(ctx, skipping: Set(names), plainSendto: nil) : []
+            try addExecHardening(ctx, s, skipping: Set(names))
+            return SeccompProgram(main: try ctx.export(), hardening: [], names: names, gated: gated)
         case .allowList:
             let names = try SyscallGroups.expand(s.allow)
             let ctx = try Context(defaultAction: denied)
-            for name in names where !conditional.contains(name) { try ctx.add(allowAct, name) }
+            let gated: Set<String> = s.gate ? Set(SyscallGate.gatedNames) : []
+            for name in names where !conditional.contains(name) && !gated.contains(name) { try ctx.add(allowAct, name) }
+            let gatedNames = s.gate ? try addGate(ctx, skipping: Set(SyscallGate.gatedNames).subtracting(names), plainSendto: allowAct) : []
             try ctx.add(brig_scmp_act_errno(UInt16(ENOSYS)), "clone3")
             if names.contains("socket") {
                 for family: UInt64 in s.denyInternet ? [1] : [1, 2, 10] {
@@ -81,7 +94,8 @@ public struct SeccompProgram: Sendable {
             for request in [tiocsti, tioclinux] {
                 try hard.add(brig_scmp_act_errno(UInt16(EPERM)), "ioctl", [brig_scmp_arg(1, SCMP_CMP_MASKED_EQ, 0xFFFF_FFFF, request)])
             }
-            return SeccompProgram(main: try ctx.export(), hardening: try hard.export(), names: names)
+            try addExecHardening(hard, s, skipping: [])
+            return SeccompProgram(main: try ctx.export(), hardening: try hard.export(), names: names, gated: gatedNames)
         }
     }
 
@@ -92,6 +106,33 @@ public struct SeccompProgram: Sendable {
         let ctx = try Context(defaultAction: brig_scmp_act_allow())
         for name in expanded where number(of: name).map({ $0 >= 0 }) ?? false { try ctx.add(brig_scmp_act_notify(), name) }
         return SeccompProgram(main: try ctx.export(), hardening: [], names: expanded)
+    }
+
+    static let atEmptyPath: UInt64 = 0x1000
+
+    /// The gate's notifications. Only these calls pay for a trip to brig; `sendto` only with an
+    /// address (a plain send on a connected socket stays in the kernel). `plainSendto` is the
+    /// action for sendto without an address where the default action is not allow.
+    private static func addGate(_ ctx: Context, skipping: Set<String>, plainSendto: UInt32?) throws(SandboxError) -> [String] {
+        let notify = brig_scmp_act_notify()
+        let gated = SyscallGate.gatedNames.filter { !skipping.contains($0) }
+        for name in gated where name != "sendto" { try ctx.add(notify, name) }
+        guard gated.contains("sendto") else { return gated }
+        try ctx.add(notify, "sendto", [brig_scmp_arg(4, SCMP_CMP_NE, 0, 0)])
+        if let plainSendto { try ctx.add(plainSendto, "sendto", [brig_scmp_arg(4, SCMP_CMP_EQ, 0, 0)]) }
+        return gated
+    }
+
+    /// execveat(fd, "", AT_EMPTY_PATH) refused; memfd_create(MFD_EXEC) too when there is no gate
+    /// to rewrite memfds. Added to a default-allow program (`skipping`: calls it already denies).
+    private static func addExecHardening(_ ctx: Context, _ s: Settings, skipping: Set<String>) throws(SandboxError) {
+        let eperm = brig_scmp_act_errno(UInt16(EPERM))
+        if s.refuseDescriptorExec, !skipping.contains("execveat") {
+            try ctx.add(eperm, "execveat", [brig_scmp_arg(4, SCMP_CMP_MASKED_EQ, atEmptyPath, atEmptyPath)])
+        }
+        if s.refuseExecutableMemfd, !s.gate, !skipping.contains("memfd_create") {
+            try ctx.add(eperm, "memfd_create", [brig_scmp_arg(1, SCMP_CMP_MASKED_EQ, UInt64(MemfdFlags.exec), UInt64(MemfdFlags.exec))])
+        }
     }
 
     private static func addConditionalDenials(_ ctx: Context, denied: UInt32, denyInternet: Bool) throws(SandboxError) {
@@ -128,10 +169,12 @@ public struct SeccompProgram: Sendable {
     /// Owns a libseccomp context.
     private final class Context {
         let ctx: scmp_filter_ctx
+        let defaultAction: UInt32
 
         init(defaultAction: UInt32) throws(SandboxError) {
             guard let c = seccomp_init(defaultAction) else { throw SandboxError("seccomp_init failed") }
             ctx = c
+            self.defaultAction = defaultAction
             // Anything that is not the native architecture (i386 int 0x80, x32) is killed.
             _ = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, brig_scmp_act_kill_process())
             // A binary search over syscall numbers instead of a linear chain: every allowed call
@@ -144,6 +187,9 @@ public struct SeccompProgram: Sendable {
         func add(_ action: UInt32, _ name: String, _ args: [scmp_arg_cmp] = []) throws(SandboxError) {
             let nr = seccomp_syscall_resolve_name(name)
             guard nr != __NR_SCMP_ERROR else { throw SandboxError("unknown system call '\(name)'") }
+            // A rule with the default action says nothing (and libseccomp refuses it): e.g. the
+            // gate's notify when denied calls are notified too.
+            guard action != defaultAction else { return }
             let rc = args.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32($0.count), $0.baseAddress) }
             // -EEXIST: the same rule twice; -EACCES/-EINVAL for a pseudo-syscall this arch lacks.
             if rc != 0 && rc != -EEXIST && nr >= 0 {

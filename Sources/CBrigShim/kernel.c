@@ -155,6 +155,91 @@ long brig_read_process_memory(pid_t pid, uint64_t addr, void *buf, unsigned long
     return n < 0 ? -errno : n;
 }
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#define BRIG_PIDFD_THREAD 0x80  /* O_EXCL */
+#ifndef SECCOMP_IOCTL_NOTIF_ADDFD
+struct seccomp_notif_addfd {
+    uint64_t id;
+    uint32_t flags;
+    uint32_t srcfd;
+    uint32_t newfd;
+    uint32_t newfd_flags;
+};
+#define SECCOMP_IOCTL_NOTIF_ADDFD _IOW('!', 3, struct seccomp_notif_addfd)
+#endif
+#ifndef SECCOMP_ADDFD_FLAG_SEND
+#define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
+#endif
+
+int brig_pidfd_open_thread(pid_t tid) {
+    long fd = syscall(SYS_pidfd_open, tid, BRIG_PIDFD_THREAD);
+    if (fd < 0 && errno == EINVAL) fd = syscall(SYS_pidfd_open, tid, 0U);
+    return neg_errno(fd);
+}
+
+int brig_pidfd_getfd(int pidfd, int fd) { return neg_errno(syscall(SYS_pidfd_getfd, pidfd, fd, 0U)); }
+
+int brig_pidfd_send_signal(int pidfd, int sig) { return neg_errno(syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0U)); }
+
+int brig_seccomp_notify_id_valid(int listener, uint64_t id) {
+    return neg_errno(ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id));
+}
+
+int brig_seccomp_respond_value(int listener, uint64_t id, int64_t value, int error) {
+    struct seccomp_notif_resp resp;
+    memset(&resp, 0, sizeof resp);
+    resp.id = id;
+    if (error > 0) resp.error = -error;
+    else resp.val = value;
+    for (;;) {
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0) return 0;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+int brig_seccomp_addfd_send(int listener, uint64_t id, int fd, int cloexec) {
+    struct seccomp_notif_addfd addfd;
+    memset(&addfd, 0, sizeof addfd);
+    addfd.id = id;
+    addfd.flags = SECCOMP_ADDFD_FLAG_SEND;
+    addfd.srcfd = (uint32_t)fd;
+    addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    for (;;) {
+        int rc = ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+        if (rc >= 0) return rc;
+        if (errno == EINTR) continue;
+        return -errno;
+    }
+}
+
+long brig_write_process_memory(pid_t pid, uint64_t addr, const void *buf, unsigned long len) {
+    struct iovec local = { .iov_base = (void *)buf, .iov_len = len };
+    struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+    long n = syscall(SYS_process_vm_writev, pid, &local, 1UL, &remote, 1UL, 0UL);
+    return n < 0 ? -errno : n;
+}
+
+int brig_memfd_create(const char *name, unsigned int flags) { return neg_errno(syscall(SYS_memfd_create, name, flags)); }
+
+int brig_set_thread_fsids(uid_t uid, gid_t gid) {
+    // setfsuid/setfsgid return the previous id and never fail visibly: ask twice to check.
+    syscall(SYS_setfsgid, gid);
+    syscall(SYS_setfsuid, uid);
+    if ((gid_t)syscall(SYS_setfsgid, -1) != gid || (uid_t)syscall(SYS_setfsuid, -1) != uid) return -EPERM;
+    return 0;
+}
+
+int brig_clear_thread_groups(void) { return neg_errno(syscall(SYS_setgroups, 0, NULL)); }
+
 long brig_cheap_syscalls(long count) {
     long sum = 0;
     for (long i = 0; i < count; i++) sum += syscall(SYS_getppid);

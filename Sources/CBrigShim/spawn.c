@@ -41,6 +41,7 @@
 #define SYS_landlock_add_rule 445
 #define SYS_landlock_restrict_self 446
 #endif
+#define BRIG_SECCOMP_WAIT_KILLABLE_RECV (1U << 5)
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -232,21 +233,21 @@ static int bind_fd(int fd, int target) {
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
-static int send_fd(int sock, int fd) {
-    struct brig_report r = { .error = 0, .stage = BRIG_STAGE_LISTENER };
-    struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    memset(&u, 0, sizeof u);
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+/// Whether brig (the parent) holds CAP_SYS_PTRACE; set before fork, read by the child.
+static int parent_has_ptrace_cap;
+
+/// Hands the seccomp listener to the parent without sendmsg (the gate notifies sendmsg, and
+/// nobody could answer before the parent has the listener): the child reports the descriptor's
+/// number and waits while the parent takes a copy with pidfd_getfd. A parent without
+/// CAP_SYS_PTRACE can do that only to a dumpable child (brig is not dumpable, and fork kept
+/// that): the child is made dumpable for the moment, already confined; exec sets it anew.
+static int announce_listener(int sock, int fd) {
+    struct brig_report r = { .error = fd, .stage = BRIG_STAGE_LISTENER };
+    if (write(sock, &r, sizeof r) != (ssize_t)sizeof r) return -1;
+    char ack = 0;
+    if (read(sock, &ack, 1) != 1) return -1;
+    if (ack != 1) errno = EPERM;  // the parent could not take it
+    return ack == 1 ? 0 : -1;
 }
 
 /// Whether `cap` is in the calling process's effective set (raw capget: async-signal-safe).
@@ -444,12 +445,20 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
         if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0U, &prog2) < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
     }
     if (cfg->bpf) {
+        if (cfg->seccomp_listener && !parent_has_ptrace_cap && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+            child_fail(sock, BRIG_STAGE_LISTENER);
+        }
         struct sock_fprog prog = { .len = cfg->bpf_len, .filter = (struct sock_filter *)cfg->bpf };
         unsigned int flags = cfg->seccomp_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
-        long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+        // Once brig has received a notification it may be making the call for the child (the
+        // socket gate): a signal must not abort and restart the child's call then, or a send
+        // would go out twice. Linux 5.19+; older kernels load without it.
+        unsigned int killable = cfg->seccomp_listener && !cfg->spawn_notify_continue ? BRIG_SECCOMP_WAIT_KILLABLE_RECV : 0;
+        long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags | killable, &prog);
+        if (rc < 0 && errno == EINVAL && killable) rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
         if (rc < 0) child_fail(sock, BRIG_STAGE_SECCOMP);
         if (cfg->seccomp_listener) {
-            if (send_fd(sock, (int)rc) != 0) child_fail(sock, BRIG_STAGE_LISTENER);
+            if (announce_listener(sock, (int)rc) != 0) child_fail(sock, BRIG_STAGE_LISTENER);
             close((int)rc);
         }
     }
@@ -473,6 +482,7 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
     sigset_t all, old;
     sigfillset(&all);
     pthread_mutex_lock(&spawn_lock);
+    parent_has_ptrace_cap = has_effective_cap(CAP_SYS_PTRACE);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid_t parent = getpid();
     // With namespaces, clone(2) as fork: no stack, SIGCHLD on exit, the new namespaces.
@@ -528,10 +538,14 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // EOF: exec succeeded (or the child vanished; waitpid will tell)
         if (r.stage == BRIG_STAGE_LISTENER) {
-            struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-            if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                memcpy(listener_out, CMSG_DATA(c), sizeof(int));
+            int pidfd = brig_pidfd_open_thread(pid);
+            if (pidfd >= 0) {
+                int fd = brig_pidfd_getfd(pidfd, r.error);
+                if (fd >= 0) *listener_out = fd;
+                close(pidfd);
             }
+            char ack = *listener_out >= 0;
+            (void)!write(sv[0], &ack, 1);
             continue;
         }
         *stage_out = r.stage;

@@ -180,6 +180,35 @@ int brig_seccomp_respond(int listener, uint64_t id, int error, int continue_call
 /// Reads `len` bytes at `addr` from process `pid` (`process_vm_readv`); returns bytes read or -errno.
 long brig_read_process_memory(pid_t pid, uint64_t addr, void *buf, unsigned long len);
 
+/// `pidfd_open(pid, PIDFD_THREAD)` (a notification names a thread), falling back to a
+/// thread-group pidfd on kernels before 6.9; returns the fd (O_CLOEXEC) or -errno.
+int brig_pidfd_open_thread(pid_t tid);
+/// `pidfd_getfd(pidfd, fd, 0)`: a copy of another process's descriptor (same open file
+/// description, O_CLOEXEC); needs PTRACE_MODE_ATTACH on the target. Returns the fd or -errno.
+int brig_pidfd_getfd(int pidfd, int fd);
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`; 0 or -errno.
+int brig_pidfd_send_signal(int pidfd, int sig);
+/// SECCOMP_IOCTL_NOTIF_ID_VALID: 0 while the notification is still pending (its caller still
+/// blocked in the call, so a pid read before is still that caller), else -errno (ENOENT).
+int brig_seccomp_notify_id_valid(int listener, uint64_t id);
+/// Answers a notification with a return value (`error` == 0) or a failure (`error` > 0, an errno);
+/// never lets the call run. Returns 0 or -errno.
+int brig_seccomp_respond_value(int listener, uint64_t id, int64_t value, int error);
+/// SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SEND: installs a copy of `fd` in the caller
+/// and makes its number the call's return value, atomically. Returns that number or -errno.
+int brig_seccomp_addfd_send(int listener, uint64_t id, int fd, int cloexec);
+/// Writes `len` bytes at `addr` in process `pid` (`process_vm_writev`); returns bytes written or -errno.
+long brig_write_process_memory(pid_t pid, uint64_t addr, const void *buf, unsigned long len);
+/// `memfd_create(name, flags)` (needs _GNU_SOURCE and MFD_NOEXEC_SEAL); returns the fd or -errno.
+int brig_memfd_create(const char *name, unsigned int flags);
+/// Sets the calling thread's filesystem uid and gid (raw setfsgid/setfsuid: per thread, unlike
+/// glibc's setuid family). Going from uid 0 to another uid drops the thread's filesystem
+/// capabilities (CAP_DAC_OVERRIDE & co), so path lookups and socket permission checks are the
+/// other user's. Returns 0, or -EPERM when the ids did not change.
+int brig_set_thread_fsids(uid_t uid, gid_t gid);
+/// Drops the calling thread's supplementary groups (raw setgroups: per thread). 0 or -errno.
+int brig_clear_thread_groups(void);
+
 /// `syscall(SYS_getppid)` etc. for the syscall-heavy benchmark child: `count` cheap calls.
 long brig_cheap_syscalls(long count);
 
