@@ -41,7 +41,7 @@ public final class SyscallReporter: Sendable {
                 if let gate, gate.isGated(note.nr) {
                     let note = note
                     OSThread.start(stackBytes: 256 * 1024) { [self] in
-                        if let refusal = gate.handle(listener: listener, note: note) { report(refusal, pid: note.pid) }
+                        gate.handle(listener: listener, note: note) { refusal in self.report(refusal, pid: note.pid) }
                     }
                     continue
                 }

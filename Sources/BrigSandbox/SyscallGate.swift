@@ -72,19 +72,20 @@ public struct SyscallGate: Sendable {
     static let maxSockaddr = 128
 
     /// Handles one gated notification, answering it; returns a refusal to report, if any.
-    public func handle(listener: Int32, note: brig_notification_swift) -> Refusal? {
+    /// Performs or refuses one gated call; `report` sees each refusal before the caller is answered.
+    public func handle(listener: Int32, note: brig_notification_swift, report: @escaping (Refusal) -> Void) {
         if let uid = rules.childUID, let gid = rules.childGID, geteuid() == 0 {
             _ = brig_clear_thread_groups()
             _ = brig_set_thread_fsids(uid, gid)
         }
         defer { if rules.childUID != nil, geteuid() == 0 { _ = brig_set_thread_fsids(0, 0) } }
-        var call = GatedCall(listener: listener, note: note, rules: rules)
+        var call = GatedCall(listener: listener, note: note, rules: rules, report: report)
         defer { call.release() }
         switch call.run() {
-        case .answered(let refusal): return refusal
+        case .answered(let refusal):
+            if let refusal { report(refusal) }
         case .failed(let code):
             call.answer(error: code)
-            return nil
         }
     }
 }
@@ -96,12 +97,16 @@ struct GatedCall {
     let listener: Int32
     let note: brig_notification_swift
     let rules: SyscallGate.Rules
+    /// Called with a refusal before it is answered.
+    let report: (SyscallGate.Refusal) -> Void
     let tid: Int32
     var pidfd: Int32 = -1
     var socket: Int32 = -1
     var extraFDs: [Int32] = []
 
-    init(listener: Int32, note: brig_notification_swift, rules: SyscallGate.Rules) {
+    init(listener: Int32, note: brig_notification_swift, rules: SyscallGate.Rules,
+         report: @escaping (SyscallGate.Refusal) -> Void = { _ in }) {
+        self.report = report
         self.listener = listener
         self.note = note
         self.rules = rules
@@ -114,6 +119,14 @@ struct GatedCall {
 
     func answer(value: Int64) { _ = brig_seccomp_respond_value(listener, note.id, value, 0) }
     func answer(error: Int32) { _ = brig_seccomp_respond_value(listener, note.id, 0, error) }
+
+    /// Reports a refusal, then answers: reported first, so that a server which exits as soon as
+    /// its call fails cannot end the session (and close the trail) before the record is made.
+    func refuse(_ refusal: SyscallGate.Refusal?, _ code: Int32) -> Outcome {
+        if let refusal { report(refusal) }
+        answer(error: code)
+        return .answered(nil)
+    }
 
     var arg: [UInt64] { note.args }
 
@@ -130,8 +143,7 @@ struct GatedCall {
             switch sendOne(arg[1], flags: Int32(truncatingIfNeeded: arg[2])) {
             case .sent(let n): answer(value: Int64(n))
             case .failed(let code, let refusal):
-                answer(error: code)
-                return .answered(refusal)
+                return refuse(refusal, code)
             case .gone: break
             }
             return .answered(nil)
@@ -163,8 +175,7 @@ struct GatedCall {
         switch self.target(for: address) {
         case .success(let t): target = t
         case .failure(let refused):
-            answer(error: refused.code)
-            return .answered(refused.refusal)
+            return refuse(refused.refusal, refused.code)
         }
         if isConnect {
             let rc = target.withUnsafeBytes { Glibc.connect(socket, $0.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(target.count)) }
@@ -208,8 +219,7 @@ struct GatedCall {
                 sent += 1
             case .failed(let code, let refusal):
                 guard sent == 0 else { break }
-                answer(error: code)
-                return .answered(refusal)
+                return refuse(refusal, code)
             case .gone:
                 return .answered(nil)
             }
@@ -500,9 +510,8 @@ struct GatedCall {
     mutating func memfdCreate(name: [UInt8], flags: UInt32) -> Outcome {
         guard brig_seccomp_notify_id_valid(listener, note.id) == 0 else { return .answered(nil) }
         guard let rewritten = MemfdFlags.rewrite(flags) else {
-            answer(error: EPERM)
-            return .answered(SyscallGate.Refusal(syscall: "memfd_create", what: "memfd_create with MFD_EXEC",
-                                                 reason: "executable memfds allow fileless exec", path: nil, errno: EPERM))
+            return refuse(SyscallGate.Refusal(syscall: "memfd_create", what: "memfd_create with MFD_EXEC",
+                                              reason: "executable memfds allow fileless exec", path: nil, errno: EPERM), EPERM)
         }
         let fd = (name + [0]).withUnsafeBufferPointer { brig_memfd_create(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), rewritten) }
         guard fd >= 0 else { return .failed(-fd) }

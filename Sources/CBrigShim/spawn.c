@@ -478,6 +478,8 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
+    int passcred = 1;
+    (void)setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &passcred, sizeof passcred);
 
     sigset_t all, old;
     sigfillset(&all);
@@ -530,7 +532,7 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
         struct brig_report r;
         struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
         union {
-            char buf[CMSG_SPACE(sizeof(int))];
+            char buf[CMSG_SPACE(sizeof(struct ucred))];
             struct cmsghdr align;
         } u;
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
@@ -538,7 +540,18 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // EOF: exec succeeded (or the child vanished; waitpid will tell)
         if (r.stage == BRIG_STAGE_LISTENER) {
-            int pidfd = brig_pidfd_open_thread(pid);
+            // The process that announced it: in a new pid namespace the server is the init's
+            // child, whose pid (in brig's namespace) the kernel attaches to the message
+            // (SO_PASSCRED), translated for the receiver.
+            pid_t holder = pid;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+                    struct ucred cred;
+                    memcpy(&cred, CMSG_DATA(c), sizeof cred);
+                    if (cred.pid > 0) holder = cred.pid;
+                }
+            }
+            int pidfd = brig_pidfd_open_thread(holder);
             if (pidfd >= 0) {
                 int fd = brig_pidfd_getfd(pidfd, r.error);
                 if (fd >= 0) *listener_out = fd;
