@@ -4,8 +4,9 @@ import BrigJSONRPC
 /// - the scanner, the tree parser and an independent recognizer (`ReferenceJSON`) agree on
 ///   what is JSON (allowing for the scanner's nesting limit);
 /// - a parsed tree written back as text parses to the same tree;
-/// - a line `MessageView` accepts is JSON, its `params`/`result`/`error` ranges and batch member
-///   spans lie inside the line and are themselves JSON values;
+/// - a line `MessageView` accepts is JSON that the tree parser accepts too (the same nesting
+///   limit), and its `params`/`result`/`error` ranges and batch member spans lie inside the line
+///   and are themselves JSON values;
 /// - reading the id from any prefix (what brig does with a line too long to keep) never crashes.
 @_cdecl("LLVMFuzzerTestOneInput")
 func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -35,6 +36,8 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     if case .success(let view) = MessageView.parse(line) {
         if !reference.valid { fatalError("MessageView accepted a line that is not JSON") }
+        // Later layers (audit payloads, result filters) parse accepted lines into trees.
+        if tree == nil { fatalError("MessageView accepted a line the tree parser rejects") }
         checkRanges(view, in: line)
         if view.kind == .batch {
             if view.members.isEmpty { fatalError("an empty batch was accepted") }
