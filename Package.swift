@@ -11,7 +11,15 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "brig",
-    products: [.executable(name: "brig", targets: ["brig"])],
+    products: [
+        .executable(name: "brig", targets: ["brig"]),
+        // The parsers of untrusted bytes, as libraries so the fuzz package (Tests/fuzz) can link them.
+        .library(name: "BrigJSONRPC", targets: ["BrigJSONRPC"]),
+        .library(name: "BrigProfile", targets: ["BrigProfile"]),
+        .library(name: "BrigPolicy", targets: ["BrigPolicy"]),
+        .library(name: "BrigAudit", targets: ["BrigAudit"]),
+        .library(name: "BrigContent", targets: ["BrigContent"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),

@@ -123,16 +123,29 @@ public enum AuditVerifier {
     /// Verifies `files` (in order, as one chain) with `key`; with `anchor`, also that nothing was
     /// cut after the anchored record.
     public static func verify(files: [String], key keyBytes: [UInt8], anchor: String? = nil) -> AuditVerification {
-        var report = AuditVerification()
-        report.files = files
-        let key = SymmetricKey(data: keyBytes)
-        var entries: [Entry] = []
+        var logs: [(file: String, bytes: [UInt8])] = []
         for file in files {
             guard let data = readFile(file) else {
+                var report = AuditVerification()
+                report.files = files
                 report.problem = .init(damage: .deleted, file: file, line: 0, sequence: nil,
                                        message: "cannot read: \(errnoText())")
                 return report
             }
+            logs.append((file, data))
+        }
+        return verify(logs: logs, key: keyBytes, anchor: anchor)
+    }
+
+    /// Verifies logs already read (each named by its file, in order, as one chain): the checks of
+    /// `verify(files:key:anchor:)` without the reading, so a fuzzer can feed bytes directly.
+    public static func verify(logs: [(file: String, bytes: [UInt8])], key keyBytes: [UInt8],
+                              anchor: String? = nil) -> AuditVerification {
+        var report = AuditVerification()
+        report.files = logs.map(\.file)
+        let key = SymmetricKey(data: keyBytes)
+        var entries: [Entry] = []
+        for (file, data) in logs {
             var start = 0, lineNo = 0
             while start < data.count {
                 lineNo += 1
@@ -252,7 +265,7 @@ public enum AuditVerifier {
                                        message: "cannot read the anchor")
                 return report
             }
-            let endFile = lastEntry?.file ?? files.last ?? ""
+            let endFile = lastEntry?.file ?? report.files.last ?? ""
             guard let l = last, l.seq >= aseq else {
                 report.problem = .init(damage: .truncated, file: endFile, line: 0, sequence: last?.seq,
                                        message: "the log ends at sequence \(last?.seq ?? 0) but the anchor records sequence \(aseq): the tail was cut")

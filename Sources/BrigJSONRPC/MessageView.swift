@@ -105,7 +105,7 @@ extension MessageView {
                 scanner.skipWhitespace()
                 var id: String?
                 let start = scanner.offset
-                let member = try parseObject(&scanner, id: &id)
+                let member = try parseObject(&scanner, id: &id, depth: 1)
                 switch member {
                 case .success(var view):
                     view.span = start..<scanner.offset
@@ -133,13 +133,15 @@ extension MessageView {
         }
     }
 
-    /// Parses one object; JSON syntax errors throw, JSON-RPC shape errors are returned.
-    private static func parseObject(_ scanner: inout JSONScanner, id: inout String?) throws(JSONScanner.Failure)
-        -> Result<MessageView, MessageError>
+    /// Parses one object; JSON syntax errors throw, JSON-RPC shape errors are returned. `depth`
+    /// is the object's own nesting (1 inside a batch), so that a batch member is held to the same
+    /// limit as the tree parser applies to the whole line.
+    private static func parseObject(_ scanner: inout JSONScanner, id: inout String?, depth: Int = 0)
+        throws(JSONScanner.Failure) -> Result<MessageView, MessageError>
     {
         scanner.skipWhitespace()
         guard scanner.peek() == UInt8(ascii: "{") else {
-            _ = try scanner.skipValue()
+            _ = try scanner.skipValue(depth: depth)
             return .failure(MessageError(code: MessageError.invalidRequest, message: "Invalid Request", id: nil,
                                          detail: "a message must be a JSON object"))
         }
@@ -164,7 +166,7 @@ extension MessageView {
                 scanner.skipWhitespace()
                 let valueStart = scanner.offset
                 let first = scanner.peek()
-                let range = try scanner.skipValue(depth: 1)
+                let range = try scanner.skipValue(depth: depth + 1)
                 if scanner.tokenEquals(key, "jsonrpc") {
                     version = range.count == 5 && scanner.bytesEqual(range, "\"2.0\"")
                 } else if scanner.tokenEquals(key, "id") {

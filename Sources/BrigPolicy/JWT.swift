@@ -1,5 +1,5 @@
 import BrigJSONRPC
-import BrigProfile
+public import BrigProfile
 import Crypto
 import _CryptoExtras
 
@@ -206,6 +206,29 @@ enum JWT {
                                      notBefore: claims["nbf"]?.doubleValue)
         if let problem = verified.timeProblem(at: now) { throw PolicyError("token: " + problem.dropFirst("the token ".count)) }
         return verified
+    }
+}
+
+/// The checks of `mcp.auth.jwt` without a policy engine: the key set is loaded once, then any
+/// token text is verified against it. Public so the fuzz targets (Tests/fuzz) can drive the
+/// token parser directly.
+public struct BearerTokenVerifier: Sendable {
+    let settings: MCPJWTSettings
+    let keys: KeySet
+
+    /// Loads the key set that `settings` names (relative paths against `profileDirectory`).
+    public init(settings: MCPJWTSettings, profileDirectory: String?) throws(PolicyError) {
+        self.settings = settings
+        self.keys = try KeySet.load(settings, profileDirectory: profileDirectory)
+    }
+
+    /// The token's scopes when it verifies at `now` (unix seconds), else why not.
+    public func scopes(of token: String, now: Double) -> Result<[String], PolicyError> {
+        do throws(PolicyError) {
+            return .success(try JWT.verify(token, settings: settings, keys: keys, now: now).scopes)
+        } catch {
+            return .failure(error)
+        }
     }
 }
 

@@ -212,8 +212,10 @@ public struct ProfileError: Error, Sendable, CustomStringConvertible {
         }
         if !key.isEmpty { out += key + ": " }
         out += message
-        // Guarantee one line whatever the message carries (YAML problems, file names).
-        return String(out.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
+        // Guarantee one line whatever the message carries (YAML problems, file names, keys):
+        // every line break, not just \n and \r (a CR LF pair is one Character, and VT, FF,
+        // NEL, U+2028 and U+2029 break lines too).
+        return String(out.map { $0.isNewline ? " " : $0 })
     }
 }
 

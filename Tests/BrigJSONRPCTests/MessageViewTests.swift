@@ -131,6 +131,28 @@ struct MessageViewTests {
         #expect((try? parseBytes(ok).get())?.id == "2")
     }
 
+    /// Caught by fuzz-jsonrpc (Tests/fuzz/regressions/fuzz-jsonrpc/batch-257-levels): a batch
+    /// member's values were scanned as if the member were the top level, so a batch could nest
+    /// one level deeper than the tree parser (and a single message) allows.
+    @Test("a batch member is held to the nesting limit of the whole line")
+    func batchNestingLimit() throws {
+        func batch(levels arrays: Int) -> [UInt8] {
+            Array(#"[{"jsonrpc":"2.0","id":1,"method":"x","params":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: arrays)
+                + [UInt8](repeating: UInt8(ascii: "]"), count: arrays) + Array("}]".utf8)
+        }
+        // The batch and the member take two levels: 254 arrays make 256 levels, 255 make 257.
+        let deepest = batch(levels: JSONScanner.maximumDepth - 2)
+        #expect((try? parseBytes(deepest).get())?.kind == .batch)
+        #expect(deepest.withUnsafeBufferPointer { (try? JSONValue.parse($0)) } != nil)
+        let tooDeep = batch(levels: JSONScanner.maximumDepth - 1)
+        #expect(tooDeep.withUnsafeBufferPointer { (try? JSONValue.parse($0)) } == nil)
+        guard case .failure(let error) = parseBytes(tooDeep) else {
+            Issue.record("a batch nesting 257 levels was accepted")
+            return
+        }
+        #expect(error.code == -32600)
+    }
+
     @Test("the id can be read from the prefix of an oversized line")
     func idFromPrefix() {
         let prefix = Array(#"{"jsonrpc":"2.0","id":"big-1","method":"tools/call","params":{"data":"aaaa"#.utf8)

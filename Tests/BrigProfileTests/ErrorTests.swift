@@ -104,6 +104,17 @@ struct ErrorTests {
         #expect(error.line > 0)
     }
 
+    /// Caught by fuzz-profile (Tests/fuzz/regressions/fuzz-profile): a key quoted with a CR LF
+    /// pair or a vertical tab was printed with its line break, because the description replaced
+    /// only the Characters "\n" and "\r", and "\r\n" is a single Character.
+    @Test(arguments: [#""sand\r\nbox": 1"#, #""x\vy": 1"#, #""a\fb\u2028c": 1"#, "\"q\\u0085r\": 1"])
+    func keysWithLineBreaksStayOnOneLine(_ entry: String) throws {
+        let error = try #require(loadError("version: 1\n" + entry + "\n"))
+        #expect(error.description.hasPrefix("/tmp/p.yaml:2: "), "got: \(error.description)")
+        let breaksLines = error.description.contains { $0.isNewline }
+        #expect(!breaksLines, "got: \(String(reflecting: error.description))")
+    }
+
     @Test func fieldsOfAnError() throws {
         let error = try #require(loadError("version: 1\nsandbox:\n\n  network: nope\n"))
         #expect(error.file == "/tmp/p.yaml")
