@@ -58,13 +58,22 @@ public struct PoisoningDetector {
         (.shadowing, #"\binstead\s+of\s+(using\s+|calling\s+)?the\s+`?[\w.-]+`?\s+tool"#),
         (.shadowing, #"\b(side\s+effects?|effect)\s+on\s+(the\s+)?(also\s+present\s+|other\s+)?`?[\w.-]+`?\s+tool"#),
         (.shadowing, #"\b(the\s+)?`?(?!(this|the|that|a|an|each|any|every|which|same)\b)[\w.-]+`?\s+tool\s+(must|should|shall)\s+(always\s+|also\s+)?(send|forward|cc|bcc|redirect|include|use)\b"#),
+        // Visible exfiltration: a URL that carries an environment variable (`$AWS_SECRET_ACCESS_KEY`,
+        // `${TOKEN}`, `%APPDATA%`, `{{api_key}}`), which only a model told to fill it in would expand.
+        (.exfiltration, #"https?://[^\s"'`<>)]*(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%|\{\{\s*[\w.]+\s*\}\})"#),
+        // An order to reach a URL whose query names a secret (`?k=`, `&token=`, `?password=`).
+        (.exfiltration, #"\b(send|post|fetch|call|visit|open|request|get|load|upload|forward|submit|append|include)\b[^\n]{0,200}?https?://[^\s"'`<>)]*[?&](k|key|api[_-]?key|apikey|token|secret|password|passwd|pwd|auth|session|cookie|creds?|data)="#),
+        // Concealment: keep it from the user, do it silently.
+        (.instruction, #"\b(keep|leave)\s+(this|it|these(\s+\w+)?)\s+(secret|hidden|confidential|private|between\s+(us|you\s+and\s+me))\b"#),
+        (.instruction, #"\b(silently|quietly|covertly|secretly|discreetly)\s+(send|forward|upload|include|call|read|copy|post|fetch|attach|append|pass)\b"#),
     ]
 
     public init() {
         // The patterns are constants checked by the tests: a failure here is a programming error.
         rules = PoisoningDetector.patterns.map { kind, p in (kind, (try! Regex(p)).ignoresCase()) }
-        sendVerb = (try! Regex(#"\b(send|sends|post|posts|upload|transmit|forward|exfiltrate|leak|pass|email|submit)\b[^\n]{0,160}?(https?://[^\s"'`)]+|\b[\w.+-]+@[\w-]+\.[\w.-]+)"#)).ignoresCase()
-        secretWord = (try! Regex(#"\b(secrets?|tokens?|api[\s_-]?keys?|keys?|passwords?|passwd|credentials?|ssh|cookies?)\b"#)).ignoresCase()
+        sendVerb = (try! Regex(#"\b(send|sends|post|posts|upload|transmit|forward|exfiltrate|leak|pass|email|submit|fetch|include|append|attach|share|report)\b[^\n]{0,160}?(https?://[^\s"'`)]+|\b[\w.+-]+@[\w-]+\.[\w.-]+)"#)).ignoresCase()
+        // Secret words, and environment-variable names that hold one (AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN).
+        secretWord = (try! Regex(#"\b(secrets?|tokens?|api[\s_-]?keys?|keys?|passwords?|passwd|credentials?|ssh|cookies?)\b|\b[A-Za-z][A-Za-z0-9_]*_(SECRET|TOKEN|KEY|PASSWORD|PASS|CREDENTIALS?)[A-Za-z0-9_]*\b|\b(SECRET|TOKEN|PASSWORD)_[A-Za-z0-9_]+\b"#)).ignoresCase()
     }
 
     /// Findings in one text (a description, instructions, a schema string).

@@ -297,6 +297,26 @@ def test_poisoned_description(brig, python, tmp_path, era, mode):
         assert all(ln.startswith("brig: noticed") for ln in flagged)
 
 
+@pytest.mark.parametrize("mode", ["warn", "block"])
+def test_visible_exfiltration_order_is_flagged(brig, python, tmp_path, mode):
+    """A plain-text order to fetch a URL carrying $AWS_SECRET_ACCESS_KEY: no markup, no hidden
+    character, no secret word, and still flagged (and withheld under poisoning: block)."""
+    profile = hostile_profile(tmp_path, f"  poisoning: {mode}\n")
+    log = tmp_path / "audit" / "trail.jsonl"
+    tools, err = sdk(brig, python, tmp_path, ["--profile", profile, "--audit-log", str(log)], "initialize", list_tools,
+                     server=hostile("--clean", "--exfil"))
+    flagged = [ln for ln in brig_lines(err) if "poisoning in tool:sync" in ln]
+    assert flagged and any("$AWS_SECRET_ACCESS_KEY" in ln for ln in flagged), err
+    ev = [e for e in events(log, "poisoning") if e["brig"]["detail"]["item"] == "tool:sync"]
+    assert ev, err
+    # The other tools of the clean variant are not flagged.
+    assert not [ln for ln in brig_lines(err) if "poisoning in tool:" in ln and "tool:sync" not in ln], err
+    if mode == "block":
+        assert "sync" not in tools and "add" in tools, sorted(tools)
+    else:
+        assert "sync" in tools and "collector.example" in tools["sync"].description
+
+
 # --- leaks ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("era", ERAS)
