@@ -128,8 +128,40 @@ def run_server(runner: Runner, tmp_path: Path, place: str, server: list[str], ca
     return tools, results, err.read_text(errors="replace")
 
 
+PUBLIC_VENV = Path("/tmp/brig-e2e-public-venv")
+
+
+@pytest.fixture(scope="session")
+def public_python() -> str | None:
+    """A venv an unprivileged user can run: the suite's own venv may sit on an interpreter under
+    /root (pyenv), which brigtest cannot read. Made once from the system Python with the same
+    pinned servers; None (the unprivileged half is skipped) where that cannot be done."""
+    base = Path("/usr/bin/python3")
+    if not IS_ROOT or not base.exists():
+        return None
+    wanted = [ln.strip() for ln in (Path(__file__).resolve().parents[2] / "scripts" / "data" / "requirements-e2e.txt")
+              .read_text().splitlines() if ln.strip() and not ln.startswith("#") and ln.split("==")[0] in
+              ("mcp", "mcp-server-time", "mcp-server-git")]
+    stamp = PUBLIC_VENV / ".brig-requirements"
+    python = PUBLIC_VENV / "bin" / "python"
+    if not (stamp.exists() and stamp.read_text() == "\n".join(wanted) and python.exists()):
+        shutil.rmtree(PUBLIC_VENV, ignore_errors=True)
+        r = subprocess.run([str(base), "-m", "venv", str(PUBLIC_VENV)], capture_output=True, text=True)
+        if r.returncode != 0:
+            return None
+        r = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *wanted],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            return None
+        stamp.write_text("\n".join(wanted))
+    subprocess.run(["chmod", "-R", "a+rX", str(PUBLIC_VENV)], check=True)
+    return str(python)
+
+
 @pytest.fixture
-def venv_python(python) -> str:
+def venv_python(python, public_python, runner) -> str:
+    if runner.who == "unprivileged" and public_python:
+        return public_python
     return python
 
 
