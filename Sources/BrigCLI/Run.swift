@@ -150,7 +150,8 @@ struct Prepared {
 
     /// Server identity: `--expect-sha256` or `sandbox.executable_sha256` must match the executable.
     mutating func checkExecutable(expected: String?) {
-        executableSHA256 = Digest.sha256(file: executable)
+        executableSHA256 = Digest.sha256(file: executable,
+                                         cachedIn: ContentGuard.defaultStateDirectory(environment: hostEnvironment) + "/executables")
         for (want, source) in [(expected, "--expect-sha256"), (plan?.profile.sandbox.executableSHA256, "sandbox.executable_sha256")] {
             guard let want else { continue }
             guard let have = executableSHA256, have == want.lowercased() else {
@@ -219,7 +220,7 @@ struct Prepared {
         if features.isRoot { featureList.append("root") }
         audit = log
         auditStart = SessionInfo(brigVersion: Brig.version, command: argv, executable: executable,
-                                 executableSHA256: Digest.sha256(file: executable), profileName: profile.name,
+                                 executableSHA256: executableSHA256 ?? Digest.sha256(file: executable), profileName: profile.name,
                                  profileSource: profile.source, profileText: text, sandbox: plan.enforced + plan.notEnforced.map { "not enforced: " + $0 },
                                  kernelFeatures: featureList)
     }

@@ -318,3 +318,25 @@ struct AuditLogTests {
         print("audit writer: \(n) redacted records in \(String(format: "%.3f", elapsed)) s = \(Int(Double(n) / elapsed)) records/s; caller \(String(format: "%.2f", Double(callerMicros) / Double(n))) us/record")
     }
 }
+
+@Suite struct ExecutableDigestCacheTests {
+    @Test func aCachedDigestIsTheFilesAndChangesWithTheFile() throws {
+        var template = Array("/tmp/brig-digest-test-XXXXXX".utf8CString)
+        let dir = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
+        defer { _ = system("rm -rf '\(dir)'") }
+        let file = dir + "/server"
+        func write(_ text: String) {
+            let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+            _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }
+        write("first")
+        let cache = dir + "/cache"
+        let first = Digest.sha256(file: file, cachedIn: cache)
+        #expect(first == Digest.sha256(file: file))
+        #expect(Digest.sha256(file: file, cachedIn: cache) == first, "served from the cache")
+        write("second, same path")
+        let second = Digest.sha256(file: file, cachedIn: cache)
+        #expect(second == Digest.sha256(file: file) && second != first, "a changed file is hashed again")
+    }
+}
