@@ -2,6 +2,7 @@ public import ArgumentParser
 import BrigProfile
 import BrigRelay
 import BrigSandbox
+import BrigContent
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -102,10 +103,17 @@ public struct SandboxOptions: ParsableArguments {
 
     /// The user's home and brig's own state directories, which no grant may cover.
     func grantSafety(environment: [String: String], auditLog: String? = nil) -> GrantSafety {
-        let home = environment["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
-        var state = [(environment["XDG_STATE_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.local/state") + "/brig"]
+        let home = SandboxOptions.home(environment)
+        var state = [ContentGuard.defaultStateDirectory(environment: environment)]
         if let auditLog, auditLog != "-" { state.append(FileSystem.parent(of: auditLog.hasPrefix("/") ? auditLog : resolvedWorkdirOfProcess() + "/" + auditLog)) }
         return GrantSafety(home: home, stateDirectories: state)
+    }
+
+    /// `$HOME`, else the user's home from the password database, else `/`.
+    static func home(_ environment: [String: String]) -> String {
+        if let home = environment["HOME"] { return home }
+        guard let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir else { return "/" }
+        return String(cString: dir)
     }
 
     /// Whether the working directory is granted; brig's own errors end the process (125).
@@ -145,7 +153,7 @@ public struct SandboxOptions: ParsableArguments {
     /// Loads the profile for this run; brig's own errors end the process (125).
     func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
                      workdirGranted: Bool = true) -> (Profile, ProfileContext) {
-        let home = environment["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
+        let home = SandboxOptions.home(environment)
         var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         context.workdirGranted = workdirGranted
         do {

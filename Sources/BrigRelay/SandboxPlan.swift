@@ -246,8 +246,8 @@ public struct SandboxPlan: Sendable {
             guard root || plan.view != nil else {
                 throw SandboxError("sandbox.namespaces needs brig to run as root or user namespaces (this kernel refuses them to this user)")
             }
-            let flags: [String: UInt] = ["pid": 0x2000_0000 | 0x0002_0000, "ipc": 0x0800_0000, "uts": 0x0400_0000,
-                                         "net": 0x4000_0000]  // pid comes with a mount namespace for its /proc
+            let flags: [String: UInt] = ["pid": NamespaceView.newPID | NamespaceView.newMount, "ipc": NamespaceView.newIPC,
+                                         "uts": NamespaceView.newUTS, "net": 0x4000_0000]  // pid comes with a mount namespace for its /proc
             for ns in sandbox.namespaces {
                 guard let f = flags[ns] else { throw SandboxError("sandbox.namespaces: unknown namespace '\(ns)'") }
                 plan.confinement.namespaceFlags |= f

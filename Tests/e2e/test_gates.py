@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from test_confinement import (EACCES, EPERM, Runner, assert_blocked, assert_escaped_unconfined, hostile,  # noqa: F401
-                              require_brig_runs, runner)
+                              listener, require_brig_runs, runner)
 
 
 class Listener:
@@ -173,28 +173,19 @@ def test_memfd_exec_refused(runner: Runner, profile):
     assert "brig: blocked memfd_create with MFD_EXEC from pid" in res.stderr, res.describe()
 
 
-@pytest.fixture
-def tcp_listener():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    yield s.getsockname()[1]
-    s.close()
-
-
-def test_tcp_through_the_gate(runner: Runner, tcp_listener):
+def test_tcp_through_the_gate(runner: Runner, listener):
     """connect goes through brig now: network: all still connects, a port rule still refuses
     another port (Landlock does not bind brig, so the gate checks the port itself)."""
     require_brig_runs(runner)
-    argv = [runner.h.fixture("inet_connect"), str(tcp_listener)]
+    argv = [runner.h.fixture("inet_connect"), str(listener)]
     res = runner.brig(argv, ["--profile", "default"])
     assert res.verdict == "ESCAPED" and res.rc == 0, res.describe()
-    res = runner.brig(argv, ["--net", str(tcp_listener)])
+    res = runner.brig(argv, ["--net", str(listener)])
     assert res.verdict == "ESCAPED" and res.rc == 0, res.describe()
-    other = tcp_listener + 1 if tcp_listener < 65535 else tcp_listener - 1
+    other = listener + 1 if listener < 65535 else listener - 1
     res = runner.brig(argv, ["--net", str(other)])
     assert_blocked(res, EACCES)
-    assert f"blocked connect to TCP port {tcp_listener} from pid" in res.stderr, res.describe()
+    assert f"blocked connect to TCP port {listener} from pid" in res.stderr, res.describe()
 
 
 def test_check_shows_the_gate(hostile):
