@@ -185,8 +185,11 @@ extension Writer {
             func mayNeedRedacting(_ range: Range<Int>?) -> Bool {
                 guard let range else { return false }
                 let part = UnsafeBufferPointer(rebasing: buf[range])
-                if SecretScan.mayNameSensitiveMember(part, names: redactor.names) || SecretScan.hasSecretPrefix(part) { return true }
-                return redactor.secrets.contains { SecretScan.contains(part, $0.1) }
+                if SecretScan.mayNameSensitiveMember(part, names: redactor.names) { return true }
+                // Values as the reader of the record will decode them: `\u0041KIA...` is a key too.
+                return JSONEscapes.withDecoded(part) { text in
+                    SecretScan.hasSecretPrefix(text) || redactor.secretNeedles.contains { SecretScan.contains(text, $0) }
+                }
             }
             if mayNeedRedacting(r.params) || mayNeedRedacting(r.result) || mayNeedRedacting(r.error) { return false }
         }

@@ -17,6 +17,8 @@ public struct Redactor: Sendable {
     let names: SensitiveNames
     /// (name, value bytes), longest value first.
     let secrets: [(String, [UInt8])]
+    /// The values as the writer's pre-check searches for them (`SecretScan.needles`).
+    let secretNeedles: [[UInt8]]
 
     public init(extraKeys: [String] = [], secretValues: [String: String] = [:]) {
         var k = Redactor.builtinKeys
@@ -30,6 +32,7 @@ public struct Redactor: Sendable {
             .filter { $0.value.utf8.count >= Redactor.minimumSecretLength }
             .map { ($0.key, Array($0.value.utf8)) }
             .sorted { $0.1.count != $1.1.count ? $0.1.count > $1.1.count : $0.0 < $1.0 }
+        secretNeedles = SecretScan.needles(secrets.map { String(decoding: $0.1, as: UTF8.self) })
     }
 
     static func normalizeKey(_ key: String) -> String {

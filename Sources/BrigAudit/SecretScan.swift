@@ -1,3 +1,5 @@
+import BrigJSONRPC
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -64,6 +66,21 @@ public enum SecretScan {
             if c != word[k] { return false }
         }
         return true
+    }
+
+    /// What to search for to find injected secret values in JSON text read by
+    /// `JSONEscapes.withDecoded`: each value's bytes, and its spelling inside a JSON string
+    /// (`JSONWriter.quoted`) where that differs, since text with only the short escapes is read
+    /// in place.
+    public static func needles(_ values: [String]) -> [[UInt8]] {
+        var needles: [[UInt8]] = []
+        for value in values {
+            let raw = Array(value.utf8)
+            needles.append(raw)
+            let escaped = Array(JSONWriter.quoted(value).utf8.dropFirst().dropLast())
+            if escaped != raw { needles.append(escaped) }
+        }
+        return needles
     }
 
     /// Whether `needle` occurs in `b` (memchr on its first byte, then a compare).

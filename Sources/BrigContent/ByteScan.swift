@@ -4,19 +4,14 @@ import BrigAudit
 @preconcurrency import Glibc
 #endif
 
-/// Byte-level pre-checks on a raw JSON text: is there anything the sanitizer or the leak scanner
-/// could act on? Built on `memchr` over rare anchor bytes and an 8-bytes-at-a-time pass, so an
-/// ordinary result costs a few passes at memory speed.
+/// Byte-level pre-checks on a JSON text, its escapes resolved (see `JSONEscapes`): is there
+/// anything the sanitizer or the leak scanner could act on? Built on `memchr` over rare anchor
+/// bytes and an 8-bytes-at-a-time pass, so an ordinary result costs a few passes at memory speed.
 enum ByteScan {
-    /// Whether the bytes may hold a terminal escape, a control character or an invisible /
-    /// bidi character: raw (UTF-8, control bytes) or as a JSON `\uXXXX` escape.
+    /// Whether the text may hide something from the reader: a control character other than tab,
+    /// line feed and carriage return (a terminal escape starts with one), or the UTF-8 of a
+    /// character `Sanitizer` removes.
     static func mayHideText(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        hasSuspiciousRawByte(b) || hasSuspiciousEscape(b)
-    }
-
-    /// Bytes < 0x20 (a message line has no raw control characters, not even a newline) and the
-    /// UTF-8 encodings of the characters `Sanitizer` removes.
-    static func hasSuspiciousRawByte(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = b.baseAddress else { return false }
         let n = b.count
         let raw = UnsafeRawPointer(base)
@@ -62,36 +57,6 @@ enum ByteScan {
         }
     }
 
-    /// A `\uXXXX` escape of a character `Sanitizer` removes (tags appear as the `\uDB40` surrogate).
-    static func hasSuspiciousEscape(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        var found = false
-        forEach(UInt8(ascii: "\\"), in: b) { i in
-            guard i + 5 < b.count, b[i + 1] == UInt8(ascii: "u") else { return true }
-            var v: UInt32 = 0
-            for k in 2...5 {
-                let h = b[i + k]
-                let d: UInt8
-                switch h {
-                case 0x30...0x39: d = h - 0x30
-                case 0x41...0x46: d = h - 0x41 + 10
-                case 0x61...0x66: d = h - 0x61 + 10
-                default: return true
-                }
-                v = v << 4 | UInt32(d)
-            }
-            if v == 0xDB40 || Sanitizer.classify(v) != nil || v == 0x1B {
-                found = true
-                return false
-            }
-            return true
-        }
-        return found
-    }
-
     static func hasSecretPrefix(_ b: UnsafeBufferPointer<UInt8>) -> Bool { SecretScan.hasSecretPrefix(b) }
     static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool { SecretScan.contains(b, needle) }
-    @inline(__always)
-    static func forEach(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>, _ body: (Int) -> Bool) {
-        SecretScan.forEach(byte, in: b, body)
-    }
 }

@@ -1,4 +1,5 @@
 public import BrigJSONRPC
+import BrigAudit
 import BrigProfile
 import Crypto
 import Synchronization
@@ -81,7 +82,7 @@ public final class ContentGuard: Sendable {
     /// nil when `pins` is `off`.
     public let pinStore: PinStore?
     let leakScanner: LeakScanner
-    /// Injected secret values as raw bytes and as JSON-escaped bytes (when they differ).
+    /// Injected secret values as bytes and as JSON-escaped bytes (see `SecretScan.needles`).
     let secretNeedles: [[UInt8]]
     private let state: Mutex<State>
 
@@ -127,14 +128,7 @@ public final class ContentGuard: Sendable {
             pinStore = nil
         }
         leakScanner = LeakScanner(secretValues: settings.secretValues)
-        var needles: [[UInt8]] = []
-        for value in leakScanner.secretValues.values.sorted() {
-            let raw = Array(value.utf8)
-            needles.append(raw)
-            let escaped = Array(JSONWriter.quoted(value).utf8.dropFirst().dropLast())
-            if escaped != raw { needles.append(escaped) }
-        }
-        secretNeedles = needles
+        secretNeedles = SecretScan.needles(leakScanner.secretValues.values.sorted())
         state = Mutex(State())
     }
 
@@ -196,20 +190,25 @@ public final class ContentGuard: Sendable {
 
     // MARK: Per message
 
-    /// Cheap pre-check on raw result bytes: false when the result can be forwarded untouched
-    /// (no ESC/control escape, no non-ASCII that could be invisible/bidi, no secret pattern
-    /// prefix, no injected secret value, and the method is not one whose definitions are pinned).
+    /// Cheap pre-check on a result's bytes: false when the result can be forwarded untouched
+    /// (no control character, nothing that could be invisible or bidi, no secret pattern prefix,
+    /// no injected secret value, and the method is not one whose definitions are pinned). The
+    /// checks read the text as the host will decode it (`JSONEscapes.withDecoded`): however a
+    /// server escapes a secret or a hidden character, it is seen.
     public func needsInspection(method: String, result: UnsafeBufferPointer<UInt8>) -> Bool {
         let s = settings
         if ContentGuard.definitionMethods.contains(method) {
             return s.pins != .off || s.poisoning != .off || s.sanitize || s.leaks != .off
         }
-        if s.sanitize, ByteScan.mayHideText(result) { return true }
-        if s.leaks != .off {
-            if ByteScan.hasSecretPrefix(result) { return true }
-            for needle in secretNeedles where ByteScan.contains(result, needle) { return true }
+        guard s.sanitize || s.leaks != .off else { return false }
+        return JSONEscapes.withDecoded(result) { text in
+            if s.sanitize, ByteScan.mayHideText(text) { return true }
+            if s.leaks != .off {
+                if ByteScan.hasSecretPrefix(text) { return true }
+                for needle in secretNeedles where ByteScan.contains(text, needle) { return true }
+            }
+            return false
         }
-        return false
     }
 
     /// Whether `item` (`tool:NAME`, `prompt:NAME`, `resource:URI`) was withheld from the host in

@@ -273,49 +273,7 @@ public struct JSONScanner {
     /// Decodes the body of an escaped JSON string (already validated).
     static func unescape(_ inner: UnsafeBufferPointer<UInt8>) -> String {
         var out: [UInt8] = []
-        out.reserveCapacity(inner.count)
-        var i = 0
-        func hex4(_ at: Int) -> UInt32 {
-            var v: UInt32 = 0
-            for k in 0..<4 { v = v << 4 | (hexValue(inner[at + k]) ?? 0) }
-            return v
-        }
-        func append(scalar v: UInt32) {
-            let scalar = Unicode.Scalar(v) ?? "\u{FFFD}"
-            out.append(contentsOf: Array(String(Character(scalar)).utf8))
-        }
-        while i < inner.count {
-            let c = inner[i]
-            guard c == UInt8(ascii: "\\"), i + 1 < inner.count else {
-                out.append(c)
-                i += 1
-                continue
-            }
-            let e = inner[i + 1]
-            i += 2
-            switch e {
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                guard i + 4 <= inner.count else { break }
-                var v = hex4(i)
-                i += 4
-                if (0xD800...0xDBFF).contains(v), i + 6 <= inner.count, inner[i] == UInt8(ascii: "\\"),
-                    inner[i + 1] == UInt8(ascii: "u")
-                {
-                    let low = hex4(i + 2)
-                    if (0xDC00...0xDFFF).contains(low) {
-                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-                        i += 6
-                    }
-                }
-                append(scalar: v)
-            default: out.append(e)
-            }
-        }
+        JSONEscapes.unescape(inner, into: &out)
         return String(decoding: out, as: UTF8.self)
     }
 }

@@ -167,17 +167,32 @@ extension MessageView {
                 let valueStart = scanner.offset
                 let first = scanner.peek()
                 let range = try scanner.skipValue(depth: depth + 1)
-                if scanner.tokenEquals(key, "jsonrpc") {
-                    version = range.count == 5 && scanner.bytesEqual(range, "\"2.0\"")
-                } else if scanner.tokenEquals(key, "id") {
+                // A member name written with escapes (`"\u0069d"`) is the name the host and the
+                // server decode; compared decoded, so no member hides from brig that way.
+                let escapedName = key.escaped ? Array(scanner.decodeString(key).utf8) : nil
+                func named(_ name: StaticString) -> Bool {
+                    guard let escapedName else { return scanner.tokenEquals(key, name) }
+                    return escapedName.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                }
+                if named("jsonrpc") {
+                    version = range.count == 5 ? scanner.bytesEqual(range, "\"2.0\"")
+                        : first == UInt8(ascii: "\"") && scanner.validValue(range) == .string("2.0")
+                } else if named("id") {
                     hasID = true
                     let f = first ?? 0
                     if f == UInt8(ascii: "\"") || f == UInt8(ascii: "-") || (f >= 0x30 && f <= 0x39) {
                         pendingID = scanner.text(valueStart..<range.upperBound)
+                        // A string id with escapes is kept in one spelling, so that `"\u0031"`
+                        // and `"1"` are one id when a response is matched to its request.
+                        if f == UInt8(ascii: "\""), scanner.contains(UInt8(ascii: "\\"), in: range),
+                            case .string(let decoded)? = scanner.validValue(range)
+                        {
+                            pendingID = JSONWriter.quoted(decoded)
+                        }
                     } else {
                         idOK = false  // null, bool, object, array: not a valid MCP id
                     }
-                } else if scanner.tokenEquals(key, "method") {
+                } else if named("method") {
                     if first == UInt8(ascii: "\"") {
                         var sub = scanner
                         sub.seek(valueStart)
@@ -185,12 +200,12 @@ extension MessageView {
                     } else {
                         methodIsString = false
                     }
-                } else if scanner.tokenEquals(key, "params") {
+                } else if named("params") {
                     params = range
                     if first != UInt8(ascii: "{") && first != UInt8(ascii: "[") { methodIsString = false }
-                } else if scanner.tokenEquals(key, "result") {
+                } else if named("result") {
                     result = range
-                } else if scanner.tokenEquals(key, "error") {
+                } else if named("error") {
                     error = range
                 }
                 scanner.skipWhitespace()

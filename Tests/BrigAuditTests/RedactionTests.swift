@@ -95,4 +95,33 @@ struct RedactionTests {
         #expect(recs[0]["process"]?["args"]?.arrayValue?.last == .string("--key=[REDACTED:secret:API_TOKEN]"))
         #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
     }
+
+    @Test("In the log: secrets written with JSON escapes are redacted too (the record's reader decodes them)")
+    func escapedInTheLog() throws {
+        let dir = try makeTempDir()
+        defer { cleanup(dir) }
+        let log = try AuditLog.open(try options(dir, secrets: ["API_TOKEN": "tok/9f8e7d6c5b4a"]))
+        let forms = [#"\u0041KIAIOSFODNN7EXAMPLE"#, #"tok\/9f8e7d6c5b4a"#, #"\u0074ok/9f8e7d6c5b4a"#,
+                     #"g\u0068p_16C7e42F292c6912E7710c838347Ae178B4a"#]
+        for (i, form) in forms.enumerated() { log.message(request(i + 1, args: "{\"q\":\"use \(form) now\"}")) }
+        log.close()
+        func strings(_ v: JSONValue) -> [String] {
+            switch v {
+            case .string(let s): return [s]
+            case .array(let items): return items.flatMap(strings)
+            case .object(let members): return members.flatMap { [$0.0] + strings($0.1) }
+            default: return []
+            }
+        }
+        let recs = try records(log.path).filter { $0["event"]?["action"] == .string("message") }
+        #expect(recs.count == forms.count)
+        for rec in recs {
+            let all = strings(rec).joined(separator: " ")
+            for secret in ["AKIAIOSFODNN7EXAMPLE", "tok/9f8e7d6c5b4a", "ghp_16C7e42F292c6912E7710c838347Ae178B4a"] {
+                #expect(!all.contains(secret), "\(all)")
+            }
+            #expect(rec["mcp"]?["payload"]?["params"]?["arguments"]?["q"]?.stringValue?.contains("[REDACTED:") == true)
+        }
+        #expect(AuditVerifier.verify(files: [log.path], key: testKey).isIntact)
+    }
 }

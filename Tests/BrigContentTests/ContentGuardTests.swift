@@ -258,3 +258,90 @@ struct NeedsInspectionTests {
         #expect(smallNs < 100_000)
     }
 }
+
+/// Every UTF-16 unit of `s` as a `\uXXXX` escape: how a server hides text from a byte check.
+func escapedEverywhere(_ s: String) -> String {
+    s.utf16.map { u -> String in
+        let h = String(u, radix: 16)
+        return "\\u" + String(repeating: "0", count: 4 - h.count) + h
+    }.joined()
+}
+
+@Suite("Escaped content")
+struct EscapedContentTests {
+    let g: ContentGuard = {
+        try! ContentGuard(settings: ContentSettings(pins: .off, secretValues: ["DB_PASSWORD": "hunter2/hunter2"]))
+    }()
+
+    private func result(_ escapedText: String) -> String {
+        #"{"content":[{"type":"text","text":"\#(escapedText)"}],"isError":false}"#
+    }
+
+    /// Every string of the forwarded result, decoded (the way the host reads it).
+    private func strings(_ v: JSONValue) -> [String] {
+        switch v {
+        case .string(let s): return [s]
+        case .array(let items): return items.flatMap(strings)
+        case .object(let members): return members.flatMap { [$0.0] + strings($0.1) }
+        default: return []
+        }
+    }
+
+    @Test("a secret written with \\u escapes is found and redacted, and the rewrite is valid JSON", arguments: secretSamples)
+    func escapedSecret(kind: String, text: String) throws {
+        let line = result(escapedEverywhere(text))
+        #expect(needs(g, "tools/call", line))
+        let (out, findings) = g.inspect(method: "tools/call", result: try json(line))
+        #expect(findings.contains { $0.action == "leak" && $0.detail.hasPrefix(kind) }, "\(findings)")
+        let forwarded = try #require(out)
+        let reparsed = try JSONValue.parse(forwarded.jsonText)
+        #expect(reparsed == forwarded)
+        let secretPart = String(text.split(separator: " ").max { $0.count < $1.count }!)
+        #expect(!strings(reparsed).contains { $0.contains(secretPart) }, "\(forwarded.jsonText)")
+    }
+
+    @Test("an injected secret written with escapes (\\u, and \\/ inside it) is redacted")
+    func escapedInjected() throws {
+        for form in [escapedEverywhere("pw=hunter2/hunter2"), #"pw=hunter2\/hunter2"#, #"pw=\u0068unter2/hunter2"#] {
+            let line = result(form)
+            #expect(needs(g, "tools/call", line), "\(form)")
+            let (out, findings) = g.inspect(method: "tools/call", result: try json(line))
+            #expect(findings.map(\.detail) == ["secret:DB_PASSWORD in content[0].text"])
+            #expect(out?["content"]?.arrayValue?.first?["text"] == .string("pw=[REDACTED:secret:DB_PASSWORD]"))
+        }
+    }
+
+    @Test("hidden characters written as escapes are seen and removed", arguments: [
+        #"\u001b[31mred"#, #"\u001B]0;title\u0007"#, #"zero\u200bwidth"#, #"\u202Eevil"#, #"\u0008back"#, #"\u000cff"#,
+        #"\udb40\udc41\udb40\udc42tags"#, #"\u0000nul"#, #"\ufeffbom"#,
+    ])
+    func escapedHidden(_ form: String) throws {
+        let line = result(form)
+        #expect(needs(g, "tools/call", line), "\(form)")
+        let (out, findings) = g.inspect(method: "tools/call", result: try json(line))
+        #expect(findings.contains { $0.action == "sanitized" })
+        let text = try #require(out?["content"]?.arrayValue?.first?["text"]?.stringValue)
+        #expect(Sanitizer.isClean(text), "\(text.unicodeScalars.map { $0.value })")
+    }
+
+    @Test("ordinary escapes (quotes, backslashes, newlines, \\/, \\u of visible text) still pass untouched", arguments: [
+        #"say \"hi\"\nC:\\dir \/path"#, #"caf\u00e9 \u65e5\u672c"#, #"tab\there"#, #"\ud83d\ude00"#,
+    ])
+    func escapedPlain(_ form: String) {
+        #expect(!needs(g, "tools/call", result(form)))
+    }
+
+    @Test("a definition written with escapes pins as the same definition written plainly")
+    func escapedPins() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let pinned = try ContentGuard(settings: ContentSettings(pins: .block, serverIdentity: "escapes", stateDirectory: dir.path))
+        let plain = #"{"tools":[{"name":"get_time","description":"Get the time in a zone","inputSchema":{"type":"object"}}]}"#
+        let escaped = #"{"tools":[{"name":"get\u005ftime","description":"\u0047et the time in a zone","inputSchema":{"type":"object"}}]}"#
+        let first = pinned.inspect(method: "tools/list", result: try json(plain))
+        #expect(first.findings.map(\.action) == ["pin-new"])
+        let second = pinned.inspect(method: "tools/list", result: try json(escaped))
+        #expect(second.findings.isEmpty, "\(second.findings)")
+        #expect(second.result == nil)
+    }
+}

@@ -30,6 +30,20 @@ struct MessageViewTests {
         #expect(view.method == "tools/list")
     }
 
+    @Test("member names and values written with escapes are read decoded, as the peer decodes them")
+    func escapedMembers() throws {
+        let view = try parse(#"{"\u006asonrpc":"\u0032.0","\u0069\u0064":"\u0031","\u0072esult":{"a":1}}"#).get()
+        #expect(view.kind == .response)
+        #expect(view.id == #""1""#)
+        let text = Array(#"{"\u006asonrpc":"\u0032.0","\u0069\u0064":"\u0031","\u0072esult":{"a":1}}"#.utf8)
+        #expect(view.result.map { String(decoding: text[$0], as: UTF8.self) } == #"{"a":1}"#)
+        let request = try parse(#"{"jsonrpc":"2.0","id":7,"\u006dethod":"tools/call","\u0070arams":{}}"#).get()
+        #expect(request.kind == .request && request.method == "tools/call" && request.params != nil)
+        // Not every escape makes the version: "2.1" spelled with escapes is still refused.
+        #expect(throws: MessageError.self) { try parse(#"{"jsonrpc":"\u0032.1","id":1,"result":{}}"#).get() }
+        #expect(throws: MessageError.self) { try parse(#"{"jsonrpc":2.0,"id":1,"result":{}}"#).get() }
+    }
+
     @Test("notifications, results and errors")
     func kinds() throws {
         #expect(try parse(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).get().kind == .notification)

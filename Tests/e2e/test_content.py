@@ -340,6 +340,45 @@ def test_secrets_redacted_by_default(brig, python, tmp_path, era):
     assert len(events(log, "leak")) == 3
 
 
+def all_strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *all_strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in all_strings(v)]
+    return []
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_escaped_secrets_and_hidden_text(brig, python, tmp_path, era):
+    """A server that writes every character as a \\uXXXX escape (member names included) hides
+    nothing: the host decodes the escapes, and so do brig's checks. Secrets are redacted in the
+    result and in the trail (read decoded), hidden text is removed from results and definitions."""
+    profile = hostile_profile(tmp_path)
+    log = tmp_path / "audit" / "trail.jsonl"
+
+    async def body(s):
+        tools = await list_tools(s)
+        return tools, await s.call_tool("leak", {}), await s.call_tool("hidden", {})
+
+    (tools, leak, hidden), err = sdk(brig, python, tmp_path, ["--profile", profile, "--audit-log", str(log)], era,
+                                     body, server=hostile("--escape-all"))
+    text = text_of(leak)
+    assert SECRET not in text and GITHUB_TOKEN not in text and AWS_KEY_ID not in text, text
+    assert "[REDACTED:secret:DB_PASSWORD]" in text and "[REDACTED:github-token]" in text, text
+    assert "[REDACTED:aws-access-key]" in text, text
+    assert not invisible(text_of(hidden)) and text_of(hidden).startswith("Hello!"), invisible(text_of(hidden))
+    assert not invisible(tools["notes"].description), invisible(tools["notes"].description)
+    lines = brig_lines(err)
+    assert len([ln for ln in lines if "leak in result" in ln]) == 3, err
+    assert any("sanitized in result" in ln and "ignore previous instructions" in ln for ln in lines), err
+    decoded = [s for r in audit_actions(log) for s in all_strings(r)]
+    for secret in (SECRET, GITHUB_TOKEN, AWS_KEY_ID):
+        assert not any(secret in s for s in decoded), secret
+    assert len(events(log, "leak")) == 3
+
+
 @pytest.mark.parametrize("era", ERAS)
 def test_secrets_block_turns_call_into_error(brig, python, tmp_path, era):
     profile = hostile_profile(tmp_path, "  leaks: block\n")
