@@ -225,7 +225,7 @@ final class Queue: @unchecked Sendable {
     private var chunkBytes = 0
     /// Empty chunks of `chunkSize` for the next pushes and stages: the writer returns them
     /// (`done`), and while it holds a burst back it keeps `spareChunks` of them with their pages
-    /// touched (`touchSpares`), so that a relay thread does not take a page fault per 4 KiB.
+    /// touched (`touchedChunks`), so that a relay thread does not take a page fault per 4 KiB.
     private var pool: [ByteBuffer] = []
     static let chunkSize = 1 << 16
     /// 4 MiB are kept after a burst (more is freed: a quiet server should not hold a burst's
@@ -445,17 +445,22 @@ final class Queue: @unchecked Sendable {
     private func deferWhileBusy() {
         var seen = pushed
         var slowPolls = 0
+        // Spares are touched only once a look has seen a burst: a session's first records (or
+        // an interactive client's) must not cost 2 MiB of page faults on the other core while
+        // brig starts the server.
+        var bursting = false
         while !items.isEmpty && !urgent && !closing && flushRequested <= processed
             && items.count < AuditLog.capacity / 4 * 3
             && chunkBytes + queuedBytes < AuditLog.capacityBytes / 4 * 3
             && monotonicMicros() &- firstQueuedAt < Queue.maxDeferMicros {
-            let wanted = Queue.spareChunks - pool.count
+            let wanted = bursting ? Queue.spareChunks - pool.count : 0
             pthread_mutex_unlock(mutex)
             let fresh = wanted > 0 ? Queue.touchedChunks(wanted) : []
             usleep(Queue.pollMicros)
             pthread_mutex_lock(mutex)
             pool.append(contentsOf: fresh)
-            if pushed &- seen >= Queue.burstPerPoll {
+            bursting = pushed &- seen >= Queue.burstPerPoll
+            if bursting {
                 slowPolls = 0
             } else {
                 slowPolls += 1

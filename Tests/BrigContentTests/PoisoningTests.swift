@@ -42,6 +42,21 @@ struct PoisoningTests {
         }
     }
 
+    @Test("the SDK's example servers: none of their 50 definitions is flagged, sanitized or redacted")
+    func sdkExamples() throws {
+        let guardian = try ContentGuard(settings: ContentSettings(pins: .off, poisoning: .block, leaks: .block))
+        var definitions = 0
+        for example in SDKExampleServers.all {
+            let result = try json(example.result)
+            let (forwarded, findings) = guardian.inspect(method: example.method, result: result)
+            #expect(findings.isEmpty, "\(example.server) \(example.method): \(findings)")
+            #expect(forwarded == nil, "\(example.server) \(example.method) was rewritten")
+            for key in ["tools", "prompts", "resources", "resourceTemplates"] { definitions += result[key]?.arrayValue?.count ?? 0 }
+            if result["instructions"] != nil { definitions += 1 }
+        }
+        #expect(definitions == 50)
+    }
+
     @Test("the poisoned add tool: markup, instructions and secret files")
     func addTool() throws {
         let kinds = Set(detector.check(definition: try json(Poisoned.add)).map(\.kind))
