@@ -50,46 +50,58 @@ public enum JSONEscapes {
     /// U+FFFD, as decoders do), any other escaped byte to itself. A `\u` with fewer than four hex
     /// digits after it is copied as it stands.
     public static func unescape(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        guard let base = text.baseAddress else { return }
+        guard let base = text.baseAddress, !text.isEmpty else { return }
         let n = text.count
-        out.reserveCapacity(out.count + n)
-        var i = 0
-        while i < n {
-            guard let p = memchr(base + i, 0x5C, n - i) else {
-                out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: n - i))
-                return
-            }
-            let k = UnsafeRawPointer(p) - UnsafeRawPointer(base)
-            if k > i { out.append(contentsOf: UnsafeBufferPointer(start: base + i, count: k - i)) }
-            guard k + 1 < n else {
-                out.append(0x5C)
-                return
-            }
-            let e = base[k + 1]
-            i = k + 2
-            switch e {
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                guard var v = hex4(base, i, n) else {
-                    out.append(0x5C)
-                    out.append(e)
+        let start = out.count
+        // No escape decodes to more bytes than it takes (`\uXXXX` is at most three bytes of
+        // UTF-8, a surrogate pair four of its twelve), so `n` bytes of room always suffice.
+        out.append(contentsOf: repeatElement(0, count: n))
+        let written = out.withUnsafeMutableBufferPointer { all -> Int in
+            let d = all.baseAddress! + start
+            var i = 0
+            var w = 0
+            while i < n {
+                guard base[i] == 0x5C else {
+                    // A run of plain bytes up to the next backslash, copied whole.
+                    let k = memchr(base + i, 0x5C, n - i).map { UnsafeRawPointer($0) - UnsafeRawPointer(base) } ?? n
+                    (d + w).update(from: base + i, count: k - i)
+                    w += k - i
+                    i = k
                     continue
                 }
-                i += 4
-                if (0xD800...0xDBFF).contains(v), i + 1 < n, base[i] == 0x5C, base[i + 1] == UInt8(ascii: "u"),
-                    let low = hex4(base, i + 2, n), (0xDC00...0xDFFF).contains(low)
-                {
-                    v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-                    i += 6
+                guard i + 1 < n else {
+                    d[w] = 0x5C
+                    return w + 1
                 }
-                appendUTF8(v, to: &out)
-            default: out.append(e)
+                let e = base[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "b"): d[w] = 0x08; w += 1
+                case UInt8(ascii: "f"): d[w] = 0x0C; w += 1
+                case UInt8(ascii: "n"): d[w] = 0x0A; w += 1
+                case UInt8(ascii: "r"): d[w] = 0x0D; w += 1
+                case UInt8(ascii: "t"): d[w] = 0x09; w += 1
+                case UInt8(ascii: "u"):
+                    guard var v = hex4(base, i, n) else {
+                        d[w] = 0x5C
+                        d[w + 1] = e
+                        w += 2
+                        continue
+                    }
+                    i += 4
+                    if v & 0xFC00 == 0xD800, i + 1 < n, base[i] == 0x5C, base[i + 1] == UInt8(ascii: "u"),
+                        let low = hex4(base, i + 2, n), low & 0xFC00 == 0xDC00
+                    {
+                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                        i += 6
+                    }
+                    w += writeUTF8(v, to: d + w)
+                default: d[w] = e; w += 1
+                }
             }
+            return w
         }
+        out.removeLast(n - written)
     }
 
     /// The four hex digits at `i` as a number; nil when there are fewer than four.
@@ -104,26 +116,34 @@ public enum JSONEscapes {
         return v
     }
 
-    /// UTF-8 of a scalar value; surrogates (not scalars) become U+FFFD.
+    /// Writes the UTF-8 of a scalar value (surrogates, which are not scalars, as U+FFFD) and
+    /// returns its length.
     @inline(__always)
-    static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+    static func writeUTF8(_ v: UInt32, to d: UnsafeMutablePointer<UInt8>) -> Int {
         switch v {
         case 0..<0x80:
-            out.append(UInt8(v))
+            d[0] = UInt8(v)
+            return 1
         case 0x80..<0x800:
-            out.append(UInt8(0xC0 | v >> 6))
-            out.append(UInt8(0x80 | v & 0x3F))
+            d[0] = UInt8(0xC0 | v >> 6)
+            d[1] = UInt8(0x80 | v & 0x3F)
+            return 2
         case 0xD800...0xDFFF:
-            out.append(contentsOf: [0xEF, 0xBF, 0xBD])
+            d[0] = 0xEF
+            d[1] = 0xBF
+            d[2] = 0xBD
+            return 3
         case 0x800..<0x10000:
-            out.append(UInt8(0xE0 | v >> 12))
-            out.append(UInt8(0x80 | (v >> 6) & 0x3F))
-            out.append(UInt8(0x80 | v & 0x3F))
+            d[0] = UInt8(0xE0 | v >> 12)
+            d[1] = UInt8(0x80 | (v >> 6) & 0x3F)
+            d[2] = UInt8(0x80 | v & 0x3F)
+            return 3
         default:
-            out.append(UInt8(0xF0 | v >> 18))
-            out.append(UInt8(0x80 | (v >> 12) & 0x3F))
-            out.append(UInt8(0x80 | (v >> 6) & 0x3F))
-            out.append(UInt8(0x80 | v & 0x3F))
+            d[0] = UInt8(0xF0 | v >> 18)
+            d[1] = UInt8(0x80 | (v >> 12) & 0x3F)
+            d[2] = UInt8(0x80 | (v >> 6) & 0x3F)
+            d[3] = UInt8(0x80 | v & 0x3F)
+            return 4
         }
     }
 }

@@ -186,7 +186,13 @@ public struct JSONScanner {
                     pos += 1
                 case UInt8(ascii: "u"):
                     guard end - pos > 4 else { throw .syntax(at: end) }
-                    for i in 1...4 where JSONScanner.hexValue(base[pos + i]) == nil { throw .syntax(at: pos + i) }
+                    // Unrolled: a text written all in escapes spends its time here.
+                    guard JSONScanner.isHex(base[pos + 1]), JSONScanner.isHex(base[pos + 2]),
+                        JSONScanner.isHex(base[pos + 3]), JSONScanner.isHex(base[pos + 4])
+                    else {
+                        for i in 1...4 where !JSONScanner.isHex(base[pos + i]) { throw .syntax(at: pos + i) }
+                        throw .syntax(at: pos)
+                    }
                     pos += 5
                 default:
                     throw .syntax(at: pos)
@@ -245,6 +251,11 @@ public struct JSONScanner {
         default:
             throw .invalidUTF8(at: at)
         }
+    }
+
+    /// Whether `c` is an ASCII hex digit.
+    @inline(__always) static func isHex(_ c: UInt8) -> Bool {
+        (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 6
     }
 
     @inline(__always) static func hexValue(_ c: UInt8) -> UInt32? {
