@@ -18,16 +18,20 @@ public enum ConfirmationAnswer: String, Sendable {
     /// 2026-07-28: the question went out inside an `input_required` result; the retry answers it.
     case pending
 
+    private func asks(_ rule: String) -> String { "rule \(rule) asks first" }
+
     /// Why a call that was not accepted is denied (the denial's reason and stderr's report).
     func denialReason(tool: String, rule: String, timeoutSeconds: Double, detail: String?) -> String {
-        let asks = "rule \(rule) asks first"
+        if let detail, self == .cancel { return "\(detail) (\(asks(rule)))" }
+        let asks = asks(rule)
         switch self {
         case .decline: return "the user declined the call to \(tool) (\(asks))"
         case .cancel: return "the user dismissed the question about \(tool) without accepting (\(asks))"
         case .timeout: return "no answer from the user within \(Confirmations.seconds(timeoutSeconds)) (ask_timeout; \(asks))"
         case .noCapability:
             return "the host did not declare the elicitation capability (form), so brig cannot ask the user about \(tool) (\(asks))"
-        case .closed: return "\(detail ?? "the host closed its input") before the user answered about \(tool) (\(asks))"
+        case .closed:
+            return "\(detail ?? "the host closed its input") before the user answered about \(tool) (\(asks))"
         case .error: return "the host's answer to the question about \(tool) was not an elicitation result\(detail.map { ": \($0)" } ?? "") (\(asks))"
         case .accept, .pending: return "tool \(tool) allowed once the user confirms (\(asks))"
         }
@@ -82,12 +86,29 @@ struct ConfirmationQuestion: Sendable, Equatable {
         return String(text.prefix(valueLimit)) + "... (\(text.count - valueLimit) more characters)"
     }
 
-    /// A name or string: as it is, unless it could pass for something else on the user's screen.
+    /// A name or string: as it is, unless it could pass for something else on the user's screen
+    /// (a line break, a control or bidirectional-override character, surrounding spaces): then
+    /// quoted, with those characters escaped.
     static func shown(_ s: String) -> String {
-        let plain = !s.isEmpty && s.first != " " && s.last != " "
-            && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || (0x80...0x9F).contains($0.value)
-                || (0x2028...0x2029).contains($0.value) || (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) }
-        return plain ? s : JSONWriter.quoted(s)
+        let plain = !s.isEmpty && s.first != " " && s.last != " " && !s.unicodeScalars.contains(where: isDeceptive)
+        guard !plain else { return s }
+        var out = ""
+        for scalar in JSONWriter.quoted(s).unicodeScalars {
+            if isDeceptive(scalar) {
+                let hex = String(scalar.value, radix: 16, uppercase: true)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    static func isDeceptive(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0..<0x20, 0x7F...0x9F, 0x200B...0x200F, 0x2028...0x202E, 0x2060...0x2069, 0xFEFF: true
+        default: false
+        }
     }
 
     /// `params` of `elicitation/create`: the text and an empty form (a confirmation: accept or
@@ -264,6 +285,18 @@ public final class Confirmations: @unchecked Sendable {
         let id = String(rawID.dropFirst().dropLast())
         return lock.withLock { state.held.removeValue(forKey: id) }
     }
+
+    /// The held call with this call id (raw JSON text) and its question's id: the host cancelled it.
+    func takeHeld(callID: String) -> (String, HeldCall)? {
+        lock.withLock {
+            guard let (id, call) = state.held.first(where: { $0.value.callID == callID }) else { return nil }
+            state.held.removeValue(forKey: id)
+            return (id, call)
+        }
+    }
+
+    /// Whether any call is held (a cheap look before parsing a cancellation).
+    var holdsAnything: Bool { lock.withLock { !state.held.isEmpty } }
 
     /// The host closed its input: every held call, to be denied; no more are held.
     func hostClosedInput() -> [(String, HeldCall)] {

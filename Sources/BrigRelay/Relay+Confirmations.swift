@@ -131,6 +131,17 @@ extension Relay {
         }
     }
 
+    /// The host's `notifications/cancelled` for a held call: the question is withdrawn (brig
+    /// cancels it in turn) and the call is never forwarded; the host expects no answer.
+    func withdrawHeldCall(_ c: Confirmations, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) {
+        guard c.holdsAnything, let params = view.params.flatMap({ try? JSONValue.parse(line, range: $0) }),
+              let requestID = params["requestId"], let (askID, call) = c.takeHeld(callID: requestID.jsonText) else { return }
+        toHost.write(c.cancellation(for: askID, reason: "the host cancelled the call"))
+        pushAuditStage(.hostToServer)
+        settle(call, .cancel, detail: "the host cancelled the call to \(call.tool) while the user was asked", reply: false,
+               onHostThread: true) { _ in }
+    }
+
     /// The timer thread: a held call's question went unanswered.
     func expire(_ askID: String, _ call: Confirmations.HeldCall) {
         guard let c = confirmations else { return }
@@ -152,8 +163,8 @@ extension Relay {
 
     /// Forwards an accepted held call (through `forward`) or answers the host with its denial;
     /// then writes the call's record, with the question and the answer.
-    func settle(_ call: Confirmations.HeldCall, _ answer: ConfirmationAnswer, detail: String? = nil, onHostThread: Bool,
-                forward: (UnsafeBufferPointer<UInt8>) -> Void) {
+    func settle(_ call: Confirmations.HeldCall, _ answer: ConfirmationAnswer, detail: String? = nil, reply: Bool = true,
+                onHostThread: Bool, forward: (UnsafeBufferPointer<UInt8>) -> Void) {
         let waited = (MonotonicClock.nanoseconds() &- call.askedAt) / 1000
         let rule = Relay.shortRule(call.decision.rule)
         let decision: Decision
@@ -168,7 +179,7 @@ extension Relay {
         } else {
             let reason = answer.denialReason(tool: call.tool, rule: rule, timeoutSeconds: call.timeoutSeconds, detail: detail)
             decision = Relay.askDecision(call.decision, allowed: false, reason: reason)
-            if let policy { toHost.write(policy.denial(id: call.callID, method: "tools/call", params: nil, decision: decision)) }
+            if reply, let policy { toHost.write(policy.denial(id: call.callID, method: "tools/call", params: nil, decision: decision)) }
             report([decision], direction: .hostToServer)
         }
         guard let audit else { return }

@@ -180,6 +180,8 @@ public final class Relay: Sendable {
                 }
                 if view.kind == .request, view.method == "initialize" {
                     confirmations.noteInitialize(params: view.params.flatMap { try? JSONValue.parse(line, range: $0) })
+                } else if view.kind == .notification, view.method == "notifications/cancelled" {
+                    withdrawHeldCall(confirmations, line, view)
                 }
             }
             let answered = track(view, direction: direction)
@@ -466,7 +468,7 @@ public final class Relay: Sendable {
     /// Answers every request still waiting for the server with -32603 (the server is gone), and
     /// denies the calls held for the user's answer.
     public func failPendingHostRequests(reason: String) {
-        settleHeldCallsAtHostEnd(why: reason, onHostThread: false)
+        settleHeldCallsAtHostEnd(why: "the server exited", onHostThread: false)
         for (id, entry) in hostRequests.removeAll() {
             toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
                                                   data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
