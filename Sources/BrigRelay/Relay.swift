@@ -159,7 +159,7 @@ public final class Relay: Sendable {
     }
 
     /// An event of `direction`'s thread, after the messages it staged, so the trail keeps their order.
-    func auditEvent(_ direction: Direction, action: String, outcome: String, detail: [(String, JSONValue)]) {
+    private func auditEvent(_ direction: Direction, action: String, outcome: String, detail: [(String, JSONValue)]) {
         guard let audit else { return }
         pushAuditStage(direction)
         audit.event(action: action, outcome: outcome, detail: detail)

@@ -350,6 +350,10 @@ def test_modern_retry_is_forwarded_without_brigs_input_response(brig, python, fi
         forwarded = json.loads(unb64(got["raw"]))
         assert forwarded["params"]["inputResponses"] == {"server-1": {"action": "decline"}}
         assert forwarded["params"]["requestState"] == "opaque" and forwarded["id"] == 3
+        # The server's own next round of the accepted call: forwarded without asking again.
+        round2 = dict(params, inputResponses={"server-2": {"action": "accept"}}, requestState="opaque-2")
+        got = p.request("tools/call", round2, id=9)["result"]
+        assert json.loads(unb64(got["raw"]))["params"]["inputResponses"] == {"server-2": {"action": "accept"}}
         # The same key cannot answer twice.
         again = p.request("tools/call", dict(params, inputResponses={key: {"action": "accept"}}), id=4)["result"]
         assert again["isError"] is True and again["resultType"] == "complete"
@@ -362,8 +366,11 @@ def test_modern_retry_is_forwarded_without_brigs_input_response(brig, python, fi
         assert p.wait(timeout=15) == 0
     finally:
         p.kill()
-    answers = [r["mcp"]["ask"]["answer"] for r in call_records(audit_records(tmp_path / "state"), "write_file")]
-    assert answers == ["pending", "accept", "error", "no-capability"]
+    answers = [r["mcp"].get("ask", {}).get("answer") for r in call_records(audit_records(tmp_path / "state"), "write_file")]
+    assert answers == ["pending", "accept", None, "error", "no-capability"]  # None: the continued round asked nothing
+    continued = [r["mcp"]["decision"]["reason"] for r in call_records(audit_records(tmp_path / "state"), "write_file")
+                 if r["mcp"]["id"] == "9"]
+    assert continued == ["tool write_file allowed: the retry continues a call the user accepted (rule --ask-tool write_file asks first)"]
 
 
 # --- profile and flag errors ------------------------------------------------------------------
@@ -390,3 +397,21 @@ def test_bad_ask_timeout_flag_is_refused(brig, python, tmp_path):
     r = subprocess.run([brig, "--ask-timeout", "forever", "--", python, "-c", "pass"],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert r.returncode != 0 and "--ask-timeout" in r.stderr and "forever" in r.stderr, r.stderr
+
+
+def test_check_explain_says_the_call_asks(brig, tmp_path):
+    import subprocess
+    profile = write_profile(tmp_path, ASK_POLICY, extends="default")
+    transcript = tmp_path / "transcript.jsonl"
+    transcript.write_text(
+        '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_current_time","arguments":{}}}\n'
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"convert_time","arguments":{}}}\n')
+    r = subprocess.run([brig, "check", "--profile", profile, "--explain", str(transcript)],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    assert ": ask the user, then allow by " in out[0] and "mcp.tools.rules[0]" in out[0], out
+    assert ": allow by " in out[1], out
+    r = subprocess.run([brig, "check", "--profile", profile, "--permissive", "--explain", str(transcript)],
+                       capture_output=True, text=True, timeout=20)
+    assert ": allow by " in r.stdout.splitlines()[0], r.stdout
