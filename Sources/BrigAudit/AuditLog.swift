@@ -91,11 +91,16 @@ public final class AuditLog: Sendable {
         self.path = path
         self.anchorPath = anchor
         self.sessionID = writer.sessionID
+        self.redactor = writer.redactor
         self.queue = Queue(writer: writer)
         self.health = writer.health
         self.closed = Atomic(false)
         self.waitForDurable = settings.fsync == .always && path != "-"
     }
+
+    /// What the writer redacts with (built-in names and patterns, the profile's keys, the injected
+    /// secrets): text brig shows the host's user is redacted the same way.
+    public let redactor: Redactor
 
     /// With `fsync: always`, each call returns once its record is written and synced; callers that
     /// batch records (`AuditStage`) must not batch then.

@@ -111,6 +111,29 @@ public struct AuditDecision: Sendable, Equatable {
     }
 }
 
+/// What brig asked the host's user about a call (`ask: true`), and what came back: the call's
+/// record carries it as `mcp.ask`.
+public struct AuditAsk: Sendable, Equatable {
+    /// The text shown to the user (arguments already redacted and shortened).
+    public var question: String
+    /// `accept`, `decline`, `cancel`, `timeout`, `no-capability`, `closed`, `error`, or `pending`
+    /// (2026-07-28: the question went out in an `input_required` result; the retry tells).
+    public var answer: String
+    /// `elicitation/create` (a request to the host) or `input_required` (inside the call's result).
+    public var via: String
+    public var timeoutMicros: UInt64
+    /// From the question to the answer; nil while pending or when nothing was asked.
+    public var waitedMicros: UInt64?
+
+    public init(question: String, answer: String, via: String, timeoutMicros: UInt64, waitedMicros: UInt64? = nil) {
+        self.question = question
+        self.answer = answer
+        self.via = via
+        self.timeoutMicros = timeoutMicros
+        self.waitedMicros = waitedMicros
+    }
+}
+
 /// One relayed (or refused) message. Cheap to make: the raw line is kept as is and only looked
 /// into on the writer thread.
 public struct MessageEvent: Sendable {
@@ -126,6 +149,7 @@ public struct MessageEvent: Sendable {
     /// The line's size in bytes.
     public var size: Int
     public var decision: AuditDecision?
+    public var ask: AuditAsk?
     public var subject: String?
     public var scopes: [String]
     /// For responses: time since the request was forwarded.
@@ -138,8 +162,9 @@ public struct MessageEvent: Sendable {
 
     public init(direction: Direction, kind: String, method: String? = nil, id: String? = nil,
                 tool: String? = nil, resource: String? = nil, prompt: String? = nil, size: Int,
-                decision: AuditDecision? = nil, subject: String? = nil, scopes: [String] = [],
+                decision: AuditDecision? = nil, ask: AuditAsk? = nil, subject: String? = nil, scopes: [String] = [],
                 durationMicros: UInt64? = nil, raw: [UInt8]? = nil, payload: PayloadRanges? = nil) {
+        self.ask = ask
         self.direction = direction
         self.kind = kind
         self.method = method

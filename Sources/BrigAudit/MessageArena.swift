@@ -11,9 +11,12 @@ public struct MessageContext: Sendable {
     public var durationMicros: UInt64?
     public var decision: AuditDecision?
     public var scopes: [String]
+    /// For a call whose rule asks the user first: the question and its answer.
+    public var ask: AuditAsk?
 
     public init(requestMethod: String? = nil, subject: String? = nil, durationMicros: UInt64? = nil,
-                decision: AuditDecision? = nil, scopes: [String] = []) {
+                decision: AuditDecision? = nil, scopes: [String] = [], ask: AuditAsk? = nil) {
+        self.ask = ask
         self.requestMethod = requestMethod
         self.subject = subject
         self.durationMicros = durationMicros
@@ -31,10 +34,11 @@ public struct MessageContext: Sendable {
 /// relay's parse said (when flagged: the kind (1), the strings id and method, the ranges of params,
 /// result and error relative to the line (4-byte bounds, -1 for none)), the strings
 /// requestMethod and subject (each a 4-byte length, `UInt32.max` for none, then the bytes), the
-/// decision (when flagged: allowed, enforced, then rule, reason, category), the scopes (a 4-byte
-/// count, then strings), the line (a 4-byte length, then the bytes).
+/// decision (when flagged: allowed, enforced, then rule, reason, category), the question asked
+/// (when flagged: question, answer, via, the timeout (8), the wait (8, `UInt64.max` for none)), the
+/// scopes (a 4-byte count, then strings), the line (a 4-byte length, then the bytes).
 enum MessageArena {
-    private static let hasDuration: UInt8 = 1, hasDecision: UInt8 = 2, hasView: UInt8 = 4
+    private static let hasDuration: UInt8 = 1, hasDecision: UInt8 = 2, hasView: UInt8 = 4, hasAsk: UInt8 = 8
     private static let none = UInt32.max
 
     /// `view`'s ranges count from `lineStart` (a batch member's view counts from its batch's line).
@@ -44,6 +48,7 @@ enum MessageArena {
         if context.durationMicros != nil { flags |= hasDuration }
         if context.decision != nil { flags |= hasDecision }
         if view != nil { flags |= hasView }
+        if context.ask != nil { flags |= hasAsk }
         arena.append(bitsOf: time)
         arena.append(direction == .hostToServer ? 0 : 1)
         arena.append(flags)
@@ -64,6 +69,13 @@ enum MessageArena {
             put(d.rule, arena)
             put(d.reason, arena)
             put(d.category, arena)
+        }
+        if let a = context.ask {
+            put(a.question, arena)
+            put(a.answer, arena)
+            put(a.via, arena)
+            arena.append(bitsOf: a.timeoutMicros)
+            arena.append(bitsOf: a.waitedMicros ?? UInt64.max)
         }
         arena.append(bitsOf: UInt32(context.scopes.count))
         for s in context.scopes { put(s, arena) }
@@ -107,6 +119,12 @@ enum MessageArena {
             at += 2
             let rule = string(arena, &at) ?? "", reason = string(arena, &at) ?? "", category = string(arena, &at) ?? ""
             context.decision = AuditDecision(allowed: allowed, enforced: enforced, rule: rule, reason: reason, category: category)
+        }
+        if flags & hasAsk != 0 {
+            let question = string(arena, &at) ?? "", answer = string(arena, &at) ?? "", via = string(arena, &at) ?? ""
+            let timeout: UInt64 = get(arena, &at), waited: UInt64 = get(arena, &at)
+            context.ask = AuditAsk(question: question, answer: answer, via: via, timeoutMicros: timeout,
+                                   waitedMicros: waited == UInt64.max ? nil : waited)
         }
         let scopeCount: UInt32 = get(arena, &at)
         for _ in 0..<scopeCount { context.scopes.append(string(arena, &at) ?? "") }

@@ -125,6 +125,15 @@ extension Writer {
             w.string("category", d.category)
             w.endObject()
         }
+        if let a = m.ask {
+            w.beginObject("ask")
+            w.string("question", redactor.redact(a.question))
+            w.string("answer", a.answer)
+            w.string("via", a.via)
+            w.int("timeout_ms", a.timeoutMicros / 1000)
+            if let waited = a.waitedMicros { w.int("waited_ms", waited / 1000) }
+            w.endObject()
+        }
         w.string("subject", m.subject)
         if !m.scopes.isEmpty { w.strings("scopes", m.scopes) }
         if let line { writePayload(line, m.payload, into: &w) }

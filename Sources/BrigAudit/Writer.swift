@@ -341,7 +341,7 @@ final class Writer: @unchecked Sendable {
             tool: method == "tools/call" ? subject : nil,
             resource: method?.hasPrefix("resources/") == true ? subject : nil,
             prompt: method == "prompts/get" ? subject : nil,
-            size: line.count, decision: context.decision, subject: subject, scopes: context.scopes,
+            size: line.count, decision: context.decision, ask: context.ask, subject: subject, scopes: context.scopes,
             durationMicros: context.durationMicros, payload: fields?.ranges)
     }
 

@@ -168,7 +168,8 @@ extension Brig {
                         guard let d = outcome.decisions.first(where: { !$0.allowed }) ?? outcome.decisions.first else {
                             return "\(where_)  \(direction.rawValue) \(methods): allow (no rule restricts it)"
                         }
-                        let verdict = d.allowed ? "allow" : (d.enforced ? "deny" : "would deny (permissive)")
+                        let verdict = d.allowed ? (d.ask != nil && d.enforced ? "ask the user, then allow" : "allow")
+                            : (d.enforced ? "deny" : "would deny (permissive)")
                         let answer: String
                         switch outcome.forward {
                         case .none: answer = outcome.replies.first.map { "; brig answers " + String(decoding: $0.dropLast(), as: UTF8.self) } ?? "; dropped"

@@ -20,6 +20,8 @@ public struct PolicyContext: Sendable {
 public struct Decision: Sendable, Equatable {
     public enum Category: String, Sendable {
         case method, tool, arguments, scope, rate, protocolVersion, resource, prompt, auth, allowed
+        /// A call whose rule asks the user first, denied for the answer (or for the lack of one).
+        case ask
     }
 
     /// The verdict as computed (also in permissive mode).
@@ -35,9 +37,11 @@ public struct Decision: Sendable, Equatable {
     public var subject: String?
     /// The scopes the caller had, sorted.
     public var scopes: [String]
+    /// Set on an allowed call whose rule says `ask: true`: it waits for the user's answer.
+    public var ask: AskRequirement?
 
     public init(allowed: Bool, enforced: Bool, category: Category, rule: String, reason: String,
-                subject: String? = nil, scopes: [String] = []) {
+                subject: String? = nil, scopes: [String] = [], ask: AskRequirement? = nil) {
         self.allowed = allowed
         self.enforced = enforced
         self.category = category
@@ -45,10 +49,21 @@ public struct Decision: Sendable, Equatable {
         self.reason = reason
         self.subject = subject
         self.scopes = scopes
+        self.ask = ask
     }
 
     /// Whether the relay must answer the message itself instead of forwarding it.
     public var blocks: Bool { !allowed && enforced }
+}
+
+/// What an allowed call that asks first needs: how long it may wait for the answer.
+public struct AskRequirement: Sendable, Equatable {
+    /// Seconds: the rule's `ask_timeout`, else `--ask-timeout`, else `mcp.ask_timeout`, else 120.
+    public var timeoutSeconds: Double
+
+    public init(timeoutSeconds: Double) {
+        self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// A policy that cannot start: an unknown role, a bad or expired token, an unreadable key.

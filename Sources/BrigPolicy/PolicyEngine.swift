@@ -67,7 +67,7 @@ public final class PolicyEngine: Sendable {
             let commandLine = spec.source.hasPrefix("--")
             label = commandLine ? spec.source : "\(spec.source) (\(spec.name))"
             short = commandLine ? spec.source : spec.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? spec.source
-            allowedReason = "tool allowed (rule \(short))"
+            allowedReason = spec.ask ? "tool allowed once the user confirms (rule \(short))" : "tool allowed (rule \(short))"
         }
     }
 
@@ -93,6 +93,8 @@ public final class PolicyEngine: Sendable {
     let toolGlobs: NameGlobList
     let toolDefaultAllowed: Bool
     let toolDefaultSource: String
+    /// The wait for an answer when the asking rule gives none.
+    let askTimeout: Double
     let resources: Access
     let prompts: Access
     let workdir: String?
@@ -195,6 +197,7 @@ public final class PolicyEngine: Sendable {
         toolGlobs = NameGlobList(tools.map(\.glob))
         toolDefaultAllowed = policy.toolDefault == .allow
         toolDefaultSource = policy.toolDefaultSource
+        askTimeout = policy.askTimeout ?? AskTimeout.defaultSeconds
         resources = Access(allow: policy.resources.allow.map { (URIGlob($0.pattern), nil, $0.source) },
                            deny: policy.resources.deny.map { (URIGlob($0.pattern), nil, $0.source) })
         prompts = Access(allow: policy.prompts.allow.map { (nil, NameGlob($0.pattern), $0.source) },
@@ -213,6 +216,10 @@ public final class PolicyEngine: Sendable {
 
     /// True in permissive mode: decisions carry `enforced: false`.
     public var isPermissive: Bool { permissive }
+
+    /// Whether any tool rule asks the user before its calls (the relay then tracks the host's
+    /// elicitation capability and answers).
+    public var asksAnything: Bool { toolRules.contains { $0.spec.ask } }
 
     /// `mcp.protocol_versions`; nil = any.
     public var acceptedProtocolVersions: [String]? { versions }
@@ -275,6 +282,9 @@ public final class PolicyEngine: Sendable {
                 toolBucket = index.flatMap { toolRules[$0].bucket }
                 verdict = toolDecision(name: subject, ruleIndex: index, params: params, tokenProblem: tokenProblem,
                                        decide: decide)
+                if verdict.allowed, let index, toolRules[index].spec.ask {
+                    verdict.ask = AskRequirement(timeoutSeconds: toolRules[index].spec.askTimeout ?? askTimeout)
+                }
             case .resource:
                 verdict = accessDecision(resources, what: "resource", key: "mcp.resources", subject: subject,
                                          category: .resource, decide: decide)

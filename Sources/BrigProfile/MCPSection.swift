@@ -165,18 +165,50 @@ public struct MCPToolRule: Sendable, Equatable {
     public var args: [MCPArgumentRule]
     /// One bucket per rule, shared by every tool the rule matches.
     public var rate: MCPRate?
-    /// `FILE:LINE mcp.tools.rules[0]`, or the flag (`--allow-tool`, `--deny-tool`).
+    /// `ask: true`: an allowed call waits until the host's user confirms it (MCP elicitation).
+    public var ask: Bool
+    /// `ask_timeout`: this rule's wait for the answer, in seconds; nil = the session's.
+    public var askTimeout: Double?
+    /// `FILE:LINE mcp.tools.rules[0]`, or the flag (`--allow-tool`, `--deny-tool`, `--ask-tool`).
     public var source: String
 
     public init(name: String, allow: Bool, scopes: [String] = [], args: [MCPArgumentRule] = [],
-                rate: MCPRate? = nil, source: String) {
+                rate: MCPRate? = nil, ask: Bool = false, askTimeout: Double? = nil, source: String) {
         self.name = name
         self.allow = allow
         self.scopes = scopes
         self.args = args
         self.rate = rate
+        self.ask = ask
+        self.askTimeout = askTimeout
         self.source = source
     }
+}
+
+/// How long brig waits for the user's answer when no rule says (`ask_timeout`).
+public enum AskTimeout {
+    public static let defaultSeconds = 120.0
+    /// Longer waits are refused: a call held for a day is a call forgotten.
+    public static let maximumSeconds = 86_400.0
+
+    /// Seconds from `120`, `120s`, `2m` or `0.5`; nil when malformed, not positive or over the maximum.
+    public static func parse(_ text: String) -> Double? {
+        var number = Substring(text.trimmingSpaces)
+        var scale = 1.0
+        if number.hasSuffix("m") {
+            scale = 60
+            number = number.dropLast()
+        } else if number.hasSuffix("s") {
+            number = number.dropLast()
+        }
+        guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+              let value = Double(number), value.isFinite else { return nil }
+        let seconds = value * scale
+        guard seconds > 0, seconds <= maximumSeconds else { return nil }
+        return seconds
+    }
+
+    public static let message = "expected a time like 120, 30s, 2m or 0.5 (seconds; more than 0, at most 24 hours)"
 }
 
 /// `mcp.auth.jwt`. Key paths are absolute when the profile is a file (relative ones are
@@ -229,6 +261,8 @@ public struct MCPPolicy: Sendable, Equatable {
     public var toolDefaultSource: String = "built-in allow"
     /// First match wins; command-line rules first, then the profile's, a child's before its parent's.
     public var toolRules: [MCPToolRule] = []
+    /// `mcp.ask_timeout` (or `--ask-timeout`): the wait for an answer when the rule gives none.
+    public var askTimeout: Double?
     public var resources = MCPAccessList()
     public var prompts = MCPAccessList()
     /// nil = any version.
@@ -260,6 +294,7 @@ struct MCPLayer {
     var methods: [MCPMethodRule] = []
     var toolDefault: (MCPAction, String)?
     var toolRules: [MCPToolRule] = []
+    var askTimeout: Double?
     var resources = MCPAccessList()
     var prompts = MCPAccessList()
     var protocolVersions: ([String], String)?
@@ -282,6 +317,7 @@ struct MCPLayer {
         p.methods = methods + base.methods.filter { old in !methods.contains { $0.pattern == old.pattern } }
         p.rates = rates + base.rates.filter { old in !rates.contains { $0.pattern == old.pattern } }
         p.toolRules = toolRules + base.toolRules
+        if let askTimeout { p.askTimeout = askTimeout }
         p.resources.allow += resources.allow
         p.resources.deny += resources.deny
         p.prompts.allow += prompts.allow
@@ -303,9 +339,10 @@ struct MCPLayer {
 
 enum MCPVocabulary {
     static let keys = ["default", "methods", "tools", "resources", "prompts", "protocol_versions",
-                       "max_message_bytes", "rate", "roles", "auth", "mode", "pins", "sanitize", "poisoning", "leaks"]
+                       "max_message_bytes", "rate", "roles", "auth", "mode", "pins", "sanitize", "poisoning", "leaks",
+                       "ask_timeout"]
     static let toolKeys = ["default", "rules"]
-    static let ruleKeys = ["name", "allow", "scopes", "args", "rate"]
+    static let ruleKeys = ["name", "allow", "scopes", "args", "rate", "ask", "ask_timeout"]
     static let constraintKeys = ["type", "pattern", "max_length", "enum", "prefix", "under", "min", "max",
                                  "equals", "max_items", "each", "optional"]
     static let accessKeys = ["allow", "deny"]
@@ -397,6 +434,8 @@ extension DocumentParser {
                 let word = try string(value, path)
                 guard word == "true" || word == "false" else { throw fail(value, path, "expected true or false") }
                 layer.sanitize = word == "true"
+            case "ask_timeout":
+                layer.askTimeout = try parseAskTimeout(value, path)
             default: break
             }
         }
@@ -447,14 +486,30 @@ extension DocumentParser {
                 }
             case "rate":
                 rule.rate = try parseRate(value, sub)
+            case "ask":
+                rule.ask = try mcpBool(value, sub)
+            case "ask_timeout":
+                rule.askTimeout = try parseAskTimeout(value, sub)
             default: break
             }
         }
         guard sawName else { throw fail(node, path + ".name", "missing (every rule names a tool or a * glob)") }
-        if !sawAllow, rule.args.isEmpty, rule.scopes.isEmpty, rule.rate == nil {
+        if !sawAllow, !rule.ask, rule.args.isEmpty, rule.scopes.isEmpty, rule.rate == nil {
             throw fail(node, path + ".allow", "missing (a rule without conditions must say allow: true or allow: false)")
         }
+        if rule.ask, !rule.allow {
+            throw fail(node, path + ".ask", "a denied tool is never asked about (ask: true needs allow: true)")
+        }
+        if rule.askTimeout != nil, !rule.ask {
+            throw fail(node, path + ".ask_timeout", "set without ask: true (only a rule that asks waits for an answer)")
+        }
         return rule
+    }
+
+    func parseAskTimeout(_ node: Node, _ path: String) throws(ProfileError) -> Double {
+        let text = try string(node, path)
+        guard let seconds = AskTimeout.parse(text) else { throw fail(node, path, AskTimeout.message + ", got \"\(text)\"") }
+        return seconds
     }
 
     func mcpBool(_ node: Node, _ path: String) throws(ProfileError) -> Bool {
@@ -629,19 +684,22 @@ func isProtocolVersion(_ s: String) -> Bool {
 // MARK: Command-line overrides
 
 extension ProfileLoader {
-    /// `--deny-tool` rules, then `--allow-tool` rules, go before every profile rule (so --deny wins
-    /// over --allow); `--permissive` sets the mode.
+    /// `--deny-tool` rules, then `--ask-tool` rules, then `--allow-tool` rules, go before every
+    /// profile rule (so --deny wins over both, and asking wins over a plain allow); `--ask-timeout`
+    /// replaces `mcp.ask_timeout`; `--permissive` sets the mode.
     static func applyMCPOverrides(_ o: ProfileOverrides, to p: inout MCPPolicy) throws(ProfileError) {
         var front: [MCPToolRule] = []
-        for (flag, globs, allow) in [("--deny-tool", o.denyTools, false), ("--allow-tool", o.allowTools, true)] {
+        for (flag, globs, allow, ask) in [("--deny-tool", o.denyTools, false, false), ("--ask-tool", o.askTools, true, true),
+                                          ("--allow-tool", o.allowTools, true, false)] {
             for g in globs {
                 guard !g.isEmpty, !g.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f || "?[]{}".unicodeScalars.contains($0) }) else {
                     throw ProfileError(file: "", line: 0, key: flag, message: "\"\(g)\" is not a tool name or * glob")
                 }
-                front.append(MCPToolRule(name: g, allow: allow, source: "\(flag) \(g)"))
+                front.append(MCPToolRule(name: g, allow: allow, ask: ask, source: "\(flag) \(g)"))
             }
         }
         p.toolRules = front + p.toolRules
+        if let seconds = o.askTimeout { p.askTimeout = seconds }
         if o.permissive { p.mode = .permissive }
     }
 }

@@ -54,6 +54,10 @@ public struct ProfileOverrides: Sendable {
     public var allowTools: [String] = []
     /// `--deny-tool GLOB`: a rule denying matching tools, placed before everything (beats --allow-tool).
     public var denyTools: [String] = []
+    /// `--ask-tool GLOB`: a rule allowing matching tools once the user confirms each call.
+    public var askTools: [String] = []
+    /// `--ask-timeout SECONDS`: replaces `mcp.ask_timeout`.
+    public var askTimeout: Double? = nil
     /// `--permissive`: compute MCP decisions but forward anyway (`mcp.mode: permissive`).
     public var permissive: Bool = false
 

@@ -53,7 +53,7 @@ public struct PolicyGate: Sendable {
         switch view.kind {
         case .request, .notification:
             var outcome = Outcome()
-            if let reply = decide(line, view, direction, into: &outcome.decisions) {
+            if let reply = decide(line, view, direction, inBatch: false, into: &outcome.decisions) {
                 outcome.forward = .none
                 if let reply { outcome.replies.append(reply) }
                 if view.kind == .request, let id = view.id { outcome.answeredIDs.append(id) }
@@ -67,7 +67,7 @@ public struct PolicyGate: Sendable {
                     if let span = member.span { kept.append(span) }
                     continue
                 }
-                if let reply = decide(line, member, direction, into: &outcome.decisions) {
+                if let reply = decide(line, member, direction, inBatch: true, into: &outcome.decisions) {
                     if let reply { outcome.replies.append(reply) }
                     if member.kind == .request, let id = member.id { outcome.answeredIDs.append(id) }
                 } else {
@@ -94,12 +94,19 @@ public struct PolicyGate: Sendable {
 
     /// Decides one request or notification. Returns nil to forward it; `.some(nil)` to drop it
     /// silently (a denied notification); `.some(reply)` to answer the sender instead.
-    private func decide(_ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction,
+    /// A call inside a batch (2025-03-26, before elicitation existed) cannot ask the user: when
+    /// its rule asks, it is denied.
+    private func decide(_ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction, inBatch: Bool,
                         into decisions: inout [Decision]) -> [UInt8]?? {
         guard let method = view.method else { return nil }
         // The engine reads the few members it needs from the line; a denial's answer reads the tree.
         let params = view.params.flatMap { engine.lineParams(method: method, line: line, range: $0) }
-        let decision = engine.evaluate(method: method, reading: params, direction: direction)
+        var decision = engine.evaluate(method: method, reading: params, direction: direction)
+        if inBatch, decision.ask != nil, decision.enforced {
+            decision = Decision(allowed: false, enforced: true, category: .ask, rule: decision.rule,
+                                reason: "tool \(decision.subject ?? "") asks the user first, which a call inside a JSON-RPC batch cannot (batches are 2025-03-26, elicitation came in 2025-06-18)",
+                                subject: decision.subject, scopes: decision.scopes)
+        }
         let blocks = decision.blocks
         decisions.append(decision)  // its last use on the common path: moved, not copied
         guard blocks else { return nil }

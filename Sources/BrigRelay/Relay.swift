@@ -43,6 +43,8 @@ public final class Relay: Sendable {
     let diagnostics: Diagnostics
     /// The message policy, when the profile has one.
     public let policy: PolicyGate?
+    /// The questions put to the host's user, when a tool rule asks before its calls.
+    let confirmations: Confirmations?
 
     private let counterState = Mutex(Counters())
 
@@ -70,6 +72,7 @@ public final class Relay: Sendable {
         self.content = content
         self.policy = policy
         self.audit = audit
+        confirmations = policy?.engine.asksAnything == true ? Confirmations(redactor: audit?.redactor ?? Redactor()) : nil
         self.observer = observer
         self.configuration = configuration
         self.hostRequests = InFlightTable(capacity: configuration.inFlightCapacity)
@@ -134,6 +137,10 @@ public final class Relay: Sendable {
             }
             if !more { break }
         }
+        if direction == .hostToServer, confirmations != nil {
+            // No answer can come any more: the held calls are denied, and their records written.
+            settleHeldCallsAtHostEnd(why: nil, onHostThread: true)
+        }
         let index = direction == .hostToServer ? 0 : 1
         counterState.withLock {
             $0.forwarded[index] += forwarded
@@ -145,7 +152,7 @@ public final class Relay: Sendable {
 
     /// Queues the records staged by `direction`'s thread.
     @inline(__always)
-    private func pushAuditStage(_ direction: Direction) {
+    func pushAuditStage(_ direction: Direction) {
         guard let audit else { return }
         let stage = auditStages[direction == .hostToServer ? 0 : 1]
         if !stage.isEmpty { audit.push(stage) }
@@ -165,6 +172,18 @@ public final class Relay: Sendable {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return false }
         switch MessageView.parse(line) {
         case .success(let view):
+            if let confirmations, direction == .hostToServer {
+                // The host's answer to a question of brig's is brig's: the server never sees it.
+                if view.isResponse, let id = view.id, confirmations.isOwnID(id) {
+                    answerQuestion(confirmations, line, view, into: &batch)
+                    return false
+                }
+                if view.kind == .request, view.method == "initialize" {
+                    confirmations.noteInitialize(params: view.params.flatMap { try? JSONValue.parse(line, range: $0) })
+                } else if view.kind == .notification, view.method == "notifications/cancelled" {
+                    withdrawHeldCall(confirmations, line, view)
+                }
+            }
             let answered = track(view, direction: direction)
             observer?(view, line, direction)
             guard policy != nil || audit != nil || content != nil else { return true }
@@ -173,6 +192,7 @@ public final class Relay: Sendable {
                 return refuseWithoutAudit(view, direction: direction)
             }
             var decisions: [Decision] = []
+            var asked = AskNote()
             var forward = true
             if let content, direction == .hostToServer, view.kind == .request, let reply = withheldCall(content, line, view) {
                 toHost.write(reply)
@@ -186,7 +206,7 @@ public final class Relay: Sendable {
                     var keep = true
                     if let policy {
                         keep = applyPolicy(policy, newLine, newView, direction: direction, answered: answered, into: &batch,
-                                           decisions: &decisions)
+                                           decisions: &decisions, asked: &asked)
                     }
                     if keep {
                         batch.append(contentsOf: newLine)
@@ -196,9 +216,12 @@ public final class Relay: Sendable {
                 forward = false
             } else if let policy {
                 forward = applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch,
-                                      decisions: &decisions)
+                                      decisions: &decisions, asked: &asked)
             }
-            if let audit, !record(audit, line, view, direction: direction, answered: answered, decisions: decisions) {
+            // A held call is recorded once the user answers (with the answer).
+            if asked.deferred { return false }
+            if let decision = asked.decision { decisions = [decision] }
+            if let audit, !record(audit, line, view, direction: direction, answered: answered, decisions: decisions, ask: asked.ask) {
                 // on_failure: block and this very record was lost: the message does not pass either.
                 batch.removeSubrange(batchStart...)
                 return refuseWithoutAudit(view, direction: direction)
@@ -236,7 +259,7 @@ public final class Relay: Sendable {
     /// answered, dropped, or queued a rewritten line itself.
     private func applyPolicy(_ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
                              direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8],
-                             decisions: inout [Decision]) -> Bool {
+                             decisions: inout [Decision], asked: inout AskNote) -> Bool {
         if view.isResponse {
             guard direction == .serverToHost, let request = answered else { return true }
             let replacement = policy.inspectResponse(line, view: view, request: request, decisions: &decisions)
@@ -254,6 +277,10 @@ public final class Relay: Sendable {
         if audit != nil, view.kind == .request, view.method == "tools/call", let id = view.id,
            let subject = outcome.decisions.first?.subject {
             (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
+        }
+        if let confirmations, direction == .hostToServer, view.kind == .request, case .original = outcome.forward,
+           let decision = outcome.decisions.first, let ask = decision.ask, decision.enforced {
+            return confirmCall(confirmations, policy, line, view, decision: decision, ask: ask, into: &batch, note: &asked)
         }
         let sender = direction == .hostToServer ? toHost : toServer
         for reply in outcome.replies { sender.write(reply) }
@@ -327,10 +354,10 @@ public final class Relay: Sendable {
     /// One audit record per message (per member of a batch).
     /// Returns false when a record could not be kept under `on_failure: block`.
     private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
-                        answered: InFlightTable.Entry?, decisions: [Decision]) -> Bool {
+                        answered: InFlightTable.Entry?, decisions: [Decision], ask: AuditAsk? = nil) -> Bool {
         guard view.kind == .batch else {
             return record(audit, line, view, direction: direction, answered: answered,
-                          decision: decisions.first { !$0.allowed } ?? decisions.first)
+                          decision: decisions.first { !$0.allowed } ?? decisions.first, ask: ask)
         }
         var kept = true
         for (index, m) in view.members.enumerated() {
@@ -343,8 +370,9 @@ public final class Relay: Sendable {
     /// The record of one message (a whole line, or one member of a batch). Only what the line
     /// does not say goes with it; the writer reads the rest from the line on its own thread.
     private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ m: MessageView, direction: Direction,
-                        answered: InFlightTable.Entry?, decision d: Decision?) -> Bool {
+                        answered: InFlightTable.Entry?, decision d: Decision?, ask: AuditAsk? = nil) -> Bool {
         var context = MessageContext()
+        context.ask = ask
         if m.isResponse {
             if let answered {
                 context.requestMethod = answered.method
@@ -396,7 +424,7 @@ public final class Relay: Sendable {
         return false
     }
 
-    private func report(_ decisions: [Decision], direction: Direction) {
+    func report(_ decisions: [Decision], direction: Direction) {
         for d in decisions where !d.allowed {
             let verb = d.enforced ? "denied" : "would deny (permissive)"
             diagnostics.report("\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]")
@@ -437,8 +465,10 @@ public final class Relay: Sendable {
         }
     }
 
-    /// Answers every request still waiting for the server with -32603 (the server is gone).
+    /// Answers every request still waiting for the server with -32603 (the server is gone), and
+    /// denies the calls held for the user's answer.
     public func failPendingHostRequests(reason: String) {
+        settleHeldCallsAtHostEnd(why: "the server exited", onHostThread: false)
         for (id, entry) in hostRequests.removeAll() {
             toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
                                                   data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
