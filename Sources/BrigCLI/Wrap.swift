@@ -120,7 +120,7 @@ extension Brig {
             session.list(wrapping: false)
             guard all || !names.isEmpty else { session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: true)
-            session.planUnwrap(chosen)
+            session.planUnwrap(chosen, recordedOnly: all)
             session.commit(confirm: confirm, verb: "unwrap")
         }
     }
@@ -296,7 +296,9 @@ struct WrapSession {
         }
     }
 
-    mutating func planUnwrap(_ chosen: [(config: Int, entry: ServerEntry)]) {
+    /// `recordedOnly` (--all): only the entries brig has a record of wrapping; one wrapped by hand
+    /// is unwrapped when it is named.
+    mutating func planUnwrap(_ chosen: [(config: Int, entry: ServerEntry)], recordedOnly: Bool) {
         for (k, e) in chosen {
             guard let doc = configs[k].document else { continue }
             let records: [WrapRecord]
@@ -307,6 +309,10 @@ struct WrapSession {
                 continue
             }
             let record = records.last { $0.pointer == e.pointer }
+            if recordedOnly && record == nil {
+                note("\(e.name) in \(shown(configs[k].file.path)): brig has no record of wrapping it; left as it is (name it to unwrap it)")
+                continue
+            }
             do {
                 let plan = try Wrapping.unwrap(e, in: doc, recorded: record.map { ($0.original, $0.wrapped) })
                 plans[k, default: []].append((e, plan.edit, (plan.exact ? ["\(e.name): restored as it was"] : []) + plan.notes.map { "\(e.name): \($0)" }))
