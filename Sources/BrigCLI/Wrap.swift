@@ -25,9 +25,10 @@ extension Brig {
                   "command": "/usr/local/bin/brig",
                   "args": ["--profile", "python", "--", "uvx", "mcp-server-time"]
                 The profile follows the command (python for uvx/uv/pip/python, node for npx/node, else \
-                default) unless --profile says. Where the host starts servers at / (Claude Desktop, Cline, \
-                Zed) and the entry names a cwd, it becomes --workdir. HTTP servers are listed as not \
-                wrappable; a wrapped entry is not wrapped twice.
+                default) unless --profile says; each variable of the entry's env gets --env NAME (brig passes \
+                on only what it is told). Where the host starts servers at / or ignores cwd (Claude Desktop, \
+                Cline, Zed, Claude Code) and the entry names a cwd, it becomes --workdir. HTTP servers are \
+                listed as not wrappable; a wrapped entry is not wrapped twice.
 
                 Prints the diff and asks on a terminal ([y/N]); --yes writes without asking, --dry-run \
                 only shows. Before each write the file is copied to $XDG_STATE_HOME/brig/wrap/backups/, \

@@ -37,6 +37,11 @@ public struct ServerEntry: Sendable {
     public var args: [String] = []
     /// The entry's `cwd`, when it names one.
     public var cwd: String?
+    /// The names of the variables the entry's `env` sets: the host sets them for brig, and brig
+    /// passes a variable to the server only when its profile or `--env NAME` lets it.
+    public var envNames: [String] = []
+    /// The entry's `envFile` (VS Code), whose variable names brig cannot know.
+    public var envFile: String?
 
     /// Whether the command is brig (so the entry is wrapped already).
     public func isWrapped(brigCommands: Set<String>) -> Bool {
@@ -89,6 +94,12 @@ public enum ServerList {
         }
         guard let m = document.root.member(key), !m.value.isObject else { return [] }
         return [(key, document.line(of: m.keyRange.lowerBound), "expected an object of servers, found \(m.value.kindName)")]
+    }
+
+    /// `NAME` as `--env` takes it: a letter or `_`, then letters, digits and `_`.
+    static func isVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
     static func pointer(_ parts: [String]) -> String {
@@ -175,6 +186,16 @@ public enum ServerList {
             e.argsMember = args
             e.args = strings
         }
+        if let env = container.member("env") ?? e.node.member("env") {
+            guard env.value.isObject else {
+                invalid(container.member("env") != nil && member.key == "path" ? "command.env" : "env", env.value,
+                        "expected an object, found \(env.value.kindName)")
+                return
+            }
+            var seen = Set<String>()
+            e.envNames = env.value.members.map(\.key).filter { ServerList.isVariableName($0) && seen.insert($0).inserted }
+        }
+        e.envFile = e.node["envFile"]?.string
         if let cwd = e.node["cwd"] {
             guard let s = cwd.string else {
                 invalid("cwd", cwd, "expected a string, found \(cwd.kindName)")

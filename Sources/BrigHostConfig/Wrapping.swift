@@ -94,6 +94,14 @@ public enum Wrapping {
                 notes.append("no cwd: brig grants the directory the host starts it in only when it is a project")
             }
         }
+        // The host sets the entry's env for brig; brig passes on only what it is told to.
+        for name in entry.envNames { options += ["--env", name] }
+        if !entry.envNames.isEmpty {
+            notes.append("its env (\(entry.envNames.joined(separator: ", "))) passed to the server with --env")
+        }
+        if let envFile = entry.envFile {
+            notes.append("envFile \(envFile): brig passes its variables only when named: add --env NAME to args for each")
+        }
         let newArgs = options + ["--"] + [entry.command] + entry.args
         let bytes = document.bytes
         let newCommand = JSONWriter.quoted(brig)

@@ -44,12 +44,22 @@ struct WrappingTests {
         #expect(out == """
             {
               "mcpServers": {
-                "time": {"command": "/usr/bin/brig", "args": ["--profile", "python", "--", "uvx", "mcp-server-time"], "env": {"TZ": "UTC"}}
+                "time": {"command": "/usr/bin/brig", "args": ["--profile", "python", "--env", "TZ", "--", "uvx", "mcp-server-time"], "env": {"TZ": "UTC"}}
               },
               "theme": "dark"
             }
             """)
         #expect(plans[0].profile == "python")
+        #expect(plans[0].notes.contains("its env (TZ) passed to the server with --env"))
+    }
+
+    @Test("the variables of env (either Zed layout) are passed with --env; odd names are not")
+    func envPassed() throws {
+        let (out, _) = try wrapAll("{\"mcpServers\": {\"t\": {\"command\": \"x\", \"env\": {\"API_KEY\": \"k\", \"bad name\": \"v\", \"_B2\": \"\"}}}}")
+        #expect(out.contains("[\"--profile\", \"default\", \"--env\", \"API_KEY\", \"--env\", \"_B2\", \"--\", \"x\"]"))
+        let zed = "{\"context_servers\": {\"o\": {\"command\": {\"path\": \"npx\", \"args\": [], \"env\": {\"BRAVE_API_KEY\": \"x\"}}}}}"
+        let (zout, _) = try wrapAll(zed, layout: .zed, host: .zed)
+        #expect(zout.contains("[\"--profile\", \"node\", \"--env\", \"BRAVE_API_KEY\", \"--\", \"npx\"]"))
     }
 
     @Test("a multi-line args array keeps its indentation and the file's CRLF")

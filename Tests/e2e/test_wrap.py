@@ -185,7 +185,7 @@ def test_wrap_all_keeps_each_layout_and_unwrap_restores_byte_for_byte(machine):
     # Profiles follow the commands.
     desktop = servers(machine.load("claude_desktop_config.json"), "claude_desktop_config.json")
     assert desktop["time"]["args"][:2] == ["--profile", "python"]
-    assert desktop["filesystem"]["args"][:2] == ["--profile", "node"]
+    assert desktop["filesystem"]["args"][:5] == ["--profile", "node", "--env", "NODE_OPTIONS", "--"]
     assert servers(machine.load("windsurf-mcp_config.json"), "x")["github"]["args"][:2] == ["--profile", "default"]
     # A backup of each file as it was.
     backups = sorted((machine.state / "brig" / "wrap" / "backups").iterdir())
@@ -334,3 +334,30 @@ def test_the_wrapped_entry_really_runs(machine, tmp_path):
     converted = result["structuredContent"]
     assert converted["source"]["timezone"] == "Europe/Berlin" and converted["target"]["timezone"] == "Asia/Tokyo"
     assert "brig: working directory /: not granted" in stderr
+
+
+@pytest.mark.parametrize("answer, written", [(b"y\n", True), (b"n\n", False), (b"\n", False)])
+def test_on_a_terminal_it_asks_first(machine, answer, written):
+    path = machine.files["cursor-mcp.json"]
+    before = path.read_bytes()
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen([machine.brig, "wrap", "postgres", "--config", str(path)], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=machine.env(), cwd=machine.project)
+        os.close(slave)
+        slave = -1
+        os.write(master, answer)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    assert b"Write this change? [y/N] " in err
+    assert b"+++ " in out
+    if written:
+        assert p.returncode == 0, err
+        assert json.loads(path.read_text())["mcpServers"]["postgres"]["args"][:4] == ["--profile", "node", "--env", "PGPASSWORD"]
+    else:
+        assert p.returncode == 1
+        assert b"brig: nothing written" in err
+        assert path.read_bytes() == before
