@@ -79,6 +79,7 @@ extension Brig {
             session.list(wrapping: true)
             guard all || !names.isEmpty else { session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: false)
+            session.brigWritten = brig
             session.planWrap(chosen, brig: brig, profile: profile, workdir: workdir)
             session.commit(confirm: confirm, verb: "wrap")
         }
@@ -154,9 +155,9 @@ public struct HostConfigOptions: ParsableArguments {
         let cwd = HostConfigOptions.currentDirectory()
         let known = HostDiscovery.candidates(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd)
         if configs.isEmpty {
-            return HostDiscovery.discover(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd).map(LoadedConfig.load)
+            return unique(HostDiscovery.discover(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd).map(LoadedConfig.load))
         }
-        return configs.map { name in
+        return unique(configs.map { name in
             let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
             InputPath.requireReadableFile(absolute, label: "--config")
             let resolved = FileIO.resolved(absolute)
@@ -165,7 +166,13 @@ public struct HostConfigOptions: ParsableArguments {
                 return LoadedConfig.load(HostConfigFile(host: k.host, path: absolute, scope: k.scope))
             }
             return LoadedConfig.load(HostConfigFile(host: .custom(layout: .mcpServers), path: absolute, scope: "--config"))
-        }
+        })
+    }
+
+    /// One config per file a path resolves to (a file named twice, or reached through a link).
+    func unique(_ loaded: [LoadedConfig]) -> [LoadedConfig] {
+        var seen = Set<String>()
+        return loaded.filter { seen.insert($0.resolvedPath).inserted }
     }
 }
 
@@ -195,9 +202,27 @@ struct WrapSession {
     let store = WrapStore(stateDirectory: ContentGuard.defaultStateDirectory())
     let home = SandboxOptions.home(HostEnvironment.dictionary())
 
+    /// Per config index: brig's records of the entries it wrapped there.
+    var records: [Int: [WrapRecord]] = [:]
+
     init(configs: [LoadedConfig], brigCommands: Set<String>) {
         self.configs = configs
         self.brigCommands = brigCommands
+        for (k, c) in configs.enumerated() where c.problem == nil {
+            do {
+                records[k] = try store.records(for: c.resolvedPath)
+            } catch {
+                self.error(error.message)
+            }
+        }
+    }
+
+    /// Whether `e` of config `k` is wrapped: its command is brig, or its span reads as brig wrote it
+    /// (a wrap made with --brig PATH).
+    func isWrapped(_ e: ServerEntry, config k: Int) -> Bool {
+        if e.isWrapped(brigCommands: brigCommands) { return true }
+        guard let doc = configs[k].document, let span = Wrapping.recordedRange(of: e) else { return false }
+        return records[k]?.contains { $0.pointer == e.pointer && $0.wrapped == doc.text(span) } ?? false
     }
 
     mutating func error(_ message: String) {
@@ -222,7 +247,7 @@ struct WrapSession {
             note("no host configs found (looked for Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf and Cline; name one with --config FILE)")
         }
         var out = ""
-        for c in configs {
+        for (k, c) in configs.enumerated() {
             out += "\(c.file.host.name) (\(c.file.scope)): \(shown(c.file.path))\n"
             if let problem = c.problem {
                 out += "  not readable: \(problem)\n"
@@ -232,20 +257,20 @@ struct WrapSession {
             if c.entries.isEmpty { out += "  no servers\n" }
             for e in c.entries {
                 let label = (e.project.map { "[\(shown($0))] " } ?? "") + e.name
-                out += "  \(label.padded(24)) " + describe(e, host: c.file.host) + "\n"
+                out += "  \(label.padded(24)) " + describe(e, wrapped: isWrapped(e, config: k)) + "\n"
             }
         }
         print(out, terminator: "")
     }
 
-    func describe(_ e: ServerEntry, host: Host) -> String {
+    func describe(_ e: ServerEntry, wrapped: Bool) -> String {
         switch e.transport {
         case .remote(let what): return "remote  \(what): not wrappable (brig runs stdio servers)"
         case .other(let why): return "-       \(why): not wrappable"
         case .invalid(let key, let line, let message): return "invalid line \(line): \(key): \(message)"
         case .stdio:
             let line = ([e.command] + e.args).map(ShellWord.quote).joined(separator: " ")
-            if e.isWrapped(brigCommands: brigCommands) {
+            if wrapped {
                 let profile = e.wrappedCommandLine.flatMap { l in l.options.firstIndex(of: "--profile").flatMap { l.options.indices.contains($0 + 1) ? l.options[$0 + 1] : nil } }
                 return "stdio   wrapped (profile \(profile ?? "default")): \(line)"
             }
@@ -264,8 +289,7 @@ struct WrapSession {
                 if named { matched.insert(e.name) }
                 switch e.transport {
                 case .stdio:
-                    let isWrapped = e.isWrapped(brigCommands: brigCommands)
-                    if isWrapped == wrapped {
+                    if isWrapped(e, config: k) == wrapped {
                         chosen.append((k, e))
                     } else if named {
                         note("\(e.name) in \(shown(c.file.path)): \(wrapped ? "not wrapped" : "already wrapped"); left as it is")
@@ -302,14 +326,7 @@ struct WrapSession {
     mutating func planUnwrap(_ chosen: [(config: Int, entry: ServerEntry)], recordedOnly: Bool) {
         for (k, e) in chosen {
             guard let doc = configs[k].document else { continue }
-            let records: [WrapRecord]
-            do {
-                records = try store.records(for: configs[k].resolvedPath)
-            } catch {
-                self.error(error.message)
-                continue
-            }
-            let record = records.last { $0.pointer == e.pointer }
+            let record = records[k]?.last { $0.pointer == e.pointer }
             if recordedOnly && record == nil {
                 note("\(e.name) in \(shown(configs[k].file.path)): brig has no record of wrapping it; left as it is (name it to unwrap it)")
                 continue
@@ -324,6 +341,9 @@ struct WrapSession {
     }
 
     /// Shows the diffs, asks, writes (backup, records, atomic replace), and exits.
+    /// The command `brig wrap` writes.
+    var brigWritten = ""
+
     mutating func commit(confirm: ConfirmOptions, verb: String) {
         var changed: [(Int, [UInt8])] = []
         for k in plans.keys.sorted() {
@@ -334,8 +354,10 @@ struct WrapSession {
                 let again = try JSONCDocument(bytes: new)
                 let entries = ServerList.entries(in: again, layout: configs[k].file.host.layout)
                 for (e, _, _) in edits {
+                    let server = verb == "wrap" ? [e.command] + e.args : e.wrappedCommandLine?.server
                     guard let now = entries.first(where: { $0.pointer == e.pointer }), now.transport == .stdio,
-                          now.isWrapped(brigCommands: brigCommands) == (verb == "wrap") else {
+                          verb == "wrap" ? (now.command == brigWritten && now.wrappedCommandLine?.server == server)
+                                         : ([now.command] + now.args == server) else {
                         throw HostConfigError("\(e.keyPath) does not read as \(verb == "wrap" ? "wrapped" : "unwrapped") after the edit")
                     }
                 }

@@ -126,6 +126,8 @@ struct JSONCParser {
     }
 
     mutating func parseDocument() throws(JSONCError) -> JSONCNode {
+        // Comments may hold any text, but the file is rewritten as text: it must be UTF-8 throughout.
+        if let bad = JSONCParser.firstInvalidUTF8(bytes) { throw error("not UTF-8 text (byte 0x\(String(bytes[bad], radix: 16)))", at: bad) }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
         try skipTrivia()
         guard i < bytes.count else { throw error("the file is empty (expected a JSON value)") }
@@ -133,6 +135,35 @@ struct JSONCParser {
         try skipTrivia()
         if i < bytes.count { throw error("unexpected \(describe(bytes[i])) after the end of the top-level value") }
         return value
+    }
+
+    /// The offset of the first byte that does not belong to a well-formed UTF-8 sequence.
+    static func firstInvalidUTF8(_ bytes: [UInt8]) -> Int? {
+        var k = 0
+        while k < bytes.count {
+            let b = bytes[k]
+            if b < 0x80 {
+                k += 1
+                continue
+            }
+            let length: Int
+            var low: UInt8 = 0x80, high: UInt8 = 0xBF
+            switch b {
+            case 0xC2...0xDF: length = 2
+            case 0xE0: length = 3; low = 0xA0
+            case 0xE1...0xEC, 0xEE, 0xEF: length = 3
+            case 0xED: length = 3; high = 0x9F
+            case 0xF0: length = 4; low = 0x90
+            case 0xF1...0xF3: length = 4
+            case 0xF4: length = 4; high = 0x8F
+            default: return k
+            }
+            guard k + length <= bytes.count else { return k }
+            guard (low...high).contains(bytes[k + 1]) else { return k }
+            for n in 2..<max(2, length) where !(0x80...0xBF).contains(bytes[k + n]) { return k }
+            k += length
+        }
+        return nil
     }
 
     static func lineAndColumn(_ bytes: [UInt8], _ offset: Int) -> (line: Int, column: Int) {

@@ -99,6 +99,10 @@ public enum Wrapping {
         if !entry.envNames.isEmpty {
             notes.append("its env (\(entry.envNames.joined(separator: ", "))) passed to the server with --env")
         }
+        if entry.args.isEmpty && entry.command.contains(" ") {
+            notes.append("its command holds spaces and it has no args: brig runs it as one file name, not through a shell; "
+                + "split it into command and args")
+        }
         if let envFile = entry.envFile {
             notes.append("envFile \(envFile): brig passes its variables only when named: add --env NAME to args for each")
         }

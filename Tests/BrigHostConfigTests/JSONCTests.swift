@@ -77,6 +77,18 @@ struct JSONCTests {
         }
     }
 
+    @Test("bytes that are not UTF-8, even in a comment, are refused with their line")
+    func notUTF8() {
+        #expect {
+            try JSONCDocument(bytes: Array("{\n  // caf".utf8) + [0xE9] + Array("\n}".utf8))
+        } throws: { error in
+            (error as? JSONCError).map { $0.line == 2 && $0.message.contains("not UTF-8") } ?? false
+        }
+        #expect(JSONCParser.firstInvalidUTF8(Array("é🚀".utf8)) == nil)
+        #expect(JSONCParser.firstInvalidUTF8([0x61, 0xED, 0xA0, 0x80]) == 1)  // a surrogate encoded
+        #expect(JSONCParser.firstInvalidUTF8([0xC0, 0xAF]) == 0)              // overlong
+    }
+
     @Test("nesting deeper than the limit is an error, not a crash")
     func deepNesting() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)

@@ -361,3 +361,17 @@ def test_on_a_terminal_it_asks_first(machine, answer, written):
         assert p.returncode == 1
         assert b"brig: nothing written" in err
         assert path.read_bytes() == before
+
+
+def test_a_wrap_with_another_brig_command_is_still_known_as_wrapped(machine):
+    path = machine.files["dot-mcp.json"]
+    before = path.read_bytes()
+    r = machine.run("wrap", "fetch", "--brig", "/opt/brig-dev/bin/sandbox", "--yes", "--config", str(path), "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert json.loads(path.read_text())["mcpServers"]["fetch"]["command"] == "/opt/brig-dev/bin/sandbox"
+    r = machine.run("wrap", "--all", "--yes", "--config", str(path))
+    assert "nothing to wrap" in r.stderr and r.returncode == 0
+    assert "wrapped (profile python)" in r.stdout
+    r = machine.run("unwrap", "--all", "--yes", "--config", str(path))
+    assert r.returncode == 0, r.stderr
+    assert path.read_bytes() == before
