@@ -76,7 +76,7 @@ extension Brig {
         public func run() throws {
             let brig = brigCommand ?? HostConfigOptions.selfPath()
             var session = WrapSession(configs: files.load(), brigCommands: [brig])
-            session.list(wrapping: true)
+            session.list()
             guard all || !names.isEmpty else { session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: false)
             session.brigWritten = brig
@@ -119,7 +119,7 @@ extension Brig {
 
         public func run() throws {
             var session = WrapSession(configs: files.load(), brigCommands: [HostConfigOptions.selfPath()])
-            session.list(wrapping: false)
+            session.list()
             guard all || !names.isEmpty else { session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: true)
             session.planUnwrap(chosen, recordedOnly: all)
@@ -242,7 +242,7 @@ struct WrapSession {
     }
 
     /// The listing on stdout: each file, each server, and what brig would do with it.
-    mutating func list(wrapping: Bool) {
+    mutating func list() {
         if configs.isEmpty {
             note("no host configs found (looked for Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf and Cline; name one with --config FILE)")
         }
