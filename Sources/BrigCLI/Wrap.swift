@@ -248,7 +248,7 @@ struct WrapSession {
         }
         var out = ""
         for (k, c) in configs.enumerated() {
-            out += "\(c.file.host.name) (\(c.file.scope)): \(shown(c.file.path))\n"
+            out += "\(c.file.host.name): \(shown(c.file.path))\n"
             if let problem = c.problem {
                 out += "  not readable: \(problem)\n"
                 error(problem + "; not written")
@@ -282,6 +282,7 @@ struct WrapSession {
     mutating func select(names: [String], all: Bool, wrapped: Bool) -> [(config: Int, entry: ServerEntry)] {
         var chosen: [(Int, ServerEntry)] = []
         var matched = Set<String>()
+        var refusals: [(name: String, message: String)] = []
         for (k, c) in configs.enumerated() where c.problem == nil {
             for e in c.entries {
                 let named = names.contains(e.name)
@@ -295,13 +296,17 @@ struct WrapSession {
                         note("\(e.name) in \(shown(c.file.path)): \(wrapped ? "not wrapped" : "already wrapped"); left as it is")
                     }
                 case .remote:
-                    if named { error("\(c.file.path):\(e.line): \(e.keyPath): a remote (HTTP) server: not wrappable, brig runs stdio servers") }
+                    if named { refusals.append((e.name, "\(c.file.path):\(e.line): \(e.keyPath): a remote (HTTP) server: not wrappable, brig runs stdio servers")) }
                 case .other(let why):
-                    if named { error("\(c.file.path):\(e.line): \(e.keyPath): \(why): not wrappable") }
+                    if named { refusals.append((e.name, "\(c.file.path):\(e.line): \(e.keyPath): \(why): not wrappable")) }
                 case .invalid(let key, let line, let message):
                     if named || all { error("\(c.file.path):\(line): \(key): \(message); left as it is") }
                 }
             }
+        }
+        // A name whose only entries cannot be wrapped is an error; beside a stdio entry of that name, a note.
+        for (name, message) in refusals {
+            if chosen.contains(where: { $0.1.name == name }) { note(message) } else { error(message) }
         }
         for n in names where !matched.contains(n) {
             error("no server \(n) in \(configs.isEmpty ? "any host config" : configs.map { shown($0.file.path) }.joined(separator: ", "))")

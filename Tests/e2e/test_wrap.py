@@ -137,7 +137,7 @@ def test_list_names_every_host_and_marks_remote_servers_not_wrappable(machine):
     assert r.returncode == 0, r.stderr
     for host in ["Claude Desktop", "Claude Code", "Claude Code (project)", "VS Code", "VS Code (workspace)", "Cursor",
                  "Cursor (project)", "Zed", "Windsurf", "Cline"]:
-        assert f"{host} (" in r.stdout, host
+        assert f"\n{host}: " in "\n" + r.stdout, host
     lines = {ln.split()[0]: ln for ln in r.stdout.splitlines() if ln.startswith("  ")}
     for remote in ["linear", "docs", "remote-tools", "remote-mcp-server", "zapier", "remote"]:
         assert "not wrappable" in lines[remote], lines[remote]
@@ -274,6 +274,11 @@ def test_names_choose_servers_and_an_unknown_name_is_an_error(machine):
     r = machine.run("wrap", "linear", "--yes")
     assert r.returncode == 125
     assert "mcpServers.linear: a remote (HTTP) server: not wrappable" in r.stderr
+    # "github" is an HTTP server in VS Code's file and a stdio one in Windsurf's: that one is wrapped.
+    r = machine.run("wrap", "github", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "servers.github: a remote (HTTP) server: not wrappable" in r.stderr
+    assert servers(machine.load("windsurf-mcp_config.json"), "x")["github"]["command"].endswith("/brig")
 
 
 def test_cwd_becomes_workdir_where_the_host_starts_servers_at_root(machine):
