@@ -275,3 +275,40 @@ struct WrapStoreTests {
         #expect(dir.mode(backup) == 0o600)
     }
 }
+
+@Suite("where the hosts keep their configs")
+struct DiscoveryTests {
+    @Test("the Linux paths, under $XDG_CONFIG_HOME when set, with the project's own files")
+    func paths() {
+        let files = HostDiscovery.candidates(home: "/home/me", configHome: nil, project: "/home/me/p")
+        let byHost = Dictionary(files.map { ($0.host.id, $0.path) }, uniquingKeysWith: { a, _ in a })
+        #expect(byHost["claude-desktop"] == "/home/me/.config/Claude/claude_desktop_config.json")
+        #expect(byHost["claude-code"] == "/home/me/.claude.json")
+        #expect(byHost["claude-code-project"] == "/home/me/p/.mcp.json")
+        #expect(byHost["vscode"] == "/home/me/.config/Code/User/mcp.json")
+        #expect(byHost["vscode-workspace"] == "/home/me/p/.vscode/mcp.json")
+        #expect(byHost["cursor"] == "/home/me/.cursor/mcp.json")
+        #expect(byHost["cursor-project"] == "/home/me/p/.cursor/mcp.json")
+        #expect(byHost["zed"] == "/home/me/.config/zed/settings.json")
+        #expect(byHost["zed-project"] == "/home/me/p/.zed/settings.json")
+        #expect(byHost["windsurf"] == "/home/me/.codeium/windsurf/mcp_config.json")
+        #expect(byHost["cline"] == "/home/me/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json")
+        let xdg = HostDiscovery.candidates(home: "/home/me", configHome: "/xdg", project: "/home/me")
+        #expect(xdg.first { $0.host == .claudeDesktop }?.path == "/xdg/Claude/claude_desktop_config.json")
+        #expect(!xdg.contains { $0.scope.hasPrefix("project") })   // $HOME is not a project
+    }
+
+    @Test("a --config file's layout comes from its keys", arguments: [
+        ("{\"context_servers\": {}}", Host.Layout.zed), ("{\"servers\": {}, \"inputs\": []}", .vscode),
+        ("{\"projects\": {}, \"mcpServers\": {}}", .claudeCode), ("{\"mcpServers\": {}}", .mcpServers),
+    ])
+    func layouts(source: String, layout: Host.Layout) throws {
+        #expect(Host.layout(of: try document(source).root) == layout)
+    }
+
+    @Test("hosts that start servers at / or ignore cwd get --workdir from it; the others do not")
+    func honorsCwd() {
+        #expect(!Host.claudeDesktop.honorsCwd && !Host.cline.honorsCwd && !Host.zed.honorsCwd && !Host.claudeCode.honorsCwd)
+        #expect(Host.vscode.honorsCwd && Host.cursor.honorsCwd && Host.windsurf.honorsCwd)
+    }
+}
