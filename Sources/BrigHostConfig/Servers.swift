@@ -170,8 +170,9 @@ public enum ServerList {
             member = path
             commandValue = path.value
         }
-        guard let command = commandValue.string else {
-            invalid(member.key == "path" ? "command.path" : "command", commandValue, "expected a string, found \(commandValue.kindName)")
+        guard let command = commandValue.string, !command.isEmpty else {
+            invalid(member.key == "path" ? "command.path" : "command", commandValue,
+                    commandValue.string == nil ? "expected a string, found \(commandValue.kindName)" : "an empty command")
             return
         }
         e.container = container

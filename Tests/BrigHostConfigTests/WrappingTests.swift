@@ -206,6 +206,8 @@ struct ServerListTests {
         let src = "{\n  \"mcpServers\": {\n    \"t\": {\n      \"command\": \"x\",\n      \"args\": \"--flag\"\n    }\n  }\n}"
         let entries = ServerList.entries(in: try document(src), layout: .mcpServers)
         #expect(entries[0].transport == .invalid(key: "mcpServers.t.args", line: 5, message: "expected an array of strings"))
+        let empty = ServerList.entries(in: try document("{\"mcpServers\": {\"e\": {\"command\": \"\"}}}"), layout: .mcpServers)
+        #expect(empty[0].transport == .invalid(key: "mcpServers.e.command", line: 1, message: "an empty command"))
         let notObject = ServerList.problems(in: try document("{\n\"mcpServers\": []}"), layout: .mcpServers)
         #expect(notObject.first?.line == 2)
     }
