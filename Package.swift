@@ -66,9 +66,12 @@ let package = Package(
         .target(name: "BrigLearn",
                 dependencies: ["BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
                 swiftSettings: swiftSettings),
+        // Host configs (Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf, Cline): finding them,
+        // JSONC with exact positions, and the minimal edits of `brig wrap`/`unwrap`.
+        .target(name: "BrigHostConfig", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
-                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn",
+                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
@@ -81,5 +84,6 @@ let package = Package(
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigHostConfig"], swiftSettings: swiftSettings),
     ]
 )

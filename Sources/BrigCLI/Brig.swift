@@ -33,7 +33,7 @@ public struct Brig: ParsableCommand {
             Every option of the default subcommand: brig run --help
             """,
         version: Brig.version,
-        subcommands: [Run.self, Check.self, Profiles.self, Learn.self, Audit.self, Pins.self],
+        subcommands: [Run.self, Check.self, Profiles.self, Learn.self, Audit.self, Pins.self, Wrap.self, Unwrap.self],
         defaultSubcommand: Run.self
     )
 

@@ -23,6 +23,7 @@ extension Brig {
                   brig check
                   brig check --profile python -- uvx mcp-server-time
                   brig check --profile ./my-server.yaml --rw ./data
+                  brig check --server time      # a server of the host configs (see brig wrap)
                 """
         )
 
@@ -42,6 +43,14 @@ extension Brig {
             "Optional: the server command, to show the grants brig adds for it.", valueName: "COMMAND"))
         var command: [String] = []
 
+        @Option(name: .customLong("server"), help: ArgumentHelp(
+            "Show what brig does with the server NAME of the host configs (see brig wrap): wrapped or not, profile, "
+                + "working directory, grants. Its options come from the config entry.", valueName: "NAME"))
+        var server: String?
+
+        @OptionGroup(title: "Host configs")
+        var hostConfigs: HostConfigOptions
+
         public init() {}
 
         public func validate() throws {
@@ -50,6 +59,10 @@ extension Brig {
         }
 
         public func run() throws {
+            if let server {
+                guard command.isEmpty, explain == nil else { Brig.fail("--server takes the command from the host config: give no COMMAND or --explain") }
+                return try ServerCheck.run(name: server, files: hostConfigs)
+            }
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
