@@ -3,7 +3,8 @@
 When BRIG_DEB names a built .deb (scripts/test builds one and sets it when CI=true), the tests
 below run in order: `dpkg -i`, the files and Depends: it installed, `brig --version` (the
 version and the commit of this tree), `man brig` and `man brig-run`, the bash completion sourced
-by bash, the demo's MCP sessions through /usr/bin/brig, then `dpkg -r` and `dpkg -P` and nothing
+by bash, postinst's AppArmor handling (with stand-ins for aa-enabled and apparmor_parser), the
+demo's MCP sessions through /usr/bin/brig, then `dpkg -r` and `dpkg -P` and nothing
 left behind. They need root and a machine without brig installed; without BRIG_DEB they are
 skipped. man-db comes with lintian, which scripts/package installs.
 
@@ -164,6 +165,34 @@ def test_bash_completion(deb):
     complete = (f"source {script}; COMP_WORDS=(brig au); COMP_CWORD=1; COMP_LINE='brig au'; COMP_POINT=7; "
                 f"{function} brig au brig; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
     assert "audit" in sh("bash", "-c", complete).stdout.split()
+
+
+def test_postinst_loads_the_apparmor_profile_only_where_apparmor_is_enabled(deb, tmp_path):
+    """The installed postinst, run again with stand-ins for aa-enabled and apparmor_parser first on
+    PATH (AppArmor is not enabled on this machine): enabled -> `apparmor_parser -r -T -W` on the
+    profile; disabled -> no call; a parser that fails -> reported, and the install still succeeds."""
+    postinst = Path("/var/lib/dpkg/info/brig.postinst")
+    assert postinst.is_file()
+    stubs, calls = tmp_path / "bin", tmp_path / "calls"
+    stubs.mkdir()
+
+    def run(enabled: bool, parser_status: int) -> subprocess.CompletedProcess:
+        (stubs / "aa-enabled").write_text(f"#!/bin/sh\nexit {0 if enabled else 1}\n")
+        (stubs / "apparmor_parser").write_text(f'#!/bin/sh\necho "$@" >>{calls}\nexit {parser_status}\n')
+        for f in stubs.iterdir():
+            f.chmod(0o755)
+        calls.unlink(missing_ok=True)
+        return sh(str(postinst), "configure", "0.1.0-1", check=False,
+                  env=dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}"))
+
+    r = run(enabled=True, parser_status=0)
+    assert r.returncode == 0, r.stderr
+    assert calls.read_text().split() == ["-r", "-T", "-W", str(APPARMOR)]
+    r = run(enabled=False, parser_status=0)
+    assert r.returncode == 0 and not calls.exists(), r.stderr
+    r = run(enabled=True, parser_status=1)
+    assert r.returncode == 0 and calls.exists()
+    assert f"could not load {APPARMOR}" in r.stderr
 
 
 def test_demo_through_the_installed_binary(deb, python):
