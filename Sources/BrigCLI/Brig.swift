@@ -6,7 +6,8 @@ public import ArgumentParser
 
 /// The root command: `brig [run] [OPTIONS] -- COMMAND [ARGS...]`.
 public struct Brig: ParsableCommand {
-    public static let version = "0.1.0"
+    /// brig's version number (BuildInfo: the release build stamps it with the commit too).
+    public static let version = BuildInfo.version
 
     public static let configuration = CommandConfiguration(
         commandName: "brig",
@@ -32,7 +33,7 @@ public struct Brig: ParsableCommand {
 
             Every option of the default subcommand: brig run --help
             """,
-        version: Brig.version,
+        version: BuildInfo.versionLine,
         subcommands: [Run.self, Check.self, Profiles.self, Learn.self, Audit.self, Pins.self, Wrap.self, Unwrap.self],
         defaultSubcommand: Run.self
     )

@@ -10,6 +10,12 @@ from conftest import REPO
 
 
 def test_demo_client_runs_every_step(brig, python):
+    check_demo(brig, python)
+
+
+def check_demo(brig: str, python: str) -> None:
+    """Runs scripts/demo_client.py through `brig` and checks every section of its output (also
+    used by test_package.py on the installed binary)."""
     started = time.monotonic()
     r = subprocess.run([python, str(REPO / "scripts" / "demo_client.py"), "--brig", brig],
                        capture_output=True, timeout=60, text=True)
