@@ -146,8 +146,9 @@ public final class AuditLog: Sendable {
     }
 
     /// A syscall the seccomp filter refused.
-    public func blockedSyscall(pid: Int32, name: String, args: [UInt64]) {
-        enqueue(.syscall(pid: pid, name: name, args: args, time: nowMicros()))
+    /// `howToAllow`: the profile line that would allow the call (`brig.syscall.suggestion`).
+    public func blockedSyscall(pid: Int32, name: String, args: [UInt64], howToAllow: String? = nil) {
+        enqueue(.syscall(pid: pid, name: name, args: args, howToAllow: howToAllow, time: nowMicros()))
     }
 
     /// Any other event: `rate-limited`, `malformed-message`, `tool-pinning`, `sanitized`...
@@ -195,7 +196,7 @@ enum Item: Sendable {
     indirect case sessionStart(SessionInfo, Int64)
     case line(chunk: Int, offset: Int)
     indirect case message(MessageEvent, Int64)
-    indirect case syscall(pid: Int32, name: String, args: [UInt64], time: Int64)
+    indirect case syscall(pid: Int32, name: String, args: [UInt64], howToAllow: String?, time: Int64)
     indirect case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
     indirect case childExit(ExitInfo, Int64)
     indirect case sessionEnd(Int64, BlockedSyscallTotals?)

@@ -101,13 +101,17 @@ public struct AuditDecision: Sendable, Equatable {
     public var reason: String
     /// What kind of check decided: method, tool, resource, prompt, argument, scope, rate, size...
     public var category: String
+    /// For a denial: the flag or profile line that would allow the message (`--allow-tool NAME`).
+    public var suggestion: String?
 
-    public init(allowed: Bool, enforced: Bool = true, rule: String, reason: String = "", category: String = "") {
+    public init(allowed: Bool, enforced: Bool = true, rule: String, reason: String = "", category: String = "",
+                suggestion: String? = nil) {
         self.allowed = allowed
         self.enforced = enforced
         self.rule = rule
         self.reason = reason
         self.category = category
+        self.suggestion = suggestion
     }
 }
 

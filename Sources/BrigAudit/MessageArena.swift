@@ -34,7 +34,7 @@ public struct MessageContext: Sendable {
 /// relay's parse said (when flagged: the kind (1), the strings id and method, the ranges of params,
 /// result and error relative to the line (4-byte bounds, -1 for none)), the strings
 /// requestMethod and subject (each a 4-byte length, `UInt32.max` for none, then the bytes), the
-/// decision (when flagged: allowed, enforced, then rule, reason, category), the question asked
+/// decision (when flagged: allowed, enforced, then rule, reason, category, suggestion), the question asked
 /// (when flagged: question, answer, via, the timeout (8), the wait (8, `UInt64.max` for none)), the
 /// scopes (a 4-byte count, then strings), the line (a 4-byte length, then the bytes).
 enum MessageArena {
@@ -69,6 +69,7 @@ enum MessageArena {
             put(d.rule, arena)
             put(d.reason, arena)
             put(d.category, arena)
+            put(d.suggestion, arena)
         }
         if let a = context.ask {
             put(a.question, arena)
@@ -118,7 +119,9 @@ enum MessageArena {
             let allowed = arena[at] != 0, enforced = arena[at + 1] != 0
             at += 2
             let rule = string(arena, &at) ?? "", reason = string(arena, &at) ?? "", category = string(arena, &at) ?? ""
-            context.decision = AuditDecision(allowed: allowed, enforced: enforced, rule: rule, reason: reason, category: category)
+            let suggestion = string(arena, &at)
+            context.decision = AuditDecision(allowed: allowed, enforced: enforced, rule: rule, reason: reason, category: category,
+                                             suggestion: suggestion)
         }
         if flags & hasAsk != 0 {
             let question = string(arena, &at) ?? "", answer = string(arena, &at) ?? "", via = string(arena, &at) ?? ""

@@ -123,6 +123,7 @@ extension Writer {
             w.string("rule", d.rule)
             w.string("reason", redactor.redact(d.reason))
             w.string("category", d.category)
+            if let s = d.suggestion { w.string("suggestion", redactor.redact(s)) }
             w.endObject()
         }
         if let a = m.ask {
@@ -210,7 +211,7 @@ extension Writer {
         return true
     }
 
-    func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], _ t: Int64) {
+    func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], howToAllow: String?, _ t: Int64) {
         header(&w, t, action: "syscall-blocked", kind: "alert", category: "process", alsoCategory: "intrusion_detection",
                type: "denied", outcome: "failure")
         w.beginObject("process")
@@ -222,6 +223,7 @@ extension Writer {
         w.beginArray("args")
         for a in args { w.element(a) }
         w.endArray()
+        if let howToAllow { w.string("suggestion", howToAllow) }
         w.endObject()
     }
 

@@ -275,9 +275,9 @@ final class Writer: @unchecked Sendable {
                 appendMessage(Writer.event(line: line, fields: fields, direction: direction, context: context), t, line)
             case .message(let m, let t):
                 m.raw.withOptionalBuffer { appendMessage(m, t, $0) }
-            case .syscall(let pid, let name, let args, let t):
+            case .syscall(let pid, let name, let args, let howToAllow, let t):
                 append(syslog: "blocked syscall \(name) pid=\(pid) session=\(sessionID)") {
-                    syscallRecord(&$0, pid: pid, name: name, args: args, t)
+                    syscallRecord(&$0, pid: pid, name: name, args: args, howToAllow: howToAllow, t)
                 }
             case .event(let action, let outcome, let detail, let t):
                 append { eventRecord(&$0, action: action, outcome: outcome, detail: detail, t) }

@@ -258,6 +258,7 @@ struct Prepared {
         let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
                                                      workdirGranted: decision.granted)
         p.context = context
+        p.relay.profileName = profile.name
         do {
             let engine = try PolicyEngine(policy: profile.mcp,
                                           context: policyOptions.context(environment: hostEnvironment,

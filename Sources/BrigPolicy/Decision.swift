@@ -79,3 +79,66 @@ public struct PolicyError: Error, Sendable, CustomStringConvertible, Equatable {
         String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
     }
 }
+
+extension Decision {
+    /// For a denial: the flag or profile line that would let the same message through on a
+    /// rerun, for the one-line report and the record's `mcp.decision.suggestion`. nil for an
+    /// allowed message and for what no setting should wave through (a bad token, the user's own
+    /// answer to a question, a call without a tool name).
+    ///
+    /// Command-line rules come before the profile's (`--allow-tool` beats a profile's deny rule
+    /// and its argument checks), so a flag is the suggestion wherever one exists.
+    public var howToAllow: String? {
+        guard !allowed else { return nil }
+        switch category {
+        case .tool:
+            guard let name = subject else { return nil }
+            if rule.hasPrefix("--deny-tool") { return "leave out \(rule)" }
+            return "--allow-tool \(Decision.shellWord(name))"
+        case .arguments:
+            guard let name = subject else { return nil }
+            return "widen the argument in \(rule), or --allow-tool \(Decision.shellWord(name)) (no argument checks)"
+        case .scope:
+            guard let needed = Decision.between(reason, "needs scope ", ", not granted") else { return nil }
+            return needed.split(separator: ",").map { "--grant \(Decision.shellWord($0.filter { $0 != " " }))" }
+                .joined(separator: " ")
+        case .method:
+            // The reason names it: `method tools/call is denied (rule ...)`.
+            guard let method = Decision.between(reason, "method ", " is ") else { return nil }
+            return "mcp: {methods: {\(Decision.yamlQuoted(method)): allow}}"
+        case .rate:
+            return "a higher rate in \(rule)"
+        case .resource, .prompt:
+            let key = category == .resource ? "resources" : "prompts"
+            guard let subject else { return nil }
+            if reason.contains(" is denied ") { return "take it out of mcp.\(key).deny (\(rule); deny wins over allow)" }
+            return "mcp: {\(key): {allow: [\(Decision.yamlQuoted(subject))]}}"
+        case .protocolVersion:
+            return "add the version to mcp.protocol_versions (\(rule))"
+        case .auth, .ask, .allowed:
+            return nil
+        }
+    }
+
+    /// `word` as one shell word: as it is when it holds only safe characters, else single-quoted.
+    static func shellWord(_ word: some StringProtocol) -> String {
+        let safe = word.unicodeScalars.allSatisfy { c in
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || "_-.:/@%+=,".unicodeScalars.contains(c)
+        }
+        if safe && !word.isEmpty { return String(word) }
+        return "'" + word.map { $0 == "'" ? "'\\''" : String($0) }.joined() + "'"
+    }
+
+    /// A double-quoted YAML scalar.
+    static func yamlQuoted(_ text: String) -> String {
+        "\"" + text.map { $0 == "\\" ? "\\\\" : $0 == "\"" ? "\\\"" : String($0) }.joined() + "\""
+    }
+
+    /// The text of `s` between `start` and the following `end`.
+    static func between(_ s: String, _ start: String, _ end: String) -> String? {
+        guard let a = s.firstRange(of: start) else { return nil }
+        let rest = s[a.upperBound...]
+        guard let b = rest.firstRange(of: end) else { return nil }
+        return String(rest[..<b.lowerBound])
+    }
+}

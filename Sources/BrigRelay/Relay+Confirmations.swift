@@ -220,6 +220,7 @@ extension Relay {
 
 extension AuditDecision {
     init(_ d: Decision) {
-        self.init(allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason, category: d.category.rawValue)
+        self.init(allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason, category: d.category.rawValue,
+                  suggestion: d.howToAllow)
     }
 }

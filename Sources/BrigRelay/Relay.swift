@@ -21,6 +21,8 @@ public struct RelayConfiguration: Sendable {
     public var drainNanoseconds: UInt64 = 2_000_000_000
     /// Bound of each in-flight table.
     public var inFlightCapacity = 4096
+    /// The session's profile, named where a report says how to allow what was refused.
+    public var profileName: String?
 
     public init() {}
 }
@@ -313,11 +315,24 @@ public final class Relay: Sendable {
         }
         guard content.isWithheld(item) else { return nil }
         let data = "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
-        diagnostics.report("refused \(method) \(name): withheld by the content defenses")
+        let advice = "brig pins accept \(item) if its definition changed (brig pins diff \(item)), or mcp: {poisoning: warn} if it was flagged"
+        diagnostics.report("refused \(method) \(name): withheld by the content defenses; to allow: \(advice)")
         auditEvent(.hostToServer, action: "withheld-call", outcome: "failure",
-                   detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item))])
+                   detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
         return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
                                         message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
+    }
+
+    /// What lets a withheld item through: accepting its changed definition, or poisoning flags
+    /// that warn instead of block; nil for findings that withhold nothing.
+    static func howToAllow(_ f: ContentFinding) -> String? {
+        guard f.blocked else { return nil }
+        switch f.action {
+        case "pin-changed": return "brig pins accept \(f.item) (brig pins diff \(f.item) shows the change)"
+        case "poisoning": return "mcp: {poisoning: warn}, if the text is what the server means"
+        case "leak": return "mcp: {leaks: redact}"
+        default: return nil
+        }
     }
 
     /// Pins, sanitizes, flags and redacts a server result; returns the rewritten line, if any.
@@ -329,9 +344,19 @@ public final class Relay: Sendable {
         let (newResult, findings) = content.inspect(method: request.method, result: result)
         for f in findings {
             // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
-            if f.action != "pin-new" || f.blocked { diagnostics.report("\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method)): \(f.detail)") }
-            auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success",
-                       detail: Relay.findingDetail(f, id: id, request: request))
+            let advice = Relay.howToAllow(f)
+            if f.action != "pin-new" || f.blocked {
+                let head = "\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method))"
+                switch (advice, f.detail.contains("\n")) {
+                // A diff goes below the line that says how to allow it.
+                case (let advice?, true): diagnostics.report("\(head); to allow: \(advice)\n\(f.detail)")
+                case (let advice?, false): diagnostics.report("\(head): \(f.detail); to allow: \(advice)")
+                case (nil, _): diagnostics.report("\(head): \(f.detail)")
+                }
+            }
+            var detail = Relay.findingDetail(f, id: id, request: request)
+            if let advice { detail.append(("suggestion", .string(advice))) }
+            auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success", detail: detail)
         }
         guard let newResult else { return nil }
         return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(newResult.jsonText)}".utf8)
@@ -383,8 +408,7 @@ public final class Relay: Sendable {
             context.subject = d?.subject
         }
         if let d {
-            context.decision = AuditDecision(allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason,
-                                             category: d.category.rawValue)
+            context.decision = AuditDecision(d)
             context.scopes = d.scopes
         }
         let span = m.span ?? 0..<line.count
@@ -427,7 +451,8 @@ public final class Relay: Sendable {
     func report(_ decisions: [Decision], direction: Direction) {
         for d in decisions where !d.allowed {
             let verb = d.enforced ? "denied" : "would deny (permissive)"
-            diagnostics.report("\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]")
+            diagnostics.report("\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]"
+                + (d.howToAllow.map { "; to allow: \($0)" } ?? ""))
         }
     }
 

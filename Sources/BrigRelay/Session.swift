@@ -130,7 +130,8 @@ public final class Session: Sendable {
                 handler(child.seccompListener)
             } else {
                 reporter = SyscallReporter(listener: child.seccompListener, audit: audit,
-                                           gate: childSpec.confinement.gateRules.map(SyscallGate.init))
+                                           gate: childSpec.confinement.gateRules.map(SyscallGate.init),
+                                           profileName: configuration.profileName)
                 reporter?.start()
             }
         }

@@ -21,11 +21,14 @@ public final class SyscallReporter: Sendable {
 
     private let audit: AuditLog?
     private let gate: SyscallGate?
+    /// The session's profile, named in the suggestions (`... in a profile that extends default`).
+    private let profileName: String?
 
     public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil,
-                gate: SyscallGate? = nil) {
+                gate: SyscallGate? = nil, profileName: String? = nil) {
         self.audit = audit
         self.gate = gate
+        self.profileName = profileName
         self.listener = listener
         self.diagnostics = diagnostics
     }
@@ -54,12 +57,14 @@ public final class SyscallReporter: Sendable {
                 }
                 // Every refusal is counted; the trail keeps the first `recordedInFull` calls in
                 // full so a loop of blocked calls cannot flood it (the session's end has the totals).
+                let advice = SyscallReporter.howToAllow(name, args: note.args, profile: profileName)
                 if count <= SyscallReporter.recordedInFull {
-                    audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args)
+                    audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args, howToAllow: advice)
                 }
                 _ = Seccomp.respond(listener, id: note.id, error: EPERM)
                 let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
-                diagnostics.report("blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM")
+                diagnostics.report("blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM"
+                    + SyscallReporter.suffix(advice, learn: profileName))
             }
         }
     }
@@ -77,10 +82,37 @@ public final class SyscallReporter: Sendable {
             var detail: [(String, JSONValue)] = [("syscall", .string(refusal.syscall)), ("pid", .number(String(pid))),
                                                  ("reason", .string(refusal.reason))]
             if let path = refusal.path { detail.append(("path", .string(path))) }
+            if let advice = refusal.howToAllow { detail.append(("suggestion", .string(advice))) }
             audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
         }
         let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : String(cString: strerror(refusal.errno))
-        diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)")
+        diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)"
+            + SyscallReporter.suffix(refusal.howToAllow, learn: nil))
+    }
+
+    /// The profile line that would let a refused call through: its name in `sandbox.syscalls.allow`
+    /// (the exceptions to a deny list, or more of an allow list), `sandbox.network: all` for an
+    /// internet socket under `network: none`; nil for what no profile allows (namespace clone
+    /// flags, other socket families, TIOCSTI, personality, exec of a descriptor).
+    static func howToAllow(_ name: String, args: [UInt64], profile: String?) -> String? {
+        let extends = profile.map { " in a profile that extends \($0)" } ?? ""
+        switch name {
+        case "socket":
+            let family = args.first.map { $0 & 0xFFFF_FFFF } ?? 0
+            return family == UInt64(AF_INET) || family == UInt64(AF_INET6) ? "sandbox.network: all" + extends : nil
+        case "clone", "clone3", "ioctl", "personality", "execveat":
+            return nil
+        default:
+            return "sandbox.syscalls: {allow: [\(name)]}" + extends
+        }
+    }
+
+    /// `; to allow: ADVICE` for a report line (with the learn hint for a blocked syscall), or
+    /// `; no profile allows this` when there is none.
+    static func suffix(_ advice: String?, learn profile: String?) -> String {
+        guard let advice else { return "; no profile allows this" }
+        let learn = profile.map { " (brig learn --profile \($0) -- COMMAND lists all a run needs)" } ?? ""
+        return "; to allow: \(advice)" + learn
     }
 
     /// Blocked calls so far, by name.

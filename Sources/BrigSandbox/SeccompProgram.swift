@@ -14,7 +14,7 @@ internal import CBrigShim
 /// default. `clone3` answers ENOSYS so that libc falls back to `clone`, whose flags can be seen.
 public struct SeccompProgram: Sendable {
     public enum Mode: Sendable, Equatable {
-        /// Everything is allowed but `deny` (the `default` profile).
+        /// Everything is allowed but `deny`, less the exceptions `allow` names (the `default` profile).
         case denyList
         /// Nothing is allowed but `allow` (the `strict` profile).
         case allowList
@@ -61,7 +61,10 @@ public struct SeccompProgram: Sendable {
         let conditional: Set<String> = ["socket", "clone", "ioctl", "personality", "clone3"]
         switch s.mode {
         case .denyList:
-            let names = try SyscallGroups.expand(s.deny)
+            // `allow` names the exceptions: a profile that extends `default` (whose deny list it
+            // cannot shorten, lists append) allows `ptrace` with `allow: [ptrace]`.
+            let exempt = Set(try SyscallGroups.expand(s.allow))
+            let names = try SyscallGroups.expand(s.deny).filter { !exempt.contains($0) }
             let ctx = try Context(defaultAction: allowAct)
             for name in names where !conditional.contains(name) { try ctx.add(denied, name) }
             try addConditionalDenials(ctx, denied: denied, denyInternet: s.denyInternet)

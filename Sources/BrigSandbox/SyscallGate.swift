@@ -45,6 +45,18 @@ public struct SyscallGate: Sendable {
         public var reason: String
         public var path: String?
         public var errno: Int32
+        /// The profile line that would let the call through (`sandbox.filesystem.unix: ["/run/x.sock"]`);
+        /// nil when no profile should (fileless exec, abstract sockets, forged credentials).
+        public var howToAllow: String?
+
+        public init(syscall: String, what: String, reason: String, path: String?, errno: Int32, howToAllow: String? = nil) {
+            self.syscall = syscall
+            self.what = what
+            self.reason = reason
+            self.path = path
+            self.errno = errno
+            self.howToAllow = howToAllow
+        }
     }
 
     public let rules: Rules
@@ -52,6 +64,20 @@ public struct SyscallGate: Sendable {
     public init(rules: Rules) {
         self.rules = rules
         numbers = Set(rules.calls.compactMap(SeccompProgram.number(of:)))
+    }
+
+    /// A path as a double-quoted YAML scalar, for a suggestion the user pastes into a profile.
+    static func yamlQuoted(_ text: String) -> String {
+        var out = "\""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where c.value < 0x20: out += "\\x" + (c.value < 0x10 ? "0" : "") + String(c.value, radix: 16)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
     }
 
     /// The calls the gate handles (the seccomp program notifies exactly these).
@@ -306,7 +332,8 @@ struct GatedCall {
             let port = UInt16(address[2]) << 8 | UInt16(address[3])
             guard ports.contains(port) else {
                 return .failure(RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to TCP port \(port)",
-                                                                  reason: "not in sandbox.network", path: nil, errno: EACCES)))
+                                                                  reason: "not in sandbox.network", path: nil, errno: EACCES,
+                                                                  howToAllow: "add \(port) to sandbox.network.connect")))
             }
             return .success(nil)
         default:
@@ -327,7 +354,8 @@ struct GatedCall {
         }
         func refused(_ shown: String) -> RefusalError {
             RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to unix socket \(shown)",
-                                             reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES))
+                                             reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES,
+                                             howToAllow: "sandbox.filesystem.unix: [\(SyscallGate.yamlQuoted(shown))]"))
         }
         switch UnixSocketGate.resolve(path, root: root, cwd: cwd) {
         case .success(let r):

@@ -130,7 +130,9 @@ static int build_view(const brig_spawn_config *cfg) {
             int is_file = op->flags & BRIG_VIEW_FILE;
             if (make_dirs(op->target, !is_file) != 0) return -1;
             if (is_file) {
-                int fd = open(op->target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+                /* O_EXCL: a target that exists already (a socket inside a directory bound
+                 * before it, which open would refuse with ENXIO) is bound over as it is. */
+                int fd = open(op->target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
                 if (fd < 0 && errno != EEXIST && errno != EISDIR) return -1;
                 if (fd >= 0) close(fd);
             }

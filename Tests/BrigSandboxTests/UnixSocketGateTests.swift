@@ -182,7 +182,8 @@ struct GateProgramTests {
         var s = SeccompProgram.Settings()
         s.mode = mode
         s.deny = SyscallGroups.defaultDeny
-        s.allow = SyscallGroups.strictAllow
+        // In deny-list mode `allow` names exceptions to the deny list.
+        s.allow = mode == .allowList ? SyscallGroups.strictAllow : []
         s.gate = gate
         s.killOnDeny = kill
         s.report = !kill
@@ -203,6 +204,15 @@ struct GateProgramTests {
     @Test func bothModesGateTheSameCalls() throws {
         #expect(try SeccompProgram.compile(settings(.denyList, gate: true)).gated == SyscallGate.gatedNames)
         #expect(try SeccompProgram.compile(settings(.allowList, gate: true)).gated == SyscallGate.gatedNames)
+    }
+
+    @Test func allowExemptsFromADenyList() throws {
+        var s = settings(.denyList, gate: true)
+        #expect(try SeccompProgram.compile(s).names.contains("set_mempolicy"))
+        s.allow = ["set_mempolicy", "@keyring"]
+        let names = try SeccompProgram.compile(s).names
+        #expect(!names.contains("set_mempolicy") && !names.contains("keyctl") && !names.contains("add_key"))
+        #expect(names.contains("mbind") && names.contains("ptrace"))
     }
 
     @Test func aDeniedCallIsNotGated() throws {
