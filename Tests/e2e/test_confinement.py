@@ -375,7 +375,8 @@ def test_reports_name_ptrace_and_io_uring(runner: Runner):
     for fixture, name in (("ptrace_parent", "ptrace"), ("io_uring", "io_uring_setup")):
         res = runner.brig([runner.h.fixture(fixture)])
         assert_blocked(res, EPERM)
-        assert re.search(rf"^brig: blocked syscall {name}\(.*\) from pid \d+; answered EPERM$", res.stderr, re.M), \
+        assert re.search(rf"^brig: blocked syscall {name}\(.*\) from pid \d+; answered EPERM; "
+                         rf"to allow: sandbox\.syscalls: \{{allow: \[{name}\]\}} in a profile that extends default", res.stderr, re.M), \
             res.describe()
 
 
