@@ -28,7 +28,6 @@ let package = Package(
     targets: [
         // C libraries, reached through system-library targets (pkg-config + apt providers).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
@@ -56,7 +55,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(name: "BrigSandbox",
-                dependencies: ["CBrigShim", "CSeccomp", "CLibcap"],
+                dependencies: ["CBrigShim", "CSeccomp"],
                 swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(name: "BrigRelay",
