@@ -245,18 +245,19 @@ struct Prepared {
                                          workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2),
                          relay: relay, hostEnvironment: hostEnvironment)
         guard confine else { return p }
+        var policyOptions = policyOptions
+        if forcePermissive { policyOptions.permissive = true }
+        // Decided before the private directory exists: a refused --workdir leaves nothing behind.
+        let decision = sandbox.workingDirectoryDecision(environment: hostEnvironment, auditLog: auditLog)
         let tmp: PrivateDirectory
         do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
         p.resources.temporaryDirectory = tmp
-        var policyOptions = policyOptions
-        if forcePermissive { policyOptions.permissive = true }
-        let decision = sandbox.workingDirectoryDecision(environment: hostEnvironment, auditLog: auditLog)
         if !decision.granted {
             // Once, so that a user who started brig from / or $HOME learns why the server sees no project.
             Diagnostics.shared.report(decision.summary)
         }
         let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
-                                                     workdirGranted: decision.granted)
+                                                     workdirGranted: decision.granted, onFailure: { tmp.remove() })
         p.context = context
         p.relay.profileName = profile.name
         do {

@@ -150,9 +150,10 @@ public struct SandboxOptions: ParsableArguments {
     }
 
 
-    /// Loads the profile for this run; brig's own errors end the process (125).
+    /// Loads the profile for this run; brig's own errors end the process (125), after
+    /// `onFailure` (which removes what the run made so far, such as its private directory).
     func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
-                     workdirGranted: Bool = true) -> (Profile, ProfileContext) {
+                     workdirGranted: Bool = true, onFailure: () -> Void = {}) -> (Profile, ProfileContext) {
         let home = SandboxOptions.home(environment)
         var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         context.workdirGranted = workdirGranted
@@ -161,6 +162,7 @@ public struct SandboxOptions: ParsableArguments {
             policy?.apply(to: &o)
             return (try ProfileLoader.load(profile, context: context, overrides: o), context)
         } catch {
+            onFailure()
             Brig.fail(error.description)
         }
     }

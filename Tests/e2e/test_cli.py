@@ -3,6 +3,8 @@ with one `brig:` line on stderr and nothing on stdout), options that change the 
 import json
 import os
 import stat
+import subprocess
+import tempfile
 
 import pytest
 
@@ -133,3 +135,31 @@ def test_env_option_passes_variables(brig, python):
     r = run_brig(brig, ["--env", "BRIG_E2E_A", "--env", "BRIG_E2E_B=set here", "--", python, "-c", script], env=env)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["params"] == {"a": "marker-\u00e9", "b": "set here"}
+
+
+def private_dirs() -> set[str]:
+    import glob
+    return set(glob.glob("/tmp/brig-" + "?" * 6))
+
+
+def test_brig_errors_leave_no_private_directory(brig, workdir, tmp_path):
+    """A confined run that ends in one of brig's own errors (exit 125) removes the private
+    /tmp/brig-XXXXXX it made: a bad profile, a bad policy, a wrong executable hash, an audit
+    trail inside a grant."""
+    bad_profile = tmp_path / "bad.yaml"
+    bad_profile.write_text("version: 1\nname: bad\nsandbox:\n  bogus: 1\n")
+    bad_policy = tmp_path / "policy.yaml"
+    bad_policy.write_text("version: 1\nname: badpolicy\nextends: default\nmcp:\n  roles: {r: [a]}\n")
+    cases = [
+        ["--profile", str(bad_profile)],
+        ["--profile", str(bad_policy), "--role", "nosuchrole"],
+        ["--expect-sha256", "ab" * 32],
+        ["--audit-log", str(workdir / "audit.jsonl")],
+    ]
+    env = dict(os.environ, XDG_STATE_HOME=tempfile.mkdtemp())
+    for options in cases:
+        before = private_dirs()
+        r = subprocess.run([brig, "--workdir", str(workdir), *options, "--", "/bin/true"], capture_output=True, text=True,
+                           timeout=20, env=env, stdin=subprocess.DEVNULL)
+        assert r.returncode == 125, (options, r.stderr)
+        assert private_dirs() - before == set(), (options, r.stderr)
