@@ -54,6 +54,8 @@ extension Brig {
         public init() {}
 
         public func validate() throws {
+            // The pass-through COMMAND captures `-h`/`--help` before the parser sees them.
+            if command.first == "-h" || command.first == "--help" { throw CleanExit.helpRequest(self) }
             try sandbox.validateWorkdir()
             try sandbox.validateGrants()
         }

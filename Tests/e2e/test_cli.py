@@ -163,3 +163,11 @@ def test_brig_errors_leave_no_private_directory(brig, workdir, tmp_path):
                            timeout=20, env=env, stdin=subprocess.DEVNULL)
         assert r.returncode == 125, (options, r.stderr)
         assert private_dirs() - before == set(), (options, r.stderr)
+
+
+@pytest.mark.parametrize("words", [["--help"], ["run", "--help"], ["check", "--help"], ["check", "-h"], ["learn", "--help"],
+                                   ["audit", "--help"], ["pins", "--help"], ["wrap", "--help"], ["unwrap", "--help"],
+                                   ["profiles", "--help"], ["help", "check"]])
+def test_every_subcommand_answers_help(brig, words):
+    r = subprocess.run([brig, *words], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "USAGE:" in r.stdout, (words, r.returncode, r.stderr)
