@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "BrigPolicy", targets: ["BrigPolicy"]),
         .library(name: "BrigAudit", targets: ["BrigAudit"]),
         .library(name: "BrigContent", targets: ["BrigContent"]),
+        .library(name: "BrigHostConfig", targets: ["BrigHostConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -69,15 +69,15 @@ public enum SecretScan {
     }
 
     /// What to search for to find injected secret values in JSON text read by
-    /// `JSONEscapes.withDecoded`: each value's bytes, and its spelling inside a JSON string
-    /// (`JSONWriter.quoted`) where that differs, since text with only the short escapes is read
-    /// in place.
+    /// `JSONEscapes.withDecoded`: each value's bytes, and its short spelling inside a JSON string
+    /// (`JSONEscapes.shortSpelling`) where that differs, since text with only the short escapes
+    /// is read in place.
     public static func needles(_ values: [String]) -> [[UInt8]] {
         var needles: [[UInt8]] = []
         for value in values {
             let raw = Array(value.utf8)
             needles.append(raw)
-            let escaped = Array(JSONWriter.quoted(value).utf8.dropFirst().dropLast())
+            let escaped = JSONEscapes.shortSpelling(value)
             if escaped != raw { needles.append(escaped) }
         }
         return needles

@@ -9,18 +9,20 @@ import BrigAudit
 /// bytes and an 8-bytes-at-a-time pass, so an ordinary result costs a few passes at memory speed.
 enum ByteScan {
     /// Whether the text may hide something from the reader: a control character other than tab,
-    /// line feed and carriage return (a terminal escape starts with one), or the UTF-8 of a
-    /// character `Sanitizer` removes.
+    /// line feed and carriage return (a terminal escape starts with one; DEL included), or the
+    /// UTF-8 of a character `Sanitizer` removes.
     static func mayHideText(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard let base = b.baseAddress else { return false }
         let n = b.count
         let raw = UnsafeRawPointer(base)
         var i = 0
         while i < n {
-            // Skip 8 bytes at a time while every byte is in 0x20..<0x80.
+            // Skip 8 bytes at a time while every byte is in 0x20..<0x7F (DEL is a control too).
             while i + 8 <= n {
                 let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
                 if ((x &- 0x2020_2020_2020_2020) | x) & 0x8080_8080_8080_8080 != 0 { break }
+                let del = x ^ 0x7F7F_7F7F_7F7F_7F7F
+                if (del &- 0x0101_0101_0101_0101) & ~del & 0x8080_8080_8080_8080 != 0 { break }
                 i += 8
             }
             let end = min(n, i + 8)
@@ -28,6 +30,8 @@ enum ByteScan {
                 let c = base[i]
                 if c < 0x20 {
                     if c != 0x09 && c != 0x0A && c != 0x0D { return true }
+                } else if c == 0x7F {
+                    return true
                 } else if c >= 0x80 {
                     if isHiddenUTF8(base, i, n) { return true }
                 }

@@ -370,6 +370,17 @@ public final class ContentGuard: Sendable {
         var findings: [ContentFinding] = []
         var value = result
         var changed = false
+        // Secrets are looked for before sanitizing (a control character inside an injected value
+        // must not hide it by being removed) and again after (a token split by a zero-width
+        // character is whole once the character is gone, and that is what the host shows).
+        var leaks: [LeakFinding] = []
+        if settings.leaks != .off {
+            let (v, found) = leakScanner.scan(value)
+            if !found.isEmpty {
+                value = v
+                leaks = found
+            }
+        }
         if settings.sanitize {
             let (v, f) = sanitizeStrings(value, location: "")
             if !f.isEmpty {
@@ -379,7 +390,9 @@ public final class ContentGuard: Sendable {
             }
         }
         if settings.leaks != .off {
-            let (v, leaks) = leakScanner.scan(value)
+            let (v, more) = leakScanner.scan(value)
+            if !more.isEmpty { value = v }
+            leaks += more
             if !leaks.isEmpty {
                 let block = settings.leaks == .block
                 findings += leaks.map {
@@ -412,15 +425,25 @@ public final class ContentGuard: Sendable {
     private func cleanStrings(_ value: JSONValue, item: String, location: String) -> (JSONValue, [ContentFinding]) {
         var v = value
         var findings: [ContentFinding] = []
+        // As for results: secrets before sanitizing and after (see `inspectContent`).
+        var leaks: [LeakFinding] = []
+        if settings.leaks != .off {
+            let (s, found) = leakScanner.scan(v, location: location)
+            if !found.isEmpty {
+                v = s
+                leaks = found
+            }
+        }
         if settings.sanitize {
             let (s, f) = sanitizeStrings(v, location: location)
             v = s
             findings += f.map { ContentFinding(action: "sanitized", item: item, detail: $0, blocked: false) }
         }
         if settings.leaks != .off {
-            let (s, leaks) = leakScanner.scan(v, location: location)
+            let (s, more) = leakScanner.scan(v, location: location)
+            if !more.isEmpty { v = s }
+            leaks += more
             if !leaks.isEmpty {
-                v = s
                 findings += leaks.map {
                     ContentFinding(action: "leak", item: item, detail: leakDetail($0), blocked: settings.leaks == .block)
                 }

@@ -13,8 +13,8 @@
 /// Five escapes it can see through: `\"`, `\\`, `\n`, `\r` and `\t` stand for characters
 /// that occur in no secret prefix and are not hidden text, and each is the one spelling of its
 /// character outside `\u` (which is not one of the five), so a check that also searches for
-/// an injected value's escaped spelling (`JSONWriter.quoted`) finds in place exactly what it
-/// would find decoded. Text with only these (nearly every message: prose with line breaks,
+/// an injected value's short spelling (`shortSpelling`) finds in place exactly what it would
+/// find decoded. Text with only these (nearly every message: prose with line breaks,
 /// quoted strings, Windows paths) is read where it lies, with no copy.
 public enum JSONEscapes {
     /// Calls `body` with `text` itself when its escapes are only the five short ones, else with a
@@ -26,6 +26,25 @@ public enum JSONEscapes {
         var out: [UInt8] = []
         unescape(text, into: &out)
         return out.withUnsafeBufferPointer(body)
+    }
+
+    /// `text` as a JSON string's contents spelled with the five short escapes only (`"` `\\` line
+    /// feed, carriage return and tab escaped, every other byte as it is): the one spelling a
+    /// text in place can have, so the one to search for when `withDecoded` reads in place.
+    public static func shortSpelling(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        for b in text.utf8 {
+            switch b {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            default: out.append(b)
+            }
+        }
+        return out
     }
 
     /// Whether `text` holds an escape other than `\"`, `\\`, `\n`, `\r` and `\t` (a `\u`, a

@@ -193,7 +193,7 @@ struct NeedsInspectionTests {
     }
 
     @Test("each trigger", arguments: [
-        "raw \u{1B}[31m escape", #"escaped \u001b[31m"#, #"escaped \u001B"#, #"nul \u0000"#, "C1 \u{85}", #"C1 \u009b"#,
+        "raw \u{1B}[31m escape", "del \u{7F} here", "long run of plain text then a del \u{7F}", #"escaped \u001b[31m"#, #"escaped \u001B"#, #"nul \u0000"#, "C1 \u{85}", #"C1 \u009b"#,
         "tag " + tags("x"), #"tag \udb40\udc41"#, "zwsp \u{200B}", #"zwsp \u200b"#, "lrm \u{200E}", "rlo \u{202E}",
         #"rlo \u202E"#, "isolate \u{2066}", "wj \u{2060}", "bom \u{FEFF}", "mvs \u{180E}", "alm \u{061C}",
         "secret hunter2\"hunter2", #"secret hunter2\"hunter2"#,
@@ -309,6 +309,16 @@ struct EscapedContentTests {
             #expect(findings.map(\.detail) == ["secret:DB_PASSWORD in content[0].text"])
             #expect(out?["content"]?.arrayValue?.first?["text"] == .string("pw=[REDACTED:secret:DB_PASSWORD]"))
         }
+    }
+
+    @Test("an injected value with a quote and a DEL, written with the short escapes only, is found in place")
+    func shortSpellingInPlace() throws {
+        let guarded = try ContentGuard(settings: ContentSettings(pins: .off, secretValues: ["K": "p\"w\u{7F}d-9f8e7d"]))
+        let line = result("key p\\\"w\u{7F}d-9f8e7d end")
+        #expect(needs(guarded, "tools/call", line))
+        let (out, findings) = guarded.inspect(method: "tools/call", result: try json(line))
+        #expect(findings.map(\.detail) == ["secret:K in content[0].text"])
+        #expect(out?["content"]?.arrayValue?.first?["text"] == .string("key [REDACTED:secret:K] end"))
     }
 
     @Test("hidden characters written as escapes are seen and removed", arguments: [

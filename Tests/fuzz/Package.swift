@@ -25,6 +25,9 @@ let package = Package(
         .executableTarget(name: "fuzz-jwt", dependencies: ["CFuzzDriver", .product(name: "BrigPolicy", package: "brig"),
                                                            .product(name: "BrigProfile", package: "brig")],
                           swiftSettings: swiftSettings),
+        .executableTarget(name: "fuzz-jsonc", dependencies: ["CFuzzDriver", .product(name: "BrigHostConfig", package: "brig"),
+                                                             .product(name: "BrigJSONRPC", package: "brig")],
+                          swiftSettings: swiftSettings),
         .executableTarget(name: "fuzz-sanitizer", dependencies: ["CFuzzDriver", .product(name: "BrigContent", package: "brig")],
                           swiftSettings: swiftSettings),
     ]
