@@ -30,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CLibcap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibssl", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
@@ -50,6 +51,10 @@ let package = Package(
         .target(name: "BrigAudit",
                 dependencies: ["BrigJSONRPC", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
+        // Shipping the trail to a collector: syslog over TCP/TLS, RELP, the persisted position.
+        .target(name: "BrigForward",
+                dependencies: ["BrigAudit", "BrigJSONRPC", "CLibssl"],
+                swiftSettings: swiftSettings),
         // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
         .target(name: "BrigContent",
                 dependencies: ["BrigJSONRPC", "BrigProfile", "BrigAudit", .product(name: "Crypto", package: "swift-crypto")],
@@ -68,7 +73,7 @@ let package = Package(
                 swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
-                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn",
+                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigForward",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
@@ -78,6 +83,7 @@ let package = Package(
         .testTarget(name: "BrigPolicyTests", dependencies: ["BrigPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigContentTests", dependencies: ["BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigForwardTests", dependencies: ["BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
