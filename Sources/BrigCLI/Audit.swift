@@ -409,7 +409,14 @@ extension Brig.Audit {
             }
             for f in [ca, cert, key].compactMap({ $0 }) { InputPath.requireReadableFile(f) }
             let profile = location.loadProfile()
-            let log = file ?? location.defaultLog(profile: profile)
+            var log = file ?? location.defaultLog(profile: profile)
+            if !log.hasPrefix("/") {
+                // The position file names the log: the same log however it was typed.
+                var buf = [CChar](repeating: 0, count: 4096)
+                if getcwd(&buf, buf.count) != nil {
+                    log = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + log
+                }
+            }
             var name = String(log.split(separator: "/").last ?? "audit")
             if name.hasSuffix(".jsonl") { name.removeLast(6) }
             let statePath = state ?? stateDirectory() + "/\(name).position"

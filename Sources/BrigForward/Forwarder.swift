@@ -14,10 +14,10 @@ let stopRequested = Atomic<Bool>(false)
 ///
 /// What "confirmed" means: with RELP, the collector's `200 OK` for the record's transaction. With
 /// TCP and TLS (no acknowledgement in the protocol), the collector's TCP has acknowledged the
-/// record's bytes and `holdMicros` has passed since without the connection failing. Unconfirmed
-/// records stay in memory (`window`); a reconnect sends them again, a restart re-reads them from
-/// the log: the collector may then hold a record twice, which `brig audit verify` reports as a
-/// duplicate.
+/// record's bytes and `holdMicros` has passed since without the connection failing. Records sent
+/// but not confirmed are kept as positions only (`window`); a reconnect or a restart reads them
+/// again from the log, from the confirmed position: the collector may then hold a record twice,
+/// which `brig audit verify` reports as a duplicate.
 public final class Forwarder {
     public struct Options: Sendable {
         public var log: String
@@ -26,8 +26,10 @@ public final class Forwarder {
         public var tls: TLSSettings?
         public var holdMicros: UInt64 = 1_000_000
         public var host: String
-        /// Most unconfirmed bytes kept before reading waits for confirmations.
-        public var windowBytes = 64 << 20
+        /// Most bytes read and not yet sent, and most records sent and not confirmed, before
+        /// reading waits.
+        public var windowBytes = 16 << 20
+        public var windowRecords = 1 << 19
         /// Most RELP transactions in flight.
         public var relpWindow = 1024
         public var pollMicros: UInt32 = 20_000
@@ -42,6 +44,7 @@ public final class Forwarder {
     }
 
     struct Pending {
+        /// The record's bytes until they are sent (a resend reads them from the log again).
         var line: [UInt8]
         var end: LogPosition
         var mark: RecordMark
@@ -72,6 +75,8 @@ public final class Forwarder {
     var nextConnect: UInt64 = 0
     var backoff: UInt64 = 100_000
     public private(set) var shipped = 0
+    var follower: AuditFollower?
+    var notesSeen = 0
 
     public init(options: Options) {
         self.options = options
@@ -95,14 +100,20 @@ public final class Forwarder {
         let saved: ForwardPosition?
         do { saved = try ForwardPosition.load(options.positionFile) } catch { throw ForwardError(error.description) }
         guard let saved else { return AuditFollower(oldestOf: options.log) }
-        confirmed = saved
-        gaps = saved.gaps
-        lastSequence = saved.sequence
-        lastMark = RecordMark(sequence: saved.sequence, mac: saved.mac)
-        lastEnd = saved.position
         if saved.log != options.log {
             throw ForwardError("\(options.positionFile): the position is for \(saved.log), not \(options.log) (another --state file?)")
         }
+        confirmed = saved
+        gaps = saved.gaps
+        return openFollower(at: saved)
+    }
+
+    /// A follower at `saved` (the chain state set to it), or at the oldest file kept when its
+    /// file was rotated away (a gap, said loudly).
+    func openFollower(at saved: ForwardPosition) -> AuditFollower {
+        lastSequence = saved.sequence
+        lastMark = RecordMark(sequence: saved.sequence, mac: saved.mac)
+        lastEnd = saved.position
         if let file = AuditFollower.file(of: saved.position, in: options.log), Forwarder.macBefore(saved.position.offset, in: file) == saved.mac,
            let f = AuditFollower(path: options.log, resume: saved.position) {
             return f
@@ -129,12 +140,11 @@ public final class Forwarder {
     public func run(until shouldStop: () -> Bool = { false }) throws(ForwardError) {
         signal(SIGPIPE, SIG_IGN)
         installStopHandlers()
-        let follower = try startFollower()
-        var notesSeen = 0
+        follower = try startFollower()
         while !stopRequested.load(ordering: .relaxed) && !shouldStop() {
             if link == nil { connect() }
             var idle = true
-            if windowBytes < options.windowBytes, link != nil || window.count - windowHead < 100_000 {
+            if let follower, windowBytes < options.windowBytes, window.count - windowHead < options.windowRecords {
                 let lines = follower.pollLines(limit: 8192)
                 if follower.notes.count > notesSeen {
                     for n in follower.notes[notesSeen...] { Forwarder.say("WARNING: " + n) }
@@ -202,10 +212,28 @@ public final class Forwarder {
             if outage { Forwarder.say("\(options.target): connected again; sending from sequence \(window.count > windowHead ? String(window[windowHead].mark.sequence) : "(next)")") }
             outage = false
             backoff = 100_000
-            unsent = windowHead
-            for i in windowHead..<window.count { window[i].ackedAt = nil }
+            rewind()
         } catch {
             dropLink(error.description)
+        }
+    }
+
+    /// After a reconnect: every record not confirmed is read again from the log, from the
+    /// confirmed position (or from where the forwarder started).
+    private func rewind() {
+        guard windowHead < window.count else { return }
+        window.removeAll()
+        windowHead = 0
+        unsent = 0
+        windowBytes = 0
+        notesSeen = 0
+        if let c = confirmed {
+            follower = openFollower(at: c)
+        } else {
+            lastSequence = 0
+            lastMark = nil
+            lastEnd = nil
+            follower = AuditFollower(oldestOf: options.log)
         }
     }
 
@@ -259,7 +287,11 @@ public final class Forwarder {
             dropLink(error.description)
             return
         }
-        for i in unsent..<end { window[i].sentEnd = l.written }
+        for i in unsent..<end {
+            window[i].sentEnd = l.written
+            windowBytes -= window[i].line.count
+            window[i].line = []
+        }
         shipped += end - unsent
         unsent = end
     }
@@ -312,8 +344,6 @@ public final class Forwarder {
     private func advance() {
         let p = window[windowHead]
         confirmed = ForwardPosition(log: options.log, position: p.end, sequence: p.mark.sequence, mac: p.mark.mac, gaps: gaps)
-        windowBytes -= p.line.count
-        window[windowHead].line = []
         windowHead += 1
         dirty = true
     }
@@ -323,7 +353,7 @@ public final class Forwarder {
         guard dirty, force || now &- lastSave >= 1_000_000 else { return }
         lastSave = now
         guard var c = confirmed else {
-            if !gaps.isEmpty { Forwarder.say("\(options.positionFile): a gap before anything was forwarded: \(gaps.last!)") }
+            dirty = false  // nothing confirmed yet: nothing to save (the gap was said on stderr)
             return
         }
         c.gaps = gaps
@@ -341,6 +371,20 @@ public final class Forwarder {
         while link != nil, windowHead < unsent, Forwarder.now() < deadline {
             confirm(final: true)
             if windowHead < unsent { usleep(10_000) }
+        }
+        if let l = link, options.target.transport == .relp, relpOpen {
+            // End the RELP session: `close`, answered by `rsp` (and the server's `serverclose`).
+            txnr = txnr >= 999_999_999 ? 1 : txnr + 1
+            let closing = txnr
+            do throws(ForwardError) {
+                try l.send(RELPFrame.frame(txnr: closing, command: "close", data: []))
+                let until = Forwarder.now() + 2_000_000
+                var answered = false
+                while !answered, Forwarder.now() < until {
+                    relpBuffer += try l.receive(timeoutMillis: 100)
+                    answered = try RELPFrame.parse(&relpBuffer).contains { $0.txnr == closing || $0.command == "serverclose" }
+                }
+            } catch {}
         }
         link?.shutdownWrite()
         saveIfDue(force: true)

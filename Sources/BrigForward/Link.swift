@@ -209,7 +209,7 @@ final class Link {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&p, 1, 0) == 1 else { return false }
         if p.revents & Int16(POLLERR | POLLHUP) != 0 { return true }
-        if ssl != nil { return false }
+        // The raw socket, TLS or not: end of stream means the collector closed it.
         var b: UInt8 = 0
         let n = recv(fd, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
