@@ -158,7 +158,8 @@ public final class Forwarder {
             if link != nil { sendUnsent() }
             if link != nil { confirm(final: false) }
             saveIfDue(force: false)
-            if idle { usleep(link == nil ? 50_000 : options.pollMicros) }
+            // Idle: nothing new in the log and nothing left to send (or no collector to send to).
+            if idle && (link == nil || unsent >= window.count) { usleep(link == nil ? 50_000 : options.pollMicros) }
         }
         finish()
     }
@@ -302,7 +303,8 @@ public final class Forwarder {
         let now = Forwarder.now()
         if options.target.transport == .relp {
             do throws(ForwardError) {
-                relpBuffer += try l.receive(timeoutMillis: 0)
+                // A full window waits for answers rather than spinning.
+                relpBuffer += try l.receive(timeoutMillis: unsent - windowHead >= options.relpWindow ? 20 : 0)
                 for r in try RELPFrame.parse(&relpBuffer) {
                     if r.command == "serverclose" { throw ForwardError("the collector closed the RELP session") }
                     guard r.command == "rsp" else { continue }

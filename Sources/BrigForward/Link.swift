@@ -72,7 +72,7 @@ final class Link {
     private var ctx: OpaquePointer?
     /// Bytes handed to the socket so far (TLS: the encrypted bytes), for `acknowledged`.
     private(set) var written: UInt64 = 0
-    private var readBuffer: [UInt8] = []
+    private var readBuffer = [UInt8](repeating: 0, count: 1 << 16)
 
     private init(fd: Int32) { self.fd = fd }
 
@@ -221,14 +221,13 @@ final class Link {
         if ssl.map({ SSL_pending($0) }) ?? 0 == 0 {
             guard poll(&p, 1, timeoutMillis) == 1 else { return [] }
         }
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        let n: Int = buf.withUnsafeMutableBytes { b in
+        let n: Int = readBuffer.withUnsafeMutableBytes { b in
             if let ssl { return Int(SSL_read(ssl, b.baseAddress, Int32(b.count))) }
             return recv(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT))
         }
         if n < 0, ssl == nil, errno == EAGAIN || errno == EINTR { return [] }
         if n <= 0 { throw ForwardError("the collector closed the connection") }
-        return Array(buf[0..<n])
+        return Array(readBuffer[0..<n])
     }
 
     func shutdownWrite() {
