@@ -30,6 +30,7 @@ let package = Package(
         // C libraries, reached through system-library targets (pkg-config + apt providers).
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLibssl", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
@@ -49,6 +50,10 @@ let package = Package(
         // The audit trail: records, redaction, the HMAC chain, the writer, verification.
         .target(name: "BrigAudit",
                 dependencies: ["BrigJSONRPC", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
+        // Shipping the trail to a collector: syslog over TCP/TLS, RELP, the persisted position.
+        .target(name: "BrigForward",
+                dependencies: ["BrigAudit", "BrigJSONRPC", "CLibssl"],
                 swiftSettings: swiftSettings),
         // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
         .target(name: "BrigContent",
@@ -71,7 +76,7 @@ let package = Package(
         .target(name: "BrigHostConfig", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
-                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig",
+                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig", "BrigForward",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
@@ -81,6 +86,7 @@ let package = Package(
         .testTarget(name: "BrigPolicyTests", dependencies: ["BrigPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigContentTests", dependencies: ["BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigForwardTests", dependencies: ["BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),

@@ -134,14 +134,23 @@ public enum AuditKey {
         var key = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in 0..<32 { key[i] = UInt8.random(in: 0...255, using: &rng) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        if fd < 0 {
+        // Written in full under a private name, then linked into place: a brig starting at the
+        // same moment finds either no key or the whole key, never an empty file.
+        let tmp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max, using: &rng)).tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw AuditError("cannot create audit key \(tmp): \(errnoText())") }
+        defer { unlink(tmp) }
+        guard writeAll(fd, key[...]) else {
+            let e = errno
+            close(fd)
+            throw AuditError("cannot write audit key \(tmp): \(errnoText(e))")
+        }
+        fsync(fd)
+        close(fd)
+        if link(tmp, path) != 0 {
             if errno == EEXIST { return try load(path) }  // another brig created it first
             throw AuditError("cannot create audit key \(path): \(errnoText())")
         }
-        defer { close(fd) }
-        guard writeAll(fd, key[...]) else { throw AuditError("cannot write audit key \(path): \(errnoText())") }
-        fsync(fd)
         return key
     }
 }

@@ -307,13 +307,39 @@ public enum AuditReader {
     }
 }
 
+/// Where a log's reader stands: the file (device and inode, which rotation keeps) and the byte
+/// offset after the last complete line read.
+public struct LogPosition: Sendable, Equatable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var offset: Int64
+
+    public init(device: UInt64, inode: UInt64, offset: Int64) {
+        self.device = device
+        self.inode = inode
+        self.offset = offset
+    }
+}
+
+/// A complete line and the position just after it (its newline).
+public struct FollowedLine: Sendable {
+    public var bytes: [UInt8]
+    public var end: LogPosition
+}
+
 /// Follows a log as it grows, across rotation (`PATH` renamed to `PATH.1` and a new `PATH` created):
-/// each `poll()` returns the complete lines appended since the last.
+/// each `poll()` returns the complete lines appended since the last. `brig audit tail -f` and
+/// `brig audit forward` read the trail through it.
 public final class AuditFollower {
     public let path: String
     private var fd: Int32 = -1
+    private var device: UInt64 = 0
     private var inode: UInt64 = 0
+    /// The file offset of `pending`'s first byte.
+    private var pendingStart: Int64 = 0
     private var pending: [UInt8] = []
+    /// Notes for the reader: rotated files that went away before they were read.
+    public private(set) var notes: [String] = []
 
     /// Starts at the end of the file (`fromStart: false`) or at its beginning.
     public init(path: String, fromStart: Bool = false) {
@@ -321,73 +347,198 @@ public final class AuditFollower {
         reopen(seekToEnd: !fromStart)
     }
 
+    /// Starts at the beginning of the oldest file of the rotated set (`PATH.N` ... `PATH`).
+    public init(oldestOf path: String) {
+        self.path = path
+        let set = AuditVerifier.rotatedSet(path)
+        open(file: set.first ?? path, offset: 0)
+    }
+
+    /// Resumes at `position` in whichever file of the rotated set has that identity; nil when no
+    /// file has it any more (rotated away) or it is shorter than the offset.
+    public init?(path: String, resume position: LogPosition) {
+        self.path = path
+        guard let file = AuditFollower.file(of: position, in: path) else { return nil }
+        open(file: file, offset: position.offset)
+        guard fd >= 0 else { return nil }
+    }
+
+    /// The file of the rotated set of `path` with `position`'s identity, at least as long as its offset.
+    public static func file(of position: LogPosition, in path: String) -> String? {
+        for file in AuditVerifier.rotatedSet(path) {
+            var st = stat()
+            if stat(file, &st) == 0, UInt64(st.st_dev) == position.device, UInt64(st.st_ino) == position.inode,
+               Int64(st.st_size) >= position.offset {
+                return file
+            }
+        }
+        return nil
+    }
+
     deinit { if fd >= 0 { close(fd) } }
 
-    private func reopen(seekToEnd: Bool) {
+    private func open(file: String, offset: Int64) {
         if fd >= 0 { close(fd) }
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = Glibc.open(file, O_RDONLY | O_CLOEXEC)
         pending = []
+        pendingStart = 0
         guard fd >= 0 else { return }
         var st = stat()
         fstat(fd, &st)
         inode = UInt64(st.st_ino)
-        if seekToEnd { lseek(fd, 0, SEEK_END) }
+        device = UInt64(st.st_dev)
+        pendingStart = Int64(lseek(fd, off_t(offset), SEEK_SET))
+    }
+
+    private func reopen(seekToEnd: Bool) {
+        open(file: path, offset: 0)
+        if fd >= 0, seekToEnd { pendingStart = Int64(lseek(fd, 0, SEEK_END)) }
     }
 
     /// The lines (without newline) appended since the last call.
-    public func poll() -> [[UInt8]] {
-        var lines: [[UInt8]] = []
+    public func poll() -> [[UInt8]] { pollLines().map(\.bytes) }
+
+    /// The lines appended since the last call, each with the position after it.
+    public func pollLines(limit: Int = Int.max) -> [FollowedLine] {
+        var lines: [FollowedLine] = []
         if fd < 0 {
-            reopen(seekToEnd: false)
+            // The log did not exist yet: it may have been created and rotated since, so the
+            // oldest file of the set comes first.
+            open(file: AuditVerifier.rotatedSet(path).first ?? path, offset: 0)
             if fd < 0 { return [] }
         }
-        drain(into: &lines)
+        drain(into: &lines, limit: limit)
+        if lines.count >= limit { return lines }
         // Rotated (a new file at PATH) or truncated: finish the old one, then read the new from its start.
         var st = stat()
         if stat(path, &st) == 0 {
             let cur = lseek(fd, 0, SEEK_CUR)
-            if UInt64(st.st_ino) != inode || Int64(st.st_size) < Int64(cur) {
-                drain(into: &lines)
-                if UInt64(st.st_ino) != inode { readRotatedSince(into: &lines) }
+            if UInt64(st.st_ino) != inode || UInt64(st.st_dev) != device {
+                drain(into: &lines, limit: Int.max)
+                switchToCurrent(into: &lines)
+            } else if Int64(st.st_size) < Int64(cur) {
                 reopen(seekToEnd: false)
-                drain(into: &lines)
+                drain(into: &lines, limit: Int.max)
             }
         }
         return lines
     }
 
-    /// Several rotations between two polls: the file being read is now `PATH.K`, and
-    /// `PATH.K-1` ... `PATH.1` were written and rotated in between. Their lines, oldest first.
-    /// (When the file being read is no longer among them, nothing is replayed.)
-    private func readRotatedSince(into lines: inout [[UInt8]]) {
-        var newer: [String] = []
-        var k = 1
-        while k <= 10_000 {
-            var rs = stat()
-            let file = path + ".\(k)"
-            guard stat(file, &rs) == 0 else { return }
-            if UInt64(rs.st_ino) == inode { break }
-            newer.append(file)
-            k += 1
-        }
-        guard k <= 10_000 else { return }
-        for file in newer.reversed() {
-            guard let data = readFile(file) else { continue }
-            for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) { lines.append(Array(line)) }
+    /// The file being read was rotated: opens the file now at `PATH`, and first reads the rotated
+    /// files written between the two (`PATH.1` ... while the writer rotated several times between
+    /// two polls), oldest first. Files are told apart by identity, not name: a file renamed while
+    /// this runs is found again, and the new `PATH` rotating meanwhile is not read twice.
+    /// When the file that was being read is no longer among the rotated files (rotated away while
+    /// it was read), every rotated file is newer: all are read, and a note says records may be
+    /// missing between.
+    private func switchToCurrent(into lines: inout [FollowedLine]) {
+        for _ in 0..<20 {
+            let newFD = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard newFD >= 0 else { return }
+            var ns = stat()
+            fstat(newFD, &ns)
+            // A rotation in progress renames the files one after another (a name missing or a
+            // file under two names for a moment): the listing counts once it is the same twice
+            // in a row and has the file that was being read (or stays without it).
+            var entries = rotatedFiles()
+            for _ in 0..<100 {
+                let again = rotatedFiles()
+                let stable = again.map(\.inode) == entries.map(\.inode)
+                entries = again
+                if stable && entries.contains(where: { $0.inode == inode && $0.device == device }) { break }
+                usleep(1000)
+            }
+            let oldIndex = entries.firstIndex { $0.inode == inode && $0.device == device }
+            let newIndex = entries.firstIndex { $0.inode == UInt64(ns.st_ino) && $0.device == UInt64(ns.st_dev) }
+            let from = newIndex.map { $0 + 1 } ?? 0
+            let to = oldIndex ?? entries.count
+            var read: [FollowedLine] = []
+            var moved = false
+            if from < to {
+                for e in entries[from..<to].reversed() {
+                    let rfd = Glibc.open(e.file, O_RDONLY | O_CLOEXEC)
+                    var rs = stat()
+                    guard rfd >= 0, fstat(rfd, &rs) == 0, UInt64(rs.st_ino) == e.inode, UInt64(rs.st_dev) == e.device else {
+                        if rfd >= 0 { Glibc.close(rfd) }
+                        moved = true
+                        break
+                    }
+                    AuditFollower.lines(of: rfd, device: e.device, inode: e.inode, into: &read)
+                    Glibc.close(rfd)
+                }
+            }
+            if moved {
+                Glibc.close(newFD)
+                continue
+            }
+            if oldIndex == nil && from < to {
+                notes.append("\(path): the file being read was rotated away; reading \(to - from) newer rotated file\(to - from == 1 ? "" : "s") (records between may be gone)")
+            }
+            lines += read
+            if fd >= 0 { Glibc.close(fd) }
+            fd = newFD
+            inode = UInt64(ns.st_ino)
+            device = UInt64(ns.st_dev)
+            pending = []
+            pendingStart = 0
+            drain(into: &lines, limit: Int.max)
+            return
         }
     }
 
-    private func drain(into lines: inout [[UInt8]]) {
+    /// `PATH.1`, `PATH.2`, ... (newest first) with their identities, as they are now.
+    private func rotatedFiles() -> [(file: String, device: UInt64, inode: UInt64)] {
+        var out: [(file: String, device: UInt64, inode: UInt64)] = []
+        for file in AuditVerifier.rotatedSet(path).reversed() where file != path {
+            var rs = stat()
+            guard stat(file, &rs) == 0 else { continue }
+            out.append((file, UInt64(rs.st_dev), UInt64(rs.st_ino)))
+        }
+        return out
+    }
+
+    /// Every complete line of an open file, from its start.
+    private static func lines(of fd: Int32, device: UInt64, inode: UInt64, into lines: inout [FollowedLine]) {
+        var data: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
-            pending.append(contentsOf: buf[0..<n])
+            data += buf[0..<n]
         }
-        while let nl = pending.firstIndex(of: 0x0A) {
-            lines.append(Array(pending[..<nl]))
-            pending.removeSubrange(...nl)
+        var start = 0
+        while let nl = data[start...].firstIndex(of: 0x0A) {
+            if nl > start {
+                lines.append(FollowedLine(bytes: Array(data[start..<nl]),
+                                          end: LogPosition(device: device, inode: inode, offset: Int64(nl + 1))))
+            }
+            start = nl + 1
+        }
+    }
+
+    private func drain(into lines: inout [FollowedLine], limit: Int) {
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while lines.count < limit {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            pending.append(contentsOf: buf[0..<n])
+            var start = 0
+            pending.withUnsafeBufferPointer { p in
+                while start < p.count, let hit = memchr(p.baseAddress! + start, 0x0A, p.count - start) {
+                    let nl = p.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if nl > start {
+                        lines.append(FollowedLine(bytes: Array(UnsafeBufferPointer(rebasing: p[start..<nl])),
+                                                  end: LogPosition(device: device, inode: inode, offset: pendingStart + Int64(nl + 1))))
+                    }
+                    start = nl + 1
+                }
+            }
+            if start > 0 {
+                pending.removeSubrange(..<start)
+                pendingStart += Int64(start)
+            }
         }
     }
 }

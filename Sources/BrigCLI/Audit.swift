@@ -1,5 +1,6 @@
 public import ArgumentParser
 import BrigAudit
+import BrigForward
 import BrigJSONRPC
 import BrigProfile
 
@@ -18,7 +19,7 @@ extension Brig {
                 profile's name), chained with HMAC-SHA256 under the key in $XDG_STATE_HOME/brig/audit.key. \
                 The record format is described in docs/audit.md.
                 """,
-            subcommands: [Verify.self, Show.self, Tail.self]
+            subcommands: [Verify.self, Show.self, Tail.self, Forward.self]
         )
 
         public init() {}
@@ -136,6 +137,9 @@ extension Brig.Audit {
         @Option(name: .customLong("anchor"), help: ArgumentHelp("The anchor file (latest sequence and MAC).", valueName: "A"))
         var anchor: String?
 
+        @Flag(help: "A collector's file: several chains (logs, machines) interleaved, records possibly sent twice.")
+        var interleaved = false
+
         @OptionGroup var location: AuditLocation
 
         public init() {}
@@ -154,6 +158,7 @@ extension Brig.Audit {
             let key: [UInt8]
             do { key = try AuditKey.load(keyPath) } catch { Brig.fail(error.description) }
             let paths = location.files(files, profile: profile)
+            if interleaved { return verifyInterleaved(paths, key: key, keySource: keySource) }
             let report = AuditVerifier.verify(files: paths, key: key, anchor: anchor ?? profile?.audit.anchor)
             if report.records == 0, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
                 Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
@@ -169,6 +174,26 @@ extension Brig.Audit {
             let range = report.firstSequence.map { "sequences \($0)-\(report.lastSequence ?? $0)" } ?? "no records"
             print("intact: \(report.records) records, \(report.sessions) sessions, \(range), \(paths.count) file\(paths.count == 1 ? "" : "s")")
         }
+
+    private func verifyInterleaved(_ paths: [String], key: [UInt8], keySource: String) {
+        let report = AuditVerifier.verifyInterleaved(files: paths, key: key)
+        if report.noRecordVerifies, let first = report.problems.first {
+            Brig.fail("\(InputPath.shown(first.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+        }
+        if report.records == 0, report.problems.isEmpty, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
+            Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+        }
+        var out = ""
+        for w in report.warnings { out += "warning: \(w)\n" }
+        for d in report.duplicates { out += "duplicate: \(d)\n" }
+        for p in report.problems { out += "damaged: \(p)\n" }
+        print(out, terminator: "")
+        if let first = report.problems.first {
+            fflush(stdout)
+            Brig.fail("damaged: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"), the first \(InputPath.shown(first.file))\(first.line > 0 ? ":\(first.line)" : ""): \(first.damage.rawValue)", code: 1)
+        }
+        print("intact: \(report.records) records, \(report.chains) chain\(report.chains == 1 ? "" : "s"), \(report.sessions) sessions, \(report.duplicates.count) duplicates, \(paths.count) file\(paths.count == 1 ? "" : "s")")
+    }
     }
 
     /// `brig audit show [FILE]`
@@ -301,6 +326,129 @@ extension Brig.Audit {
                 }
                 usleep(200_000)
             }
+        }
+    }
+}
+
+extension Brig.Audit {
+    /// `brig audit forward [FILE] --to URL`
+    public struct Forward: ParsableCommand {
+        public static let configuration = CommandConfiguration(
+            commandName: "forward",
+            abstract: "Ship the audit trail to a syslog collector (TCP, TLS or RELP), resuming where it stopped.",
+            discussion: """
+                Reads FILE (default: the profile's log) with its rotated files, oldest first, and follows \
+                it as brig appends (across rotation, like tail -f). Each record is sent unchanged as the \
+                MSG of an RFC 5424 message (facility authpriv, severity warning for alerts, notice \
+                otherwise; APP-NAME brig, MSGID audit), so the collector's file can be checked with \
+                `brig audit verify --interleaved` and the same key.
+
+                Transports: tcp://HOST:PORT (RFC 6587 octet counting), tls://HOST:PORT (RFC 5425; the \
+                collector's certificate is checked against --ca, else the system's CAs, and its name \
+                against HOST; --cert/--key present a client certificate), relp://HOST:PORT (RELP: each \
+                record is acknowledged by the collector).
+
+                The position file (--state; default $XDG_STATE_HOME/brig/forward/NAME.position) holds \
+                the file identity (device, inode), offset, sequence and MAC of the last record the \
+                collector confirmed; it is rewritten atomically and fsync'd at most once a second and \
+                on exit (SIGTERM, SIGINT). Confirmed means: with RELP, the collector answered 200 OK; \
+                with TCP and TLS, which have no acknowledgement, the collector's TCP acknowledged the \
+                record's bytes and --hold seconds passed with the connection intact ("sent"). When the \
+                connection fails, the forwarder reconnects (backing off up to 2 s) and sends again \
+                every record not confirmed; a restart resumes after the confirmed record. The \
+                collector can therefore receive a record twice (never none): verify reports those as \
+                duplicates, not damage. While the collector is down, records wait in the local trail; \
+                a file rotated away before it was forwarded is a gap: a WARNING line on stderr, kept \
+                in the position file's "gaps".
+
+                Examples:
+                  brig audit forward --to tcp://logs.example:514
+                  brig audit forward --to tls://logs.example:6514 --ca /etc/brig/collector-ca.pem
+                  brig audit forward --profile ./server.yaml --to relp://127.0.0.1:2514
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The audit log (default: the profile's log).", valueName: "FILE"))
+        var file: String?
+
+        @Option(help: ArgumentHelp("The collector: tcp://HOST:PORT, tls://HOST:PORT or relp://HOST:PORT.", valueName: "URL"))
+        var to: String
+
+        @Option(help: ArgumentHelp("The position file.", valueName: "FILE"))
+        var state: String?
+
+        @Option(help: ArgumentHelp("CA certificates (PEM) that the collector's certificate must chain to (tls://).", valueName: "FILE"))
+        var ca: String?
+
+        @Option(help: ArgumentHelp("A client certificate (PEM) to present (tls://).", valueName: "FILE"))
+        var cert: String?
+
+        @Option(help: ArgumentHelp("The client certificate's private key (PEM; default: in --cert).", valueName: "FILE"))
+        var key: String?
+
+        @Option(help: ArgumentHelp("TCP/TLS: seconds a record's bytes must have been acknowledged by the collector's TCP before it counts as sent (default 1).", valueName: "S"))
+        var hold: Double = 1
+
+        @Option(help: ArgumentHelp("The HOSTNAME field of the messages (default: this machine's name).", valueName: "NAME"))
+        var hostname: String?
+
+        @OptionGroup var location: AuditLocation
+
+        public init() {}
+
+        public func validate() throws {
+            if case .failure(let e) = ForwardTarget.parse(to) { throw ValidationError(e.description) }
+            if hold < 0 || !hold.isFinite { throw ValidationError("--hold: expected seconds, at least 0") }
+            if key != nil && cert == nil { throw ValidationError("--key needs --cert") }
+        }
+
+        public func run() throws {
+            guard case .success(let target) = ForwardTarget.parse(to) else { return }
+            if target.transport != .tls, ca != nil || cert != nil {
+                Brig.fail("--ca and --cert are for tls:// (the collector is \(target))")
+            }
+            for f in [ca, cert, key].compactMap({ $0 }) { InputPath.requireReadableFile(f) }
+            let profile = location.loadProfile()
+            var log = file ?? location.defaultLog(profile: profile)
+            if !log.hasPrefix("/") {
+                // The position file names the log: the same log however it was typed.
+                var buf = [CChar](repeating: 0, count: 4096)
+                if getcwd(&buf, buf.count) != nil {
+                    log = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + log
+                }
+            }
+            var name = String(log.split(separator: "/").last ?? "audit")
+            if name.hasSuffix(".jsonl") { name.removeLast(6) }
+            let statePath = state ?? stateDirectory() + "/\(name).position"
+            let dir = statePath.lastIndex(of: "/").map { String(statePath[..<$0]) } ?? "."
+            if state == nil { makeDirectories(dir) }
+            var options = Forwarder.Options(log: log, positionFile: statePath, target: target,
+                                            tls: TLSSettings(caFile: ca, certFile: cert, keyFile: key),
+                                            host: hostname ?? machineName())
+            options.holdMicros = UInt64(hold * 1_000_000)
+            let forwarder = Forwarder(options: options)
+            do { try forwarder.run() } catch { Brig.fail(error.description) }
+        }
+
+        private func stateDirectory() -> String {
+            let env = location.environment
+            if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/brig/forward" }
+            let home = env["HOME"] ?? "/"
+            return home + "/.local/state/brig/forward"
+        }
+
+        private func makeDirectories(_ path: String) {
+            var cur = ""
+            for part in path.split(separator: "/") {
+                cur += "/" + part
+                if mkdir(cur, 0o700) != 0 && errno != EEXIST { Brig.fail("\(cur): cannot create: \(String(cString: strerror(errno)))") }
+            }
+        }
+
+        private func machineName() -> String {
+            var buf = [CChar](repeating: 0, count: 256)
+            guard gethostname(&buf, buf.count - 1) == 0 else { return "-" }
+            return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 }
