@@ -97,7 +97,7 @@ def test_installs_its_files(deb):
     files = set(sh("dpkg", "-L", "brig").stdout.split())
     expected = {str(BIN), str(APPARMOR), "/usr/share/doc/brig/copyright", "/usr/share/doc/brig/changelog.Debian.gz",
                 "/usr/share/bash-completion/completions/brig", "/usr/share/zsh/vendor-completions/_brig",
-                "/usr/share/fish/vendor_completions.d/brig.fish"}
+                "/usr/share/fish/vendor_completions.d/brig.fish", "/usr/lib/systemd/system/brig-forward@.service"}
     expected |= {f"/usr/share/brig/profiles/{p.name}" for p in (REPO / "profiles").glob("*.yaml")}
     expected |= {f"/usr/share/man/man1/{'-'.join(p)}.1.gz" for p in command_paths(str(BIN))}
     assert expected <= files, sorted(expected - files)
