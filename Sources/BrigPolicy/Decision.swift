@@ -129,9 +129,19 @@ extension Decision {
         return "'" + word.map { $0 == "'" ? "'\\''" : String($0) }.joined() + "'"
     }
 
-    /// A double-quoted YAML scalar.
-    static func yamlQuoted(_ text: String) -> String {
-        "\"" + text.map { $0 == "\\" ? "\\\\" : $0 == "\"" ? "\\\"" : String($0) }.joined() + "\""
+    /// A double-quoted YAML scalar (a suggestion the user pastes into a profile): backslash and
+    /// quote escaped, control characters as `\xHH`.
+    public static func yamlQuoted(_ text: String) -> String {
+        var out = "\""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where c.value < 0x20: out += "\\x" + (c.value < 0x10 ? "0" : "") + String(c.value, radix: 16)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
     }
 
     /// The text of `s` between `start` and the following `end`.

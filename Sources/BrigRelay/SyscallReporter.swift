@@ -1,6 +1,7 @@
 public import BrigSandbox
 import BrigJSONRPC
 public import BrigAudit
+import BrigPolicy
 import Synchronization
 
 #if canImport(Glibc)
@@ -82,12 +83,12 @@ public final class SyscallReporter: Sendable {
             var detail: [(String, JSONValue)] = [("syscall", .string(refusal.syscall)), ("pid", .number(String(pid))),
                                                  ("reason", .string(refusal.reason))]
             if let path = refusal.path { detail.append(("path", .string(path))) }
-            if let advice = refusal.howToAllow { detail.append(("suggestion", .string(advice))) }
+            if let advice = SyscallReporter.howToAllow(refusal) { detail.append(("suggestion", .string(advice))) }
             audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
         }
         let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : String(cString: strerror(refusal.errno))
         diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)"
-            + SyscallReporter.suffix(refusal.howToAllow, learn: nil))
+            + SyscallReporter.suffix(SyscallReporter.howToAllow(refusal), learn: nil))
     }
 
     /// The profile line that would let a refused call through: its name in `sandbox.syscalls.allow`
@@ -105,6 +106,15 @@ public final class SyscallReporter: Sendable {
         default:
             return "sandbox.syscalls: {allow: [\(name)]}" + extends
         }
+    }
+
+    /// The profile line that would let a gated call through: its socket's path under
+    /// `sandbox.filesystem.unix`, its port in the connect list; nil for the refusals no profile
+    /// lifts (fileless exec, abstract sockets, forged credentials).
+    static func howToAllow(_ refusal: SyscallGate.Refusal) -> String? {
+        if let port = refusal.port { return "add \(port) to sandbox.network.connect" }
+        guard let path = refusal.path else { return nil }
+        return "sandbox.filesystem.unix: [\(Decision.yamlQuoted(path))]"
     }
 
     /// `; to allow: ADVICE` for a report line (with the learn hint for a blocked syscall), or

@@ -45,17 +45,16 @@ public struct SyscallGate: Sendable {
         public var reason: String
         public var path: String?
         public var errno: Int32
-        /// The profile line that would let the call through (`sandbox.filesystem.unix: ["/run/x.sock"]`);
-        /// nil when no profile should (fileless exec, abstract sockets, forged credentials).
-        public var howToAllow: String?
+        /// The TCP port a connect was refused for (under a port list); nil otherwise.
+        public var port: UInt16?
 
-        public init(syscall: String, what: String, reason: String, path: String?, errno: Int32, howToAllow: String? = nil) {
+        public init(syscall: String, what: String, reason: String, path: String?, errno: Int32, port: UInt16? = nil) {
             self.syscall = syscall
             self.what = what
             self.reason = reason
             self.path = path
             self.errno = errno
-            self.howToAllow = howToAllow
+            self.port = port
         }
     }
 
@@ -64,20 +63,6 @@ public struct SyscallGate: Sendable {
     public init(rules: Rules) {
         self.rules = rules
         numbers = Set(rules.calls.compactMap(SeccompProgram.number(of:)))
-    }
-
-    /// A path as a double-quoted YAML scalar, for a suggestion the user pastes into a profile.
-    static func yamlQuoted(_ text: String) -> String {
-        var out = "\""
-        for c in text.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where c.value < 0x20: out += "\\x" + (c.value < 0x10 ? "0" : "") + String(c.value, radix: 16)
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out + "\""
     }
 
     /// The calls the gate handles (the seccomp program notifies exactly these).
@@ -332,8 +317,7 @@ struct GatedCall {
             let port = UInt16(address[2]) << 8 | UInt16(address[3])
             guard ports.contains(port) else {
                 return .failure(RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to TCP port \(port)",
-                                                                  reason: "not in sandbox.network", path: nil, errno: EACCES,
-                                                                  howToAllow: "add \(port) to sandbox.network.connect")))
+                                                                  reason: "not in sandbox.network", path: nil, errno: EACCES, port: port)))
             }
             return .success(nil)
         default:
@@ -354,8 +338,7 @@ struct GatedCall {
         }
         func refused(_ shown: String) -> RefusalError {
             RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to unix socket \(shown)",
-                                             reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES,
-                                             howToAllow: "sandbox.filesystem.unix: [\(SyscallGate.yamlQuoted(shown))]"))
+                                             reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES))
         }
         switch UnixSocketGate.resolve(path, root: root, cwd: cwd) {
         case .success(let r):
