@@ -28,6 +28,24 @@ public struct InterleavedVerification: Sendable {
     public var isIntact: Bool { problems.isEmpty }
 
     static let gapNotePrefix = Array("{\"brig_forward_gap\":".utf8)
+    /// How every record begins (its first member, as the writer spells it).
+    static let recordPrefix = Array("{\"@timestamp\":".utf8)
+
+    /// Where a record begins inside a line that is not one: the last record start after the
+    /// line's first byte whose rest is a record (of the last 64 starts). Only asked of lines that
+    /// do not parse, so a payload that nests an `@timestamp` member cannot split a whole record.
+    static func tornCut(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8>.Index? {
+        guard line.starts(with: recordPrefix) else { return nil }
+        var k = line.endIndex - recordPrefix.count, tries = 0
+        while k > line.startIndex, tries < 64 {  // a bound: a damaged line full of record starts stays cheap
+            if line[k] == recordPrefix[0], line[k...].starts(with: recordPrefix) {
+                if RecordFields(line: line[k...]) != nil { return k }
+                tries += 1
+            }
+            k -= 1
+        }
+        return nil
+    }
 }
 
 extension AuditVerifier {
@@ -68,6 +86,54 @@ extension AuditVerifier {
         /// The forwarder's notes of records rotated away before it shipped them, by the MAC of the
         /// record after the gap: the MAC before it, where, and the note's line.
         var gapNotes: [[UInt8]: (after: [UInt8], where_: String, line: String)] = [:]
+        /// Torn writes: the start of a record that a collector killed mid-write left without its
+        /// newline, so that the next record it wrote (after a restart) follows on the same line.
+        var tornHeads: [(file: String, line: Int, head: ArraySlice<UInt8>)] = []
+        /// One line (or the rest of one after a torn head): a gap note, a record, or damage.
+        func take(_ slice: ArraySlice<UInt8>, file: String, lineNo: Int, isLast: Bool) {
+            if slice.starts(with: InterleavedVerification.gapNotePrefix), let note = RecordFields(line: slice),
+               let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(unhex),
+               let next = g["next_mac"]?.stringValue.flatMap(unhex) {
+                let where_ = "\(g["host"]?.stringValue ?? "?") (\(g["log"]?.stringValue ?? "?"))"
+                gapNotes[next] = (after, where_, "\(file):\(lineNo)")
+                return
+            }
+            guard let f = RecordFields(line: slice), let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
+                if let cut = InterleavedVerification.tornCut(slice) {
+                    tornHeads.append((file, lineNo, slice[..<cut]))
+                    take(slice[cut...], file: file, lineNo: lineNo, isLast: isLast)
+                    return
+                }
+                if isLast {
+                    report.warnings.append("\(file):\(lineNo): the last line is an incomplete record")
+                    return
+                }
+                report.problems.append(.init(damage: .modified, file: file, line: lineNo, sequence: nil, message: "not a valid audit record"))
+                return
+            }
+            guard let (canonical, carried) = Chain.split(slice), carried == mac,
+                  Chain.mac(key: key, prev: prev, canonical: canonical) == mac else {
+                let finding = InterleavedVerification.Finding(damage: .modified, file: file, line: lineNo, sequence: seq,
+                                                              message: "the MAC does not match the record's content")
+                if firstBad == nil { firstBad = finding }
+                badMACs.insert(mac)
+                report.problems.append(finding)
+                return
+            }
+            verifiedAny = true
+            if let i = byMAC[mac] {
+                if bytesByMAC[mac] == slice {
+                    report.duplicates.append(.init(file: file, line: lineNo, sequence: seq, original: "\(recs[i].file):\(recs[i].line)"))
+                } else {
+                    report.problems.append(.init(damage: .modified, file: file, line: lineNo, sequence: seq,
+                                                 message: "the same MAC as \(recs[i].file):\(recs[i].line) with other bytes"))
+                }
+                return
+            }
+            byMAC[mac] = recs.count
+            bytesByMAC[mac] = slice
+            recs.append(Rec(file: file, line: lineNo, fields: f, seq: seq, mac: mac, prev: prev, session: f.sessionID ?? "?"))
+        }
         for (file, data) in logs {
             var start = 0, lineNo = 0
             while start < data.count {
@@ -77,43 +143,18 @@ extension AuditVerifier {
                 defer { start = end + 1 }
                 if slice.isEmpty { continue }
                 sawAny = true
-                if slice.starts(with: InterleavedVerification.gapNotePrefix), let note = RecordFields(line: slice),
-                   let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(unhex),
-                   let next = g["next_mac"]?.stringValue.flatMap(unhex) {
-                    let where_ = "\(g["host"]?.stringValue ?? "?") (\(g["log"]?.stringValue ?? "?"))"
-                    gapNotes[next] = (after, where_, "\(file):\(lineNo)")
-                    continue
-                }
-                guard let f = RecordFields(line: slice), let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
-                    if end == data.count {
-                        report.warnings.append("\(file):\(lineNo): the last line is an incomplete record")
-                        continue
-                    }
-                    report.problems.append(.init(damage: .modified, file: file, line: lineNo, sequence: nil, message: "not a valid audit record"))
-                    continue
-                }
-                guard let (canonical, carried) = Chain.split(slice), carried == mac,
-                      Chain.mac(key: key, prev: prev, canonical: canonical) == mac else {
-                    let finding = InterleavedVerification.Finding(damage: .modified, file: file, line: lineNo, sequence: seq,
-                                                                  message: "the MAC does not match the record's content")
-                    if firstBad == nil { firstBad = finding }
-                    badMACs.insert(mac)
-                    report.problems.append(finding)
-                    continue
-                }
-                verifiedAny = true
-                if let i = byMAC[mac] {
-                    if bytesByMAC[mac] == slice {
-                        report.duplicates.append(.init(file: file, line: lineNo, sequence: seq, original: "\(recs[i].file):\(recs[i].line)"))
-                    } else {
-                        report.problems.append(.init(damage: .modified, file: file, line: lineNo, sequence: seq,
-                                                     message: "the same MAC as \(recs[i].file):\(recs[i].line) with other bytes"))
-                    }
-                    continue
-                }
-                byMAC[mac] = recs.count
-                bytesByMAC[mac] = slice
-                recs.append(Rec(file: file, line: lineNo, fields: f, seq: seq, mac: mac, prev: prev, session: f.sessionID ?? "?"))
+                take(slice, file: file, lineNo: lineNo, isLast: end == data.count)
+            }
+        }
+        // A torn head is no damage when it is the start of a record that is in the files whole
+        // (the forwarder sent it again after the collector came back); otherwise its bytes are
+        // unverifiable and said so.
+        for t in tornHeads {
+            if let i = recs.firstIndex(where: { bytesByMAC[$0.mac].map { $0.count > t.head.count && $0.starts(with: t.head) } ?? false }) {
+                report.warnings.append("\(t.file):\(t.line): a torn write (the collector stopped in the middle of sequence \(recs[i].seq), which is whole at \(recs[i].file):\(recs[i].line)), then a record on the same line")
+            } else {
+                report.problems.append(.init(damage: .modified, file: t.file, line: t.line, sequence: nil,
+                                             message: "a partial record that is no record's start in these files, before a record on the same line"))
             }
         }
         if sawAny && !verifiedAny {

@@ -60,6 +60,44 @@ struct InterleavedTests {
         #expect(r.records == a.count + b.count)
     }
 
+    @Test("A collector killed mid-write: the torn start of a record, then the next on the same line; the record whole later: a warning, not damage")
+    func tornWrite() throws {
+        let (dirs, a, _) = try twoMachines()
+        defer { dirs.forEach(cleanup) }
+        // Records 1-4 arrive, the collector dies 60 bytes into record 5 and, restarted, appends
+        // record 5 again (the forwarder's resend) right after the torn bytes, then the rest.
+        var lines = Array(a[..<4])
+        lines.append(String(a[4].prefix(60)) + a[4])
+        lines += a[5...]
+        let r = verify(lines)
+        #expect(r.isIntact, "\(r.problems)")
+        #expect(r.records == a.count && r.duplicates.isEmpty)
+        #expect(r.warnings.contains { $0.hasPrefix("collector.log:5: a torn write (the collector stopped in the middle of sequence 5, which is whole at collector.log:5)") }, "\(r.warnings)")
+        // Torn before a record that is not its own (the resend began at an earlier record).
+        lines = Array(a[..<4]) + [String(a[4].prefix(60)) + a[3]] + a[4...]
+        let resent = verify(lines)
+        #expect(resent.isIntact, "\(resent.problems)")
+        #expect(resent.duplicates.map(\.sequence) == [4])
+        #expect(resent.warnings.contains { $0.contains("the middle of sequence 5, which is whole at collector.log:6") }, "\(resent.warnings)")
+    }
+
+    @Test("Bytes before a record on its line that start no record in the files: modified, at that line")
+    func tornHeadOfNothing() throws {
+        let (dirs, a, _) = try twoMachines()
+        defer { dirs.forEach(cleanup) }
+        let forged = String(a[4].prefix(60)).replacingOccurrences(of: "\"event\"", with: "\"evenT\"")
+        var lines = Array(a[..<4])
+        lines.append(forged + a[4])
+        lines += a[5...]
+        let r = verify(lines)
+        #expect(r.problems.count == 1, "\(r.problems)")
+        #expect(r.problems.first?.damage == .modified && r.problems.first?.line == 5)
+        #expect(r.problems.first?.message.hasPrefix("a partial record that is no record's start") == true)
+        // A line that is no record and holds none: as before.
+        lines[4] = "{\"@timestamp\":\"garbage"
+        #expect(verify(lines).problems.contains { $0.line == 5 && $0.message == "not a valid audit record" })
+    }
+
     @Test("A record dropped on the way: deleted, naming the sequence")
     func dropped() throws {
         let (dirs, a, b) = try twoMachines()
