@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "BrigJSONRPC", targets: ["BrigJSONRPC"]),
         .library(name: "BrigProfile", targets: ["BrigProfile"]),
         .library(name: "BrigPolicy", targets: ["BrigPolicy"]),
+        .library(name: "BrigSecrets", targets: ["BrigSecrets"]),
         .library(name: "BrigAudit", targets: ["BrigAudit"]),
         .library(name: "BrigContent", targets: ["BrigContent"]),
         .library(name: "BrigHostConfig", targets: ["BrigHostConfig"]),
@@ -35,61 +36,69 @@ let package = Package(
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
 
+        // The bottom of the stack, pure Swift over Glibc: files, errno, threads, clocks, hex, byte
+        // search, sizes, the state directory. Every module below the CLI builds on it.
+        .target(name: "BrigSystem", swiftSettings: swiftSettings),
         // Pure Swift: the light JSON-RPC view of a line, framing, the in-flight table.
-        .target(name: "BrigJSONRPC", swiftSettings: swiftSettings),
+        .target(name: "BrigJSONRPC", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),
         // Profiles: YAML loading, `extends`, variables, validation with file:line:key errors.
         .target(name: "BrigProfile",
-                dependencies: [.product(name: "Yams", package: "Yams")],
+                dependencies: ["BrigSystem", .product(name: "Yams", package: "Yams")],
                 swiftSettings: swiftSettings),
         // MCP message policy: methods, tools, arguments, resources, prompts, scopes, roles, tokens, rates.
         .target(name: "BrigPolicy",
-                dependencies: ["BrigJSONRPC", "BrigProfile",
+                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile",
                                .product(name: "Crypto", package: "swift-crypto"),
                                .product(name: "_CryptoExtras", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
-        // The audit trail: records, redaction, the HMAC chain, the writer, verification.
+        // Secret detection, shared by the audit trail and the content defenses: the pattern table,
+        // the redactor built from it, the byte pre-checks.
+        .target(name: "BrigSecrets", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
+        // The audit trail: records, the HMAC chain, the writer, verification.
         .target(name: "BrigAudit",
-                dependencies: ["BrigJSONRPC", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSecrets", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         // Shipping the trail to a collector: syslog over TCP/TLS, RELP, the persisted position.
         .target(name: "BrigForward",
-                dependencies: ["BrigAudit", "BrigJSONRPC", "CLibssl"],
+                dependencies: ["BrigSystem", "BrigAudit", "BrigJSONRPC", "CLibssl"],
                 swiftSettings: swiftSettings),
         // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
         .target(name: "BrigContent",
-                dependencies: ["BrigJSONRPC", "BrigProfile", "BrigAudit", .product(name: "Crypto", package: "swift-crypto")],
+                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSecrets", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(name: "BrigSandbox",
-                dependencies: ["CBrigShim", "CSeccomp"],
+                dependencies: ["BrigSystem", "CBrigShim", "CSeccomp"],
                 swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(name: "BrigRelay",
-                dependencies: ["BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
+                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
                 swiftSettings: swiftSettings),
         // Learn mode: watch a real session, write the tightest profile that still runs the server.
         .target(name: "BrigLearn",
-                dependencies: ["BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
+                dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
                 swiftSettings: swiftSettings),
         // Host configs (Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf, Cline): finding them,
         // JSONC with exact positions, and the minimal edits of `brig wrap`/`unwrap`.
-        .target(name: "BrigHostConfig", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
+        .target(name: "BrigHostConfig", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
         .target(name: "BrigCLI",
-                dependencies: ["BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig", "BrigForward",
+                dependencies: ["BrigSystem", "BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig", "BrigForward",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
 
-        .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigJSONRPC"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigProfileTests", dependencies: ["BrigProfile"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigPolicyTests", dependencies: ["BrigPolicy"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigContentTests", dependencies: ["BrigContent"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigAuditTests", dependencies: ["BrigAudit"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigForwardTests", dependencies: ["BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSandbox"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigLearnTests", dependencies: ["BrigLearn"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigRelayTests", dependencies: ["BrigRelay"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigHostConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigSystemTests", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigSecretsTests", dependencies: ["BrigSystem", "BrigSecrets"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigProfileTests", dependencies: ["BrigSystem", "BrigProfile"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigPolicyTests", dependencies: ["BrigSystem", "BrigPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigContentTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigContent"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigAuditTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigAudit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigForwardTests", dependencies: ["BrigSystem", "BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSystem", "BrigSandbox"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigLearn"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigRelayTests", dependencies: ["BrigSystem", "BrigRelay"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigSystem", "BrigHostConfig"], swiftSettings: swiftSettings),
     ]
 )

@@ -1,7 +1,8 @@
+import BrigSystem
+public import BrigSecrets
 public import BrigJSONRPC
 import BrigProfile
 import Crypto
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -15,8 +16,8 @@ import Glibc
 ///
 /// Callers (the relay's threads) only append a small item to a bounded queue: the record's time
 /// is taken there, everything else (payload parsing and redaction, JSON writing, the HMAC, the
-/// write, fsync, rotation, the anchor, syslog) happens on the log's own writer thread (a
-/// Foundation `Thread`, not the cooperative pool). The queue is guarded by one pthread mutex with
+/// write, fsync, rotation, the anchor, syslog) happens on the log's own writer thread (an
+/// `OSThread`, not the cooperative pool). The queue is guarded by one pthread mutex with
 /// two condition variables (`Queue`); the writer's state (`Writer`) is touched by the writer
 /// thread only, and by `open` before the thread starts.
 ///
@@ -52,11 +53,11 @@ public final class AuditLog: Sendable {
     /// Opens (creating it, 0600, parent directories 0700) the log and the key, reads the tail of
     /// the existing log to continue its chain, and starts the writer thread.
     public static func open(_ options: AuditOptions) throws(AuditError) -> AuditLog {
-        let env = options.environment ?? processEnvironment()
+        let env = options.environment ?? ProcessEnvironment.snapshot()
         let settings = options.settings
         let safeName = String(options.sessionName.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
         let name = safeName.isEmpty || safeName.hasPrefix(".") ? "brig" + safeName : safeName
-        let path = options.path ?? settings.path ?? (stateHome(env) + "/brig/audit/\(name).jsonl")
+        let path = options.path ?? settings.path ?? (StateDirectory.brig(environment: env) + "/audit/\(name).jsonl")
         let keyPath = options.keyFile ?? settings.keyFile ?? AuditKey.defaultPath(environment: env)
         let key: [UInt8]
         if options.keyFile == nil && settings.keyFile == nil {
@@ -66,24 +67,16 @@ public final class AuditLog: Sendable {
         }
         let writer = try Writer(path: path, key: key, options: options)
         let log = AuditLog(path: path, anchor: settings.anchor, writer: writer, settings: settings)
-        // The writer thread takes no asynchronous signals: it starts with them blocked (a new
-        // thread inherits its creator's mask), so a process-directed signal (brig's SIGUSR1,
-        // SIGCHLD...) is never delivered to it before or after its owner installs handlers.
-        var all = sigset_t(), saved = sigset_t()
-        blockableSignals(&all)
-        pthread_sigmask(SIG_BLOCK, &all, &saved)
+        // The writer thread takes no asynchronous signals: it starts with them blocked, so a
+        // process-directed signal (brig's SIGUSR1, SIGCHLD...) is never delivered to it before
+        // or after its owner installs handlers.
         let lowerPriority = settings.fsync != .always
-        let thread = Thread { [writer] in
-            var mask = sigset_t()
-            blockableSignals(&mask)
-            pthread_sigmask(SIG_BLOCK, &mask, nil)
+        let started = OSThread.start(name: "brig-audit", blockingSignals: true) { [writer] in
             // Linux nice values are per thread (who = 0 is the calling thread): this one yields to the relay.
             if lowerPriority { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5) }
             writer.run()
         }
-        thread.name = "brig-audit"
-        thread.start()
-        pthread_sigmask(SIG_SETMASK, &saved, nil)
+        guard started else { throw AuditError("\(path): cannot start the audit writer thread: \(SystemError.text())") }
         return log
     }
 
@@ -537,14 +530,8 @@ final class Queue: @unchecked Sendable {
     }
 }
 
-/// Every signal but the synchronous faults.
-func blockableSignals(_ set: inout sigset_t) {
-    sigfillset(&set)
-    for s in [SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS] { sigdelset(&set, s) }
-}
-
 func stderrLine(_ s: String) {
     var text = s
     text.append("\n")
-    text.withUTF8 { _ = writeAll(2, Array($0)[...]) }
+    text.withUTF8 { _ = FileSystem.writeAll(2, UnsafeRawBufferPointer($0)) }
 }

@@ -4,6 +4,7 @@ import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
+import BrigSystem
 
 /// The keyed hash chain.
 ///
@@ -39,7 +40,7 @@ enum Chain {
               line[(s + 72)...].elementsEqual([0x22, 0x7D, 0x7D]) else { return nil }
         var hexBytes = Substring("")
         hexBytes = Substring(decoding: line[(s + 8)..<(s + 72)], as: UTF8.self)
-        guard let mac = unhex(hexBytes.utf8), mac.count == 32 else { return nil }
+        guard let mac = Hex.decode(hexBytes.utf8), mac.count == 32 else { return nil }
         var canonical = Array(line[line.startIndex..<s])
         canonical.append(0x7D)
         canonical.append(0x7D)
@@ -99,30 +100,23 @@ struct ChainSigner: @unchecked Sendable {
 public enum AuditKey {
     /// `$XDG_STATE_HOME/brig/audit.key` (XDG_STATE_HOME defaults to `$HOME/.local/state`).
     public static func defaultPath(environment: [String: String]) -> String {
-        stateHome(environment) + "/brig/audit.key"
+        StateDirectory.brig(environment: environment) + "/audit.key"
     }
 
     /// Reads the key at `path`.
     public static func load(_ path: String) throws(AuditError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw AuditError("cannot read audit key \(path): \(errnoText())") }
-        defer { close(fd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        var n = 0
-        while n < buf.count {
-            let r = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress! + n, $0.count - n) }
-            if r < 0 {
-                if errno == EINTR { continue }
-                throw AuditError("cannot read audit key \(path): \(errnoText())")
-            }
-            if r == 0 { break }
-            n += r
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.contents(of: path, limit: 256)
+        } catch where error.code == EFBIG {
+            throw AuditError("audit key \(path) is not 32 bytes (or 64 hex digits); it has more than 256 bytes")
+        } catch {
+            throw AuditError("cannot read audit key \(path): \(SystemError.text(error.code))")
         }
-        let bytes = Array(buf[0..<n])
         if bytes.count == 32 { return bytes }
         var text = bytes
         while let l = text.last, l == 0x0A || l == 0x0D || l == 0x20 { text.removeLast() }
-        if text.count == 64, let k = unhex(String(decoding: text, as: UTF8.self)) { return k }
+        if text.count == 64, let k = Hex.decode(String(decoding: text, as: UTF8.self)) { return k }
         throw AuditError("audit key \(path) is not 32 bytes (or 64 hex digits); it has \(bytes.count) bytes")
     }
 
@@ -130,7 +124,7 @@ public enum AuditKey {
     /// it does not exist.
     public static func loadOrCreate(_ path: String) throws(AuditError) -> [UInt8] {
         if access(path, F_OK) == 0 { return try load(path) }
-        try makeDirectories(parent(of: path))
+        do { try FileSystem.makeDirectories(FileSystem.parent(of: path)) } catch { throw AuditError(error.description) }
         var key = [UInt8](repeating: 0, count: 32)
         var rng = SystemRandomNumberGenerator()
         for i in 0..<32 { key[i] = UInt8.random(in: 0...255, using: &rng) }
@@ -138,101 +132,20 @@ public enum AuditKey {
         // same moment finds either no key or the whole key, never an empty file.
         let tmp = path + ".\(getpid()).\(UInt32.random(in: 0...UInt32.max, using: &rng)).tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditError("cannot create audit key \(tmp): \(errnoText())") }
+        guard fd >= 0 else { throw AuditError("cannot create audit key \(tmp): \(SystemError.text())") }
         defer { unlink(tmp) }
-        guard writeAll(fd, key[...]) else {
+        guard FileSystem.writeAll(fd, key[...]) else {
             let e = errno
             close(fd)
-            throw AuditError("cannot write audit key \(tmp): \(errnoText(e))")
+            throw AuditError("cannot write audit key \(tmp): \(SystemError.text(e))")
         }
         fsync(fd)
         close(fd)
         if link(tmp, path) != 0 {
             if errno == EEXIST { return try load(path) }  // another brig created it first
-            throw AuditError("cannot create audit key \(path): \(errnoText())")
+            throw AuditError("cannot create audit key \(path): \(SystemError.text())")
         }
         return key
-    }
-}
-
-func stateHome(_ env: [String: String]) -> String {
-    if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x }
-    var home = env["HOME"] ?? ""
-    if home.isEmpty, let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { home = String(cString: dir) }
-    return (home.isEmpty ? "/" : home) + "/.local/state"
-}
-
-func processEnvironment() -> [String: String] {
-    var d: [String: String] = [:]
-    var p = environ
-    while let entry = p.pointee {
-        let e = String(cString: entry)
-        if let eq = e.firstIndex(of: "=") { d[String(e[..<eq])] = String(e[e.index(after: eq)...]) }
-        p += 1
-    }
-    return d
-}
-
-func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }
-
-func parent(of path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return "." }
-    let dir = String(path[..<slash])
-    return dir.isEmpty ? "/" : dir
-}
-
-/// `mkdir -p` with mode 0700 for the directories it creates.
-func makeDirectories(_ path: String) throws(AuditError) {
-    if path.isEmpty || path == "/" || path == "." { return }
-    var st = stat()
-    if stat(path, &st) == 0 {
-        guard st.st_mode & S_IFMT == S_IFDIR else { throw AuditError("\(path) is not a directory") }
-        return
-    }
-    try makeDirectories(parent(of: path))
-    if mkdir(path, 0o700) != 0 && errno != EEXIST {
-        throw AuditError("cannot create directory \(path): \(errnoText())")
-    }
-}
-
-/// Writes all of `bytes`; false with `errno` set on failure.
-func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
-    bytes.withUnsafeBytes { writeAll(fd, $0) }
-}
-
-/// Writes all of `bytes`; false with `errno` set on failure.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    guard let base = bytes.baseAddress else { return true }
-    var off = 0
-    while off < bytes.count {
-        let n = write(fd, base + off, bytes.count - off)
-        if n < 0 {
-            if errno == EINTR { continue }
-            return false
-        }
-        if n == 0 { errno = EIO; return false }
-        off += n
-    }
-    return true
-}
-
-/// The whole file, or nil with errno set.
-func readFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var st = stat()
-    if fstat(fd, &st) == 0 { out.reserveCapacity(Int(st.st_size)) }
-    var buf = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if n == 0 { return out }
-        out.append(contentsOf: buf[0..<n])
     }
 }
 
@@ -244,19 +157,16 @@ func sha256File(_ path: String) -> String? {
     var h = SHA256()
     var buf = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
+        let n = retryingInterrupted { buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+        if n < 0 { return nil }
         if n == 0 { break }
         h.update(data: buf[0..<n])
     }
-    return hex(h.finalize())
+    return Hex.encode(h.finalize())
 }
 
 func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
-    hex(SHA256.hash(data: Array(bytes)))
+    Hex.encode(SHA256.hash(data: Array(bytes)))
 }
 
 /// The last complete line of a file (read backwards in chunks), and whether the file ends in a

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 import Crypto
 
@@ -92,8 +93,8 @@ extension AuditVerifier {
         /// One line (or the rest of one after a torn head): a gap note, a record, or damage.
         func take(_ slice: ArraySlice<UInt8>, file: String, lineNo: Int, isLast: Bool) {
             if slice.starts(with: InterleavedVerification.gapNotePrefix), let note = RecordFields(line: slice),
-               let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(unhex),
-               let next = g["next_mac"]?.stringValue.flatMap(unhex) {
+               let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(Hex.decode),
+               let next = g["next_mac"]?.stringValue.flatMap(Hex.decode) {
                 let where_ = "\(g["host"]?.stringValue ?? "?") (\(g["log"]?.stringValue ?? "?"))"
                 gapNotes[next] = (after, where_, "\(file):\(lineNo)")
                 return
@@ -243,8 +244,8 @@ extension AuditVerifier {
         var logs: [(file: String, bytes: [UInt8])] = []
         var report = InterleavedVerification()
         for file in files {
-            guard let data = readFile(file) else {
-                report.problems.append(.init(damage: .deleted, file: file, line: 0, sequence: nil, message: "cannot read: \(errnoText())"))
+            guard let data = FileSystem.read(file, limit: .max) else {
+                report.problems.append(.init(damage: .deleted, file: file, line: 0, sequence: nil, message: "cannot read: \(SystemError.text())"))
                 return report
             }
             logs.append((file, data))

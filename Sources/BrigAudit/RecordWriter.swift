@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 
 #if canImport(Glibc)
@@ -248,7 +249,7 @@ func appendJSONString(_ s: String, to out: ByteBuffer) {
             case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
             default:
-                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, Hex.digits[Int(b >> 4)], Hex.digits[Int(b & 0xF)]])
             }
             run = i + 1
         }
@@ -405,36 +406,3 @@ public func parseTimestamp(_ text: String) -> Int64? {
     let days = era * 146_097 + doe - 719_468
     return ((days * 86400 + h * 3600 + mi * 60 + s) * 1_000_000) + frac
 }
-
-let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-
-func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-    var out: [UInt8] = []
-    for b in bytes {
-        out.append(hexDigits[Int(b >> 4)])
-        out.append(hexDigits[Int(b & 0xF)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-func unhex(_ text: Substring.UTF8View) -> [UInt8]? {
-    guard text.count % 2 == 0 else { return nil }
-    var out: [UInt8] = []
-    out.reserveCapacity(text.count / 2)
-    var hi: UInt8 = 0, odd = false
-    for c in text {
-        let v: UInt8
-        switch c {
-        case 0x30...0x39: v = c - 0x30
-        case 0x61...0x66: v = c - 0x61 + 10
-        case 0x41...0x46: v = c - 0x41 + 10
-        default: return nil
-        }
-        if odd { out.append(hi << 4 | v) } else { hi = v }
-        odd.toggle()
-    }
-    return out
-}
-
-func unhex(_ text: String) -> [UInt8]? { unhex(Substring(text).utf8) }

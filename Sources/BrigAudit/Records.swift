@@ -1,3 +1,5 @@
+import BrigSystem
+import BrigSecrets
 import BrigJSONRPC
 import BrigProfile
 import Crypto
@@ -198,7 +200,7 @@ extension Writer {
                 if SecretScan.mayNameSensitiveMember(part, names: redactor.names) { return true }
                 // Values as the reader of the record will decode them: `\u0041KIA...` is a key too.
                 return JSONEscapes.withDecoded(part) { text in
-                    SecretScan.hasSecretPrefix(text) || redactor.secretNeedles.contains { SecretScan.contains(text, $0) }
+                    SecretScan.hasSecretPrefix(text) || redactor.secretNeedles.contains { ByteSearch.contains(text, $0) }
                 }
             }
             if mayNeedRedacting(r.params) || mayNeedRedacting(r.result) || mayNeedRedacting(r.error) { return false }

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigJSONRPC
 import Crypto
 
@@ -25,8 +26,8 @@ public struct RecordFields: Sendable {
         if case .number(let n)? = event?["sequence"] { sequence = UInt64(n) }
         action = event?["action"]?.stringValue
         sessionID = brig?["session"]?["id"]?.stringValue
-        if let m = brig?["mac"]?.stringValue, let b = unhex(m), b.count == 32 { mac = b }
-        if let m = brig?["prev_mac"]?.stringValue, let b = unhex(m), b.count == 32 { prevMAC = b }
+        if let m = brig?["mac"]?.stringValue, let b = Hex.decode(m), b.count == 32 { mac = b }
+        if let m = brig?["prev_mac"]?.stringValue, let b = Hex.decode(m), b.count == 32 { prevMAC = b }
     }
 
     /// A value by dotted path (`mcp.decision.rule`).
@@ -93,7 +94,7 @@ public enum AuditVerifier {
             return [path]
         }
         // Every PATH.N in the directory (gaps included: a missing file is then caught as deleted records).
-        let dir = parent(of: path)
+        let dir = FileSystem.parent(of: path)
         // The file's own name: all of `path` when it has no slash (typed from the log's directory).
         let base = String(path[(path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex)...])
         var numbers: [Int] = []
@@ -125,11 +126,11 @@ public enum AuditVerifier {
     public static func verify(files: [String], key keyBytes: [UInt8], anchor: String? = nil) -> AuditVerification {
         var logs: [(file: String, bytes: [UInt8])] = []
         for file in files {
-            guard let data = readFile(file) else {
+            guard let data = FileSystem.read(file, limit: .max) else {
                 var report = AuditVerification()
                 report.files = files
                 report.problem = .init(damage: .deleted, file: file, line: 0, sequence: nil,
-                                       message: "cannot read: \(errnoText())")
+                                       message: "cannot read: \(SystemError.text())")
                 return report
             }
             logs.append((file, data))
@@ -230,7 +231,7 @@ public enum AuditVerifier {
                         let missing = seq - l.seq - 1
                         let range = missing == 1 ? "record \(l.seq + 1) is" : "records \(l.seq + 1)-\(seq - 1) are"
                         if f.action == "session-start", !l.ended {
-                            return problem(e, .truncated, "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(hex(prev).prefix(16))...)")
+                            return problem(e, .truncated, "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(Hex.encode(prev).prefix(16))...)")
                         }
                         return problem(e, .deleted, "\(range) missing")
                     }
@@ -258,9 +259,9 @@ public enum AuditVerifier {
             i += 1
         }
         if let anchor {
-            guard let data = readFile(anchor), let a = RecordFields(line: data[...].prefix { $0 != 0x0A }),
+            guard let data = FileSystem.read(anchor, limit: .max), let a = RecordFields(line: data[...].prefix { $0 != 0x0A }),
                   case .number(let n)? = a.value["sequence"], let aseq = UInt64(n),
-                  let amacHex = a.value["mac"]?.stringValue, let amac = unhex(amacHex) else {
+                  let amacHex = a.value["mac"]?.stringValue, let amac = Hex.decode(amacHex) else {
                 report.problem = .init(damage: .truncated, file: anchor, line: 0, sequence: nil,
                                        message: "cannot read the anchor")
                 return report
@@ -293,7 +294,7 @@ public enum AuditReader {
     public static func records(files: [String]) -> [RecordFields] {
         var out: [RecordFields] = []
         for file in files {
-            guard let data = readFile(file) else { continue }
+            guard let data = FileSystem.read(file, limit: .max) else { continue }
             for line in data.split(separator: 0x0A, omittingEmptySubsequences: true) {
                 if let r = RecordFields(line: line) { out.append(r) }
             }
@@ -303,7 +304,7 @@ public enum AuditReader {
 
     /// The default log of a profile (or command) name: `$XDG_STATE_HOME/brig/audit/NAME.jsonl`.
     public static func defaultPath(name: String, environment: [String: String]) -> String {
-        stateHome(environment) + "/brig/audit/\(name).jsonl"
+        StateDirectory.brig(environment: environment) + "/audit/\(name).jsonl"
     }
 }
 
@@ -499,14 +500,7 @@ public final class AuditFollower {
 
     /// Every complete line of an open file, from its start.
     private static func lines(of fd: Int32, device: UInt64, inode: UInt64, into lines: inout [FollowedLine]) {
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            data += buf[0..<n]
-        }
+        let data = (try? FileSystem.contents(of: fd, limit: .max)) ?? []
         var start = 0
         while let nl = data[start...].firstIndex(of: 0x0A) {
             if nl > start {
@@ -520,8 +514,7 @@ public final class AuditFollower {
     private func drain(into lines: inout [FollowedLine], limit: Int) {
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while lines.count < limit {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
+            let n = retryingInterrupted { buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
             if n <= 0 { break }
             pending.append(contentsOf: buf[0..<n])
             var start = 0

@@ -1,7 +1,8 @@
+import BrigSystem
+import BrigSecrets
 import BrigJSONRPC
 import BrigProfile
 import Crypto
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -81,7 +82,7 @@ final class Writer: @unchecked Sendable {
         self.settings = options.settings
         self.redactor = Redactor(extraKeys: options.settings.redactKeys, secretValues: options.secretValues)
         var rng = SystemRandomNumberGenerator()
-        self.sessionID = hex((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        self.sessionID = Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255, using: &rng) })
         self.sessionIDBytes = Array(sessionID.utf8)
         self.brigMembers = Writer.brigMembers(sessionID: sessionIDBytes)
         self.anchorPath = toStderr ? nil : options.settings.anchor
@@ -95,10 +96,10 @@ final class Writer: @unchecked Sendable {
             chainNote = [("previous_tail", .string("none (stderr)"))]
             return
         }
-        try makeDirectories(parent(of: path))
+        do { try FileSystem.makeDirectories(FileSystem.parent(of: path)) } catch { throw AuditError(error.description) }
         readTail()
         fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw AuditError("cannot open audit log \(path): \(errnoText())") }
+        guard fd >= 0 else { throw AuditError("cannot open audit log \(path): \(SystemError.text())") }
         var st = stat()
         if fstat(fd, &st) == 0 {
             fileSize = Int64(st.st_size)
@@ -106,7 +107,7 @@ final class Writer: @unchecked Sendable {
         }
         if partialTail {
             // A write was cut short (crash, disk full): end that line so ours start clean.
-            if writeAll(fd, [0x0A][...]) { fileSize += 1 }
+            if FileSystem.writeAll(fd, [0x0A][...]) { fileSize += 1 }
         }
     }
 
@@ -139,7 +140,7 @@ final class Writer: @unchecked Sendable {
             }
             if partial && file == path { status = "partial-line" }
             note.append(("previous_sequence", .number(String(seq))))
-            note.append(("previous_mac", .string(hex(mac))))
+            note.append(("previous_mac", .string(Hex.encode(mac))))
             note.append(("previous_tail", .string(status)))
             note.append(("previous_session_ended", .bool(fields.action == "session-end")))
             chainNote = note
@@ -348,7 +349,7 @@ final class Writer: @unchecked Sendable {
     /// Writes a batch at the end of the file; on failure cuts the file back to where it was, so
     /// the log stays a sequence of whole records.
     private func writeRecords(_ bytes: UnsafeRawBufferPointer, count: Int) -> Bool {
-        if writeAll(fd, bytes) {
+        if FileSystem.writeAll(fd, bytes) {
             fileSize += Int64(bytes.count)
             dirty = true
             if failing {
@@ -374,7 +375,7 @@ final class Writer: @unchecked Sendable {
         failing = true
         let consequence = settings.onFailure == .block
             ? "the relay stops (on_failure: block)" : "records are lost until writes succeed (on_failure: continue)"
-        stderrLine("brig: audit: cannot \(what) \(path): \(errnoText(code)); \(consequence)")
+        stderrLine("brig: audit: cannot \(what) \(path): \(SystemError.text(code)); \(consequence)")
     }
 
     // MARK: Rotation, anchor, syslog
@@ -407,7 +408,7 @@ final class Writer: @unchecked Sendable {
         var w = ObjectWriter(capacity: 200)
         w.beginObject()
         w.int("sequence", sequence)
-        w.string("mac", hex(prevMAC))
+        w.string("mac", Hex.encode(prevMAC))
         w.string("session", sessionID)
         w.string("@timestamp", formatTimestamp(nowMicros()))
         w.string("log", path)
@@ -415,18 +416,18 @@ final class Writer: @unchecked Sendable {
         w.out.append(0x0A)
         let line = w.out.array
         let tmp = anchorPath + ".tmp"
-        do throws(AuditError) { try makeDirectories(parent(of: anchorPath)) } catch {}
+        try? FileSystem.makeDirectories(FileSystem.parent(of: anchorPath))
         let afd = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         var ok = afd >= 0
         if ok {
-            ok = writeAll(afd, line[...])
+            ok = FileSystem.writeAll(afd, line[...])
             if settings.fsync != .never { fsync(afd) }
             Glibc.close(afd)
             ok = ok && rename(tmp, anchorPath) == 0
         }
         if !ok, !anchorFailed {
             anchorFailed = true
-            stderrLine("brig: audit: cannot write anchor \(anchorPath): \(errnoText())")
+            stderrLine("brig: audit: cannot write anchor \(anchorPath): \(SystemError.text())")
         }
     }
 
@@ -449,7 +450,7 @@ final class Writer: @unchecked Sendable {
                 Glibc.close(syslogFD)
                 syslogFD = -1
                 syslogFailed = true
-                stderrLine("brig: audit: syslog: cannot reach \(syslogSocket): \(errnoText())")
+                stderrLine("brig: audit: syslog: cannot reach \(syslogSocket): \(SystemError.text())")
                 return
             }
         }

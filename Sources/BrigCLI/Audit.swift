@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigAudit
 import BrigForward
@@ -32,7 +33,7 @@ struct AuditLocation: ParsableArguments {
         "Take the log path, key file and anchor from this profile's audit: section.", valueName: "NAME|FILE"))
     var profile: String?
 
-    var environment: [String: String] { HostEnvironment.dictionary() }
+    var environment: [String: String] { ProcessEnvironment.snapshot() }
 
     func loadProfile() -> Profile? {
         guard let profile else { return nil }
@@ -430,19 +431,10 @@ extension Brig.Audit {
             do { try forwarder.run() } catch { Brig.fail(error.description) }
         }
 
-        private func stateDirectory() -> String {
-            let env = location.environment
-            if let x = env["XDG_STATE_HOME"], x.hasPrefix("/") { return x + "/brig/forward" }
-            let home = env["HOME"] ?? "/"
-            return home + "/.local/state/brig/forward"
-        }
+        private func stateDirectory() -> String { StateDirectory.brig(environment: location.environment) + "/forward" }
 
         private func makeDirectories(_ path: String) {
-            var cur = ""
-            for part in path.split(separator: "/") {
-                cur += "/" + part
-                if mkdir(cur, 0o700) != 0 && errno != EEXIST { Brig.fail("\(cur): cannot create: \(String(cString: strerror(errno)))") }
-            }
+            do { try FileSystem.makeDirectories(path, mode: 0o700) } catch { Brig.fail(error.description) }
         }
 
         private func machineName() -> String {

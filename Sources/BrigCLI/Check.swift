@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigProfile
 import BrigRelay
@@ -68,7 +69,7 @@ extension Brig {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
-            let env = HostEnvironment.dictionary()
+            let env = ProcessEnvironment.snapshot()
             let decision = sandbox.workingDirectoryDecision(environment: env)
             let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions,
                                                          workdirGranted: decision.granted)
@@ -157,7 +158,7 @@ extension Brig {
         /// Decides each message of a transcript; returns the exit code.
         static func explain(file: String, engine: PolicyEngine) -> Int32 {
             InputPath.requireReadableFile(file, label: "--explain")
-            guard let bytes = Learn.readFile(file) else { Brig.fail("--explain \(InputPath.shown(file)): \(String(cString: strerror(errno)))") }
+            guard let bytes = FileSystem.read(file) else { Brig.fail("--explain \(InputPath.shown(file)): \(SystemError.text())") }
             let gate = PolicyGate(engine: engine)
             var bad = 0, messages = 0
             for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {

@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -31,12 +32,12 @@ enum InputPath {
         if path.isEmpty { return "empty path" }
         var st = stat()
         guard stat(path, &st) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = SystemError.text()
             return path == "-" && errno == ENOENT ? reason + " (brig reads no standard input here: give a file)" : reason
         }
         if st.st_mode & S_IFMT == S_IFDIR { return "is a directory" }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        guard fd >= 0 else { return SystemError.text() }
         close(fd)
         return nil
     }

@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigJSONRPC
 import BrigLearn
@@ -74,7 +75,7 @@ extension Brig {
             var transcript: [[UInt8]]?
             if let replay {
                 InputPath.requireReadableFile(replay, label: "--replay")
-                guard let text = Learn.readFile(replay) else { Brig.fail("--replay \(InputPath.shown(replay)): \(String(cString: strerror(errno)))") }
+                guard let text = FileSystem.read(replay) else { Brig.fail("--replay \(InputPath.shown(replay)): \(SystemError.text())") }
                 var lines: [[UInt8]] = []
                 for (index, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                     let t = raw.drop { $0 == 0x20 || $0 == 0x09 }
@@ -113,7 +114,7 @@ extension Brig {
             if let diff {
                 Learn.printDiff(result, against: diff, context: context, report: report)
             } else {
-                guard Learn.writeFile(outPath, result.yaml) else { Brig.fail("--out \(outPath): \(String(cString: strerror(errno)))") }
+                guard Learn.writeFile(outPath, result.yaml) else { Brig.fail("--out \(outPath): \(SystemError.text())") }
                 report("brig learn: wrote \(outPath): \(result.read.count) read, \(result.write.count) write, \(result.exec.count) exec grants; "
                     + "network \(result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
                     + "\(result.tools.count) tool\(result.tools.count == 1 ? "" : "s")"
@@ -176,7 +177,6 @@ extension Brig {
                                  : "brig learn --diff \(file): this run needs \(lines.count) more grant\(lines.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n"))
         }
 
-        static func readFile(_ path: String) -> [UInt8]? { FileSystem.read(path) }
 
         static func writeFile(_ path: String, _ text: String) -> Bool { FileSystem.write(path, Array(text.utf8)) }
     }

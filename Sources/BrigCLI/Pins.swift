@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigContent
 import BrigProfile
@@ -82,7 +83,7 @@ struct PinTarget: ParsableArguments {
         guard let profile else { return nil }
         var name = profile
         if profile.contains("/") || profile.hasSuffix(".yaml") || profile.hasSuffix(".yml") {
-            let env = HostEnvironment.dictionary()
+            let env = ProcessEnvironment.snapshot()
             let context = ProfileContext(home: env["HOME"] ?? "/", workdir: currentDirectory(), tmpdir: "/tmp",
                                          environment: env)
             do {

@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigRelay
 import BrigSandbox
@@ -24,7 +25,7 @@ extension Brig {
         )
 
         @Option(name: .customLong("max-message-size"), help: ArgumentHelp(
-            "Largest message accepted in either direction (bytes; KiB/MiB suffixes).", valueName: "SIZE"))
+            "Largest message accepted in either direction: 16MiB, 16M (the same) or 16MB (decimal), 1KiB to 1GiB.", valueName: "SIZE"))
         var maxMessageSizeOption: String?
 
         var maxMessageSize: String { maxMessageSizeOption ?? "16MiB" }
@@ -68,7 +69,7 @@ extension Brig {
 
         public func validate() throws {
             try ServerCommand.validate(command, for: self, usage: "brig [run] [OPTIONS] -- COMMAND [ARGS...]")
-            guard (try? ByteSize.parse(maxMessageSize)) != nil else {
+            guard ByteSize.parse(maxMessageSize) != nil else {
                 throw ValidationError("--max-message-size: '\(maxMessageSize)' is not a size (e.g. 16MiB, 65536)")
             }
             for (flag, value) in [("--grace", grace), ("--kill-after", killAfter)] {
@@ -76,7 +77,7 @@ extension Brig {
                     throw ValidationError("\(flag): '\(value)' is not a number of seconds between 0 and 86400")
                 }
             }
-            guard let size = try? ByteSize.parse(maxMessageSize), size >= 1024, size <= 1 << 30 else {
+            guard let size = ByteSize.parse(maxMessageSize), size >= 1024, size <= 1 << 30 else {
                 throw ValidationError("--max-message-size: '\(maxMessageSize)' must be a size between 1KiB and 1GiB")
             }
             try sandbox.validateWorkdir()
@@ -87,7 +88,7 @@ extension Brig {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             var relay = RelayConfiguration()
-            relay.maximumMessageBytes = (try? ByteSize.parse(maxMessageSize)) ?? relay.maximumMessageBytes
+            relay.maximumMessageBytes = ByteSize.parse(maxMessageSize).map { Int($0) } ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
             var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
@@ -212,7 +213,7 @@ struct Prepared {
         var text: String?
         if builtin {
             text = ProfileLoader.builtinText(String(profile.source.dropFirst("builtin:".count)))
-        } else if let bytes = Brig.Learn.readFile(profile.source) {
+        } else if let bytes = FileSystem.read(profile.source) {
             text = String(decoding: bytes, as: UTF8.self)
         }
         let features = plan.features
@@ -229,7 +230,7 @@ struct Prepared {
     static func make(argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
                      relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false,
                      auditLog: String? = nil) -> Prepared {
-        let hostEnvironment = HostEnvironment.dictionary()
+        let hostEnvironment = ProcessEnvironment.snapshot()
         let workdir = sandbox.resolvedWorkdir()
         let executable: String
         do throws(CommandResolver.Failure) {
@@ -241,7 +242,7 @@ struct Prepared {
             }
         }
         var p = Prepared(argv: argv, executable: executable,
-                         spec: SpawnSpec(executable: executable, arguments: argv, environment: HostEnvironment.entries(),
+                         spec: SpawnSpec(executable: executable, arguments: argv, environment: ProcessEnvironment.entries(),
                                          workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2),
                          relay: relay, hostEnvironment: hostEnvironment)
         guard confine else { return p }
@@ -299,30 +300,3 @@ struct Prepared {
     }
 }
 
-/// Sizes written as `65536`, `64KiB`, `16MiB`, `1GiB` (also KB/MB/GB as powers of 1000).
-public enum ByteSize {
-    public struct Invalid: Error {}
-
-    public static func parse(_ text: String) throws -> Int {
-        let t = text.trimmingCharacters()
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
-                                      ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("K", 1 << 10),
-                                      ("M", 1 << 20), ("G", 1 << 30), ("B", 1)]
-        for (suffix, factor) in units where t.hasSuffix(suffix) {
-            let number = t.dropLast(suffix.count).trimmingCharacters()
-            guard let v = Double(number), v >= 0, v * Double(factor) < 9e18 else { throw Invalid() }
-            return Int(v * Double(factor))
-        }
-        guard let v = Int(t), v >= 0 else { throw Invalid() }
-        return v
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters() -> String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}

@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigProfile
 import BrigRelay
@@ -47,7 +48,7 @@ public struct SandboxOptions: ParsableArguments {
     var noArgumentGrants = false
 
     @Option(name: .customLong("memory"), help: ArgumentHelp(
-        "Memory the server's processes may use together (a memory cgroup as root, else RLIMIT_AS), or unlimited.",
+        "Memory the server's processes may use together (a memory cgroup as root, else RLIMIT_AS): 2GiB, 2G, 1.5GiB, 2GB, or unlimited.",
         valueName: "SIZE"))
     var memory: String?
 
@@ -77,7 +78,7 @@ public struct SandboxOptions: ParsableArguments {
         o.noArgumentGrants = noArgumentGrants
         o.noView = noView
         if let memory {
-            o.memory = memory == "unlimited" ? UInt64.max : (try? ByteSize.parse(memory)).map { UInt64($0) }
+            o.memory = ByteSize.parse(memory)
         }
         return o
     }
@@ -85,12 +86,12 @@ public struct SandboxOptions: ParsableArguments {
     /// A --memory that is not a size, and broad --rw/--ro without --allow-broad-grant, are usage errors.
     func validateGrants() throws {
         if let memory, memory != "unlimited" {
-            guard let size = try? ByteSize.parse(memory), size >= 1 << 20 else {
+            guard let size = ByteSize.parse(memory), size >= 1 << 20 else {
                 throw ValidationError("--memory: '\(memory)' is not a size of at least 1MiB (e.g. 2GiB) or unlimited")
             }
         }
         guard !allowBroadGrant else { return }
-        let safety = grantSafety(environment: HostEnvironment.dictionary())
+        let safety = grantSafety(environment: ProcessEnvironment.snapshot())
         for (flag, paths) in [("--rw", readWrite), ("--ro", readOnly)] {
             for path in paths {
                 let absolute = path.hasPrefix("/") ? path : resolvedWorkdirOfProcess() + "/" + path
@@ -103,18 +104,12 @@ public struct SandboxOptions: ParsableArguments {
 
     /// The user's home and brig's own state directories, which no grant may cover.
     func grantSafety(environment: [String: String], auditLog: String? = nil) -> GrantSafety {
-        let home = SandboxOptions.home(environment)
+        let home = ProcessEnvironment.home(environment)
         var state = [ContentGuard.defaultStateDirectory(environment: environment)]
         if let auditLog, auditLog != "-" { state.append(FileSystem.parent(of: auditLog.hasPrefix("/") ? auditLog : resolvedWorkdirOfProcess() + "/" + auditLog)) }
         return GrantSafety(home: home, stateDirectories: state)
     }
 
-    /// `$HOME`, else the user's home from the password database, else `/`.
-    static func home(_ environment: [String: String]) -> String {
-        if let home = environment["HOME"] { return home }
-        guard let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir else { return "/" }
-        return String(cString: dir)
-    }
 
     /// Whether the working directory is granted; brig's own errors end the process (125).
     func workingDirectoryDecision(environment: [String: String], auditLog: String? = nil) -> WorkingDirectoryDecision {
@@ -154,7 +149,7 @@ public struct SandboxOptions: ParsableArguments {
     /// `onFailure` (which removes what the run made so far, such as its private directory).
     func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
                      workdirGranted: Bool = true, onFailure: () -> Void = {}) -> (Profile, ProfileContext) {
-        let home = SandboxOptions.home(environment)
+        let home = ProcessEnvironment.home(environment)
         var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         context.workdirGranted = workdirGranted
         do {
@@ -169,23 +164,3 @@ public struct SandboxOptions: ParsableArguments {
 }
 
 /// brig's own environment as a dictionary and as "NAME=VALUE" strings.
-enum HostEnvironment {
-    static func entries() -> [String] {
-        var result: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            result.append(String(cString: entry))
-            p += 1
-        }
-        return result
-    }
-
-    static func dictionary() -> [String: String] {
-        var d: [String: String] = [:]
-        for e in entries() {
-            guard let eq = e.firstIndex(of: "=") else { continue }
-            d[String(e[..<eq])] = String(e[e.index(after: eq)...])
-        }
-        return d
-    }
-}

@@ -1,3 +1,4 @@
+import BrigSystem
 public import ArgumentParser
 import BrigHostConfig
 import BrigContent
@@ -150,8 +151,8 @@ public struct HostConfigOptions: ParsableArguments {
 
     /// The files named with --config, else every host config found here.
     func load() -> [LoadedConfig] {
-        let env = HostEnvironment.dictionary()
-        let home = SandboxOptions.home(env)
+        let env = ProcessEnvironment.snapshot()
+        let home = ProcessEnvironment.home(env)
         let cwd = HostConfigOptions.currentDirectory()
         let known = HostDiscovery.candidates(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd)
         if configs.isEmpty {
@@ -200,7 +201,7 @@ struct WrapSession {
     /// brig's own errors met (printed as they come); the exit code is 125 when there is one.
     var failed = false
     let store = WrapStore(stateDirectory: ContentGuard.defaultStateDirectory())
-    let home = SandboxOptions.home(HostEnvironment.dictionary())
+    let home = ProcessEnvironment.home(ProcessEnvironment.snapshot())
 
     /// Per config index: brig's records of the entries it wrapped there.
     var records: [Int: [WrapRecord]] = [:]
@@ -447,7 +448,7 @@ enum ServerCheck {
     static func run(name: String, files: HostConfigOptions) throws {
         let configs = files.load()
         let brigCommands: Set<String> = [HostConfigOptions.selfPath()]
-        let home = SandboxOptions.home(HostEnvironment.dictionary())
+        let home = ProcessEnvironment.home(ProcessEnvironment.snapshot())
         var found = false
         for c in configs {
             for e in c.entries where e.name == name {
@@ -516,7 +517,7 @@ enum ServerCheck {
         print("host starts it in: \(start)  (\(how))" + (options.contains("--workdir") ? "; brig's --workdir replaces it" : ""))
         print("")
         guard chdir(start) == 0 else {
-            Brig.fail("\(c.file.path):\(e.line): \(e.name) starts in \(start): \(String(cString: strerror(errno)))")
+            Brig.fail("\(c.file.path):\(e.line): \(e.name) starts in \(start): \(SystemError.text())")
         }
         let runArgs: Brig.Run
         do {
@@ -528,7 +529,7 @@ enum ServerCheck {
         check.sandbox = runArgs.sandbox
         check.policyOptions = runArgs.policyOptions
         check.command = server
-        let env = HostEnvironment.dictionary()
+        let env = ProcessEnvironment.snapshot()
         if (try? CommandResolver.resolve(server[0], searchPath: env["PATH"], workingDirectory: start)) == nil {
             print("command: \(server[0]) is not found on this PATH (the host's may differ): its command and argument grants are not shown")
             print("")

@@ -1,4 +1,5 @@
-import BrigAudit
+import BrigSystem
+import BrigSecrets
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -62,5 +63,5 @@ enum ByteScan {
     }
 
     static func hasSecretPrefix(_ b: UnsafeBufferPointer<UInt8>) -> Bool { SecretScan.hasSecretPrefix(b) }
-    static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool { SecretScan.contains(b, needle) }
+    static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool { ByteSearch.contains(b, needle) }
 }

@@ -1,5 +1,6 @@
+import BrigSystem
+import BrigSecrets
 public import BrigJSONRPC
-import BrigAudit
 import BrigProfile
 import Crypto
 import Synchronization
@@ -134,14 +135,7 @@ public final class ContentGuard: Sendable {
 
     /// `$XDG_STATE_HOME/brig` when that is an absolute path, else `$HOME/.local/state/brig`.
     public static func defaultStateDirectory(environment: [String: String]? = nil) -> String {
-        func env(_ name: String) -> String? {
-            if let environment { return environment[name] }
-            return getenv(name).map { String(cString: $0) }
-        }
-        if let x = env("XDG_STATE_HOME"), x.hasPrefix("/") { return x + "/brig" }
-        var home = env("HOME") ?? ""
-        if home.isEmpty, let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir { home = String(cString: dir) }
-        return home + "/.local/state/brig"
+        StateDirectory.brig(environment: environment ?? ProcessEnvironment.snapshot())
     }
 
     /// The identity that keys a server's pins: `profileName` when given (a profile written for
@@ -167,25 +161,6 @@ public final class ContentGuard: Sendable {
         let name = first.split(separator: "/").last.map(String.init) ?? first
         guard let operand = argv.dropFirst().first(where: { !$0.hasPrefix("-") }) else { return name }
         return name + " " + operand
-    }
-
-    /// SHA-256 (lower-case hex) of a file's contents, read in 64 KiB chunks.
-    public static func sha256(ofFile path: String) throws(ContentError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ContentError("\(path): \(errorText(errno))") }
-        defer { close(fd) }
-        var hasher = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw ContentError("\(path): \(errorText(errno))")
-            }
-            if n == 0 { break }
-            buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-        }
-        return hex(hasher.finalize())
     }
 
     // MARK: Per message

@@ -1,5 +1,6 @@
+import BrigSystem
+import BrigSecrets
 public import BrigJSONRPC
-import BrigAudit
 
 /// A secret found in text going from the server to the host.
 public struct LeakFinding: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigJSONRPC
 import Crypto
 import Synchronization
@@ -282,11 +283,9 @@ public final class PinStore: Sendable {
     private func transaction<T>(readingLabel body: (inout [String: PinEntry], String?) -> T) throws(PinError) -> T {
         let outcome: Result<T, PinError> = lock.withLock { _ in
             let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard dirFD >= 0 else { return .failure(PinError("\(directory): \(errorText(errno))")) }
+            guard dirFD >= 0 else { return .failure(PinError("\(directory): \(SystemError.text())")) }
             defer { close(dirFD) }
-            while flock(dirFD, LOCK_EX) != 0 {
-                if errno != EINTR { return .failure(PinError("\(directory): lock: \(errorText(errno))")) }
-            }
+            if retryingInterrupted({ flock(dirFD, LOCK_EX) }) != 0 { return .failure(PinError("\(directory): lock: \(SystemError.text())")) }
             let original: [String: PinEntry], savedLabel: String?
             do throws(PinError) { (original, savedLabel) = try load() } catch { return .failure(error) }
             var entries = original
@@ -300,22 +299,12 @@ public final class PinStore: Sendable {
     }
 
     private func load() throws(PinError) -> (entries: [String: PinEntry], label: String?) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return ([:], nil) }
-            throw PinError("\(path): \(errorText(errno))")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PinError("\(path): \(errorText(errno))")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.contents(of: path)
+        } catch {
+            if error.code == ENOENT { return ([:], nil) }
+            throw PinError(error.description)
         }
         let doc: JSONValue
         do {
@@ -359,64 +348,28 @@ public final class PinStore: Sendable {
         members.append(("items", .object(items)))
         let doc = JSONValue.object(members)
         let text = Array((CanonicalJSON.pretty(doc) + "\n").utf8)
-        let tmp = path + ".tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw PinError("\(tmp): \(errorText(errno))") }
-        var ok = fchmod(fd, 0o600) == 0
-        var offset = 0
-        while ok, offset < text.count {
-            let n = text.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { ok = false; break }
-            offset += n
-        }
-        let err = errno
-        if ok, fsync(fd) != 0 { ok = false }
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            let e = ok ? errno : err
-            unlink(tmp)
-            throw PinError("\(path): \(errorText(e))")
-        }
-        fsync(dirFD)
+        // Replaced by rename (the pins directory is locked by the caller, `dirFD`).
+        do { try FileSystem.replace(path, with: text, mode: 0o600) } catch { throw PinError(error.description) }
     }
 
     /// `mkdir -p` with mode 0700 for what it creates; the last component is made 0700 if it
     /// was looser.
     static func makeDirectory(_ path: String) throws(PinError) {
         guard path.hasPrefix("/") else { throw PinError("\(path): the pins directory must be an absolute path") }
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o700) != 0, errno != EEXIST {
-                throw PinError("\(current): \(errorText(errno))")
-            }
-        }
+        do { try FileSystem.makeDirectories(path, mode: 0o700) } catch { throw PinError(error.description) }
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
             throw PinError("\(path): not a directory")
         }
         if st.st_mode & 0o077 != 0, st.st_uid == geteuid() {
-            if chmod(path, 0o700) != 0 { throw PinError("\(path): chmod: \(errorText(errno))") }
+            if chmod(path, 0o700) != 0 { throw PinError("\(path): chmod: \(SystemError.text())") }
         }
     }
 }
 
 // MARK: Helpers
 
-func sha256Hex(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
-
-func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for b in bytes {
-        out.append(digits[Int(b >> 4)])
-        out.append(digits[Int(b & 0xF)])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
-
-func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+func sha256Hex(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(data: bytes)) }
 
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 func utcNow() -> String {

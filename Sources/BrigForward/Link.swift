@@ -1,3 +1,4 @@
+import BrigSystem
 import CLibssl
 
 #if canImport(Glibc)
@@ -82,7 +83,6 @@ final class Link {
         Glibc.close(fd)
     }
 
-    static func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
 
     /// Connects within `timeoutMillis`; with `tls`, completes the handshake and checks the
     /// certificate against the CA and the host name.
@@ -101,7 +101,7 @@ final class Link {
         while let a = ai {
             ai = a.pointee.ai_next
             let fd = socket(a.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            if fd < 0 { lastError = errnoText(); continue }
+            if fd < 0 { lastError = SystemError.text(); continue }
             var r = Glibc.connect(fd, a.pointee.ai_addr, a.pointee.ai_addrlen)
             if r != 0 && errno == EINPROGRESS {
                 var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
@@ -115,7 +115,7 @@ final class Link {
                     errno = ETIMEDOUT
                 }
             }
-            if r != 0 { lastError = errnoText(); Glibc.close(fd); continue }
+            if r != 0 { lastError = SystemError.text(); Glibc.close(fd); continue }
             // Blocking from here, with timeouts: a collector that stops reading for 30 s is dropped and reconnected.
             let flags = fcntl(fd, F_GETFL)
             _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
@@ -186,7 +186,7 @@ final class Link {
             }
             if n <= 0 {
                 if ssl == nil, n < 0, errno == EINTR { continue }
-                throw ForwardError("send: \(ssl == nil ? Link.errnoText() : "TLS write failed")")
+                throw ForwardError("send: \(ssl == nil ? SystemError.text() : "TLS write failed")")
             }
             done += n
         }

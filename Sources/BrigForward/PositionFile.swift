@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigAudit
 import BrigJSONRPC
 
@@ -30,19 +31,13 @@ public struct ForwardPosition: Sendable, Equatable {
 
     /// The position in `path`; nil when the file does not exist (nothing forwarded yet).
     public static func load(_ path: String) throws(Failure) -> ForwardPosition? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw Failure(description: "\(path): cannot read: \(String(cString: strerror(errno)))")
+        let data: [UInt8]
+        do {
+            data = try FileSystem.contents(of: path, limit: 1 << 20)
+        } catch {
+            if error.code == ENOENT { return nil }
+            throw Failure(description: "\(path): cannot read: \(SystemError.text(error.code))")
         }
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n <= 0 { break }
-            data += buf[0..<n]
-        }
-        close(fd)
         let value: JSONValue? = data.withUnsafeBufferPointer { b in
             do throws(JSONScanner.Failure) { return try JSONValue.parse(b) } catch { return nil }
         }
@@ -77,36 +72,8 @@ public struct ForwardPosition: Sendable, Equatable {
 
     /// Writes the position to `path` atomically and durably.
     public func save(_ path: String) throws(Failure) {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "\(tmp): cannot write: \(String(cString: strerror(errno)))") }
-        let bytes = Array(jsonText.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                let e = errno
-                close(fd)
-                throw Failure(description: "\(tmp): cannot write: \(String(cString: strerror(e)))")
-            }
-            done += n
-        }
-        if fsync(fd) != 0 {
-            let e = errno
-            close(fd)
-            throw Failure(description: "\(tmp): fsync: \(String(cString: strerror(e)))")
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            throw Failure(description: "\(path): cannot rename \(tmp) to it: \(String(cString: strerror(errno)))")
-        }
-        let slash = path.lastIndex(of: "/")
-        let dir = slash.map { String(path[..<$0]) } ?? "."
-        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        do { try FileSystem.replace(path, with: Array(jsonText.utf8), mode: 0o600) } catch {
+            throw Failure(description: error.description)
         }
     }
 }

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -118,25 +119,11 @@ public struct WrapStore: Sendable {
 
 /// Reading and atomically replacing files.
 public enum FileIO {
-    static func lastError() -> String { String(cString: strerror(errno)) }
+    static func lastError() -> String { SystemError.text() }
 
     /// The whole file.
     public static func read(_ path: String) throws(HostConfigError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw HostConfigError("\(path): \(lastError())") }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw HostConfigError("\(path): \(lastError())")
-            }
-            if n == 0 { break }
-            out += buffer[0..<n]
-        }
-        return out
+        do { return try FileSystem.contents(of: path) } catch { throw HostConfigError(error.description) }
     }
 
     /// The path a symbolic link chain ends at (a config kept in a dotfiles repository stays a link).
@@ -147,11 +134,7 @@ public enum FileIO {
     }
 
     public static func makeDirectories(_ path: String) throws(HostConfigError) {
-        var sofar = ""
-        for part in path.split(separator: "/") {
-            sofar += "/" + part
-            if mkdir(sofar, 0o700) != 0 && errno != EEXIST { throw HostConfigError("\(sofar): \(lastError())") }
-        }
+        do { try FileSystem.makeDirectories(path, mode: 0o700) } catch { throw HostConfigError(error.description) }
     }
 
     /// Replaces `path` with `bytes`: a temporary file beside it, the old file's mode (else `mode`)
@@ -160,45 +143,14 @@ public enum FileIO {
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: UInt32, expecting: [UInt8]?) throws(HostConfigError) {
         var st = stat()
         let exists = stat(path, &st) == 0
-        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        var template = Array((dir + "/." + base + ".brig-XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw HostConfigError("\(path): cannot create a temporary file beside it: \(lastError())") }
-        let temp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var ok = false
-        defer {
-            if !ok { unlink(temp) }
+        do {
+            try FileSystem.replace(path, with: bytes, mode: exists ? UInt32(st.st_mode & 0o7777) : mode,
+                                   owner: exists && geteuid() == 0 ? (st.st_uid, st.st_gid) : nil,
+                                   stillCurrent: expecting.map { old in { ((try? read(path)) ?? []) == old } })
+        } catch where error.code == ECANCELED {
+            throw HostConfigError("\(path): changed while brig was editing it (the host rewrote it?); nothing written, run again")
+        } catch {
+            throw HostConfigError(error.description)
         }
-        let wrote: Bool = bytes.withUnsafeBytes { raw in
-            var off = 0
-            while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                off += n
-            }
-            return true
-        }
-        let err = errno
-        if !wrote {
-            close(fd)
-            throw HostConfigError("\(path): writing failed: \(String(cString: strerror(err)))")
-        }
-        fchmod(fd, exists ? (st.st_mode & 0o7777) : mode_t(mode))
-        if exists && geteuid() == 0 { _ = fchown(fd, st.st_uid, st.st_gid) }
-        if fsync(fd) != 0 {
-            close(fd)
-            throw HostConfigError("\(path): fsync failed: \(lastError())")
-        }
-        close(fd)
-        if let expecting {
-            let now = (try? read(path)) ?? []
-            guard now == expecting else { throw HostConfigError("\(path): changed while brig was editing it (the host rewrote it?); nothing written, run again") }
-        }
-        guard rename(temp, path) == 0 else { throw HostConfigError("\(path): \(lastError())") }
-        ok = true
     }
 }

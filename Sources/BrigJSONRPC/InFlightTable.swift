@@ -1,3 +1,4 @@
+public import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -81,13 +82,4 @@ public final class InFlightTable: Sendable {
 
     public var count: Int { state.withLock { $0.entries.count } }
     public var evictedCount: Int { state.withLock { $0.evicted } }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds, without Foundation.
-public enum MonotonicClock {
-    @inline(__always) public static func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 }

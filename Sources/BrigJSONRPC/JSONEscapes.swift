@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -129,7 +130,7 @@ public enum JSONEscapes {
         guard i + 4 <= n else { return nil }
         var v: UInt32 = 0
         for k in 0..<4 {
-            guard let d = JSONScanner.hexValue(p[i + k]) else { return nil }
+            guard let d = Hex.value(ofDigit: p[i + k]).map(UInt32.init) else { return nil }
             v = v << 4 | d
         }
         return v

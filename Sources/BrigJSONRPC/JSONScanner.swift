@@ -258,15 +258,6 @@ public struct JSONScanner {
         (c &- 0x30) < 10 || ((c | 0x20) &- 0x61) < 6
     }
 
-    @inline(__always) static func hexValue(_ c: UInt8) -> UInt32? {
-        switch c {
-        case 0x30...0x39: return UInt32(c - 0x30)
-        case 0x41...0x46: return UInt32(c - 0x41 + 10)
-        case 0x61...0x66: return UInt32(c - 0x61 + 10)
-        default: return nil
-        }
-    }
-
     /// Whether the string token equals `key` exactly (unescaped tokens only: fast path).
     @inline(__always) public func tokenEquals(_ token: StringToken, _ key: StaticString) -> Bool {
         let n = key.utf8CodeUnitCount

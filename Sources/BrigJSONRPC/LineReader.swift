@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -41,10 +42,7 @@ public final class LineReader {
     /// - Returns: false at end of input (after reporting a final unterminated line); throws errno.
     public func read(from fd: Int32, _ handle: (Event) -> Void) throws(ReadError) -> Bool {
         reserveSpace()
-        var n: Int
-        repeat {
-            n = Glibc.read(fd, buffer + length, capacity - length)
-        } while n < 0 && errno == EINTR
+        let n = retryingInterrupted { Glibc.read(fd, buffer + length, capacity - length) }
         if n < 0 { throw ReadError(errno: errno) }
         if n == 0 {
             finish(handle)

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigRelay
 public import BrigSandbox
 import BrigJSONRPC

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigJSONRPC
 import Synchronization
 

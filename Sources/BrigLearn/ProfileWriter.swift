@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 import BrigSandbox
 

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigSandbox
 import BrigRelay
 import Synchronization

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 public import BrigProfile
 import Crypto
@@ -117,20 +118,12 @@ struct KeySet: Sendable {
     }
 
     static func readFile(_ path: String, what: String) throws(PolicyError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw PolicyError("\(what): cannot read \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PolicyError("\(what): cannot read \(path): \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            if bytes.count > 1 << 20 { throw PolicyError("\(what): \(path) is larger than 1 MiB") }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.contents(of: path, limit: 1 << 20)
+        } catch {
+            if error.code == EFBIG { throw PolicyError("\(what): \(path) is larger than 1 MiB") }
+            throw PolicyError("\(what): cannot read \(path): \(SystemError.text(error.code))")
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw PolicyError("\(what): \(path) is not UTF-8 text") }
         return text

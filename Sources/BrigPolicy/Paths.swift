@@ -1,3 +1,4 @@
+import BrigSystem
 /// Lexical path checks for `under:` constraints and `file://` resource URIs.
 ///
 /// Choices:
@@ -89,19 +90,10 @@ enum PathCheck {
                 bytes.append(c)
                 continue
             }
-            guard let h = it.popFirst(), let l = it.popFirst(), let hv = hex(h), let lv = hex(l) else { return nil }
+            guard let h = it.popFirst(), let l = it.popFirst(), let hv = Hex.value(ofDigit: h), let lv = Hex.value(ofDigit: l) else { return nil }
             bytes.append(hv << 4 | lv)
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hex(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 
     /// A `file://` URI in canonical form for resource matching (`file://` + decoded, normalized

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigJSONRPC
 public import BrigProfile
 import Synchronization
@@ -498,11 +499,3 @@ public final class PolicyEngine: Sendable {
     ]
 }
 
-extension String {
-    var trimmingWhitespace: String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}

@@ -1,3 +1,4 @@
+import BrigSystem
 import Yams
 
 /// What an audit record keeps of a message's params/result/error.
@@ -160,8 +161,8 @@ extension DocumentParser {
                     if k == "keep" {
                         layer.rotateKeep = try positiveInt(v, sub)
                     } else {
-                        guard case .scalar(let s) = v, !isNull(v), let n = parseSize(s.string), n != UInt64.max else {
-                            throw fail(v, sub, "expected a size like 64MiB (a number, or with KiB/MiB/GiB/TiB), got \(kind(v))")
+                        guard case .scalar(let s) = v, !isNull(v), let n = ByteSize.parse(s.string), n != UInt64.max else {
+                            throw fail(v, sub, "expected a size like 64MiB, 64M or 64MB, got \(kind(v))")
                         }
                         guard n >= 4096 else { throw fail(v, sub, "must be at least 4096 bytes, got \(n)") }
                         layer.rotateMaxBytes = n

@@ -1,3 +1,4 @@
+import BrigSystem
 import Yams
 
 /// One profile file, validated and with variables expanded, before `extends` merging.
@@ -441,8 +442,8 @@ struct DocumentParser {
         guard case .scalar(let s) = node, !isNull(node) else {
             throw fail(node, path, "expected a number, a size like 512MiB, or unlimited, got \(kind(node))")
         }
-        guard let value = parseSize(s.string) else {
-            throw fail(node, path, "expected a number, a size with KiB/MiB/GiB/TiB, or unlimited, got \"\(s.string)\"")
+        guard let value = ByteSize.parse(s.string) else {
+            throw fail(node, path, "expected a number, a size like 512MiB, 64K, 1.5GiB or 8MB, or unlimited, got \"\(s.string)\"")
         }
         return value
     }
@@ -534,29 +535,4 @@ private func isAlnum(_ c: Unicode.Scalar) -> Bool {
     ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
 }
 
-/// Integers, sizes with KiB/MiB/GiB/TiB, or `unlimited` (UInt64.max).
-func parseSize(_ text: String) -> UInt64? {
-    let s = text.trimmingSpaces
-    if s == "unlimited" { return UInt64.max }
-    let units: [(String, UInt64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40)]
-    var number = Substring(s), multiplier: UInt64 = 1
-    for (suffix, m) in units where s.hasSuffix(suffix) {
-        number = s.dropLast(suffix.count)
-        multiplier = m
-        break
-    }
-    guard !number.isEmpty, number.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(number) else { return nil }
-    let (product, overflow) = n.multipliedReportingOverflow(by: multiplier)
-    // UInt64.max itself is reserved for "unlimited".
-    guard !overflow, product != UInt64.max else { return nil }
-    return product
-}
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
-    }
-}

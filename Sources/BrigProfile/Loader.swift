@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -123,12 +124,12 @@ public enum ProfileLoader {
     }
 
     static func parseNetworkFlag(_ text: String) throws(ProfileError) -> NetworkPolicy {
-        let t = text.trimmingSpaces
+        let t = text.trimmingWhitespace
         if t == "none" { return .none }
         if t == "all" { return .all }
         var ports: [UInt16] = []
         for part in t.split(separator: ",", omittingEmptySubsequences: false) {
-            let p = String(part).trimmingSpaces
+            let p = String(part).trimmingWhitespace
             guard let n = Int(p), (1...65535).contains(n) else {
                 throw ProfileError(file: "", line: 0, key: "--net",
                                    message: "expected none, all, or connect ports like 443,80; got \"\(text)\"")
@@ -220,20 +221,11 @@ func currentDirectory() -> String {
 }
 
 func readTextFile(_ path: String) -> Result<String, ReadError> {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { return .failure(ReadError(message: String(cString: strerror(errno)))) }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return .failure(ReadError(message: String(cString: strerror(errno))))
-        }
-        if n == 0 { break }
-        bytes += buffer[0..<n]
-        if bytes.count > 4 << 20 { return .failure(ReadError(message: "file larger than 4 MiB")) }
+    let bytes: [UInt8]
+    do {
+        bytes = try FileSystem.contents(of: path, limit: 4 << 20)
+    } catch {
+        return .failure(ReadError(message: error.code == EFBIG ? "file larger than 4 MiB" : SystemError.text(error.code)))
     }
     guard let text = String(validating: bytes, as: UTF8.self) else {
         return .failure(ReadError(message: "not UTF-8 text"))

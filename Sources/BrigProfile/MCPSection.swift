@@ -1,3 +1,4 @@
+import BrigSystem
 import Yams
 
 // MARK: Model
@@ -31,7 +32,7 @@ public struct MCPRate: Sendable, Equatable, CustomStringConvertible {
     public static func parse(_ text: String) -> MCPRate? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
-        let n = String(parts[0]).trimmingSpaces, unit = String(parts[1]).trimmingSpaces
+        let n = String(parts[0]).trimmingWhitespace, unit = String(parts[1]).trimmingWhitespace
         guard !n.isEmpty, n.allSatisfy({ $0.isASCII && $0.isNumber }), let count = Int(n), count >= 1 else { return nil }
         switch unit {
         case "sec", "s": return MCPRate(count: count, seconds: 1)
@@ -193,7 +194,7 @@ public enum AskTimeout {
 
     /// Seconds from `120`, `120s`, `2m` or `0.5`; nil when malformed, not positive or over the maximum.
     public static func parse(_ text: String) -> Double? {
-        var number = Substring(text.trimmingSpaces)
+        var number = Substring(text.trimmingWhitespace)
         var scale = 1.0
         if number.hasSuffix("m") {
             scale = 60
@@ -403,8 +404,8 @@ extension DocumentParser {
                 layer.protocolVersions = (versions, mcpSource(keyNode, path))
             case "max_message_bytes":
                 let text = try string(value, path)
-                guard let n = parseSize(text), n != UInt64.max, n > 0 else {
-                    throw fail(value, path, "expected a size like 16MiB (a number, or with KiB/MiB/GiB), got \"\(text)\"")
+                guard let n = ByteSize.parse(text), n != UInt64.max, n > 0 else {
+                    throw fail(value, path, "expected a size like 16MiB, 16M or 16MB, got \"\(text)\"")
                 }
                 layer.maxMessageBytes = n
             case "rate":

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 import Synchronization
 
@@ -23,7 +24,7 @@ public final class OutputChannel: Sendable {
         guard !broken.load(ordering: .relaxed) else { return false }
         return fd.withLock { fd in
             guard fd >= 0 else { return false }
-            let ok = OutputChannel.writeAll(fd: fd, bytes)
+            let ok = FileSystem.writeAll(fd, bytes)
             if !ok { broken.store(true, ordering: .relaxed) }
             return ok
         }
@@ -45,20 +46,6 @@ public final class OutputChannel: Sendable {
 
     public var isBroken: Bool { broken.load(ordering: .relaxed) }
 
-    static func writeAll(fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard var p = bytes.baseAddress else { return true }
-        var left = bytes.count
-        while left > 0 {
-            let n = Glibc.write(fd, p, left)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            p += n
-            left -= n
-        }
-        return true
-    }
 }
 
 /// brig's own one-line reports on stderr, rate limited so that a flood of bad input cannot
@@ -117,7 +104,7 @@ public final class Diagnostics: Sendable {
     /// Writes a line to stderr unconditionally.
     public static func write(_ text: String) {
         var t = text
-        t.withUTF8 { _ = OutputChannel.writeAll(fd: 2, UnsafeRawBufferPointer($0)) }
+        t.withUTF8 { _ = FileSystem.writeAll(2, UnsafeRawBufferPointer($0)) }
     }
 }
 

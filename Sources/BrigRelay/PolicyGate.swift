@@ -1,6 +1,6 @@
 public import BrigJSONRPC
 public import BrigPolicy
-import BrigAudit
+import BrigSystem
 
 /// Applies the message policy to the relay's traffic and shapes what brig answers itself.
 ///
@@ -218,7 +218,7 @@ public struct PolicyGate: Sendable {
         // Most results are not input requests: when neither the value's bytes nor an escape (by
         // which a string can spell them otherwise) occur, the members need no walk.
         let result = UnsafeBufferPointer(rebasing: line[range])
-        if !SecretScan.contains(result, PolicyGate.inputRequiredBytes) && !SecretScan.contains(result, PolicyGate.unicodeEscape) {
+        if !ByteSearch.contains(result, PolicyGate.inputRequiredBytes) && !ByteSearch.contains(result, PolicyGate.unicodeEscape) {
             return false
         }
         let reader = JSONScanner(line)

@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -12,7 +13,7 @@ public final class PrivateDirectory: Sendable {
         var template = Array((base + "/" + prefix + "XXXXXX").utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         guard made != nil else {
-            throw SandboxPlanError("cannot create a private temporary directory in \(base): \(String(cString: strerror(errno)))")
+            throw SandboxPlanError("cannot create a private temporary directory in \(base): \(SystemError.text())")
         }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }

@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigAudit
 import BrigJSONRPC
 import BrigPolicy

@@ -1,3 +1,5 @@
+import BrigSystem
+import BrigSecrets
 public import BrigJSONRPC
 import BrigPolicy
 public import BrigAudit
@@ -128,7 +130,7 @@ public final class Relay: Sendable {
                     }
                 }
             } catch {
-                diagnostics.report("reading \(direction == .hostToServer ? "stdin" : "the server's stdout") failed: \(String(cString: strerror(error.errno)))")
+                diagnostics.report("reading \(direction == .hostToServer ? "stdin" : "the server's stdout") failed: \(SystemError.text(error.errno))")
                 more = false
             }
             // The records of this read are queued before any of its messages is forwarded.

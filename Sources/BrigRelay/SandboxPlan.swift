@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigProfile
 public import BrigSandbox
 
@@ -266,7 +267,7 @@ public struct SandboxPlan: Sendable {
         for (name, value) in sandbox.envSet { env[name] = value }
         for (name, file) in sandbox.secrets.sorted(by: { $0.key < $1.key }) {
             if build {
-                guard let value = readSecret(file) else { throw SandboxError("sandbox.env.secrets.\(name): cannot read \(file): \(String(cString: strerror(errno)))") }
+                guard let value = readSecret(file) else { throw SandboxError("sandbox.env.secrets.\(name): cannot read \(file): \(SystemError.text())") }
                 env[name] = value
                 plan.secretValues[name] = value
             } else {

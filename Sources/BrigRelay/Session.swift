@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 public import BrigSandbox
 public import BrigAudit

@@ -1,3 +1,4 @@
+import BrigSystem
 public import BrigSandbox
 import BrigJSONRPC
 public import BrigAudit
@@ -86,7 +87,7 @@ public final class SyscallReporter: Sendable {
             if let advice = SyscallReporter.howToAllow(refusal) { detail.append(("suggestion", .string(advice))) }
             audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
         }
-        let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : String(cString: strerror(refusal.errno))
+        let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : SystemError.text(refusal.errno)
         diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)"
             + SyscallReporter.suffix(SyscallReporter.howToAllow(refusal), learn: nil))
     }

@@ -1,3 +1,4 @@
+import BrigSystem
 internal import CBrigShim
 
 #if canImport(Glibc)
@@ -113,7 +114,7 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let reason = String(cString: strerror(errno))
+        let reason = SystemError.text()
         switch stage {
         case .exec: return reason
         default: return "could not confine the child (\(stage)): \(reason)"
@@ -134,7 +135,7 @@ extension ChildProcess {
             fallback.confinement.view = nil
             fallback.confinement.namespaceFlags = 0
             var child = try spawnOnce(fallback)
-            child.viewRefusal = String(cString: strerror(error.errno))
+            child.viewRefusal = SystemError.text(error.errno)
             return child
         }
     }
@@ -273,14 +274,6 @@ public enum Capabilities {
     public static func inBoundingSet(_ cap: Int32) -> Bool { brig_capbset_read(cap) == 1 }
 }
 
-extension String {
-    var trimmingWhitespace: String {
-        var s = Substring(self)
-        while let f = s.first, f.isWhitespace { s.removeFirst() }
-        while let l = s.last, l.isWhitespace { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// Process-wide settings for brig itself.
 public enum SelfProtection {

@@ -1,3 +1,4 @@
+import BrigSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -140,7 +141,7 @@ public struct CommandGrants: Sendable {
         guard n > 0 else { return nil }
         for line in String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1)
-            if parts.count == 2, parts[0].trimmingCharacters(in: " \t") == "home" {
+            if parts.count == 2, parts[0].trimmingWhitespace == "home" {
                 return String(parts[1]).trimmingWhitespace
             }
         }
@@ -160,14 +161,6 @@ extension String {
     var lastComponent: String { split(separator: "/").last.map(String.init) ?? self }
 }
 
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
 
 /// ELF facts the sandbox needs: the program interpreter (`PT_INTERP`, the dynamic loader) must
 /// be executable under Landlock too, since the kernel executes it on the program's behalf.

@@ -1,3 +1,4 @@
+import BrigSystem
 internal import CBrigShim
 
 #if canImport(Glibc)
@@ -61,7 +62,7 @@ public enum Landlock {
         let handlesNet = rules.tcp != nil && abi >= 4
         let scoped = rules.scope && abi >= 6
         let fd = brig_landlock_create_ruleset(handled, handlesNet ? 3 : 0, scoped ? 3 : 0)
-        guard fd >= 0 else { throw SandboxError("landlock_create_ruleset failed: \(String(cString: strerror(-fd)))") }
+        guard fd >= 0 else { throw SandboxError("landlock_create_ruleset failed: \(SystemError.text(-fd))") }
 
         let readRights = readFile | readDir
         let writeRights = (writeFile | removeDir | removeFile | makeDir | makeReg | makeSock | makeFifo | makeSym | refer | truncate
@@ -96,7 +97,7 @@ public enum Landlock {
             let rc = brig_landlock_add_path(fd, pathFD, effective)
             guard rc == 0 else {
                 close(fd)
-                throw SandboxError("Landlock rule for \(path) failed: \(String(cString: strerror(-rc)))")
+                throw SandboxError("Landlock rule for \(path) failed: \(SystemError.text(-rc))")
             }
             granted.append((path, describe(effective)))
         }

@@ -1,3 +1,4 @@
+import BrigSystem
 internal import CSeccomp
 internal import CBrigShim
 
@@ -196,16 +197,16 @@ public struct SeccompProgram: Sendable {
             let rc = args.withUnsafeBufferPointer { seccomp_rule_add_array(ctx, action, nr, UInt32($0.count), $0.baseAddress) }
             // -EEXIST: the same rule twice; -EACCES/-EINVAL for a pseudo-syscall this arch lacks.
             if rc != 0 && rc != -EEXIST && nr >= 0 {
-                throw SandboxError("seccomp rule for '\(name)' failed: \(String(cString: strerror(-rc)))")
+                throw SandboxError("seccomp rule for '\(name)' failed: \(SystemError.text(-rc))")
             }
         }
 
         func export() throws(SandboxError) -> [UInt8] {
             let fd = brig_memfd()
-            guard fd >= 0 else { throw SandboxError("memfd_create failed: \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw SandboxError("memfd_create failed: \(SystemError.text())") }
             defer { close(fd) }
             let rc = seccomp_export_bpf(ctx, fd)
-            guard rc == 0 else { throw SandboxError("seccomp_export_bpf failed: \(String(cString: strerror(-rc)))") }
+            guard rc == 0 else { throw SandboxError("seccomp_export_bpf failed: \(SystemError.text(-rc))") }
             let size = Int(lseek(fd, 0, SEEK_END))
             var bytes = [UInt8](repeating: 0, count: size)
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, size, 0) }

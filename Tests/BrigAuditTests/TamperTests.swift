@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 import BrigProfile
 import Crypto
@@ -103,7 +104,7 @@ struct TamperTests {
         var forged = ls[2].replacingOccurrences(of: "\"sequence\":3,", with: "\"sequence\":4,")
         let canonical = Chain.split(Array(forged.utf8)[...])!.canonical
         let fake = Chain.mac(key: SymmetricKey(size: .bits256), prev: [UInt8](repeating: 1, count: 32), canonical: canonical)
-        forged = String(forged.dropLast(Chain.suffixLength)) + ",\"mac\":\"\(hex(fake))\"}}"
+        forged = String(forged.dropLast(Chain.suffixLength)) + ",\"mac\":\"\(Hex.encode(fake))\"}}"
         l.insert(forged, at: 3)
         try writeLines(l, to: path)
         let r = verify(path)
@@ -185,8 +186,8 @@ struct TamperTests {
         let edited = ls[4].replacingOccurrences(of: "\"allowed\":false", with: "\"allowed\":true")
             .replacingOccurrences(of: "\"allowed\":true", with: "\"allowed\":true")
         let (canonical, _) = Chain.split(Array(edited.utf8)[...])!
-        let prev = unhex(String(try JSONValue.parse(edited)["brig"]!["prev_mac"]!.stringValue!))!
-        let sha = hex(SHA256.hash(data: prev + canonical))
+        let prev = Hex.decode(String(try JSONValue.parse(edited)["brig"]!["prev_mac"]!.stringValue!))!
+        let sha = Hex.encode(SHA256.hash(data: prev + canonical))
         l[4] = String(edited.dropLast(Chain.suffixLength)) + ",\"mac\":\"\(sha)\"}}"
         // And the next record's prev_mac too, as a forger would.
         l[5] = l[5].replacingOccurrences(of: try JSONValue.parse(ls[4])["brig"]!["mac"]!.stringValue!, with: sha)

@@ -3,6 +3,7 @@ import BrigProfile
 import Crypto
 import Foundation
 import Testing
+@testable import BrigSecrets
 @testable import BrigAudit
 
 /// The writer's shortcuts must give exactly what the plain way gives: the precomputed HMAC, the

@@ -1,3 +1,4 @@
+import BrigSystem
 import Testing
 import BrigJSONRPC
 @testable import BrigContent
@@ -157,20 +158,6 @@ struct ContentGuardTests {
         let a = ContentGuard.identity(profileName: nil, executableSHA256: "abc", arguments: ["a", "b"])
         let b = ContentGuard.identity(profileName: "python", executableSHA256: "abc", arguments: ["ab"])
         #expect(a.count == 64 && b.count == 64 && a != b)
-    }
-
-    @Test("sha256(ofFile:) streams a file")
-    func fileHash() throws {
-        let dir = TempDir()
-        defer { dir.remove() }
-        let path = dir.path + "/f"
-        let fd = open(path, O_WRONLY | O_CREAT, 0o600)
-        let bytes = [UInt8](repeating: 0x61, count: 200_000)
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        #expect(try ContentGuard.sha256(ofFile: path) == sha256Hex(bytes))
-        #expect(try ContentGuard.sha256(ofFile: "/dev/null") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(throws: ContentError.self) { try ContentGuard.sha256(ofFile: dir.path + "/missing") }
     }
 }
 

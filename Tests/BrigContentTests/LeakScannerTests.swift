@@ -1,4 +1,5 @@
 import Testing
+import BrigSecrets
 import BrigJSONRPC
 @testable import BrigContent
 

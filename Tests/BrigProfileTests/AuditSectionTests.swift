@@ -94,7 +94,7 @@ struct AuditSectionTests {
         ("version: 1\naudit:\n  syslog: [x]\n", "/tmp/p.yaml:3: audit.syslog: expected true or false, got a list"),
         ("version: 1\naudit:\n  path: relative/log.jsonl\n", "/tmp/p.yaml:3: audit.path: \"relative/log.jsonl\" is not an absolute path"),
         ("version: 1\naudit:\n  key_file: $NOPE/k\n", "/tmp/p.yaml:3: audit.key_file: unknown variable $NOPE"),
-        ("version: 1\naudit:\n  rotate:\n    max_bytes: 64MB\n",
+        ("version: 1\naudit:\n  rotate:\n    max_bytes: 64 megs\n",
          "/tmp/p.yaml:4: audit.rotate.max_bytes: expected a size like 64MiB"),
         ("version: 1\naudit:\n  rotate: {max_bytes: 10}\n",
          "/tmp/p.yaml:3: audit.rotate.max_bytes: must be at least 4096 bytes, got 10"),

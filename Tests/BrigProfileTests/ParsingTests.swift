@@ -1,3 +1,4 @@
+import BrigSystem
 import Testing
 @testable import BrigProfile
 
@@ -104,17 +105,15 @@ struct ParsingTests {
         #expect(p.sandbox.syscallDefault == .deny)
     }
 
-    @Test func sizes() {
-        #expect(parseSize("0") == 0)
-        #expect(parseSize("1KiB") == 1024)
-        #expect(parseSize("3MiB") == 3 << 20)
-        #expect(parseSize("2TiB") == 2 << 40)
-        #expect(parseSize("unlimited") == UInt64.max)
-        #expect(parseSize("1GB") == nil)
-        #expect(parseSize("-1") == nil)
-        #expect(parseSize("KiB") == nil)
-        #expect(parseSize("99999999999TiB") == nil)  // overflow
-        #expect(parseSize("18446744073709551615") == nil)  // reserved for unlimited
+    @Test("Sizes in a profile read as on the command line (BrigSystem.ByteSize)")
+    func sizes() throws {
+        let p = try load("version: 1\nsandbox:\n  rlimits: {as: 1.5GiB, fsize: 64M, stack: 8MB, core: unlimited}\n")
+        #expect(p.sandbox.rlimits["as"] == 3 << 29)
+        #expect(p.sandbox.rlimits["fsize"] == 64 << 20)
+        #expect(p.sandbox.rlimits["stack"] == 8_000_000)
+        #expect(p.sandbox.rlimits["core"] == UInt64.max)
+        #expect(throws: ProfileError.self) { try load("version: 1\nsandbox:\n  rlimits: {as: -1}\n") }
+        #expect(throws: ProfileError.self) { try load("version: 1\nsandbox:\n  rlimits: {as: 99999999999TiB}\n") }
     }
 
     @Test func globs() {

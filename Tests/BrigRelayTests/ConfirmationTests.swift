@@ -1,3 +1,5 @@
+import BrigSystem
+import BrigSecrets
 import BrigAudit
 import BrigJSONRPC
 import BrigPolicy

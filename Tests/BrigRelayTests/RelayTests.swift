@@ -1,3 +1,4 @@
+import BrigSystem
 import Testing
 @testable import BrigRelay
 import BrigJSONRPC
@@ -42,7 +43,7 @@ struct RelayTests {
         let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOut.write),
                           toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
         // Writer thread: the host's input may exceed a pipe buffer.
-        let writer = TestThread { input.withUnsafeBytes { _ = OutputChannel.writeAll(fd: hostIn.write, $0) }; close(hostIn.write) }
+        let writer = TestThread { input.withUnsafeBytes { _ = FileSystem.writeAll(hostIn.write, $0) }; close(hostIn.write) }
         let serverBytes = Mutex<[UInt8]>([])
         let fd = serverIn.read
         let reader = TestThread { let b = RelayTests.readAll(fd); serverBytes.withLock { $0 = b } }
@@ -102,12 +103,12 @@ struct RelayTests {
         let relay = Relay(configuration: RelayConfiguration(), toHost: OutputChannel(fd: hostOut.write),
                           toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
         let req = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}\n"
-        _ = Array(req.utf8).withUnsafeBytes { OutputChannel.writeAll(fd: hostIn.write, $0) }
+        _ = Array(req.utf8).withUnsafeBytes { FileSystem.writeAll(hostIn.write, $0) }
         close(hostIn.write)
         relay.pump(from: hostIn.read, direction: .hostToServer)
         #expect(relay.hostRequests.lookup(id: "9")?.method == "tools/list")
         let resp = "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}\n"
-        _ = Array(resp.utf8).withUnsafeBytes { OutputChannel.writeAll(fd: serverOut.write, $0) }
+        _ = Array(resp.utf8).withUnsafeBytes { FileSystem.writeAll(serverOut.write, $0) }
         close(serverOut.write)
         relay.pump(from: serverOut.read, direction: .serverToHost)
         #expect(relay.hostRequests.lookup(id: "9") == nil)

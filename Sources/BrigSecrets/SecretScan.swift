@@ -1,3 +1,4 @@
+import BrigSystem
 import BrigJSONRPC
 
 #if canImport(Glibc)
@@ -8,64 +9,22 @@ import BrigJSONRPC
 /// content defenses' leak pre-check: `memchr` over rare anchor bytes, then a compare. A false
 /// answer means the full `Redactor` would find no value pattern here.
 public enum SecretScan {
-    /// The start of a value pattern of the audit `Redactor` (checked by tests against it):
-    /// gh[pousr]_, github_pat_, aws_secret (any case), sk-, xox[abpr]-, -----BEGIN, AKIA, ASIA,
-    /// AIza, eyJ, bearer (Bearer, BEARER).
+    /// Whether a prefix of `SecretPattern.all` occurs in `b` (anywhere: the word boundary is
+    /// the redactor's to check). Each pattern's anchor byte is found with `memchr`, then its
+    /// prefixes are compared around it.
     public static func hasSecretPrefix(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        var found = false
-        forEach(UInt8(ascii: "_"), in: b) { i in
-            if at(b, i - 3, gh), ghKinds.contains(byteAt(b, i - 1)) { found = true }
-            else if at(b, i - 6, githubPat) { found = true }
-            else if at(b, i - 3, awsSecret, fold: true) { found = true }
-            return !found
-        }
-        if found { return true }
-        forEach(UInt8(ascii: "-"), in: b) { i in
-            if at(b, i - 2, sk) || at(b, i, pemBegin) { found = true }
-            else if at(b, i - 4, xox), slackKinds.contains(byteAt(b, i - 1)) { found = true }
-            return !found
-        }
-        if found { return true }
-        forEach(UInt8(ascii: "A"), in: b) { i in
-            found = at(b, i, akia) || at(b, i, asia) || at(b, i, aiza)
-            return !found
-        }
-        if found { return true }
-        forEach(UInt8(ascii: "J"), in: b) { i in
-            found = at(b, i - 2, eyJ)
-            return !found
-        }
-        if found { return true }
-        for anchor in [UInt8(ascii: "B"), UInt8(ascii: "b")] {
-            forEach(anchor, in: b) { i in
-                found = at(b, i, bearer, fold: true)
+        for group in SecretPattern.anchorGroups {
+            var found = false
+            ByteSearch.forEach(group.byte, in: b) { i in
+                for a in group.anchors where has(b, i - a.offset, a.prefix, fold: a.foldsCase) {
+                    found = true
+                    break
+                }
                 return !found
             }
             if found { return true }
         }
         return false
-    }
-
-    private static let gh = Array("gh".utf8), githubPat = Array("github_pat_".utf8), awsSecret = Array("aws_secret".utf8)
-    private static let sk = Array("sk-".utf8), pemBegin = Array("-----BEGIN ".utf8), xox = Array("xox".utf8)
-    private static let akia = Array("AKIA".utf8), asia = Array("ASIA".utf8), aiza = Array("AIza".utf8)
-    private static let eyJ = Array("eyJ".utf8), bearer = Array("bearer".utf8)
-    private static let ghKinds: [UInt8] = [0x70, 0x6F, 0x75, 0x73, 0x72]
-    private static let slackKinds: [UInt8] = [0x61, 0x62, 0x70, 0x72]
-
-    @inline(__always) private static func byteAt(_ b: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt8 {
-        i >= 0 && i < b.count ? b[i] : 0
-    }
-
-    /// Whether `word` stands at `i` (ASCII case-folded when `fold`).
-    private static func at(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ word: [UInt8], fold: Bool = false) -> Bool {
-        guard i >= 0, i + word.count <= b.count else { return false }
-        for k in 0..<word.count {
-            var c = b[i + k]
-            if fold, c >= 0x41, c <= 0x5A { c += 32 }
-            if c != word[k] { return false }
-        }
-        return true
     }
 
     /// What to search for to find injected secret values in JSON text read by
@@ -81,32 +40,6 @@ public enum SecretScan {
             if escaped != raw { needles.append(escaped) }
         }
         return needles
-    }
-
-    /// Whether `needle` occurs in `b` (memchr on its first byte, then a compare).
-    public static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, needle.count <= b.count, let base = b.baseAddress else { return needle.isEmpty }
-        var found = false
-        needle.withUnsafeBytes { nd in
-            forEach(first, in: b) { i in
-                if i + needle.count <= b.count, memcmp(base + i, nd.baseAddress!, needle.count) == 0 { found = true }
-                return !found
-            }
-        }
-        return found
-    }
-
-    /// Calls `body` with the index of each `byte` in `b` until it returns false.
-    @inline(__always)
-    public static func forEach(_ byte: UInt8, in b: UnsafeBufferPointer<UInt8>, _ body: (Int) -> Bool) {
-        guard let base = b.baseAddress else { return }
-        var i = 0
-        let n = b.count
-        while i < n, let p = memchr(base + i, Int32(byte), n - i) {
-            let k = UnsafeRawPointer(p) - UnsafeRawPointer(base)
-            if !body(k) { return }
-            i = k + 1
-        }
     }
 
     /// Whether a member name in the JSON text `b` could contain one of `names`' keys. Walks the
