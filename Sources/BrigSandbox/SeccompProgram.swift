@@ -67,7 +67,9 @@ public struct SeccompProgram: Sendable {
             let exempt = Set(try SyscallGroups.expand(s.allow))
             let names = try SyscallGroups.expand(s.deny).filter { !exempt.contains($0) }
             let ctx = try Context(defaultAction: allowAct)
-            for name in names where !conditional.contains(name) { try ctx.add(denied, name) }
+            // A conditional call the list names outright (`deny: [socket]`) is refused for every
+            // argument; only clone3 keeps its ENOSYS (libc falls back to clone on it alone).
+            for name in names where name != "clone3" { try ctx.add(denied, name) }
             try addConditionalDenials(ctx, denied: denied, denyInternet: s.denyInternet)
             let gated = s.gate ? try addGate(ctx, skipping: Set(names), plainSendto: nil) : []
             try addExecHardening(ctx, s, skipping: Set(names))
