@@ -114,7 +114,7 @@ public struct SpawnError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let reason = SystemError.text()
+        let reason = SystemError.text(self.errno)
         switch stage {
         case .exec: return reason
         default: return "could not confine the child (\(stage)): \(reason)"

@@ -1,3 +1,4 @@
+import BrigSystem
 import CBrigShim
 import Testing
 @testable import BrigSandbox

@@ -1,3 +1,4 @@
+import BrigSystem
 import Testing
 @testable import BrigSandbox
 
