@@ -111,7 +111,10 @@ struct MessageViewTests {
     @Test("invalid UTF-8 inside a string is a parse error")
     func invalidUTF8() {
         let prefix = Array(#"{"jsonrpc":"2.0","id":3,"method":"a","params":{"t":""#.utf8)
-        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF5, 0x80, 0x80, 0x80]] {
+        // The last: an escape inside a sequence (e6 9c, then \\, then ac) is no 本 (the fuzzer's
+        // reference recognizer once read it as one).
+        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF5, 0x80, 0x80, 0x80],
+                             [0xE6, 0x9C, 0x5C, 0x5C, 0xAC]] {
             let line = prefix + bad + Array(#""}}"#.utf8)
             guard case .failure(let error) = parseBytes(line) else {
                 Issue.record("accepted \(bad)")

@@ -97,9 +97,14 @@ struct ReferenceJSON {
             case UInt8(ascii: "\\"):
                 guard let e = current else { return false }
                 pos += 1
+                // The escape's own bytes are ASCII in the raw text: kept, so that raw bytes on
+                // either side of it are not read as one UTF-8 sequence (e6 9c \\ ac is not 本).
+                raw.append(c)
+                raw.append(e)
                 if e == UInt8(ascii: "u") {
                     for _ in 0..<4 {
                         guard let h = current, h.isHexDigit else { return false }
+                        raw.append(h)
                         pos += 1
                     }
                 } else if !"\"\\/bfnrt".utf8.contains(e) {
