@@ -1,12 +1,14 @@
 // swift-tools-version:6.2
 import PackageDescription
 
-/// Settings every Swift target shares: Swift 6 language mode (the tools-version default)
-/// plus the upcoming features that make imports and existentials explicit.
+/// Settings every Swift target shares: Swift 6 language mode (the tools-version default), the
+/// upcoming features that make imports and existentials explicit, and warnings as errors (our
+/// targets only, not the packages we depend on), so a warning cannot land.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .treatAllWarnings(as: .error),
 ]
 
 let package = Package(
@@ -42,50 +44,64 @@ let package = Package(
         // Pure Swift: the light JSON-RPC view of a line, framing, the in-flight table.
         .target(name: "BrigJSONRPC", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),
         // Profiles: YAML loading, `extends`, variables, validation with file:line:key errors.
-        .target(name: "BrigProfile",
-                dependencies: ["BrigSystem", .product(name: "Yams", package: "Yams")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigProfile",
+            dependencies: ["BrigSystem", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         // MCP message policy: methods, tools, arguments, resources, prompts, scopes, roles, tokens, rates.
-        .target(name: "BrigPolicy",
-                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile",
-                               .product(name: "Crypto", package: "swift-crypto"),
-                               .product(name: "_CryptoExtras", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigPolicy",
+            dependencies: [
+                "BrigSystem", "BrigJSONRPC", "BrigProfile",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         // Secret detection, shared by the audit trail and the content defenses: the pattern table,
         // the redactor built from it, the byte pre-checks.
         .target(name: "BrigSecrets", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
         // The audit trail: records, the HMAC chain, the writer, verification.
-        .target(name: "BrigAudit",
-                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSecrets", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigAudit",
+            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSecrets", "BrigProfile", "CLibcrypto", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // Shipping the trail to a collector: syslog over TCP/TLS, RELP, the persisted position.
-        .target(name: "BrigForward",
-                dependencies: ["BrigSystem", "BrigAudit", "BrigJSONRPC", "CLibssl"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigForward",
+            dependencies: ["BrigSystem", "BrigAudit", "BrigJSONRPC", "CLibssl"],
+            swiftSettings: swiftSettings),
         // Defenses in the content: pinning definitions, sanitizing text, poisoning flags, secret leaks.
-        .target(name: "BrigContent",
-                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSecrets", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigContent",
+            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSecrets", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
-        .target(name: "BrigSandbox",
-                dependencies: ["BrigSystem", "CBrigShim", "CSeccomp"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigSandbox",
+            dependencies: ["BrigSystem", "CBrigShim", "CSeccomp"],
+            swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
-        .target(name: "BrigRelay",
-                dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigRelay",
+            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
+            swiftSettings: swiftSettings),
         // Learn mode: watch a real session, write the tightest profile that still runs the server.
-        .target(name: "BrigLearn",
-                dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigLearn",
+            dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
+            swiftSettings: swiftSettings),
         // Host configs (Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf, Cline): finding them,
         // JSONC with exact positions, and the minimal edits of `brig wrap`/`unwrap`.
         .target(name: "BrigHostConfig", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
         // Commands (run, check, profiles), kept in a library so they can be tested.
-        .target(name: "BrigCLI",
-                dependencies: ["BrigSystem", "BrigRelay", "BrigProfile", "BrigSandbox", "BrigLearn", "BrigHostConfig", "BrigForward",
-                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                swiftSettings: swiftSettings),
+        .target(
+            name: "BrigCLI",
+            dependencies: [
+                "BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSandbox", "BrigPolicy", "BrigAudit", "BrigContent", "BrigRelay",
+                "BrigLearn", "BrigHostConfig", "BrigForward",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(name: "brig", dependencies: ["BrigCLI"], swiftSettings: swiftSettings),
 
         .testTarget(name: "BrigSystemTests", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),

@@ -1,7 +1,7 @@
-import BrigSystem
-public import BrigSecrets
 public import BrigJSONRPC
 import BrigProfile
+public import BrigSecrets
+import BrigSystem
 import Crypto
 import Synchronization
 
@@ -119,11 +119,14 @@ public final class AuditLog: Sendable {
     /// record on its own thread (parsing the line itself when `view` is nil). Returns false when
     /// the log is unhealthy (`on_failure: block`).
     @discardableResult
-    public func message(line: UnsafeBufferPointer<UInt8>, view: MessageView? = nil, lineStart: Int = 0,
-                        direction: Direction, context: MessageContext) -> Bool {
+    public func message(
+        line: UnsafeBufferPointer<UInt8>, view: MessageView? = nil, lineStart: Int = 0,
+        direction: Direction, context: MessageContext
+    ) -> Bool {
         guard !closed.load(ordering: .acquiring) else { return isHealthy }
-        queue.push(line: line, view: view, lineStart: lineStart, direction: direction, context: context, time: nowMicros(),
-                   waitForDurable: waitForDurable)
+        queue.push(
+            line: line, view: view, lineStart: lineStart, direction: direction, context: context, time: nowMicros(),
+            waitForDurable: waitForDurable)
         return isHealthy
     }
 
@@ -310,8 +313,10 @@ final class Queue: @unchecked Sendable {
         queued(waitForDurable: waitForDurable)
     }
 
-    func push(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
-              context: MessageContext, time: Int64, waitForDurable: Bool) {
+    func push(
+        line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
+        context: MessageContext, time: Int64, waitForDurable: Bool
+    ) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         guard waitForRoom(cost: MessageArena.cost(line: line)) else { return }
@@ -319,8 +324,9 @@ final class Queue: @unchecked Sendable {
         if context.decision?.allowed == false { urgent = true }
         let tail = tailChunk(room: MessageArena.cost(line: line))
         items.append(.line(chunk: chunks.count - 1, offset: tail.count))
-        MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
-                            time: time, to: tail)
+        MessageArena.append(
+            line: line, view: view, lineStart: lineStart, direction: direction, context: context,
+            time: time, to: tail)
         queued(waitForDurable: waitForDurable)
     }
 
@@ -451,7 +457,8 @@ final class Queue: @unchecked Sendable {
         while !items.isEmpty && !urgent && !closing && flushRequested <= processed
             && items.count < AuditLog.capacity / 4 * 3
             && chunkBytes + queuedBytes < AuditLog.capacityBytes / 4 * 3
-            && monotonicMicros() &- firstQueuedAt < Queue.maxDeferMicros {
+            && monotonicMicros() &- firstQueuedAt < Queue.maxDeferMicros
+        {
             let wanted = bursting ? Queue.spareChunks - pool.count : 0
             pthread_mutex_unlock(mutex)
             let fresh = wanted > 0 ? Queue.touchedChunks(wanted) : []

@@ -1,10 +1,10 @@
+import BrigSystem
 import CLibcrypto
 import Crypto
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import BrigSystem
 
 /// The keyed hash chain.
 ///
@@ -37,7 +37,8 @@ enum Chain {
         let s = line.index(line.endIndex, offsetBy: -suffixLength)
         let prefix: [UInt8] = Array(",\"mac\":\"".utf8)
         guard line[s..<(s + 8)].elementsEqual(prefix),
-              line[(s + 72)...].elementsEqual([0x22, 0x7D, 0x7D]) else { return nil }
+            line[(s + 72)...].elementsEqual([0x22, 0x7D, 0x7D])
+        else { return nil }
         var hexBytes = Substring("")
         hexBytes = Substring(decoding: line[(s + 8)..<(s + 72)], as: UTF8.self)
         guard let mac = Hex.decode(hexBytes.utf8), mac.count == 32 else { return nil }
@@ -79,8 +80,10 @@ struct ChainSigner: @unchecked Sendable {
     }
 
     /// HMAC(key, prev || canonical || tail) into `out` (32 bytes).
-    func sign(prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer,
-              into out: UnsafeMutableRawBufferPointer) {
+    func sign(
+        prev: UnsafeRawBufferPointer, canonical: UnsafeRawBufferPointer, tail: UnsafeRawBufferPointer,
+        into out: UnsafeMutableRawBufferPointer
+    ) {
         precondition(out.count >= 32)
         let digest = out.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var h = inner
@@ -108,7 +111,7 @@ public enum AuditKey {
         let bytes: [UInt8]
         do {
             bytes = try FileSystem.contents(of: path, limit: 256)
-        } catch where error.code == EFBIG {
+        } catch  where error.code == EFBIG {
             throw AuditError("audit key \(path) is not 32 bytes (or 64 hex digits); it has more than 256 bytes")
         } catch {
             throw AuditError("cannot read audit key \(path): \(SystemError.text(error.code))")

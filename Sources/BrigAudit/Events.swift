@@ -24,8 +24,10 @@ public struct AuditOptions: Sendable {
     /// Where `audit.syslog: true` sends denials (an AF_UNIX datagram socket).
     public var syslogSocket: String = "/dev/log"
 
-    public init(path: String? = nil, keyFile: String? = nil, settings: AuditSettings = AuditSettings(),
-                secretValues: [String: String] = [:], sessionName: String, environment: [String: String]? = nil) {
+    public init(
+        path: String? = nil, keyFile: String? = nil, settings: AuditSettings = AuditSettings(),
+        secretValues: [String: String] = [:], sessionName: String, environment: [String: String]? = nil
+    ) {
         self.path = path
         self.keyFile = keyFile
         self.settings = settings
@@ -69,10 +71,12 @@ public struct SessionInfo: Sendable {
     public var brigPID: Int32
     public var parentPID: Int32
 
-    public init(brigVersion: String, command: [String], executable: String? = nil, executableSHA256: String? = nil,
-                profileName: String, profileSource: String? = nil, profileText: String? = nil,
-                profileSHA256: String? = nil, sandbox: [String] = [], kernelFeatures: [String] = [],
-                serverPID: Int32? = nil) {
+    public init(
+        brigVersion: String, command: [String], executable: String? = nil, executableSHA256: String? = nil,
+        profileName: String, profileSource: String? = nil, profileText: String? = nil,
+        profileSHA256: String? = nil, sandbox: [String] = [], kernelFeatures: [String] = [],
+        serverPID: Int32? = nil
+    ) {
         self.brigVersion = brigVersion
         self.command = command
         self.executable = executable
@@ -104,8 +108,10 @@ public struct AuditDecision: Sendable, Equatable {
     /// For a denial: the flag or profile line that would allow the message (`--allow-tool NAME`).
     public var suggestion: String?
 
-    public init(allowed: Bool, enforced: Bool = true, rule: String, reason: String = "", category: String = "",
-                suggestion: String? = nil) {
+    public init(
+        allowed: Bool, enforced: Bool = true, rule: String, reason: String = "", category: String = "",
+        suggestion: String? = nil
+    ) {
         self.allowed = allowed
         self.enforced = enforced
         self.rule = rule
@@ -164,10 +170,12 @@ public struct MessageEvent: Sendable {
     /// (the writer parses `raw` itself otherwise).
     public var payload: PayloadRanges?
 
-    public init(direction: Direction, kind: String, method: String? = nil, id: String? = nil,
-                tool: String? = nil, resource: String? = nil, prompt: String? = nil, size: Int,
-                decision: AuditDecision? = nil, ask: AuditAsk? = nil, subject: String? = nil, scopes: [String] = [],
-                durationMicros: UInt64? = nil, raw: [UInt8]? = nil, payload: PayloadRanges? = nil) {
+    public init(
+        direction: Direction, kind: String, method: String? = nil, id: String? = nil,
+        tool: String? = nil, resource: String? = nil, prompt: String? = nil, size: Int,
+        decision: AuditDecision? = nil, ask: AuditAsk? = nil, subject: String? = nil, scopes: [String] = [],
+        durationMicros: UInt64? = nil, raw: [UInt8]? = nil, payload: PayloadRanges? = nil
+    ) {
         self.ask = ask
         self.direction = direction
         self.kind = kind
@@ -228,8 +236,10 @@ public struct ExitInfo: Sendable {
     public var maxRSSKiB: UInt64
     public var wallMicros: UInt64
 
-    public init(pid: Int32, code: Int32?, signal: Int32?, userCPUMicros: UInt64 = 0, systemCPUMicros: UInt64 = 0,
-                maxRSSKiB: UInt64 = 0, wallMicros: UInt64 = 0) {
+    public init(
+        pid: Int32, code: Int32?, signal: Int32?, userCPUMicros: UInt64 = 0, systemCPUMicros: UInt64 = 0,
+        maxRSSKiB: UInt64 = 0, wallMicros: UInt64 = 0
+    ) {
         self.pid = pid
         self.code = code
         self.signal = signal

@@ -1,5 +1,5 @@
-import BrigSystem
 import BrigJSONRPC
+import BrigSystem
 import Crypto
 
 /// What `AuditVerifier.verifyInterleaved` found in a collector's file.
@@ -93,8 +93,9 @@ extension AuditVerifier {
         /// One line (or the rest of one after a torn head): a gap note, a record, or damage.
         func take(_ slice: ArraySlice<UInt8>, file: String, lineNo: Int, isLast: Bool) {
             if slice.starts(with: InterleavedVerification.gapNotePrefix), let note = RecordFields(line: slice),
-               let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(Hex.decode),
-               let next = g["next_mac"]?.stringValue.flatMap(Hex.decode) {
+                let g = note.value["brig_forward_gap"], let after = g["after_mac"]?.stringValue.flatMap(Hex.decode),
+                let next = g["next_mac"]?.stringValue.flatMap(Hex.decode)
+            {
                 let where_ = "\(g["host"]?.stringValue ?? "?") (\(g["log"]?.stringValue ?? "?"))"
                 gapNotes[next] = (after, where_, "\(file):\(lineNo)")
                 return
@@ -113,9 +114,11 @@ extension AuditVerifier {
                 return
             }
             guard let (canonical, carried) = Chain.split(slice), carried == mac,
-                  Chain.mac(key: key, prev: prev, canonical: canonical) == mac else {
-                let finding = InterleavedVerification.Finding(damage: .modified, file: file, line: lineNo, sequence: seq,
-                                                              message: "the MAC does not match the record's content")
+                Chain.mac(key: key, prev: prev, canonical: canonical) == mac
+            else {
+                let finding = InterleavedVerification.Finding(
+                    damage: .modified, file: file, line: lineNo, sequence: seq,
+                    message: "the MAC does not match the record's content")
                 if firstBad == nil { firstBad = finding }
                 badMACs.insert(mac)
                 report.problems.append(finding)
@@ -126,8 +129,10 @@ extension AuditVerifier {
                 if bytesByMAC[mac] == slice {
                     report.duplicates.append(.init(file: file, line: lineNo, sequence: seq, original: "\(recs[i].file):\(recs[i].line)"))
                 } else {
-                    report.problems.append(.init(damage: .modified, file: file, line: lineNo, sequence: seq,
-                                                 message: "the same MAC as \(recs[i].file):\(recs[i].line) with other bytes"))
+                    report.problems.append(
+                        .init(
+                            damage: .modified, file: file, line: lineNo, sequence: seq,
+                            message: "the same MAC as \(recs[i].file):\(recs[i].line) with other bytes"))
                 }
                 return
             }
@@ -152,10 +157,14 @@ extension AuditVerifier {
         // unverifiable and said so.
         for t in tornHeads {
             if let i = recs.firstIndex(where: { bytesByMAC[$0.mac].map { $0.count > t.head.count && $0.starts(with: t.head) } ?? false }) {
-                report.warnings.append("\(t.file):\(t.line): a torn write (the collector stopped in the middle of sequence \(recs[i].seq), which is whole at \(recs[i].file):\(recs[i].line)), then a record on the same line")
+                report.warnings.append(
+                    "\(t.file):\(t.line): a torn write (the collector stopped in the middle of sequence \(recs[i].seq), which is whole at \(recs[i].file):\(recs[i].line)), then a record on the same line"
+                )
             } else {
-                report.problems.append(.init(damage: .modified, file: t.file, line: t.line, sequence: nil,
-                                             message: "a partial record that is no record's start in these files, before a record on the same line"))
+                report.problems.append(
+                    .init(
+                        damage: .modified, file: t.file, line: t.line, sequence: nil,
+                        message: "a partial record that is no record's start in these files, before a record on the same line"))
             }
         }
         if sawAny && !verifiedAny {
@@ -176,12 +185,16 @@ extension AuditVerifier {
         for (i, r) in recs.enumerated() {
             if let p = byMAC[r.prev] {
                 if recs[p].seq + 1 != r.seq {
-                    report.problems.append(.init(damage: .inserted, file: r.file, line: r.line, sequence: r.seq,
-                                                 message: "links to sequence \(recs[p].seq) but does not follow it"))
+                    report.problems.append(
+                        .init(
+                            damage: .inserted, file: r.file, line: r.line, sequence: r.seq,
+                            message: "links to sequence \(recs[p].seq) but does not follow it"))
                 }
                 if let other = successor[p] {
-                    report.problems.append(.init(damage: .inserted, file: r.file, line: r.line, sequence: r.seq,
-                                                 message: "a second record after sequence \(recs[p].seq) (\(recs[other].file):\(recs[other].line) is the first): the chain forks"))
+                    report.problems.append(
+                        .init(
+                            damage: .inserted, file: r.file, line: r.line, sequence: r.seq,
+                            message: "a second record after sequence \(recs[p].seq) (\(recs[other].file):\(recs[other].line) is the first): the chain forks"))
                 } else {
                     successor[p] = i
                 }
@@ -200,8 +213,10 @@ extension AuditVerifier {
             if let note = gapNotes[r.mac], let p = byMAC[note.after] {
                 let from = recs[p].seq + 1, to = r.seq - 1
                 let range = from == to ? "record \(from) is" : "records \(from)-\(to) are"
-                report.problems.append(.init(damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
-                                             message: "\(range) missing: rotated away on \(note.where_) before they were forwarded (the forwarder's note at \(note.line))"))
+                report.problems.append(
+                    .init(
+                        damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
+                        message: "\(range) missing: rotated away on \(note.where_) before they were forwarded (the forwarder's note at \(note.line))"))
                 union(p, i)
                 continue
             }
@@ -210,12 +225,16 @@ extension AuditVerifier {
                 let from = recs[before].seq + 1, to = r.seq - 1
                 if !badMACs.contains(r.prev) {
                     let range = from == to ? "record \(from) is" : "records \(from)-\(to) are"
-                    report.problems.append(.init(damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
-                                                 message: "\(range) missing (session \(r.session))"))
+                    report.problems.append(
+                        .init(
+                            damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
+                            message: "\(range) missing (session \(r.session))"))
                 }
                 union(before, i)
             } else {
-                report.warnings.append("\(r.file):\(r.line): a chain starts at sequence \(r.seq) (session \(r.session)): its earlier records are not in these files (forwarding began after rotation removed them, or they were lost on the way)")
+                report.warnings.append(
+                    "\(r.file):\(r.line): a chain starts at sequence \(r.seq) (session \(r.session)): its earlier records are not in these files (forwarding began after rotation removed them, or they were lost on the way)"
+                )
             }
         }
         // Order: within a chain, file order must follow the sequence.
@@ -223,8 +242,10 @@ extension AuditVerifier {
         for (i, r) in recs.enumerated() {
             let c = find(i)
             if let h = highest[c], h.seq > r.seq {
-                report.problems.append(.init(damage: .reordered, file: r.file, line: r.line, sequence: r.seq,
-                                             message: "comes after sequence \(h.seq) (\(recs[h.index].file):\(recs[h.index].line)) of its chain"))
+                report.problems.append(
+                    .init(
+                        damage: .reordered, file: r.file, line: r.line, sequence: r.seq,
+                        message: "comes after sequence \(h.seq) (\(recs[h.index].file):\(recs[h.index].line)) of its chain"))
             } else {
                 highest[c] = (r.seq, i)
             }

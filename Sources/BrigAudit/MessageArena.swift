@@ -14,8 +14,10 @@ public struct MessageContext: Sendable {
     /// For a call whose rule asks the user first: the question and its answer.
     public var ask: AuditAsk?
 
-    public init(requestMethod: String? = nil, subject: String? = nil, durationMicros: UInt64? = nil,
-                decision: AuditDecision? = nil, scopes: [String] = [], ask: AuditAsk? = nil) {
+    public init(
+        requestMethod: String? = nil, subject: String? = nil, durationMicros: UInt64? = nil,
+        decision: AuditDecision? = nil, scopes: [String] = [], ask: AuditAsk? = nil
+    ) {
         self.ask = ask
         self.requestMethod = requestMethod
         self.subject = subject
@@ -42,8 +44,10 @@ enum MessageArena {
     private static let none = UInt32.max
 
     /// `view`'s ranges count from `lineStart` (a batch member's view counts from its batch's line).
-    static func append(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
-                       context: MessageContext, time: Int64, to arena: ByteBuffer) {
+    static func append(
+        line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
+        context: MessageContext, time: Int64, to arena: ByteBuffer
+    ) {
         var flags: UInt8 = 0
         if context.durationMicros != nil { flags |= hasDuration }
         if context.decision != nil { flags |= hasDecision }
@@ -96,7 +100,8 @@ enum MessageArena {
     /// The entry at `offset`: the line (a slice of `arena`), what the relay's parse said of it, its
     /// direction, context and time.
     static func read(_ arena: UnsafeRawBufferPointer, at offset: Int)
-        -> (line: UnsafeBufferPointer<UInt8>, view: ViewFields?, direction: Direction, context: MessageContext, time: Int64) {
+        -> (line: UnsafeBufferPointer<UInt8>, view: ViewFields?, direction: Direction, context: MessageContext, time: Int64)
+    {
         var at = offset
         let time: Int64 = get(arena, &at)
         let direction: Direction = arena[at] == 0 ? .hostToServer : .serverToHost
@@ -110,8 +115,9 @@ enum MessageArena {
             at += 1
             let id = string(arena, &at), method = string(arena, &at)
             let params = range(arena, &at), result = range(arena, &at), error = range(arena, &at)
-            fields = ViewFields(kind: kind, id: id, method: method,
-                                ranges: PayloadRanges(params: params, result: result, error: error, count: 0))
+            fields = ViewFields(
+                kind: kind, id: id, method: method,
+                ranges: PayloadRanges(params: params, result: result, error: error, count: 0))
         }
         context.requestMethod = string(arena, &at)
         context.subject = string(arena, &at)
@@ -120,14 +126,16 @@ enum MessageArena {
             at += 2
             let rule = string(arena, &at) ?? "", reason = string(arena, &at) ?? "", category = string(arena, &at) ?? ""
             let suggestion = string(arena, &at)
-            context.decision = AuditDecision(allowed: allowed, enforced: enforced, rule: rule, reason: reason, category: category,
-                                             suggestion: suggestion)
+            context.decision = AuditDecision(
+                allowed: allowed, enforced: enforced, rule: rule, reason: reason, category: category,
+                suggestion: suggestion)
         }
         if flags & hasAsk != 0 {
             let question = string(arena, &at) ?? "", answer = string(arena, &at) ?? "", via = string(arena, &at) ?? ""
             let timeout: UInt64 = get(arena, &at), waited: UInt64 = get(arena, &at)
-            context.ask = AuditAsk(question: question, answer: answer, via: via, timeoutMicros: timeout,
-                                   waitedMicros: waited == UInt64.max ? nil : waited)
+            context.ask = AuditAsk(
+                question: question, answer: answer, via: via, timeoutMicros: timeout,
+                waitedMicros: waited == UInt64.max ? nil : waited)
         }
         let scopeCount: UInt32 = get(arena, &at)
         for _ in 0..<scopeCount { context.scopes.append(string(arena, &at) ?? "") }
@@ -207,13 +215,16 @@ public final class AuditStage: @unchecked Sendable {
     public var isEmpty: Bool { offsets.isEmpty }
 
     /// Adds one message (see `AuditLog.message(line:view:lineStart:direction:context:)`).
-    public func add(line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
-                    context: MessageContext) {
+    public func add(
+        line: UnsafeBufferPointer<UInt8>, view: MessageView?, lineStart: Int, direction: Direction,
+        context: MessageContext
+    ) {
         if offsets.isEmpty { time = nowMicros() }
         if context.decision?.allowed == false { hasDenial = true }
         offsets.append(bytes.count)
-        MessageArena.append(line: line, view: view, lineStart: lineStart, direction: direction, context: context,
-                            time: time, to: bytes)
+        MessageArena.append(
+            line: line, view: view, lineStart: lineStart, direction: direction, context: context,
+            time: time, to: bytes)
     }
 
     func reset() {

@@ -1,7 +1,7 @@
-import BrigSystem
-import BrigSecrets
 import BrigJSONRPC
 import BrigProfile
+import BrigSecrets
+import BrigSystem
 import Crypto
 
 /// The record of each event class (schema version 1, docs/audit.md), written into the writer
@@ -9,8 +9,10 @@ import Crypto
 /// `prev_mac` and `mac`.
 extension Writer {
     /// `@timestamp` and `event.*`.
-    func header(_ w: inout ObjectWriter, _ t: Int64, action: StaticString, kind: StaticString = "event",
-                category: StaticString, alsoCategory: StaticString? = nil, type: StaticString, outcome: StaticString) {
+    func header(
+        _ w: inout ObjectWriter, _ t: Int64, action: StaticString, kind: StaticString = "event",
+        category: StaticString, alsoCategory: StaticString? = nil, type: StaticString, outcome: StaticString
+    ) {
         w.beginObject()
         w.timestamp("@timestamp", t, &clock)
         w.beginObject("event")
@@ -214,8 +216,9 @@ extension Writer {
     }
 
     func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], howToAllow: String?, _ t: Int64) {
-        header(&w, t, action: "syscall-blocked", kind: "alert", category: "process", alsoCategory: "intrusion_detection",
-               type: "denied", outcome: "failure")
+        header(
+            &w, t, action: "syscall-blocked", kind: "alert", category: "process", alsoCategory: "intrusion_detection",
+            type: "denied", outcome: "failure")
         w.beginObject("process")
         w.int("pid", pid)
         w.endObject()
@@ -248,8 +251,9 @@ extension Writer {
     }
 
     func exitRecord(_ w: inout ObjectWriter, _ info: ExitInfo, _ t: Int64) {
-        header(&w, t, action: "child-exit", category: "process", type: "end",
-               outcome: info.code == 0 ? "success" : "failure")
+        header(
+            &w, t, action: "child-exit", category: "process", type: "end",
+            outcome: info.code == 0 ? "success" : "failure")
         w.beginObject("process")
         w.int("pid", info.pid)
         if let c = info.code { w.int("exit_code", c) }
@@ -265,8 +269,9 @@ extension Writer {
     }
 
     func sessionEndRecord(_ w: inout ObjectWriter, _ t: Int64, blocked: BlockedSyscallTotals?) {
-        header(&w, t, action: "session-end", category: "session", type: "end",
-               outcome: lostTotal + droppedTotal == 0 ? "success" : "failure")
+        header(
+            &w, t, action: "session-end", category: "session", type: "end",
+            outcome: lostTotal + droppedTotal == 0 ? "success" : "failure")
         w.beginObject("brig")
         w.int("schema", 1)
         w.beginObject("session")

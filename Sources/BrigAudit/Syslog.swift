@@ -15,7 +15,8 @@ enum Syslog {
             let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if !h.isEmpty { hostname = String(h.prefix(255)) }
         }
-        let text = "<\(priority)>1 \(formatTimestamp(time)) \(hostname) brig \(getpid()) denial - "
+        let text =
+            "<\(priority)>1 \(formatTimestamp(time)) \(hostname) brig \(getpid()) denial - "
             + String(message.map { $0 == "\n" || $0 == "\r" ? " " : $0 })
         return Array(text.utf8)
     }

@@ -1,5 +1,5 @@
-import BrigSystem
 public import BrigJSONRPC
+import BrigSystem
 import Crypto
 
 #if canImport(Glibc)
@@ -90,7 +90,8 @@ public enum AuditVerifier {
     /// A path that already ends in `.N` is returned alone.
     public static func rotatedSet(_ path: String) -> [String] {
         if let dot = path.lastIndex(of: "."), !path[path.index(after: dot)...].isEmpty,
-           path[path.index(after: dot)...].allSatisfy({ $0.isASCII && $0.isNumber }) {
+            path[path.index(after: dot)...].allSatisfy({ $0.isASCII && $0.isNumber })
+        {
             return [path]
         }
         // Every PATH.N in the directory (gaps included: a missing file is then caught as deleted records).
@@ -104,7 +105,8 @@ public enum AuditVerifier {
                     String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
                 }
                 guard name.hasPrefix(base + "."), let n = Int(name.dropFirst(base.count + 1)), n > 0,
-                      name.dropFirst(base.count + 1).allSatisfy({ $0.isASCII && $0.isNumber }) else { continue }
+                    name.dropFirst(base.count + 1).allSatisfy({ $0.isASCII && $0.isNumber })
+                else { continue }
                 numbers.append(n)
             }
             closedir(d)
@@ -129,8 +131,9 @@ public enum AuditVerifier {
             guard let data = FileSystem.read(file, limit: .max) else {
                 var report = AuditVerification()
                 report.files = files
-                report.problem = .init(damage: .deleted, file: file, line: 0, sequence: nil,
-                                       message: "cannot read: \(SystemError.text())")
+                report.problem = .init(
+                    damage: .deleted, file: file, line: 0, sequence: nil,
+                    message: "cannot read: \(SystemError.text())")
                 return report
             }
             logs.append((file, data))
@@ -140,8 +143,10 @@ public enum AuditVerifier {
 
     /// Verifies logs already read (each named by its file, in order, as one chain): the checks of
     /// `verify(files:key:anchor:)` without the reading, so a fuzzer can feed bytes directly.
-    public static func verify(logs: [(file: String, bytes: [UInt8])], key keyBytes: [UInt8],
-                              anchor: String? = nil) -> AuditVerification {
+    public static func verify(
+        logs: [(file: String, bytes: [UInt8])], key keyBytes: [UInt8],
+        anchor: String? = nil
+    ) -> AuditVerification {
         var report = AuditVerification()
         report.files = logs.map(\.file)
         let key = SymmetricKey(data: keyBytes)
@@ -153,8 +158,10 @@ public enum AuditVerifier {
                 let end = data[start...].firstIndex(of: 0x0A) ?? data.count
                 let slice = data[start..<end]
                 if !slice.isEmpty {
-                    entries.append(Entry(file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice),
-                                         partial: end == data.count))
+                    entries.append(
+                        Entry(
+                            file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice),
+                            partial: end == data.count))
                 }
                 start = end + 1
             }
@@ -178,8 +185,9 @@ public enum AuditVerifier {
             guard let f = e.fields, let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
                 // A partial write that the next session noted and chained over.
                 if let n = next?.fields, n.action == "session-start",
-                   n["brig.chain.previous_tail"]?.stringValue == "partial-line",
-                   let last, n.prevMAC == last.mac, let nseq = n.sequence, nseq == last.seq + 1 {
+                    n["brig.chain.previous_tail"]?.stringValue == "partial-line",
+                    let last, n.prevMAC == last.mac, let nseq = n.sequence, nseq == last.seq + 1
+                {
                     report.warnings.append("\(e.file):\(e.line): a partial record (a write was cut short; noted by the next session)")
                     i += 1
                     continue
@@ -231,7 +239,9 @@ public enum AuditVerifier {
                         let missing = seq - l.seq - 1
                         let range = missing == 1 ? "record \(l.seq + 1) is" : "records \(l.seq + 1)-\(seq - 1) are"
                         if f.action == "session-start", !l.ended {
-                            return problem(e, .truncated, "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(Hex.encode(prev).prefix(16))...)")
+                            return problem(
+                                e, .truncated,
+                                "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(Hex.encode(prev).prefix(16))...)")
                         }
                         return problem(e, .deleted, "\(range) missing")
                     }
@@ -260,21 +270,25 @@ public enum AuditVerifier {
         }
         if let anchor {
             guard let data = FileSystem.read(anchor, limit: .max), let a = RecordFields(line: data[...].prefix { $0 != 0x0A }),
-                  case .number(let n)? = a.value["sequence"], let aseq = UInt64(n),
-                  let amacHex = a.value["mac"]?.stringValue, let amac = Hex.decode(amacHex) else {
-                report.problem = .init(damage: .truncated, file: anchor, line: 0, sequence: nil,
-                                       message: "cannot read the anchor")
+                case .number(let n)? = a.value["sequence"], let aseq = UInt64(n),
+                let amacHex = a.value["mac"]?.stringValue, let amac = Hex.decode(amacHex)
+            else {
+                report.problem = .init(
+                    damage: .truncated, file: anchor, line: 0, sequence: nil,
+                    message: "cannot read the anchor")
                 return report
             }
             let endFile = lastEntry?.file ?? report.files.last ?? ""
             guard let l = last, l.seq >= aseq else {
-                report.problem = .init(damage: .truncated, file: endFile, line: 0, sequence: last?.seq,
-                                       message: "the log ends at sequence \(last?.seq ?? 0) but the anchor records sequence \(aseq): the tail was cut")
+                report.problem = .init(
+                    damage: .truncated, file: endFile, line: 0, sequence: last?.seq,
+                    message: "the log ends at sequence \(last?.seq ?? 0) but the anchor records sequence \(aseq): the tail was cut")
                 return report
             }
             if l.seq == aseq, l.mac != amac {
-                report.problem = .init(damage: .modified, file: endFile, line: lastEntry?.line ?? 0, sequence: l.seq,
-                                       message: "the last record's MAC differs from the anchor's")
+                report.problem = .init(
+                    damage: .modified, file: endFile, line: lastEntry?.line ?? 0, sequence: l.seq,
+                    message: "the last record's MAC differs from the anchor's")
                 return report
             }
             if l.seq > aseq, let e = entries.first(where: { $0.fields?.sequence == aseq }), e.fields?.mac != amac {
@@ -282,7 +296,9 @@ public enum AuditVerifier {
             }
         }
         if let l = last, !l.ended {
-            report.warnings.append("session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed, still running, or the tail was cut\(anchor == nil ? "; --anchor tells which" : " after the last anchor"))")
+            report.warnings.append(
+                "session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed, still running, or the tail was cut\(anchor == nil ? "; --anchor tells which" : " after the last anchor"))"
+            )
         }
         return report
     }
@@ -369,7 +385,8 @@ public final class AuditFollower {
         for file in AuditVerifier.rotatedSet(path) {
             var st = stat()
             if stat(file, &st) == 0, UInt64(st.st_dev) == position.device, UInt64(st.st_ino) == position.inode,
-               Int64(st.st_size) >= position.offset {
+                Int64(st.st_size) >= position.offset
+            {
                 return file
             }
         }
@@ -504,8 +521,10 @@ public final class AuditFollower {
         var start = 0
         while let nl = data[start...].firstIndex(of: 0x0A) {
             if nl > start {
-                lines.append(FollowedLine(bytes: Array(data[start..<nl]),
-                                          end: LogPosition(device: device, inode: inode, offset: Int64(nl + 1))))
+                lines.append(
+                    FollowedLine(
+                        bytes: Array(data[start..<nl]),
+                        end: LogPosition(device: device, inode: inode, offset: Int64(nl + 1))))
             }
             start = nl + 1
         }
@@ -522,8 +541,10 @@ public final class AuditFollower {
                 while start < p.count, let hit = memchr(p.baseAddress! + start, 0x0A, p.count - start) {
                     let nl = p.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                     if nl > start {
-                        lines.append(FollowedLine(bytes: Array(UnsafeBufferPointer(rebasing: p[start..<nl])),
-                                                  end: LogPosition(device: device, inode: inode, offset: pendingStart + Int64(nl + 1))))
+                        lines.append(
+                            FollowedLine(
+                                bytes: Array(UnsafeBufferPointer(rebasing: p[start..<nl])),
+                                end: LogPosition(device: device, inode: inode, offset: pendingStart + Int64(nl + 1))))
                     }
                     start = nl + 1
                 }

@@ -1,14 +1,13 @@
-import BrigSystem
-import BrigSecrets
 import BrigJSONRPC
 import BrigProfile
+import BrigSecrets
+import BrigSystem
 import Crypto
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
 
 /// The writer thread's state and work. Only the writer thread touches it once started.
 final class Writer: @unchecked Sendable {
@@ -188,8 +187,9 @@ final class Writer: @unchecked Sendable {
         let now = monotonicMicros()
         if settings.fsync == .interval, dirty, now &- lastSync >= 1_000_000 { sync(force: true) }
         if anchorPath != nil, sinceAnchor > 0,
-           sinceAnchor >= settings.anchorEveryRecords
-            || Double(now &- lastAnchor) >= settings.anchorEverySeconds * 1_000_000 {
+            sinceAnchor >= settings.anchorEveryRecords
+                || Double(now &- lastAnchor) >= settings.anchorEverySeconds * 1_000_000
+        {
             writeAnchor()
         }
     }
@@ -238,7 +238,8 @@ final class Writer: @unchecked Sendable {
             build(&w)
             seal(&w)
             if !toStderr, fileSize + Int64(buf.count) > 0,
-               UInt64(fileSize) + UInt64(buf.count) + UInt64(w.out.count) > settings.rotateMaxBytes {
+                UInt64(fileSize) + UInt64(buf.count) + UInt64(w.out.count) > settings.rotateMaxBytes
+            {
                 flushBuffer()
                 rotate()
             }
@@ -257,15 +258,27 @@ final class Writer: @unchecked Sendable {
 
         if lostPending > 0 {
             let n = lostPending
-            append { note(&$0, "audit-records-lost", "failure", [("count", .number(String(n))),
-                                                                ("reason", .string("write failures"))]) }
+            append {
+                note(
+                    &$0, "audit-records-lost", "failure",
+                    [
+                        ("count", .number(String(n))),
+                        ("reason", .string("write failures")),
+                    ])
+            }
             carriedLost = lostPending
             lostPending = 0
         }
         if droppedPending > 0 {
             let n = droppedPending
-            append { note(&$0, "audit-records-dropped", "failure", [("count", .number(String(n))),
-                                                                   ("reason", .string("queue full"))]) }
+            append {
+                note(
+                    &$0, "audit-records-dropped", "failure",
+                    [
+                        ("count", .number(String(n))),
+                        ("reason", .string("queue full")),
+                    ])
+            }
             droppedPending = 0
         }
         for item in items {
@@ -327,13 +340,17 @@ final class Writer: @unchecked Sendable {
     /// The event of a relayed line: what the line says (kind, id, method, where its payload is:
     /// from the relay's parse, else parsed here) and what the relay knew (the request a response
     /// answers, the decision...). A line that does not parse is recorded with the kind `unknown`.
-    static func event(line: UnsafeBufferPointer<UInt8>, fields: MessageArena.ViewFields?, direction: Direction,
-                      context: MessageContext) -> MessageEvent {
+    static func event(
+        line: UnsafeBufferPointer<UInt8>, fields: MessageArena.ViewFields?, direction: Direction,
+        context: MessageContext
+    ) -> MessageEvent {
         var fields = fields
         if fields == nil, case .success(let v) = MessageView.parse(line) {
-            fields = MessageArena.ViewFields(kind: v.kind, id: v.id, method: v.method,
-                                             ranges: PayloadRanges(params: v.params, result: v.result, error: v.error,
-                                                                   count: line.count))
+            fields = MessageArena.ViewFields(
+                kind: v.kind, id: v.id, method: v.method,
+                ranges: PayloadRanges(
+                    params: v.params, result: v.result, error: v.error,
+                    count: line.count))
         }
         let method = fields?.method ?? context.requestMethod
         let subject = context.subject
@@ -373,7 +390,8 @@ final class Writer: @unchecked Sendable {
         if settings.onFailure == .block { health.healthy.store(false, ordering: .releasing) }
         guard !failing else { return }
         failing = true
-        let consequence = settings.onFailure == .block
+        let consequence =
+            settings.onFailure == .block
             ? "the relay stops (on_failure: block)" : "records are lost until writes succeed (on_failure: continue)"
         stderrLine("brig: audit: cannot \(what) \(path): \(SystemError.text(code)); \(consequence)")
     }
@@ -458,7 +476,6 @@ final class Writer: @unchecked Sendable {
         _ = msg.withUnsafeBytes { send(syslogFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 }
-
 
 extension Optional where Wrapped == [UInt8] {
     /// Calls `body` with the bytes, or with nil.

@@ -1,9 +1,9 @@
-import BrigSystem
 public import ArgumentParser
 import BrigAudit
 import BrigForward
 import BrigJSONRPC
 import BrigProfile
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -29,8 +29,10 @@ extension Brig {
 
 /// Where the audit commands find logs and keys.
 struct AuditLocation: ParsableArguments {
-    @Option(name: .customLong("profile"), help: ArgumentHelp(
-        "Take the log path, key file and anchor from this profile's audit: section.", valueName: "NAME|FILE"))
+    @Option(
+        name: .customLong("profile"),
+        help: ArgumentHelp(
+            "Take the log path, key file and anchor from this profile's audit: section.", valueName: "NAME|FILE"))
     var profile: String?
 
     var environment: [String: String] { ProcessEnvironment.snapshot() }
@@ -38,9 +40,8 @@ struct AuditLocation: ParsableArguments {
     func loadProfile() -> Profile? {
         guard let profile else { return nil }
         let env = environment
-        let home = env["HOME"] ?? String(cString: getpwuid(geteuid())?.pointee.pw_dir ?? strdup("/"))
-        var buf = [CChar](repeating: 0, count: 4096)
-        let cwd = getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
+        let home = ProcessEnvironment.home(env)
+        let cwd = FileSystem.currentDirectory()
         let context = ProfileContext(home: home, workdir: cwd, tmpdir: "/tmp", environment: env)
         do {
             return try ProfileLoader.load(profile, context: context)
@@ -176,25 +177,29 @@ extension Brig.Audit {
             print("intact: \(report.records) records, \(report.sessions) sessions, \(range), \(paths.count) file\(paths.count == 1 ? "" : "s")")
         }
 
-    private func verifyInterleaved(_ paths: [String], key: [UInt8], keySource: String) {
-        let report = AuditVerifier.verifyInterleaved(files: paths, key: key)
-        if report.noRecordVerifies, let first = report.problems.first {
-            Brig.fail("\(InputPath.shown(first.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+        private func verifyInterleaved(_ paths: [String], key: [UInt8], keySource: String) {
+            let report = AuditVerifier.verifyInterleaved(files: paths, key: key)
+            if report.noRecordVerifies, let first = report.problems.first {
+                Brig.fail("\(InputPath.shown(first.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+            }
+            if report.records == 0, report.problems.isEmpty, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
+                Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+            }
+            var out = ""
+            for w in report.warnings { out += "warning: \(w)\n" }
+            for d in report.duplicates { out += "duplicate: \(d)\n" }
+            for p in report.problems { out += "damaged: \(p)\n" }
+            print(out, terminator: "")
+            if let first = report.problems.first {
+                fflush(stdout)
+                Brig.fail(
+                    "damaged: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"), the first \(InputPath.shown(first.file))\(first.line > 0 ? ":\(first.line)" : ""): \(first.damage.rawValue)",
+                    code: 1)
+            }
+            print(
+                "intact: \(report.records) records, \(report.chains) chain\(report.chains == 1 ? "" : "s"), \(report.sessions) sessions, \(report.duplicates.count) duplicates, \(paths.count) file\(paths.count == 1 ? "" : "s")"
+            )
         }
-        if report.records == 0, report.problems.isEmpty, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
-            Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
-        }
-        var out = ""
-        for w in report.warnings { out += "warning: \(w)\n" }
-        for d in report.duplicates { out += "duplicate: \(d)\n" }
-        for p in report.problems { out += "damaged: \(p)\n" }
-        print(out, terminator: "")
-        if let first = report.problems.first {
-            fflush(stdout)
-            Brig.fail("damaged: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"), the first \(InputPath.shown(first.file))\(first.line > 0 ? ":\(first.line)" : ""): \(first.damage.rawValue)", code: 1)
-        }
-        print("intact: \(report.records) records, \(report.chains) chain\(report.chains == 1 ? "" : "s"), \(report.sessions) sessions, \(report.duplicates.count) duplicates, \(paths.count) file\(paths.count == 1 ? "" : "s")")
-    }
     }
 
     /// `brig audit show [FILE]`
@@ -413,19 +418,17 @@ extension Brig.Audit {
             var log = file ?? location.defaultLog(profile: profile)
             if !log.hasPrefix("/") {
                 // The position file names the log: the same log however it was typed.
-                var buf = [CChar](repeating: 0, count: 4096)
-                if getcwd(&buf, buf.count) != nil {
-                    log = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + log
-                }
+                log = FileSystem.currentDirectory() + "/" + log
             }
             var name = String(log.split(separator: "/").last ?? "audit")
             if name.hasSuffix(".jsonl") { name.removeLast(6) }
             let statePath = state ?? stateDirectory() + "/\(name).position"
             let dir = statePath.lastIndex(of: "/").map { String(statePath[..<$0]) } ?? "."
             if state == nil { makeDirectories(dir) }
-            var options = Forwarder.Options(log: log, positionFile: statePath, target: target,
-                                            tls: TLSSettings(caFile: ca, certFile: cert, keyFile: key),
-                                            host: hostname ?? machineName())
+            var options = Forwarder.Options(
+                log: log, positionFile: statePath, target: target,
+                tls: TLSSettings(caFile: ca, certFile: cert, keyFile: key),
+                host: hostname ?? machineName())
             options.holdMicros = UInt64(hold * 1_000_000)
             let forwarder = Forwarder(options: options)
             do { try forwarder.run() } catch { Brig.fail(error.description) }
@@ -479,7 +482,8 @@ struct AuditTable {
     }
 
     func header() -> String {
-        let h = pad("TIME", 27) + pad("SESSION", 9) + pad("DIR", 4) + pad("METHOD/EVENT", 26) + pad("TOOL", 20)
+        let h =
+            pad("TIME", 27) + pad("SESSION", 9) + pad("DIR", 4) + pad("METHOD/EVENT", 26) + pad("TOOL", 20)
             + pad("DECISION", 9) + "RULE"
         return color ? "\u{1B}[1m\(h)\u{1B}[0m" : h
     }
@@ -493,10 +497,12 @@ struct AuditTable {
         case "server-to-host": dir = "<-"
         default: dir = ""
         }
-        let what = r["mcp.method"]?.stringValue
+        let what =
+            r["mcp.method"]?.stringValue
             ?? (r["mcp.kind"]?.stringValue).map { k in "(\(k) \(r["mcp.id"]?.stringValue ?? ""))" }
             ?? eventLabel(r)
-        let tool = r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue
+        let tool =
+            r["mcp.tool"]?.stringValue ?? r["mcp.resource"]?.stringValue ?? r["mcp.prompt"]?.stringValue
             ?? r["brig.detail.tool"]?.stringValue ?? ""
         var decision = "", rule = AuditTable.blockedSummary(r) ?? ""
         if let allowed = r["mcp.decision.allowed"]?.boolValue {
@@ -550,7 +556,8 @@ struct AuditTable {
     /// recorded one by one)`; nil for other records and sessions that had none blocked.
     static func blockedSummary(_ r: RecordFields) -> String? {
         guard r.action == "session-end", case .object(let counts)? = r["brig.session.blocked_syscalls"],
-              !counts.isEmpty else { return nil }
+            !counts.isEmpty
+        else { return nil }
         let list = counts.map { name, n in "\(name) \(n.jsonText)" }.joined(separator: ", ")
         var text = "blocked syscalls: " + list
         if case .number(let n)? = r["brig.session.blocked_syscalls_suppressed"], n != "0" {

@@ -1,10 +1,10 @@
-import BrigSystem
 public import ArgumentParser
+import BrigJSONRPC
+import BrigPolicy
 import BrigProfile
 import BrigRelay
 import BrigSandbox
-import BrigPolicy
-import BrigJSONRPC
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -34,19 +34,25 @@ extension Brig {
         @OptionGroup(title: "Message policy")
         var policyOptions: PolicyOptions
 
-        @Option(name: .customLong("explain"), help: ArgumentHelp(
-            "Print the policy's decision and deciding rule for each JSON-RPC message in FILE (one per line; "
-                + "a line starting with 'S: ' comes from the server, '#' starts a comment). Exits 1 if any "
-                + "line is not a valid message, saying how many on stderr.", valueName: "FILE"))
+        @Option(
+            name: .customLong("explain"),
+            help: ArgumentHelp(
+                "Print the policy's decision and deciding rule for each JSON-RPC message in FILE (one per line; "
+                    + "a line starting with 'S: ' comes from the server, '#' starts a comment). Exits 1 if any "
+                    + "line is not a valid message, saying how many on stderr.", valueName: "FILE"))
         var explain: String?
 
-        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
-            "Optional: the server command, to show the grants brig adds for it.", valueName: "COMMAND"))
+        @Argument(
+            parsing: .captureForPassthrough,
+            help: ArgumentHelp(
+                "Optional: the server command, to show the grants brig adds for it.", valueName: "COMMAND"))
         var command: [String] = []
 
-        @Option(name: .customLong("server"), help: ArgumentHelp(
-            "Show what brig does with the server NAME of the host configs (see brig wrap): wrapped or not, profile, "
-                + "working directory, grants. Its options come from the config entry.", valueName: "NAME"))
+        @Option(
+            name: .customLong("server"),
+            help: ArgumentHelp(
+                "Show what brig does with the server NAME of the host configs (see brig wrap): wrapped or not, profile, "
+                    + "working directory, grants. Its options come from the config entry.", valueName: "NAME"))
         var server: String?
 
         @OptionGroup(title: "Host configs")
@@ -71,12 +77,15 @@ extension Brig {
             if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
             let env = ProcessEnvironment.snapshot()
             let decision = sandbox.workingDirectoryDecision(environment: env)
-            let (profile, context) = sandbox.loadProfile(tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions,
-                                                         workdirGranted: decision.granted)
+            let (profile, context) = sandbox.loadProfile(
+                tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions,
+                workdirGranted: decision.granted)
             let engine: PolicyEngine
             do {
-                engine = try PolicyEngine(policy: profile.mcp, context: policyOptions.context(
-                    environment: env, profileDirectory: sandbox.profileDirectory()))
+                engine = try PolicyEngine(
+                    policy: profile.mcp,
+                    context: policyOptions.context(
+                        environment: env, profileDirectory: sandbox.profileDirectory()))
             } catch {
                 Brig.fail(error.description)
             }
@@ -91,10 +100,11 @@ extension Brig {
             let features = KernelFeatures.probe()
             let plan: SandboxPlan
             do {
-                plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
-                                            hostEnvironment: env, features: features,
-                                            safety: sandbox.grantSafety(environment: env), workingDirectory: decision,
-                                            build: false)
+                plan = try SandboxPlan.make(
+                    profile: profile, executable: executable, arguments: argv, context: context,
+                    hostEnvironment: env, features: features,
+                    safety: sandbox.grantSafety(environment: env), workingDirectory: decision,
+                    build: false)
             } catch {
                 Brig.fail(error.description)
             }
@@ -108,8 +118,11 @@ extension Brig {
             line("  seccomp: \(features.seccomp ? "yes" : "no"), user notification: \(features.seccompNotify ? "yes" : "no")")
             line("  landlock: " + (features.landlockABI > 0 ? "ABI \(features.landlockABI)" : "not available"))
             line("  running as: uid \(geteuid())\(features.isRoot ? " (root)" : ""); can drop the bounding set: \(features.canDropBoundingSet ? "yes" : "no")")
-            line("  confinement: " + (plan.view != nil ? "namespace view + Landlock" + (features.isRoot ? "" : " (in a user namespace)")
-                                         : "Landlock only (no namespace view)"))
+            line(
+                "  confinement: "
+                    + (plan.view != nil
+                        ? "namespace view + Landlock" + (features.isRoot ? "" : " (in a user namespace)")
+                        : "Landlock only (no namespace view)"))
             line()
             line("working directory: \(decision.summary)")
             let broad = (s.readPaths + s.writePaths).filter { sandbox.grantSafety(environment: env).refusal(for: $0)?.isBroad ?? false }
@@ -150,8 +163,9 @@ extension Brig {
             line("environment passed:")
             for e in plan.environment { line("  \(e)") }
             line("require: \(s.require.joined(separator: ", "))")
-            line("message policy: \(engine.isPermissive ? "permissive (decide and report, block nothing)" : "enforce")"
-                + (engine.acceptedProtocolVersions.map { "; protocol versions \($0.joined(separator: ", "))" } ?? ""))
+            line(
+                "message policy: \(engine.isPermissive ? "permissive (decide and report, block nothing)" : "enforce")"
+                    + (engine.acceptedProtocolVersions.map { "; protocol versions \($0.joined(separator: ", "))" } ?? ""))
             print(out, terminator: "")
         }
 
@@ -184,7 +198,9 @@ extension Brig {
                         guard let d = outcome.decisions.first(where: { !$0.allowed }) ?? outcome.decisions.first else {
                             return "\(where_)  \(direction.rawValue) \(methods): allow (no rule restricts it)"
                         }
-                        let verdict = d.allowed ? (d.ask != nil && d.enforced ? "ask the user, then allow" : "allow")
+                        let verdict =
+                            d.allowed
+                            ? (d.ask != nil && d.enforced ? "ask the user, then allow" : "allow")
                             : (d.enforced ? "deny" : "would deny (permissive)")
                         let answer: String
                         switch outcome.forward {

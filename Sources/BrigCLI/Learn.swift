@@ -1,4 +1,3 @@
-import BrigSystem
 public import ArgumentParser
 import BrigJSONRPC
 import BrigLearn
@@ -6,6 +5,7 @@ import BrigPolicy
 import BrigProfile
 import BrigRelay
 import BrigSandbox
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -46,8 +46,10 @@ extension Brig {
         @Option(name: .customLong("replay"), help: ArgumentHelp("Send this JSON-RPC transcript instead of relaying a host.", valueName: "FILE"))
         var replay: String?
 
-        @Option(name: .customLong("diff"), help: ArgumentHelp(
-            "Show what this run would add to an existing profile (paths, ports, tools), e.g. after a server upgrade.", valueName: "FILE"))
+        @Option(
+            name: .customLong("diff"),
+            help: ArgumentHelp(
+                "Show what this run would add to an existing profile (paths, ports, tools), e.g. after a server upgrade.", valueName: "FILE"))
         var diff: String?
 
         @Option(name: .customLong("name"), help: ArgumentHelp("The learned profile's name (default: the command's name).", valueName: "NAME"))
@@ -90,14 +92,16 @@ extension Brig {
                 }
                 transcript = lines
             }
-            let prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: RelayConfiguration(),
-                                         relayLimitGiven: false, confine: true, forcePermissive: true)
+            let prepared = Prepared.make(
+                argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: RelayConfiguration(),
+                relayLimitGiven: false, confine: true, forcePermissive: true)
             guard let plan = prepared.plan, let context = prepared.context else { Brig.fail("learn needs a profile") }
             let profileName = name ?? Learn.profileName(argv)
             let outPath = out ?? "brig-learned-\(profileName).yaml"
             SelfProtection.makeNonDumpable()
-            let request = Learner.Request(spec: prepared.spec, plan: plan, relay: prepared.relay, policy: prepared.gate,
-                                          resources: prepared.resources, replay: transcript)
+            let request = Learner.Request(
+                spec: prepared.spec, plan: plan, relay: prepared.relay, policy: prepared.gate,
+                resources: prepared.resources, replay: transcript)
             let code: Int32
             let observations: Observations
             do {
@@ -105,8 +109,10 @@ extension Brig {
             } catch {
                 Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
             }
-            let writer = ProfileWriter(context: .init(base: sandbox.profile, home: context.home, workdir: context.workdir,
-                                                      tmpdir: context.tmpdir, baseDenyList: plan.profile.sandbox.syscallDefault == .allow))
+            let writer = ProfileWriter(
+                context: .init(
+                    base: sandbox.profile, home: context.home, workdir: context.workdir,
+                    tmpdir: context.tmpdir, baseDenyList: plan.profile.sandbox.syscallDefault == .allow))
             let result = writer.write(observations, name: profileName)
             let report: (String) -> Void = { text in
                 if transcript != nil { print(text) } else { Diagnostics.write(text + "\n") }
@@ -115,11 +121,12 @@ extension Brig {
                 Learn.printDiff(result, against: diff, context: context, report: report)
             } else {
                 guard Learn.writeFile(outPath, result.yaml) else { Brig.fail("--out \(outPath): \(SystemError.text())") }
-                report("brig learn: wrote \(outPath): \(result.read.count) read, \(result.write.count) write, \(result.exec.count) exec grants; "
-                    + "network \(result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
-                    + "\(result.tools.count) tool\(result.tools.count == 1 ? "" : "s")"
-                    + (result.syscalls.isEmpty ? "" : "; calls \(sandbox.profile) denies: \(result.syscalls.map { $0.0 }.joined(separator: ", "))")
-                    + (code == 0 ? "" : "; the server exited with \(code)"))
+                report(
+                    "brig learn: wrote \(outPath): \(result.read.count) read, \(result.write.count) write, \(result.exec.count) exec grants; "
+                        + "network \(result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
+                        + "\(result.tools.count) tool\(result.tools.count == 1 ? "" : "s")"
+                        + (result.syscalls.isEmpty ? "" : "; calls \(sandbox.profile) denies: \(result.syscalls.map { $0.0 }.joined(separator: ", "))")
+                        + (code == 0 ? "" : "; the server exited with \(code)"))
             }
             throw ExitCode(code)
         }
@@ -132,7 +139,8 @@ extension Brig {
             } else if let m = argv.firstIndex(of: "-m"), m + 1 < argv.count {
                 command = argv[m + 1]
             } else if argv.count > 1, ["python", "python3", "node", "bash", "sh", "ruby", "perl"].contains(where: { argv[0].hasSuffix($0) || argv[0].contains("/" + $0) }),
-                      let script = argv.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+                let script = argv.dropFirst().first(where: { !$0.hasPrefix("-") })
+            {
                 command = script
                 if let dot = command.lastIndex(of: "."), dot > command.startIndex { command = String(command[..<dot]) }
             }
@@ -173,10 +181,11 @@ extension Brig {
             if let engine = try? PolicyEngine(policy: existing.mcp, context: PolicyContext()) {
                 for t in r.tools where !engine.toolVisible(t.name) { lines.append("+ tool \(t.name)  (called \(t.count) times)") }
             }
-            report(lines.isEmpty ? "brig learn --diff \(file): nothing to add; the profile covers this run"
-                                 : "brig learn --diff \(file): this run needs \(lines.count) more grant\(lines.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n"))
+            report(
+                lines.isEmpty
+                    ? "brig learn --diff \(file): nothing to add; the profile covers this run"
+                    : "brig learn --diff \(file): this run needs \(lines.count) more grant\(lines.count == 1 ? "" : "s"):\n" + lines.joined(separator: "\n"))
         }
-
 
         static func writeFile(_ path: String, _ text: String) -> Bool { FileSystem.write(path, Array(text.utf8)) }
     }

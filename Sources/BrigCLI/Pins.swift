@@ -1,7 +1,8 @@
-import BrigSystem
 public import ArgumentParser
 import BrigContent
+import BrigJSONRPC
 import BrigProfile
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -54,16 +55,22 @@ extension Brig {
 
 /// Which server's pins, and where they are.
 struct PinTarget: ParsableArguments {
-    @Option(name: .customLong("server"), help: ArgumentHelp(
-        "The server identity (a profile name, or the 64-hex identity brig reports).", valueName: "IDENTITY"))
+    @Option(
+        name: .customLong("server"),
+        help: ArgumentHelp(
+            "The server identity (a profile name, or the 64-hex identity brig reports).", valueName: "IDENTITY"))
     var server: String?
 
-    @Option(name: .customLong("profile"), help: ArgumentHelp(
-        "A profile name or YAML file: the identity is its name.", valueName: "NAME|FILE"))
+    @Option(
+        name: .customLong("profile"),
+        help: ArgumentHelp(
+            "A profile name or YAML file: the identity is its name.", valueName: "NAME|FILE"))
     var profile: String?
 
-    @Option(name: .customLong("state-dir"), help: ArgumentHelp(
-        "brig's state directory (default: $XDG_STATE_HOME/brig, else ~/.local/state/brig).", valueName: "DIR"))
+    @Option(
+        name: .customLong("state-dir"),
+        help: ArgumentHelp(
+            "brig's state directory (default: $XDG_STATE_HOME/brig, else ~/.local/state/brig).", valueName: "DIR"))
     var stateDirectory: String?
 
     func validate() throws {
@@ -74,7 +81,7 @@ struct PinTarget: ParsableArguments {
     /// A relative --state-dir is taken against the current directory, as typed.
     var pinsDirectory: String {
         let base = stateDirectory ?? ContentGuard.defaultStateDirectory()
-        return (base.hasPrefix("/") ? base : currentDirectory() + "/" + base) + "/pins"
+        return (base.hasPrefix("/") ? base : FileSystem.currentDirectory() + "/" + base) + "/pins"
     }
 
     /// The identity chosen, nil when neither option was given.
@@ -84,8 +91,9 @@ struct PinTarget: ParsableArguments {
         var name = profile
         if profile.contains("/") || profile.hasSuffix(".yaml") || profile.hasSuffix(".yml") {
             let env = ProcessEnvironment.snapshot()
-            let context = ProfileContext(home: env["HOME"] ?? "/", workdir: currentDirectory(), tmpdir: "/tmp",
-                                         environment: env)
+            let context = ProfileContext(
+                home: env["HOME"] ?? "/", workdir: FileSystem.currentDirectory(), tmpdir: "/tmp",
+                environment: env)
             do {
                 name = try ProfileLoader.load(profile, context: context).name
             } catch {
@@ -93,7 +101,8 @@ struct PinTarget: ParsableArguments {
             }
         }
         if ProfileLoader.builtinNames.contains(name) {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 --profile \(name): a built-in profile is shared by many servers and is not an identity; \
                 use --server with the identity brig reports (brig pins list shows them)
                 """)
@@ -145,31 +154,16 @@ struct PinTarget: ParsableArguments {
         }
     }
 
+    /// The identity a pin file holds (its `identity` member), or nil when it holds none.
     private static func storedIdentity(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var buf = [CChar](repeating: 0, count: 4096)
-        while fgets(&buf, Int32(buf.count), f) != nil {
-            let line = String(cString: buf).trimmingSpaces
-            if line.hasPrefix("\"identity\": \"") {
-                var v = String(line.dropFirst(13))
-                if v.hasSuffix(",") { v.removeLast() }
-                if v.hasSuffix("\"") { v.removeLast() }
-                return v.contains("\\") ? nil : v
-            }
-        }
-        return nil
+        guard let bytes = FileSystem.read(path, limit: 16 << 20) else { return nil }
+        let document: JSONValue? = bytes.withUnsafeBufferPointer { try? JSONValue.parse($0) }
+        return document?["identity"]?.stringValue
     }
 
     func entries(_ store: PinStore) -> [PinEntry] {
         do { return try store.list() } catch { Brig.fail(error.description) }
     }
-}
-
-private func currentDirectory() -> String {
-    var buf = [CChar](repeating: 0, count: 4096)
-    guard getcwd(&buf, buf.count) != nil else { return "/" }
-    return String(cString: buf)
 }
 
 private func say(_ text: String) {
@@ -223,8 +217,9 @@ extension Brig.Pins {
             for server in servers {
                 let pending = server.entries.filter { $0.state != "pinned" }.count
                 if pending > 0 { pendingServers += 1 }
-                say("  \(server.identity)" + (server.label.map { " (\($0))" } ?? "") + "  \(server.entries.count) item(s)"
-                    + (pending > 0 ? ", \(pending) to review" : ""))
+                say(
+                    "  \(server.identity)" + (server.label.map { " (\($0))" } ?? "") + "  \(server.entries.count) item(s)"
+                        + (pending > 0 ? ", \(pending) to review" : ""))
                 for e in server.entries { say("    \(e.state.padding(8)) \(e.item)") }
             }
             if pendingServers == 1 {
@@ -242,14 +237,19 @@ extension Brig.Pins {
 
         @OptionGroup var target: PinTarget
 
-        @Argument(help: ArgumentHelp("An item: instructions, tool:NAME, prompt:NAME, resource:URI, template:URI.",
-                                     valueName: "ITEM"))
+        @Argument(
+            help: ArgumentHelp(
+                "An item: instructions, tool:NAME, prompt:NAME, resource:URI, template:URI.",
+                valueName: "ITEM"))
         var item: String?
 
         func run() throws {
             let wanted = item
-            guard let store = try target.store(choosing: { wanted == nil ? $0.state != "pinned" : $0.item == wanted && $0.state != "pinned" },
-                                               what: wanted.map { "changes to \($0)" } ?? "changes to review") else {
+            guard
+                let store = try target.store(
+                    choosing: { wanted == nil ? $0.state != "pinned" : $0.item == wanted && $0.state != "pinned" },
+                    what: wanted.map { "changes to \($0)" } ?? "changes to review")
+            else {
                 if let wanted { Brig.fail("\(wanted): no server has a change to it to review", code: 1) }
                 say("no changes: every server's listed definitions match their pins")
                 return
@@ -297,8 +297,11 @@ extension Brig.Pins {
 
         func run() throws {
             let wanted = item
-            guard let store = try target.store(choosing: { $0.state != "pinned" && (wanted == nil || $0.item == wanted) },
-                                               what: wanted.map { "\($0) to accept" } ?? "changes to accept") else {
+            guard
+                let store = try target.store(
+                    choosing: { $0.state != "pinned" && (wanted == nil || $0.item == wanted) },
+                    what: wanted.map { "\($0) to accept" } ?? "changes to accept")
+            else {
                 if let wanted { Brig.fail("\(wanted): nothing to accept in any server's pins (not changed, new or removed)", code: 1) }
                 say("nothing to accept")
                 return
@@ -339,12 +342,5 @@ extension Brig.Pins {
 extension String {
     fileprivate func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
-    }
-
-    fileprivate var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\n" || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\n" || l == "\t" { s.removeLast() }
-        return String(s)
     }
 }

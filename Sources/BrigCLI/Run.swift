@@ -1,11 +1,11 @@
-import BrigSystem
 public import ArgumentParser
-import BrigRelay
-import BrigSandbox
-import BrigPolicy
-import BrigProfile
 import BrigAudit
 import BrigContent
+import BrigPolicy
+import BrigProfile
+import BrigRelay
+import BrigSandbox
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -24,19 +24,25 @@ extension Brig {
                 """
         )
 
-        @Option(name: .customLong("max-message-size"), help: ArgumentHelp(
-            "Largest message accepted in either direction: 16MiB, 16M (the same) or 16MB (decimal), 1KiB to 1GiB.", valueName: "SIZE"))
+        @Option(
+            name: .customLong("max-message-size"),
+            help: ArgumentHelp(
+                "Largest message accepted in either direction: 16MiB, 16M (the same) or 16MB (decimal), 1KiB to 1GiB.", valueName: "SIZE"))
         var maxMessageSizeOption: String?
 
         var maxMessageSize: String { maxMessageSizeOption ?? "16MiB" }
         var maxMessageSizeGiven: Bool { maxMessageSizeOption != nil }
 
-        @Option(name: .customLong("grace"), help: ArgumentHelp(
-            "Seconds the server has to exit after the host closes stdin, before SIGTERM.", valueName: "SECONDS"))
+        @Option(
+            name: .customLong("grace"),
+            help: ArgumentHelp(
+                "Seconds the server has to exit after the host closes stdin, before SIGTERM.", valueName: "SECONDS"))
         var grace: Double = 5
 
-        @Option(name: .customLong("kill-after"), help: ArgumentHelp(
-            "Seconds between SIGTERM and SIGKILL.", valueName: "SECONDS"))
+        @Option(
+            name: .customLong("kill-after"),
+            help: ArgumentHelp(
+                "Seconds between SIGTERM and SIGKILL.", valueName: "SECONDS"))
         var killAfter: Double = 2
 
         @OptionGroup(title: "Sandbox")
@@ -45,24 +51,32 @@ extension Brig {
         @OptionGroup(title: "Message policy")
         var policyOptions: PolicyOptions
 
-        @Option(name: .customLong("audit-log"), help: ArgumentHelp(
-            "The audit trail file ('-' = stderr). Default: the profile's audit.path, else $XDG_STATE_HOME/brig/audit/NAME.jsonl "
-                + "(NAME: a custom profile's name, else the command's name).", valueName: "PATH"))
+        @Option(
+            name: .customLong("audit-log"),
+            help: ArgumentHelp(
+                "The audit trail file ('-' = stderr). Default: the profile's audit.path, else $XDG_STATE_HOME/brig/audit/NAME.jsonl "
+                    + "(NAME: a custom profile's name, else the command's name).", valueName: "PATH"))
         var auditLog: String?
 
         @Flag(name: .customLong("no-audit"), help: ArgumentHelp("Keep no audit trail for this session."))
         var noAudit = false
 
-        @Option(name: .customLong("expect-sha256"), help: ArgumentHelp(
-            "Refuse to start unless the resolved executable's SHA-256 is HEX (also sandbox.executable_sha256).", valueName: "HEX"))
+        @Option(
+            name: .customLong("expect-sha256"),
+            help: ArgumentHelp(
+                "Refuse to start unless the resolved executable's SHA-256 is HEX (also sandbox.executable_sha256).", valueName: "HEX"))
         var expectSHA256: String?
 
-        @Flag(name: .customLong("no-sandbox"), help: ArgumentHelp(
-            "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
+        @Flag(
+            name: .customLong("no-sandbox"),
+            help: ArgumentHelp(
+                "Relay only: no profile, no confinement, brig's whole environment passed on (for comparison and debugging)."))
         var noSandbox = false
 
-        @Argument(parsing: .captureForPassthrough, help: ArgumentHelp(
-            "The server command and its arguments, after --.", valueName: "COMMAND"))
+        @Argument(
+            parsing: .captureForPassthrough,
+            help: ArgumentHelp(
+                "The server command and its arguments, after --.", valueName: "COMMAND"))
         var command: [String] = []
 
         public init() {}
@@ -91,9 +105,10 @@ extension Brig {
             relay.maximumMessageBytes = ByteSize.parse(maxMessageSize).map { Int($0) } ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
-            var prepared = Prepared.make(argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
-                                         relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox,
-                                         auditLog: noAudit ? nil : auditLog)
+            var prepared = Prepared.make(
+                argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
+                relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox,
+                auditLog: noAudit ? nil : auditLog)
             StartupTrace.mark("profile loaded, sandbox planned")
             prepared.checkExecutable(expected: expectSHA256)
             StartupTrace.mark("executable hashed")
@@ -104,9 +119,10 @@ extension Brig {
             SelfProtection.makeNonDumpable()
             var hooks = Session.Hooks()
             if StartupTrace.enabled { hooks.phase = { StartupTrace.mark($0) } }
-            let session = Session(spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
-                                  policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,
-                                  content: prepared.content)
+            let session = Session(
+                spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
+                policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,
+                content: prepared.content)
             do {
                 let code = try session.run()
                 throw ExitCode(code)
@@ -151,8 +167,9 @@ struct Prepared {
 
     /// Server identity: `--expect-sha256` or `sandbox.executable_sha256` must match the executable.
     mutating func checkExecutable(expected: String?) {
-        executableSHA256 = Digest.sha256(file: executable,
-                                         cachedIn: ContentGuard.defaultStateDirectory(environment: hostEnvironment) + "/executables")
+        executableSHA256 = Digest.sha256(
+            file: executable,
+            cachedIn: ContentGuard.defaultStateDirectory(environment: hostEnvironment) + "/executables")
         for (want, source) in [(expected, "--expect-sha256"), (plan?.profile.sandbox.executableSHA256, "sandbox.executable_sha256")] {
             guard let want else { continue }
             guard let have = executableSHA256, have == want.lowercased() else {
@@ -167,14 +184,16 @@ struct Prepared {
         guard let plan else { return }
         let mcp = plan.profile.mcp
         let builtin = plan.profile.source.hasPrefix("builtin:")
-        let identity = ContentGuard.identity(profileName: builtin ? nil : plan.profile.name,
-                                             executableSHA256: executableSHA256 ?? executable, arguments: Array(argv.dropFirst()))
-        let settings = ContentSettings(pins: mcp.pins.flatMap(PinMode.init(rawValue:)) ?? .warn,
-                                       sanitize: mcp.sanitize ?? true,
-                                       poisoning: mcp.poisoning.flatMap(PoisoningMode.init(rawValue:)) ?? .warn,
-                                       leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
-                                       secretValues: plan.secretValues, serverIdentity: identity,
-                                       stateDirectory: nil, serverLabel: ContentGuard.label(command: argv))
+        let identity = ContentGuard.identity(
+            profileName: builtin ? nil : plan.profile.name,
+            executableSHA256: executableSHA256 ?? executable, arguments: Array(argv.dropFirst()))
+        let settings = ContentSettings(
+            pins: mcp.pins.flatMap(PinMode.init(rawValue:)) ?? .warn,
+            sanitize: mcp.sanitize ?? true,
+            poisoning: mcp.poisoning.flatMap(PoisoningMode.init(rawValue:)) ?? .warn,
+            leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
+            secretValues: plan.secretValues, serverIdentity: identity,
+            stateDirectory: nil, serverLabel: ContentGuard.label(command: argv))
         if settings.pins == .off && !settings.sanitize && settings.poisoning == .off && settings.leaks == .off { return }
         do {
             content = try ContentGuard(settings: settings)
@@ -191,8 +210,9 @@ struct Prepared {
         let profile = plan.profile
         let builtin = profile.source.hasPrefix("builtin:")
         let sessionName = builtin ? Brig.Learn.profileName(argv) : profile.name
-        let options = AuditOptions(path: path, settings: profile.audit, secretValues: plan.secretValues, sessionName: sessionName,
-                                   environment: hostEnvironment)
+        let options = AuditOptions(
+            path: path, settings: profile.audit, secretValues: plan.secretValues, sessionName: sessionName,
+            environment: hostEnvironment)
         let log: AuditLog
         do {
             log = try AuditLog.open(options)
@@ -200,14 +220,16 @@ struct Prepared {
             resources.temporaryDirectory?.remove()
             Brig.fail("audit: \(error)")
         }
-        let grants = profile.sandbox.readPaths + profile.sandbox.writePaths + profile.sandbox.execPaths
+        let grants =
+            profile.sandbox.readPaths + profile.sandbox.writePaths + profile.sandbox.execPaths
             + plan.commandGrants.map(\.path) + (plan.argumentGrants?.grants.map(\.path) ?? [])
         for file in [log.path, log.anchorPath].compactMap({ $0 }) where file != "-" {
             if let grant = grants.first(where: { g in file == g || file.hasPrefix(g.hasSuffix("/") ? g : g + "/") }) {
                 log.close()
                 resources.temporaryDirectory?.remove()
-                Brig.fail("audit: the audit trail \(file) lies inside the sandbox's grant \(grant): the server could edit it; "
-                    + "run from another --workdir, or move it with --audit-log or audit.path")
+                Brig.fail(
+                    "audit: the audit trail \(file) lies inside the sandbox's grant \(grant): the server could edit it; "
+                        + "run from another --workdir, or move it with --audit-log or audit.path")
             }
         }
         var text: String?
@@ -220,16 +242,19 @@ struct Prepared {
         var featureList = ["seccomp=\(features.seccomp)", "seccomp_notify=\(features.seccompNotify)", "landlock_abi=\(features.landlockABI)"]
         if features.isRoot { featureList.append("root") }
         audit = log
-        auditStart = SessionInfo(brigVersion: Brig.version, command: argv, executable: executable,
-                                 executableSHA256: executableSHA256 ?? Digest.sha256(file: executable), profileName: profile.name,
-                                 profileSource: profile.source, profileText: text, sandbox: plan.enforced + plan.notEnforced.map { "not enforced: " + $0 },
-                                 kernelFeatures: featureList)
+        auditStart = SessionInfo(
+            brigVersion: Brig.version, command: argv, executable: executable,
+            executableSHA256: executableSHA256 ?? Digest.sha256(file: executable), profileName: profile.name,
+            profileSource: profile.source, profileText: text, sandbox: plan.enforced + plan.notEnforced.map { "not enforced: " + $0 },
+            kernelFeatures: featureList)
     }
 
     /// Resolves, loads and plans; brig's own errors end the process (125, or 126/127 for the command).
-    static func make(argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
-                     relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false,
-                     auditLog: String? = nil) -> Prepared {
+    static func make(
+        argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
+        relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false,
+        auditLog: String? = nil
+    ) -> Prepared {
         let hostEnvironment = ProcessEnvironment.snapshot()
         let workdir = sandbox.resolvedWorkdir()
         let executable: String
@@ -241,10 +266,12 @@ struct Prepared {
             case .notExecutable(let name): Brig.fail("\(name): permission denied (not an executable file)", code: 126)
             }
         }
-        var p = Prepared(argv: argv, executable: executable,
-                         spec: SpawnSpec(executable: executable, arguments: argv, environment: ProcessEnvironment.entries(),
-                                         workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2),
-                         relay: relay, hostEnvironment: hostEnvironment)
+        var p = Prepared(
+            argv: argv, executable: executable,
+            spec: SpawnSpec(
+                executable: executable, arguments: argv, environment: ProcessEnvironment.entries(),
+                workingDirectory: workdir, stdin: 0, stdout: 1, stderr: 2),
+            relay: relay, hostEnvironment: hostEnvironment)
         guard confine else { return p }
         var policyOptions = policyOptions
         if forcePermissive { policyOptions.permissive = true }
@@ -257,14 +284,17 @@ struct Prepared {
             // Once, so that a user who started brig from / or $HOME learns why the server sees no project.
             Diagnostics.shared.report(decision.summary)
         }
-        let (profile, context) = sandbox.loadProfile(tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
-                                                     workdirGranted: decision.granted, onFailure: { tmp.remove() })
+        let (profile, context) = sandbox.loadProfile(
+            tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
+            workdirGranted: decision.granted, onFailure: { tmp.remove() })
         p.context = context
         p.relay.profileName = profile.name
         do {
-            let engine = try PolicyEngine(policy: profile.mcp,
-                                          context: policyOptions.context(environment: hostEnvironment,
-                                                                         profileDirectory: sandbox.profileDirectory()))
+            let engine = try PolicyEngine(
+                policy: profile.mcp,
+                context: policyOptions.context(
+                    environment: hostEnvironment,
+                    profileDirectory: sandbox.profileDirectory()))
             // A profile without message rules allows everything: the relay then skips the policy
             // path altogether (the common case costs nothing per message).
             var rules = profile.mcp
@@ -282,10 +312,11 @@ struct Prepared {
         StartupTrace.mark("profile loaded, policy compiled")
         let plan: SandboxPlan
         do {
-            plan = try SandboxPlan.make(profile: profile, executable: executable, arguments: argv, context: context,
-                                        hostEnvironment: hostEnvironment,
-                                        safety: sandbox.grantSafety(environment: hostEnvironment, auditLog: auditLog),
-                                        workingDirectory: decision)
+            plan = try SandboxPlan.make(
+                profile: profile, executable: executable, arguments: argv, context: context,
+                hostEnvironment: hostEnvironment,
+                safety: sandbox.grantSafety(environment: hostEnvironment, auditLog: auditLog),
+                workingDirectory: decision)
         } catch {
             tmp.remove()
             Brig.fail(error.description)
@@ -299,4 +330,3 @@ struct Prepared {
         return p
     }
 }
-

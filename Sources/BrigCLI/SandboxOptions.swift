@@ -1,9 +1,9 @@
-import BrigSystem
 public import ArgumentParser
+import BrigContent
 import BrigProfile
 import BrigRelay
 import BrigSandbox
-import BrigContent
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -11,8 +11,10 @@ import BrigContent
 
 /// The options that choose and adjust a profile, shared by `run` and `check`.
 public struct SandboxOptions: ParsableArguments {
-    @Option(name: .customLong("profile"), help: ArgumentHelp(
-        "A built-in profile name (see `brig profiles`) or a YAML file.", valueName: "NAME|FILE"))
+    @Option(
+        name: .customLong("profile"),
+        help: ArgumentHelp(
+            "A built-in profile name (see `brig profiles`) or a YAML file.", valueName: "NAME|FILE"))
     var profile: String = "default"
 
     @Option(name: .customLong("ro"), help: ArgumentHelp("Also let the server read PATH (repeatable).", valueName: "PATH"))
@@ -21,39 +23,55 @@ public struct SandboxOptions: ParsableArguments {
     @Option(name: .customLong("rw"), help: ArgumentHelp("Also let the server read and write PATH (repeatable).", valueName: "PATH"))
     var readWrite: [String] = []
 
-    @Option(name: .customLong("unix"), help: ArgumentHelp(
-        "Also let the server connect and send to the UNIX socket PATH, or to sockets below the directory PATH (repeatable).",
-        valueName: "PATH"))
+    @Option(
+        name: .customLong("unix"),
+        help: ArgumentHelp(
+            "Also let the server connect and send to the UNIX socket PATH, or to sockets below the directory PATH (repeatable).",
+            valueName: "PATH"))
     var unixSockets: [String] = []
 
-    @Option(name: .customLong("net"), help: ArgumentHelp(
-        "Network: none, all, or TCP ports to connect to (e.g. 443,80).", valueName: "none|all|PORTS"))
+    @Option(
+        name: .customLong("net"),
+        help: ArgumentHelp(
+            "Network: none, all, or TCP ports to connect to (e.g. 443,80).", valueName: "none|all|PORTS"))
     var network: String?
 
-    @Option(name: .customLong("env"), help: ArgumentHelp(
-        "Pass variable NAME from brig's environment, or set NAME=VALUE (repeatable).", valueName: "NAME[=VALUE]"))
+    @Option(
+        name: .customLong("env"),
+        help: ArgumentHelp(
+            "Pass variable NAME from brig's environment, or set NAME=VALUE (repeatable).", valueName: "NAME[=VALUE]"))
     var env: [String] = []
 
-    @Option(name: .customLong("workdir"), help: ArgumentHelp(
-        "The server's working directory and $WORKDIR (default: the current directory, granted only when it is a "
-            + "project: never /, $HOME or above it, a system directory, or one holding brig's state).", valueName: "DIR"))
+    @Option(
+        name: .customLong("workdir"),
+        help: ArgumentHelp(
+            "The server's working directory and $WORKDIR (default: the current directory, granted only when it is a "
+                + "project: never /, $HOME or above it, a system directory, or one holding brig's state).", valueName: "DIR"))
     var workdir: String?
 
-    @Flag(name: .customLong("allow-broad-grant"), help: ArgumentHelp(
-        "Let --workdir, --rw and --ro name /, $HOME or a directory above it (brig check flags it)."))
+    @Flag(
+        name: .customLong("allow-broad-grant"),
+        help: ArgumentHelp(
+            "Let --workdir, --rw and --ro name /, $HOME or a directory above it (brig check flags it)."))
     var allowBroadGrant = false
 
-    @Flag(name: .customLong("no-argument-grants"), help: ArgumentHelp(
-        "Do not grant the paths the server command's arguments name (sandbox.filesystem.arguments: false)."))
+    @Flag(
+        name: .customLong("no-argument-grants"),
+        help: ArgumentHelp(
+            "Do not grant the paths the server command's arguments name (sandbox.filesystem.arguments: false)."))
     var noArgumentGrants = false
 
-    @Option(name: .customLong("memory"), help: ArgumentHelp(
-        "Memory the server's processes may use together (a memory cgroup as root, else RLIMIT_AS): 2GiB, 2G, 1.5GiB, 2GB, or unlimited.",
-        valueName: "SIZE"))
+    @Option(
+        name: .customLong("memory"),
+        help: ArgumentHelp(
+            "Memory the server's processes may use together (a memory cgroup as root, else RLIMIT_AS): 2GiB, 2G, 1.5GiB, 2GB, or unlimited.",
+            valueName: "SIZE"))
     var memory: String?
 
-    @Flag(name: .customLong("no-view"), help: ArgumentHelp(
-        "No namespace view: the server sees the host's tree, limited by Landlock alone (sandbox.view: landlock)."))
+    @Flag(
+        name: .customLong("no-view"),
+        help: ArgumentHelp(
+            "No namespace view: the server sees the host's tree, limited by Landlock alone (sandbox.view: landlock)."))
     var noView = false
 
     public init() {}
@@ -110,13 +128,13 @@ public struct SandboxOptions: ParsableArguments {
         return GrantSafety(home: home, stateDirectories: state)
     }
 
-
     /// Whether the working directory is granted; brig's own errors end the process (125).
     func workingDirectoryDecision(environment: [String: String], auditLog: String? = nil) -> WorkingDirectoryDecision {
         do {
-            return try WorkingDirectoryDecision.decide(path: resolvedWorkdir(), explicit: workdir != nil,
-                                                       allowBroad: allowBroadGrant,
-                                                       safety: grantSafety(environment: environment, auditLog: auditLog))
+            return try WorkingDirectoryDecision.decide(
+                path: resolvedWorkdir(), explicit: workdir != nil,
+                allowBroad: allowBroadGrant,
+                safety: grantSafety(environment: environment, auditLog: auditLog))
         } catch {
             Brig.fail(error.description)
         }
@@ -130,25 +148,22 @@ public struct SandboxOptions: ParsableArguments {
         return String(absolute[..<slash])
     }
 
-    func resolvedWorkdirOfProcess() -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        return getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
-    }
+    func resolvedWorkdirOfProcess() -> String { FileSystem.currentDirectory() }
 
     /// The absolute working directory.
     func resolvedWorkdir() -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        let cwd = getcwd(&buf, buf.count) != nil ? String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "/"
+        let cwd = FileSystem.currentDirectory()
         guard let workdir else { return cwd }
         let absolute = workdir.hasPrefix("/") ? workdir : cwd + "/" + workdir
         return FileSystem.realpath(absolute)
     }
 
-
     /// Loads the profile for this run; brig's own errors end the process (125), after
     /// `onFailure` (which removes what the run made so far, such as its private directory).
-    func loadProfile(tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
-                     workdirGranted: Bool = true, onFailure: () -> Void = {}) -> (Profile, ProfileContext) {
+    func loadProfile(
+        tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
+        workdirGranted: Bool = true, onFailure: () -> Void = {}
+    ) -> (Profile, ProfileContext) {
         let home = ProcessEnvironment.home(environment)
         var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         context.workdirGranted = workdirGranted

@@ -1,6 +1,6 @@
-import BrigSystem
 import BrigJSONRPC
 import BrigRelay
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

@@ -1,8 +1,8 @@
-import BrigSystem
 public import ArgumentParser
-import BrigHostConfig
 import BrigContent
+import BrigHostConfig
 import BrigRelay
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -53,16 +53,22 @@ extension Brig {
 
         @OptionGroup var files: HostConfigOptions
 
-        @Option(name: .customLong("profile"), help: ArgumentHelp(
-            "The profile to write (default: chosen from each server's command).", valueName: "NAME|FILE"))
+        @Option(
+            name: .customLong("profile"),
+            help: ArgumentHelp(
+                "The profile to write (default: chosen from each server's command).", valueName: "NAME|FILE"))
         var profile: String?
 
-        @Option(name: .customLong("workdir"), help: ArgumentHelp(
-            "Write --workdir DIR for the chosen servers (default: the entry's cwd where the host ignores it).", valueName: "DIR"))
+        @Option(
+            name: .customLong("workdir"),
+            help: ArgumentHelp(
+                "Write --workdir DIR for the chosen servers (default: the entry's cwd where the host ignores it).", valueName: "DIR"))
         var workdir: String?
 
-        @Option(name: .customLong("brig"), help: ArgumentHelp(
-            "The command written for brig (default: this brig's absolute path).", valueName: "PATH"))
+        @Option(
+            name: .customLong("brig"),
+            help: ArgumentHelp(
+                "The command written for brig (default: this brig's absolute path).", valueName: "PATH"))
         var brigCommand: String?
 
         @OptionGroup var confirm: ConfirmOptions
@@ -131,9 +137,11 @@ extension Brig {
 
 /// `--config FILE`: the host configs to read instead of the ones found.
 public struct HostConfigOptions: ParsableArguments {
-    @Option(name: .customLong("config"), help: ArgumentHelp(
-        "Read this host config only (repeatable); its layout (mcpServers, servers, context_servers) is read from its keys.",
-        valueName: "FILE"))
+    @Option(
+        name: .customLong("config"),
+        help: ArgumentHelp(
+            "Read this host config only (repeatable); its layout (mcpServers, servers, context_servers) is read from its keys.",
+            valueName: "FILE"))
     var configs: [String] = []
 
     public init() {}
@@ -143,11 +151,7 @@ public struct HostConfigOptions: ParsableArguments {
         FileIO.resolved("/proc/self/exe")
     }
 
-    static func currentDirectory() -> String {
-        var buf = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buf, buf.count) != nil else { return "/" }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
+    static func currentDirectory() -> String { FileSystem.currentDirectory() }
 
     /// The files named with --config, else every host config found here.
     func load() -> [LoadedConfig] {
@@ -158,16 +162,17 @@ public struct HostConfigOptions: ParsableArguments {
         if configs.isEmpty {
             return unique(HostDiscovery.discover(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd).map(LoadedConfig.load))
         }
-        return unique(configs.map { name in
-            let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
-            InputPath.requireReadableFile(absolute, label: "--config")
-            let resolved = FileIO.resolved(absolute)
-            // A host's own file named with --config keeps what is known of that host.
-            if let k = known.first(where: { FileIO.resolved($0.path) == resolved }) {
-                return LoadedConfig.load(HostConfigFile(host: k.host, path: absolute, scope: k.scope))
-            }
-            return LoadedConfig.load(HostConfigFile(host: .custom(layout: .mcpServers), path: absolute, scope: "--config"))
-        })
+        return unique(
+            configs.map { name in
+                let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
+                InputPath.requireReadableFile(absolute, label: "--config")
+                let resolved = FileIO.resolved(absolute)
+                // A host's own file named with --config keeps what is known of that host.
+                if let k = known.first(where: { FileIO.resolved($0.path) == resolved }) {
+                    return LoadedConfig.load(HostConfigFile(host: k.host, path: absolute, scope: k.scope))
+                }
+                return LoadedConfig.load(HostConfigFile(host: .custom(layout: .mcpServers), path: absolute, scope: "--config"))
+            })
     }
 
     /// One config per file a path resolves to (a file named twice, or reached through a link).
@@ -362,8 +367,10 @@ struct WrapSession {
                 for (e, _, _) in edits {
                     let server = verb == "wrap" ? [e.command] + e.args : e.wrappedCommandLine?.server
                     guard let now = entries.first(where: { $0.pointer == e.pointer }), now.transport == .stdio,
-                          verb == "wrap" ? (now.command == brigWritten && now.wrappedCommandLine?.server == server)
-                                         : ([now.command] + now.args == server) else {
+                        verb == "wrap"
+                            ? (now.command == brigWritten && now.wrappedCommandLine?.server == server)
+                            : ([now.command] + now.args == server)
+                    else {
                         throw HostConfigError("\(e.keyPath) does not read as \(verb == "wrap" ? "wrapped" : "unwrapped") after the edit")
                     }
                 }
@@ -374,8 +381,9 @@ struct WrapSession {
                 self.error("\(configs[k].file.path): \(error); not written")
                 continue
             }
-            print(LineDiff.render(path: shown(configs[k].file.path), old: doc.bytes, edits: edits.map(\.edit), label: verb == "wrap" ? "wrapped" : "unwrapped"),
-                  terminator: "")
+            print(
+                LineDiff.render(path: shown(configs[k].file.path), old: doc.bytes, edits: edits.map(\.edit), label: verb == "wrap" ? "wrapped" : "unwrapped"),
+                terminator: "")
             for (_, _, notes) in edits { for n in notes { print("  " + n) } }
             changed.append((k, new))
         }

@@ -1,5 +1,5 @@
-import BrigSystem
 import BrigSecrets
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

@@ -81,8 +81,10 @@ public enum LineDiff {
     /// - Parameters:
     ///   - context: unchanged lines shown around each change.
     /// - Returns: the diff text; empty when the texts are equal.
-    public static func unified(old: String, new: String, oldLabel: String = "pinned", newLabel: String = "now",
-                               context: Int = 3) -> String {
+    public static func unified(
+        old: String, new: String, oldLabel: String = "pinned", newLabel: String = "now",
+        context: Int = 3
+    ) -> String {
         let a = old.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let b = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if a == b { return "" }
@@ -111,7 +113,8 @@ public enum LineDiff {
         while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
         var suffix = 0
         while suffix < a.count - prefix, suffix < b.count - prefix,
-              a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
+            a[a.count - 1 - suffix] == b[b.count - 1 - suffix]
+        { suffix += 1 }
         let x = Array(a[prefix..<(a.count - suffix)]), y = Array(b[prefix..<(b.count - suffix)])
         var ops: [(Character, String)] = a[..<prefix].map { (" ", $0) }
         if x.count * y.count > 4_000_000 {
@@ -123,7 +126,9 @@ public enum LineDiff {
             if !x.isEmpty, !y.isEmpty {
                 for i in stride(from: x.count - 1, through: 0, by: -1) {
                     for j in stride(from: y.count - 1, through: 0, by: -1) {
-                        lcs[i * w + j] = x[i] == y[j] ? lcs[(i + 1) * w + j + 1] + 1
+                        lcs[i * w + j] =
+                            x[i] == y[j]
+                            ? lcs[(i + 1) * w + j + 1] + 1
                             : max(lcs[(i + 1) * w + j], lcs[i * w + j + 1])
                     }
                 }

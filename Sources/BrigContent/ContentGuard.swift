@@ -1,7 +1,7 @@
-import BrigSystem
-import BrigSecrets
 public import BrigJSONRPC
 import BrigProfile
+import BrigSecrets
+import BrigSystem
 import Crypto
 import Synchronization
 
@@ -36,9 +36,11 @@ public struct ContentSettings: Sendable {
     /// `~/.local/state/brig`.
     public var stateDirectory: String?
 
-    public init(pins: PinMode = .warn, sanitize: Bool = true, poisoning: PoisoningMode = .warn,
-                leaks: LeakMode = .redact, secretValues: [String: String] = [:], serverIdentity: String = "",
-                stateDirectory: String? = nil, serverLabel: String? = nil) {
+    public init(
+        pins: PinMode = .warn, sanitize: Bool = true, poisoning: PoisoningMode = .warn,
+        leaks: LeakMode = .redact, secretValues: [String: String] = [:], serverIdentity: String = "",
+        stateDirectory: String? = nil, serverLabel: String? = nil
+    ) {
         self.serverLabel = serverLabel
         self.pins = pins
         self.sanitize = sanitize
@@ -311,8 +313,10 @@ public final class ContentGuard: Sendable {
             findings += more
             out.append(v)
         }
-        for k in findings.indices where withheld.contains(findings[k].item)
-            && (findings[k].action == "pin-changed" || findings[k].action == "poisoning") {
+        for k in findings.indices
+        where withheld.contains(findings[k].item)
+            && (findings[k].action == "pin-changed" || findings[k].action == "poisoning")
+        {
             findings[k].blocked = true
         }
         let listed = Set(keyed.compactMap { $0?.item })
@@ -328,8 +332,9 @@ public final class ContentGuard: Sendable {
         case .unchanged: return nil
         case .new: return ContentFinding(action: "pin-new", item: item, detail: "pinned on first use", blocked: false)
         case .removed:
-            return ContentFinding(action: "pin-removed", item: item,
-                                  detail: "pinned but no longer listed (brig pins accept \(item) forgets it)", blocked: false)
+            return ContentFinding(
+                action: "pin-removed", item: item,
+                detail: "pinned but no longer listed (brig pins accept \(item) forgets it)", blocked: false)
         case .changed(let diff):
             return ContentFinding(action: "pin-changed", item: item, detail: diff, blocked: false)
         }
@@ -376,10 +381,15 @@ public final class ContentGuard: Sendable {
                 if block, method == "tools/call" {
                     let names = leaks.map(leakDetail).joined(separator: "; ")
                     var members: [(String, JSONValue)] = [
-                        ("content", .array([.object([
-                            ("type", .string("text")),
-                            ("text", .string("brig withheld this result: it carried a secret (\(names))")),
-                        ])])),
+                        (
+                            "content",
+                            .array([
+                                .object([
+                                    ("type", .string("text")),
+                                    ("text", .string("brig withheld this result: it carried a secret (\(names))")),
+                                ])
+                            ])
+                        ),
                         ("isError", .bool(true)),
                     ]
                     if let rt = result["resultType"] { members.append(("resultType", rt)) }
@@ -448,10 +458,11 @@ public final class ContentGuard: Sendable {
                 return .array(items.enumerated().map { walk($1, "\(path)[\($0)]") })
             case .object(let members):
                 let binary = v["mimeType"] != nil
-                return .object(members.map { key, m in
-                    if key == "blob" || (binary && key == "data") { return (key, m) }
-                    return (key, walk(m, path.isEmpty ? key : path + "." + key))
-                })
+                return .object(
+                    members.map { key, m in
+                        if key == "blob" || (binary && key == "data") { return (key, m) }
+                        return (key, walk(m, path.isEmpty ? key : path + "." + key))
+                    })
             default:
                 return v
             }

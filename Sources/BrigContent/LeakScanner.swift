@@ -1,6 +1,6 @@
-import BrigSystem
-import BrigSecrets
 public import BrigJSONRPC
+import BrigSecrets
+import BrigSystem
 
 /// A secret found in text going from the server to the host.
 public struct LeakFinding: Sendable, Equatable {
@@ -63,10 +63,11 @@ public struct LeakScanner: Sendable {
             return .array(items.enumerated().map { walk($1, "\(path)[\($0)]", &findings) })
         case .object(let members):
             let binary = value["mimeType"] != nil
-            return .object(members.map { key, v in
-                if key == "blob" || (binary && key == "data") { return (key, v) }
-                return (key, walk(v, path.isEmpty ? key : path + "." + key, &findings))
-            })
+            return .object(
+                members.map { key, v in
+                    if key == "blob" || (binary && key == "data") { return (key, v) }
+                    return (key, walk(v, path.isEmpty ? key : path + "." + key, &findings))
+                })
         default:
             return value
         }

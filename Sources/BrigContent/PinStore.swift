@@ -1,5 +1,5 @@
-import BrigSystem
 public import BrigJSONRPC
+import BrigSystem
 import Crypto
 import Synchronization
 
@@ -50,8 +50,9 @@ public struct PinEntry: Sendable, Equatable {
     /// The readable diff of the pending definition against the pin, nil when none is pending.
     public var diff: String? {
         guard let pendingCanonical else { return nil }
-        return PinStore.diff(old: canonical, new: pendingCanonical, oldLabel: "pinned \(pinnedAt)",
-                             newLabel: "seen \(pendingSeenAt ?? "")")
+        return PinStore.diff(
+            old: canonical, new: pendingCanonical, oldLabel: "pinned \(pinnedAt)",
+            newLabel: "seen \(pendingSeenAt ?? "")")
     }
 }
 
@@ -158,8 +159,10 @@ public final class PinStore: Sendable {
     /// missing from `items` and from `alsoListed` (items of earlier pages of the same listing)
     /// are marked removed; pass nil for a partial listing.
     /// - Returns: one status per item of `items`, in order, then one `.removed` per missing item.
-    public func compare(_ items: [(item: String, value: JSONValue)], removalScope: String?,
-                        alsoListed: Set<String> = []) throws(PinError) -> [(item: String, status: PinStatus)] {
+    public func compare(
+        _ items: [(item: String, value: JSONValue)], removalScope: String?,
+        alsoListed: Set<String> = []
+    ) throws(PinError) -> [(item: String, status: PinStatus)] {
         try transaction { entries in
             let now = utcNow()
             var result: [(item: String, status: PinStatus)] = []
@@ -173,8 +176,9 @@ public final class PinStore: Sendable {
                 let sha = sha256Hex(Array(canonical.utf8))
                 guard var e = entries[item] else {
                     let later = PinStore.kindPrefix(item).map(kindsPinnedBefore.contains) ?? false
-                    entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical, pinnedAt: now,
-                                             addedAt: later ? now : nil)
+                    entries[item] = PinEntry(
+                        item: item, sha256: sha, canonical: canonical, pinnedAt: now,
+                        addedAt: later ? now : nil)
                     result.append((item, .new))
                     continue
                 }
@@ -320,12 +324,13 @@ public final class PinStore: Sendable {
             guard let sha = v["sha256"]?.stringValue, let canonical = v["canonical"]?.stringValue else {
                 throw PinError("\(path): item \(item): missing sha256 or canonical")
             }
-            entries[item] = PinEntry(item: item, sha256: sha, canonical: canonical,
-                                     pinnedAt: v["pinnedAt"]?.stringValue ?? "",
-                                     pendingSHA256: v["pending"]?["sha256"]?.stringValue,
-                                     pendingCanonical: v["pending"]?["canonical"]?.stringValue,
-                                     pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
-                                     removedAt: v["removedAt"]?.stringValue, addedAt: v["addedAt"]?.stringValue)
+            entries[item] = PinEntry(
+                item: item, sha256: sha, canonical: canonical,
+                pinnedAt: v["pinnedAt"]?.stringValue ?? "",
+                pendingSHA256: v["pending"]?["sha256"]?.stringValue,
+                pendingCanonical: v["pending"]?["canonical"]?.stringValue,
+                pendingSeenAt: v["pending"]?["seenAt"]?.stringValue,
+                removedAt: v["removedAt"]?.stringValue, addedAt: v["addedAt"]?.stringValue)
         }
         return (entries, doc["label"]?.stringValue)
     }
@@ -333,11 +338,19 @@ public final class PinStore: Sendable {
     private func save(_ entries: [String: PinEntry], label: String?, dirFD: Int32) throws(PinError) {
         var items: [(String, JSONValue)] = []
         for e in entries.values.sorted(by: { $0.item < $1.item }) {
-            var m: [(String, JSONValue)] = [("sha256", .string(e.sha256)), ("canonical", .string(e.canonical)),
-                                            ("pinnedAt", .string(e.pinnedAt))]
+            var m: [(String, JSONValue)] = [
+                ("sha256", .string(e.sha256)), ("canonical", .string(e.canonical)),
+                ("pinnedAt", .string(e.pinnedAt)),
+            ]
             if let s = e.pendingSHA256, let c = e.pendingCanonical {
-                m.append(("pending", .object([("sha256", .string(s)), ("canonical", .string(c)),
-                                               ("seenAt", .string(e.pendingSeenAt ?? ""))])))
+                m.append(
+                    (
+                        "pending",
+                        .object([
+                            ("sha256", .string(s)), ("canonical", .string(c)),
+                            ("seenAt", .string(e.pendingSeenAt ?? "")),
+                        ])
+                    ))
             }
             if let r = e.removedAt { m.append(("removedAt", .string(r))) }
             if let a = e.addedAt { m.append(("addedAt", .string(a))) }

@@ -45,24 +45,36 @@ public struct PoisoningDetector {
         (.markup, #"<\s*/?\s*(important|system|instructions?|secret|hidden|admin|critical)\s*>"#),
         (.markup, #"\[/?inst\]|<\|im_start\|>|<<\s*sys\s*>>"#),
         (.markup, #"<!--((?!-->).){0,2000}?\b(must|should|ignore|do not|don't|always|never|read|send|call|instead|assistant|model|ai)\b((?!-->).){0,2000}?-->"#),
-        (.instruction, #"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(the\s+|your\s+)?(previous|prior|above|earlier|preceding|other|system)\s+(instructions|prompts?|rules|directions|messages)"#),
+        (
+            .instruction,
+            #"\b(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(the\s+|your\s+)?(previous|prior|above|earlier|preceding|other|system)\s+(instructions|prompts?|rules|directions|messages)"#
+        ),
         (.instruction, #"\b(do\s+not|don'?t|never)\s+(tell|mention|inform|notify|alert|reveal|say|show|disclose)\b[^.\n]{0,40}?\b(the\s+)?user"#),
         (.instruction, #"\bwithout\s+(telling|informing|notifying|alerting|asking)\s+the\s+user"#),
         (.instruction, #"\b(the\s+)?user\s+(must|should)\s+not\s+(know|see|be\s+told|notice)"#),
         (.instruction, #"\bbefore\s+(using|calling|invoking|running)\s+(this|the|any)\s+tool\b[^\n]{0,200}?\b(read|send|include|pass|call|fetch|upload|cat|open)\b"#),
         (.instruction, #"\byou\s+(must|have\s+to|need\s+to)\s+(first\s+|always\s+)?(read|call|send|include|pass|upload|forward|fetch)\b"#),
         (.instruction, #"\b(otherwise|or\s+else)\s+(the|this)\s+tool\s+(will\s+not|won'?t|cannot|can'?t)\s+work"#),
-        (.secretFile, #"~/\.ssh\b|\.ssh/|\bid_(rsa|dsa|ecdsa|ed25519)\b|\.aws/credentials|\.netrc\b|/etc/shadow\b|\bcredentials\.json\b|\bprivate[\s_-]+keys?\b|\.git-credentials\b|\.docker/config\.json|\.kube/config\b|\.config/gcloud\b|\.npmrc\b|\.pypirc\b|\bmcp\.json\b|\.cursor/|claude_desktop_config\.json"#),
+        (
+            .secretFile,
+            #"~/\.ssh\b|\.ssh/|\bid_(rsa|dsa|ecdsa|ed25519)\b|\.aws/credentials|\.netrc\b|/etc/shadow\b|\bcredentials\.json\b|\bprivate[\s_-]+keys?\b|\.git-credentials\b|\.docker/config\.json|\.kube/config\b|\.config/gcloud\b|\.npmrc\b|\.pypirc\b|\bmcp\.json\b|\.cursor/|claude_desktop_config\.json"#
+        ),
         (.secretFile, #"(^|[\s"'`(/~=])\.env(\.[a-z]+)?\b(?![-\w])"#),
         (.shadowing, #"\bwhen\s+(the\s+)?(user|you|assistant|agent|model)\s+(uses?|calls?|invokes?|runs?)\s+(the\s+)?`?[\w.-]+`?\s+tool"#),
         (.shadowing, #"\binstead\s+of\s+(using\s+|calling\s+)?the\s+`?[\w.-]+`?\s+tool"#),
         (.shadowing, #"\b(side\s+effects?|effect)\s+on\s+(the\s+)?(also\s+present\s+|other\s+)?`?[\w.-]+`?\s+tool"#),
-        (.shadowing, #"\b(the\s+)?`?(?!(this|the|that|a|an|each|any|every|which|same)\b)[\w.-]+`?\s+tool\s+(must|should|shall)\s+(always\s+|also\s+)?(send|forward|cc|bcc|redirect|include|use)\b"#),
+        (
+            .shadowing,
+            #"\b(the\s+)?`?(?!(this|the|that|a|an|each|any|every|which|same)\b)[\w.-]+`?\s+tool\s+(must|should|shall)\s+(always\s+|also\s+)?(send|forward|cc|bcc|redirect|include|use)\b"#
+        ),
         // Visible exfiltration: a URL that carries an environment variable (`$AWS_SECRET_ACCESS_KEY`,
         // `${TOKEN}`, `%APPDATA%`, `{{api_key}}`), which only a model told to fill it in would expand.
         (.exfiltration, #"https?://[^\s"'`<>)]*(\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|%[A-Za-z_][A-Za-z0-9_]*%|\{\{\s*[\w.]+\s*\}\})"#),
         // An order to reach a URL whose query names a secret (`?k=`, `&token=`, `?password=`).
-        (.exfiltration, #"\b(send|post|fetch|call|visit|open|request|get|load|upload|forward|submit|append|include)\b[^\n]{0,200}?https?://[^\s"'`<>)]*[?&](k|key|api[_-]?key|apikey|token|secret|password|passwd|pwd|auth|session|cookie|creds?|data)="#),
+        (
+            .exfiltration,
+            #"\b(send|post|fetch|call|visit|open|request|get|load|upload|forward|submit|append|include)\b[^\n]{0,200}?https?://[^\s"'`<>)]*[?&](k|key|api[_-]?key|apikey|token|secret|password|passwd|pwd|auth|session|cookie|creds?|data)="#
+        ),
         // Concealment: keep it from the user, do it silently.
         (.instruction, #"\b(keep|leave)\s+(this|it|these(\s+\w+)?)\s+(secret|hidden|confidential|private|between\s+(us|you\s+and\s+me))\b"#),
         (.instruction, #"\b(silently|quietly|covertly|secretly|discreetly)\s+(send|forward|upload|include|call|read|copy|post|fetch|attach|append|pass)\b"#),
@@ -71,9 +83,15 @@ public struct PoisoningDetector {
     public init() {
         // The patterns are constants checked by the tests: a failure here is a programming error.
         rules = PoisoningDetector.patterns.map { kind, p in (kind, (try! Regex(p)).ignoresCase()) }
-        sendVerb = (try! Regex(#"\b(send|sends|post|posts|upload|transmit|forward|exfiltrate|leak|pass|email|submit|fetch|include|append|attach|share|report)\b[^\n]{0,160}?(https?://[^\s"'`)]+|\b[\w.+-]+@[\w-]+\.[\w.-]+)"#)).ignoresCase()
+        sendVerb =
+            (try! Regex(
+                #"\b(send|sends|post|posts|upload|transmit|forward|exfiltrate|leak|pass|email|submit|fetch|include|append|attach|share|report)\b[^\n]{0,160}?(https?://[^\s"'`)]+|\b[\w.+-]+@[\w-]+\.[\w.-]+)"#
+            )).ignoresCase()
         // Secret words, and environment-variable names that hold one (AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN).
-        secretWord = (try! Regex(#"\b(secrets?|tokens?|api[\s_-]?keys?|keys?|passwords?|passwd|credentials?|ssh|cookies?)\b|\b[A-Za-z][A-Za-z0-9_]*_(SECRET|TOKEN|KEY|PASSWORD|PASS|CREDENTIALS?)[A-Za-z0-9_]*\b|\b(SECRET|TOKEN|PASSWORD)_[A-Za-z0-9_]+\b"#)).ignoresCase()
+        secretWord =
+            (try! Regex(
+                #"\b(secrets?|tokens?|api[\s_-]?keys?|keys?|passwords?|passwd|credentials?|ssh|cookies?)\b|\b[A-Za-z][A-Za-z0-9_]*_(SECRET|TOKEN|KEY|PASSWORD|PASS|CREDENTIALS?)[A-Za-z0-9_]*\b|\b(SECRET|TOKEN|PASSWORD)_[A-Za-z0-9_]+\b"#
+            )).ignoresCase()
     }
 
     /// Findings in one text (a description, instructions, a schema string).

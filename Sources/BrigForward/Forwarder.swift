@@ -115,10 +115,12 @@ public final class Forwarder {
         lastMark = RecordMark(sequence: saved.sequence, mac: saved.mac)
         lastEnd = saved.position
         if let file = AuditFollower.file(of: saved.position, in: options.log), Forwarder.macBefore(saved.position.offset, in: file) == saved.mac,
-           let f = AuditFollower(path: options.log, resume: saved.position) {
+            let f = AuditFollower(path: options.log, resume: saved.position)
+        {
             return f
         }
-        let note = "the file holding the last forwarded record (sequence \(saved.sequence)) was rotated away before the forwarder read the rest of it: the records after it that were in it are not forwarded (a gap); continuing with the oldest file kept"
+        let note =
+            "the file holding the last forwarded record (sequence \(saved.sequence)) was rotated away before the forwarder read the rest of it: the records after it that were in it are not forwarded (a gap); continuing with the oldest file kept"
         Forwarder.say("WARNING: \(options.log): " + note)
         gaps.append("after sequence \(saved.sequence): \(note)")
         dirty = true
@@ -183,7 +185,8 @@ public final class Forwarder {
                 dirty = true
                 if let lastMark, let lastEnd {
                     // Said to the collector too, so that its file names the gap (`verify --interleaved`).
-                    let text = "{\"brig_forward_gap\":{\"host\":\(jsonString(options.host)),\"log\":\(jsonString(options.log)),"
+                    let text =
+                        "{\"brig_forward_gap\":{\"host\":\(jsonString(options.host)),\"log\":\(jsonString(options.log)),"
                         + "\"after_sequence\":\(lastMark.sequence),\"after_mac\":\"\(lastMark.mac)\","
                         + "\"next_sequence\":\(mark.sequence),\"next_mac\":\"\(mark.mac)\","
                         + "\"reason\":\"rotated away before they were forwarded\"}}"
@@ -210,7 +213,9 @@ public final class Forwarder {
             let l = try Link.connect(options.target, tls: options.target.transport == .tls ? options.tls ?? TLSSettings(caFile: nil, certFile: nil, keyFile: nil) : nil)
             link = l
             if options.target.transport == .relp { try openRELP(l) }
-            if outage { Forwarder.say("\(options.target): connected again; sending from sequence \(window.count > windowHead ? String(window[windowHead].mark.sequence) : "(next)")") }
+            if outage {
+                Forwarder.say("\(options.target): connected again; sending from sequence \(window.count > windowHead ? String(window[windowHead].mark.sequence) : "(next)")")
+            }
             outage = false
             backoff = 100_000
             rewind()

@@ -129,7 +129,8 @@ public struct RecordMark: Sendable, Equatable {
             let base = buf.baseAddress!
             let macStart = buf.count - tail
             guard memcmp(base + macStart, RecordMark.macKey, 8) == 0, buf[buf.count - 3] == 0x22,
-                  buf[buf.count - 2] == 0x7D, buf[buf.count - 1] == 0x7D else { return nil }
+                buf[buf.count - 2] == 0x7D, buf[buf.count - 1] == 0x7D
+            else { return nil }
             for k in (macStart + 8)..<(macStart + 72) {
                 let c = buf[k]
                 guard (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) else { return nil }

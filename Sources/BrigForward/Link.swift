@@ -83,7 +83,6 @@ final class Link {
         Glibc.close(fd)
     }
 
-
     /// Connects within `timeoutMillis`; with `tls`, completes the handshake and checks the
     /// certificate against the CA and the host name.
     static func connect(_ target: ForwardTarget, tls: TLSSettings?, timeoutMillis: Int32 = 5000) throws(ForwardError) -> Link {

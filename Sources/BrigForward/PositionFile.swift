@@ -1,6 +1,6 @@
-import BrigSystem
 public import BrigAudit
 import BrigJSONRPC
+import BrigSystem
 
 #if canImport(Glibc)
 import Glibc

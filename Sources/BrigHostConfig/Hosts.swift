@@ -61,11 +61,13 @@ public struct Host: Sendable, Equatable {
 
     public static let claudeDesktop = Host(id: "claude-desktop", name: "Claude Desktop", layout: .mcpServers, startDirectory: .root)
     public static let claudeCode = Host(id: "claude-code", name: "Claude Code", layout: .claudeCode, startDirectory: .launchDirectory)
-    public static let claudeCodeProject = Host(id: "claude-code-project", name: "Claude Code (project)", layout: .mcpServers,
-                                               startDirectory: .launchDirectory)
+    public static let claudeCodeProject = Host(
+        id: "claude-code-project", name: "Claude Code (project)", layout: .mcpServers,
+        startDirectory: .launchDirectory)
     public static let vscode = Host(id: "vscode", name: "VS Code", layout: .vscode, startDirectory: .workspaceOrHome)
-    public static let vscodeWorkspace = Host(id: "vscode-workspace", name: "VS Code (workspace)", layout: .vscode,
-                                             startDirectory: .workspaceOrHome)
+    public static let vscodeWorkspace = Host(
+        id: "vscode-workspace", name: "VS Code (workspace)", layout: .vscode,
+        startDirectory: .workspaceOrHome)
     public static let cursor = Host(id: "cursor", name: "Cursor", layout: .mcpServers, startDirectory: .cwdOrUnknown)
     public static let cursorProject = Host(id: "cursor-project", name: "Cursor (project)", layout: .mcpServers, startDirectory: .cwdOrUnknown)
     public static let zed = Host(id: "zed", name: "Zed", layout: .zed, startDirectory: .rootBeforeWorktree)
@@ -122,8 +124,9 @@ public enum HostDiscovery {
             HostConfigFile(host: .cursor, path: home + "/.cursor/mcp.json", scope: "user"),
             HostConfigFile(host: .zed, path: config + "/zed/settings.json", scope: "user"),
             HostConfigFile(host: .windsurf, path: home + "/.codeium/windsurf/mcp_config.json", scope: "user"),
-            HostConfigFile(host: .cline, path: config + "/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
-                           scope: "user"),
+            HostConfigFile(
+                host: .cline, path: config + "/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                scope: "user"),
         ]
         if let project, project != home, project != "/" {
             let p = project.hasSuffix("/") ? String(project.dropLast()) : project

@@ -77,8 +77,9 @@ public enum ServerList {
         case .claudeCode:
             var out = entries(of: root.member("mcpServers"), base: ["mcpServers"], document: document, layout: layout, project: nil)
             for p in root["projects"]?.members ?? [] {
-                out += entries(of: p.value.member("mcpServers"), base: ["projects", p.key, "mcpServers"], document: document,
-                               layout: layout, project: p.key)
+                out += entries(
+                    of: p.value.member("mcpServers"), base: ["projects", p.key, "mcpServers"], document: document,
+                    layout: layout, project: p.key)
             }
             return out
         }
@@ -113,14 +114,17 @@ public enum ServerList {
         }.joined(separator: ".")
     }
 
-    static func entries(of servers: JSONCMember?, base: [String], document: JSONCDocument, layout: Host.Layout,
-                        project: String?) -> [ServerEntry] {
+    static func entries(
+        of servers: JSONCMember?, base: [String], document: JSONCDocument, layout: Host.Layout,
+        project: String?
+    ) -> [ServerEntry] {
         guard let servers, servers.value.isObject else { return [] }
         var out: [ServerEntry] = []
         for m in servers.value.members {
             let parts = base + [m.key]
-            var e = ServerEntry(name: m.key, pointer: pointer(parts), keyPath: keyPath(parts), project: project,
-                                line: document.line(of: m.keyRange.lowerBound), transport: .stdio, node: m.value)
+            var e = ServerEntry(
+                name: m.key, pointer: pointer(parts), keyPath: keyPath(parts), project: project,
+                line: document.line(of: m.keyRange.lowerBound), transport: .stdio, node: m.value)
             classify(&e, document: document, layout: layout)
             out.append(e)
         }
@@ -171,8 +175,9 @@ public enum ServerList {
             commandValue = path.value
         }
         guard let command = commandValue.string, !command.isEmpty else {
-            invalid(member.key == "path" ? "command.path" : "command", commandValue,
-                    commandValue.string == nil ? "expected a string, found \(commandValue.kindName)" : "an empty command")
+            invalid(
+                member.key == "path" ? "command.path" : "command", commandValue,
+                commandValue.string == nil ? "expected a string, found \(commandValue.kindName)" : "an empty command")
             return
         }
         e.container = container
@@ -189,8 +194,9 @@ public enum ServerList {
         }
         if let env = container.member("env") ?? e.node.member("env") {
             guard env.value.isObject else {
-                invalid(container.member("env") != nil && member.key == "path" ? "command.env" : "env", env.value,
-                        "expected an object, found \(env.value.kindName)")
+                invalid(
+                    container.member("env") != nil && member.key == "path" ? "command.env" : "env", env.value,
+                    "expected an object, found \(env.value.kindName)")
                 return
             }
             var seen = Set<String>()

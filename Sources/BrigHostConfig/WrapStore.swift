@@ -1,5 +1,6 @@
-import BrigSystem
 import BrigJSONRPC
+import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -89,7 +90,8 @@ public struct WrapStore: Sendable {
         try FileIO.makeDirectories(directory + "/records")
         var text = "{\n  \"file\": \(JSONWriter.quoted(path)),\n  \"entries\": [\n"
         for (k, r) in records.enumerated() {
-            text += "    {\"pointer\": \(JSONWriter.quoted(r.pointer)), \"original\": \(JSONWriter.quoted(r.original)), "
+            text +=
+                "    {\"pointer\": \(JSONWriter.quoted(r.pointer)), \"original\": \(JSONWriter.quoted(r.original)), "
                 + "\"wrapped\": \(JSONWriter.quoted(r.wrapped))}" + (k + 1 < records.count ? "," : "") + "\n"
         }
         text += "  ]\n}\n"
@@ -144,10 +146,11 @@ public enum FileIO {
         var st = stat()
         let exists = stat(path, &st) == 0
         do {
-            try FileSystem.replace(path, with: bytes, mode: exists ? UInt32(st.st_mode & 0o7777) : mode,
-                                   owner: exists && geteuid() == 0 ? (st.st_uid, st.st_gid) : nil,
-                                   stillCurrent: expecting.map { old in { ((try? read(path)) ?? []) == old } })
-        } catch where error.code == ECANCELED {
+            try FileSystem.replace(
+                path, with: bytes, mode: exists ? UInt32(st.st_mode & 0o7777) : mode,
+                owner: exists && geteuid() == 0 ? (st.st_uid, st.st_gid) : nil,
+                stillCurrent: expecting.map { old in { ((try? read(path)) ?? []) == old } })
+        } catch  where error.code == ECANCELED {
             throw HostConfigError("\(path): changed while brig was editing it (the host rewrote it?); nothing written, run again")
         } catch {
             throw HostConfigError(error.description)

@@ -63,10 +63,13 @@ public enum Wrapping {
     ///   - profile: the profile to write; nil chooses one from the command.
     ///   - workdir: a `--workdir` to write; nil takes the entry's `cwd` where the host ignores it.
     ///   - home: `$HOME`, to expand `~/` in a `cwd`.
-    public static func wrap(_ entry: ServerEntry, in document: JSONCDocument, host: Host, brig: String,
-                            profile: String?, workdir: String?, home: String) throws(WrapRefusal) -> WrapPlan {
+    public static func wrap(
+        _ entry: ServerEntry, in document: JSONCDocument, host: Host, brig: String,
+        profile: String?, workdir: String?, home: String
+    ) throws(WrapRefusal) -> WrapPlan {
         guard entry.transport == .stdio, let commandValue = entry.commandValue, let commandMember = entry.commandMember,
-              let container = entry.container else {
+            let container = entry.container
+        else {
             throw WrapRefusal(message: "\(entry.keyPath): not a stdio server")
         }
         let chosen = profile ?? Wrapping.profile(for: entry.command)
@@ -86,8 +89,9 @@ public enum Wrapping {
         } else {
             switch host.startDirectory {
             case .root, .rootBeforeWorktree, .workspaceOrHome:
-                notes.append("\(host.name) starts servers at \(host.startsAt); brig grants no working directory there "
-                    + "(name a project with cwd or brig wrap --workdir DIR)")
+                notes.append(
+                    "\(host.name) starts servers at \(host.startsAt); brig grants no working directory there "
+                        + "(name a project with cwd or brig wrap --workdir DIR)")
             case .launchDirectory:
                 notes.append("\(host.name) starts it in \(entry.project ?? "the directory it was launched in"); brig grants it when it is a project")
             case .cwdOrUnknown:
@@ -100,8 +104,9 @@ public enum Wrapping {
             notes.append("its env (\(entry.envNames.joined(separator: ", "))) passed to the server with --env")
         }
         if entry.args.isEmpty && entry.command.contains(" ") {
-            notes.append("its command holds spaces and it has no args: brig runs it as one file name, not through a shell; "
-                + "split it into command and args")
+            notes.append(
+                "its command holds spaces and it has no args: brig runs it as one file name, not through a shell; "
+                    + "split it into command and args")
         }
         if let envFile = entry.envFile {
             notes.append("envFile \(envFile): brig passes its variables only when named: add --env NAME to args for each")
@@ -116,8 +121,9 @@ public enum Wrapping {
             let text = spliced([(a, newCommand), (b, formatArray(newArgs, like: argsMember.value, in: bytes))], region: region, bytes: bytes)
             edit = TextEdit(range: region, original: document.text(region), replacement: text)
         } else {
-            let inserted = insertedMember("args", value: formatArray(newArgs, like: nil, in: bytes), after: commandMember,
-                                          in: container, bytes: bytes)
+            let inserted = insertedMember(
+                "args", value: formatArray(newArgs, like: nil, in: bytes), after: commandMember,
+                in: container, bytes: bytes)
             edit = TextEdit(range: commandValue.range, original: document.text(commandValue.range), replacement: newCommand + inserted)
         }
         return WrapPlan(edit: edit, profile: chosen, options: options, notes: notes)
@@ -134,8 +140,10 @@ public enum Wrapping {
     /// The edit that undoes `wrap` for a wrapped `entry`: the recorded original text when the span
     /// still reads as brig wrote it (`recorded`: the original and the wrapped text), else the
     /// command line after `--` written back into `command` and `args`.
-    public static func unwrap(_ entry: ServerEntry, in document: JSONCDocument,
-                              recorded: (original: String, wrapped: String)?) throws(WrapRefusal) -> UnwrapPlan {
+    public static func unwrap(
+        _ entry: ServerEntry, in document: JSONCDocument,
+        recorded: (original: String, wrapped: String)?
+    ) throws(WrapRefusal) -> UnwrapPlan {
         guard let region = recordedRange(of: entry), let commandValue = entry.commandValue else {
             throw WrapRefusal(message: "\(entry.keyPath): not a stdio server")
         }
@@ -148,12 +156,16 @@ public enum Wrapping {
         }
         let bytes = document.bytes
         let a = commandValue.range, b = argsMember.value.range
-        let text = spliced([(a, JSONWriter.quoted(line.server[0])),
-                            (b, formatArray(Array(line.server.dropFirst()), like: argsMember.value, in: bytes))],
-                           region: region, bytes: bytes)
+        let text = spliced(
+            [
+                (a, JSONWriter.quoted(line.server[0])),
+                (b, formatArray(Array(line.server.dropFirst()), like: argsMember.value, in: bytes)),
+            ],
+            region: region, bytes: bytes)
         let why = recorded == nil ? "brig has no record of wrapping it" : "it was edited since brig wrapped it"
-        return UnwrapPlan(edit: TextEdit(range: region, original: current, replacement: text), exact: false,
-                          notes: ["\(why): command and args rebuilt from the command line after \"--\" (formatting may differ)"])
+        return UnwrapPlan(
+            edit: TextEdit(range: region, original: current, replacement: text), exact: false,
+            notes: ["\(why): command and args rebuilt from the command line after \"--\" (formatting may differ)"])
     }
 
     /// `bytes` with `edits` (non-overlapping) applied.
@@ -246,8 +258,10 @@ public enum Wrapping {
     }
 
     /// `,"key": value` placed after `member` of `container`, on a line of its own when `member` has one.
-    static func insertedMember(_ key: String, value: String, after member: JSONCMember, in container: JSONCNode,
-                               bytes: [UInt8]) -> String {
+    static func insertedMember(
+        _ key: String, value: String, after member: JSONCMember, in container: JSONCNode,
+        bytes: [UInt8]
+    ) -> String {
         var colon = ": "
         let between = bytes[member.keyRange.upperBound..<member.value.range.lowerBound]
         if between.allSatisfy({ $0 == 0x3A || $0 == 0x20 || $0 == 0x09 }) { colon = String(decoding: between, as: UTF8.self) }

@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif

@@ -16,8 +16,10 @@ extension JSONScanner {
     /// and the byte range of its value), in order, until `body` returns false.
     /// - Throws: when the bytes there are not shaped like an object.
     @inlinable
-    public mutating func forEachMember(ofValidObjectAt start: Int,
-                                       _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) {
+    public mutating func forEachMember(
+        ofValidObjectAt start: Int,
+        _ body: (StringToken, Range<Int>) -> Bool
+    ) throws(Failure) {
         _ = try forEachMember(ofValidObjectAt: start, stoppingBefore: { _ in false }, body)
     }
 
@@ -25,8 +27,10 @@ extension JSONScanner {
     /// before the value is skipped (a long value the caller will walk itself is then read once),
     /// and the offset where that value starts is returned; nil when the walk went to the end.
     @inlinable
-    public mutating func forEachMember(ofValidObjectAt start: Int, stoppingBefore stop: (StringToken) -> Bool,
-                                       _ body: (StringToken, Range<Int>) -> Bool) throws(Failure) -> Int? {
+    public mutating func forEachMember(
+        ofValidObjectAt start: Int, stoppingBefore stop: (StringToken) -> Bool,
+        _ body: (StringToken, Range<Int>) -> Bool
+    ) throws(Failure) -> Int? {
         pos = start
         guard pos < end, base[pos] == UInt8(ascii: "{") else { throw .syntax(at: pos) }
         pos += 1
@@ -149,7 +153,10 @@ extension JSONScanner {
             while pos < end {
                 let c = base[pos]
                 if c == UInt8(ascii: ",") || c == UInt8(ascii: "}") || c == UInt8(ascii: "]") || c == 0x20 || c == 0x0A
-                    || c == 0x0D || c == 0x09 { break }
+                    || c == 0x0D || c == 0x09
+                {
+                    break
+                }
                 pos += 1
             }
         }

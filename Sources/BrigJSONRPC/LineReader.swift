@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -88,8 +89,10 @@ public final class LineReader {
                 discardLength += nl - start
                 reportDiscarded(handle)
             } else if nl - start > maximumLineBytes {
-                handle(.oversized(prefix: UnsafeBufferPointer(start: buffer + start, count: min(LineReader.prefixBytes, nl - start)),
-                                  length: nl - start))
+                handle(
+                    .oversized(
+                        prefix: UnsafeBufferPointer(start: buffer + start, count: min(LineReader.prefixBytes, nl - start)),
+                        length: nl - start))
             } else {
                 handle(.line(UnsafeBufferPointer(start: buffer + start, count: nl - start)))
             }

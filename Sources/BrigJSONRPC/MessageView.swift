@@ -27,8 +27,10 @@ public struct MessageView: Sendable, Equatable {
     /// A batch member's own bytes inside the line (nil for a top-level message: the whole line).
     public var span: Range<Int>?
 
-    public init(kind: Kind, id: String? = nil, method: String? = nil, params: Range<Int>? = nil,
-                result: Range<Int>? = nil, error: Range<Int>? = nil, members: [MessageView] = []) {
+    public init(
+        kind: Kind, id: String? = nil, method: String? = nil, params: Range<Int>? = nil,
+        result: Range<Int>? = nil, error: Range<Int>? = nil, members: [MessageView] = []
+    ) {
         self.kind = kind
         self.id = id
         self.method = method
@@ -74,8 +76,10 @@ extension MessageView {
             let view = try parseObject(&scanner, id: &id)
             scanner.skipWhitespace()
             guard scanner.atEnd else {
-                return .failure(MessageError(code: MessageError.parseError, message: "Parse error", id: id,
-                                             detail: "unexpected data after the message at byte \(scanner.offset)"))
+                return .failure(
+                    MessageError(
+                        code: MessageError.parseError, message: "Parse error", id: id,
+                        detail: "unexpected data after the message at byte \(scanner.offset)"))
             }
             return view
         } catch {
@@ -97,8 +101,10 @@ extension MessageView {
             try scanner.expect(UInt8(ascii: "["))
             scanner.skipWhitespace()
             if scanner.peek() == UInt8(ascii: "]") {
-                return .failure(MessageError(code: MessageError.invalidRequest, message: "Invalid Request", id: nil,
-                                             detail: "empty batch"))
+                return .failure(
+                    MessageError(
+                        code: MessageError.invalidRequest, message: "Invalid Request", id: nil,
+                        detail: "empty batch"))
             }
             var firstError: MessageError?
             while true {
@@ -110,8 +116,11 @@ extension MessageView {
                 case .success(var view):
                     view.span = start..<scanner.offset
                     if view.kind == .batch {
-                        firstError = firstError ?? MessageError(code: MessageError.invalidRequest, message: "Invalid Request",
-                                                                id: nil, detail: "nested batch")
+                        firstError =
+                            firstError
+                            ?? MessageError(
+                                code: MessageError.invalidRequest, message: "Invalid Request",
+                                id: nil, detail: "nested batch")
                     }
                     members.append(view)
                 case .failure(let error):
@@ -142,8 +151,10 @@ extension MessageView {
         scanner.skipWhitespace()
         guard scanner.peek() == UInt8(ascii: "{") else {
             _ = try scanner.skipValue(depth: depth)
-            return .failure(MessageError(code: MessageError.invalidRequest, message: "Invalid Request", id: nil,
-                                         detail: "a message must be a JSON object"))
+            return .failure(
+                MessageError(
+                    code: MessageError.invalidRequest, message: "Invalid Request", id: nil,
+                    detail: "a message must be a JSON object"))
         }
         try scanner.expect(UInt8(ascii: "{"))
         var version: Bool?
@@ -175,7 +186,9 @@ extension MessageView {
                     return escapedName.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
                 }
                 if named("jsonrpc") {
-                    version = range.count == 5 ? scanner.bytesEqual(range, "\"2.0\"")
+                    version =
+                        range.count == 5
+                        ? scanner.bytesEqual(range, "\"2.0\"")
                         : first == UInt8(ascii: "\"") && scanner.validValue(range) == .string("2.0")
                 } else if named("id") {
                     hasID = true
@@ -264,8 +277,9 @@ extension JSONScanner.Failure {
             return MessageError(code: MessageError.parseError, message: "Parse error", id: id, detail: "invalid UTF-8 at byte \(at)")
         case .tooDeep(let at):
             // Valid JSON, but not a message brig will carry: an invalid request, not a parse error.
-            return MessageError(code: MessageError.invalidRequest, message: "Invalid Request", id: id,
-                                detail: "nesting deeper than \(JSONScanner.maximumDepth) at byte \(at)")
+            return MessageError(
+                code: MessageError.invalidRequest, message: "Invalid Request", id: id,
+                detail: "nesting deeper than \(JSONScanner.maximumDepth) at byte \(at)")
         }
     }
 }

@@ -1,8 +1,8 @@
-import BrigSystem
-public import BrigRelay
-public import BrigSandbox
 import BrigJSONRPC
 import BrigProfile
+public import BrigRelay
+public import BrigSandbox
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -23,8 +23,10 @@ public enum Learner {
         public var replay: [[UInt8]]?
         public var replayTimeoutSeconds: Double = 30
 
-        public init(spec: SpawnSpec, plan: SandboxPlan, relay: RelayConfiguration, policy: PolicyGate?,
-                    resources: Session.Resources, replay: [[UInt8]]?) {
+        public init(
+            spec: SpawnSpec, plan: SandboxPlan, relay: RelayConfiguration, policy: PolicyGate?,
+            resources: Session.Resources, replay: [[UInt8]]?
+        ) {
             self.spec = spec
             self.plan = plan
             self.relay = relay

@@ -1,5 +1,5 @@
-import BrigSystem
 public import BrigJSONRPC
+import BrigSystem
 import Synchronization
 
 /// What a watched session used: files, network, system calls, MCP methods and tools. Filled by
@@ -76,7 +76,8 @@ public final class Observations: Sendable {
             var toolName: String?
             var arguments: [(String, JSONValue)] = []
             if method == "tools/call", direction == .hostToServer, let range = m.params,
-               let params = try? JSONValue.parse(line, range: range) {
+                let params = try? JSONValue.parse(line, range: range)
+            {
                 toolName = params["name"]?.stringValue
                 arguments = params["arguments"]?.objectValue ?? []
             }

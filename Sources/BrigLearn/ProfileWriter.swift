@@ -1,6 +1,6 @@
-import BrigSystem
 import BrigJSONRPC
 import BrigSandbox
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -79,8 +79,7 @@ public struct ProfileWriter: Sendable {
         r.read.removeAll { g in r.exec.contains { covers($0.path, g.path) } || r.write.contains { covers($0.path, g.path) } }
 
         for (use, _) in o.networkUses where use.family == "inet" || use.family == "inet6" {
-            if use.kind == "connect" { if !r.connect.contains(use.port) { r.connect.append(use.port) } }
-            else if !r.bind.contains(use.port) { r.bind.append(use.port) }
+            if use.kind == "connect" { if !r.connect.contains(use.port) { r.connect.append(use.port) } } else if !r.bind.contains(use.port) { r.bind.append(use.port) }
         }
         r.connect.sort()
         r.bind.sort()

@@ -1,6 +1,6 @@
-import BrigSystem
-import BrigSandbox
 import BrigRelay
+import BrigSandbox
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -19,9 +19,11 @@ public final class SyscallWatcher: Sendable {
     let baseDenied: Set<String>
 
     /// The calls that reveal needs: files, programs, sockets.
-    public static let revealing = ["open", "openat", "openat2", "creat", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir",
-                                   "rename", "renameat", "renameat2", "execve", "execveat", "connect", "bind", "socket",
-                                   "symlink", "symlinkat", "link", "linkat", "truncate"]
+    public static let revealing = [
+        "open", "openat", "openat2", "creat", "mkdir", "mkdirat", "unlink", "unlinkat", "rmdir",
+        "rename", "renameat", "renameat2", "execve", "execveat", "connect", "bind", "socket",
+        "symlink", "symlinkat", "link", "linkat", "truncate",
+    ]
 
     public init(listener: Int32, observations: Observations, baseDenied: Set<String>) {
         self.listener = listener
@@ -127,7 +129,9 @@ public final class SyscallWatcher: Sendable {
         case Int(AF_UNIX):
             let pathBytes = buf[2..<n].prefix { $0 != 0 }
             let abstract = n > 2 && buf[2] == 0
-            let text = abstract ? "@" + String(decoding: buf[3..<n].prefix { $0 != 0 }, as: UTF8.self)
+            let text =
+                abstract
+                ? "@" + String(decoding: buf[3..<n].prefix { $0 != 0 }, as: UTF8.self)
                 : String(decoding: pathBytes, as: UTF8.self)
             observations.network(.init(family: "unix", kind: kind, port: 0, address: text))
             if !abstract && !text.isEmpty && text.hasPrefix("/") {
@@ -165,4 +169,3 @@ func readLink(_ path: String) -> String? {
     guard n > 0 else { return nil }
     return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
-

@@ -80,7 +80,8 @@ final class CompiledConstraint: @unchecked Sendable {
         switch value {
         case .string(let str):
             if let max = spec.maxLength, str.utf8.count > max, str.unicodeScalars.count > max {  // bytes bound scalars: count only when needed
-                return "is longer than \(max) characters" }
+                return "is longer than \(max) characters"
+            }
             if let values = spec.enumValues, !values.contains(str) { return "is not one of " + values.joined(separator: ", ") }
             if let prefix = spec.prefix, !str.hasPrefix(prefix) { return "does not start with \"\(prefix)\"" }
             if let regex, !str.contains(regex) { return "does not match the pattern \(spec.pattern ?? "")" }

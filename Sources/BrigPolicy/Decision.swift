@@ -7,8 +7,10 @@ public struct PolicyContext: Sendable {
     public var environment: [String: String]
     public var profileDirectory: String?
 
-    public init(scopes: Set<String> = [], roles: [String] = [], environment: [String: String] = [:],
-                profileDirectory: String? = nil) {
+    public init(
+        scopes: Set<String> = [], roles: [String] = [], environment: [String: String] = [:],
+        profileDirectory: String? = nil
+    ) {
         self.scopes = scopes
         self.roles = roles
         self.environment = environment
@@ -40,8 +42,10 @@ public struct Decision: Sendable, Equatable {
     /// Set on an allowed call whose rule says `ask: true`: it waits for the user's answer.
     public var ask: AskRequirement?
 
-    public init(allowed: Bool, enforced: Bool, category: Category, rule: String, reason: String,
-                subject: String? = nil, scopes: [String] = [], ask: AskRequirement? = nil) {
+    public init(
+        allowed: Bool, enforced: Bool, category: Category, rule: String, reason: String,
+        subject: String? = nil, scopes: [String] = [], ask: AskRequirement? = nil
+    ) {
         self.allowed = allowed
         self.enforced = enforced
         self.category = category

@@ -1,6 +1,6 @@
-import BrigSystem
 import BrigJSONRPC
 public import BrigProfile
+import BrigSystem
 import Crypto
 import _CryptoExtras
 
@@ -27,8 +27,9 @@ enum VerificationKey: Sendable {
     func verify(signature: [UInt8], input: [UInt8]) -> Bool {
         switch self {
         case .rsa(let key):
-            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: input,
-                                        padding: .insecurePKCS1v1_5)
+            return key.isValidSignature(
+                _RSA.Signing.RSASignature(rawRepresentation: signature), for: input,
+                padding: .insecurePKCS1v1_5)
         case .p256(let key):
             guard signature.count == 64, let sig = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else {
                 return false
@@ -77,7 +78,8 @@ struct KeySet: Sendable {
     static func pemKey(_ text: String) -> VerificationKey? {
         if let k = try? P256.Signing.PublicKey(pemRepresentation: text) { return .p256(k) }
         if let der = pemBody(text), der.count == 44, der.prefix(12).elementsEqual(ed25519SPKIPrefix),
-           let k = try? Curve25519.Signing.PublicKey(rawRepresentation: Array(der.suffix(32))) {
+            let k = try? Curve25519.Signing.PublicKey(rawRepresentation: Array(der.suffix(32)))
+        {
             return .ed25519(k)
         }
         if let k = try? _RSA.Signing.PublicKey(pemRepresentation: text) { return .rsa(k) }
@@ -106,11 +108,13 @@ struct KeySet: Sendable {
             return .rsa(k)
         case "EC":
             guard jwk["crv"]?.stringValue == "P-256", let x = field("x"), let y = field("y"), x.count == 32, y.count == 32,
-                  let k = try? P256.Signing.PublicKey(rawRepresentation: x + y) else { return nil }
+                let k = try? P256.Signing.PublicKey(rawRepresentation: x + y)
+            else { return nil }
             return .p256(k)
         case "OKP":
             guard jwk["crv"]?.stringValue == "Ed25519", let x = field("x"),
-                  let k = try? Curve25519.Signing.PublicKey(rawRepresentation: x) else { return nil }
+                let k = try? Curve25519.Signing.PublicKey(rawRepresentation: x)
+            else { return nil }
             return .ed25519(k)
         default:
             return nil
@@ -155,11 +159,12 @@ enum JWT {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw PolicyError("token: not a JWT (expected three dot-separated parts)") }
         guard let headerBytes = Base64.decode(String(parts[0]), url: true),
-              let header = try? JSONValue.parse(String(decoding: headerBytes, as: UTF8.self)),
-              let payloadBytes = Base64.decode(String(parts[1]), url: true),
-              let claims = try? JSONValue.parse(String(decoding: payloadBytes, as: UTF8.self)),
-              case .object = claims,
-              let signature = Base64.decode(String(parts[2]), url: true) else {
+            let header = try? JSONValue.parse(String(decoding: headerBytes, as: UTF8.self)),
+            let payloadBytes = Base64.decode(String(parts[1]), url: true),
+            let claims = try? JSONValue.parse(String(decoding: payloadBytes, as: UTF8.self)),
+            case .object = claims,
+            let signature = Base64.decode(String(parts[2]), url: true)
+        else {
             throw PolicyError("token: malformed JWT (bad base64url or JSON)")
         }
         guard let alg = header["alg"]?.stringValue, ["RS256", "ES256", "EdDSA"].contains(alg) else {
@@ -195,8 +200,9 @@ enum JWT {
         case .array(let a): scopes = a.compactMap(\.stringValue)
         default: break
         }
-        let verified = VerifiedToken(scopes: scopes, subject: claims["sub"]?.stringValue, expires: exp,
-                                     notBefore: claims["nbf"]?.doubleValue)
+        let verified = VerifiedToken(
+            scopes: scopes, subject: claims["sub"]?.stringValue, expires: exp,
+            notBefore: claims["nbf"]?.doubleValue)
         if let problem = verified.timeProblem(at: now) { throw PolicyError("token: " + problem.dropFirst("the token ".count)) }
         return verified
     }

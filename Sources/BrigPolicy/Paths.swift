@@ -1,4 +1,5 @@
 import BrigSystem
+
 /// Lexical path checks for `under:` constraints and `file://` resource URIs.
 ///
 /// Choices:

@@ -1,6 +1,6 @@
-import BrigSystem
 public import BrigJSONRPC
 public import BrigProfile
+import BrigSystem
 import Synchronization
 
 /// Decides, message by message, what the `mcp:` section of a profile allows.
@@ -131,8 +131,11 @@ public final class PolicyEngine: Sendable {
         for role in context.roles {
             guard let scopes = policy.roles[role] else {
                 let known = policy.roles.keys.sorted()
-                throw PolicyError("unknown role \"\(role)\"" + (known.isEmpty ? " (mcp.roles defines none)"
-                                                                    : "; mcp.roles defines: " + known.joined(separator: ", ")))
+                throw PolicyError(
+                    "unknown role \"\(role)\""
+                        + (known.isEmpty
+                            ? " (mcp.roles defines none)"
+                            : "; mcp.roles defines: " + known.joined(separator: ", ")))
             }
             grants.formUnion(scopes)
         }
@@ -199,20 +202,26 @@ public final class PolicyEngine: Sendable {
         toolDefaultAllowed = policy.toolDefault == .allow
         toolDefaultSource = policy.toolDefaultSource
         askTimeout = policy.askTimeout ?? AskTimeout.defaultSeconds
-        resources = Access(allow: policy.resources.allow.map { (URIGlob($0.pattern), nil, $0.source) },
-                           deny: policy.resources.deny.map { (URIGlob($0.pattern), nil, $0.source) })
-        prompts = Access(allow: policy.prompts.allow.map { (nil, NameGlob($0.pattern), $0.source) },
-                         deny: policy.prompts.deny.map { (nil, NameGlob($0.pattern), $0.source) })
+        resources = Access(
+            allow: policy.resources.allow.map { (URIGlob($0.pattern), nil, $0.source) },
+            deny: policy.resources.deny.map { (URIGlob($0.pattern), nil, $0.source) })
+        prompts = Access(
+            allow: policy.prompts.allow.map { (nil, NameGlob($0.pattern), $0.source) },
+            deny: policy.prompts.deny.map { (nil, NameGlob($0.pattern), $0.source) })
 
         // Every method the specification names, resolved once.
         var table: [String: MethodEntry] = [:]
         for m in PolicyEngine.knownMethods + policy.methods.map(\.pattern) where !m.contains("*") {
-            table[m] = PolicyEngine.resolve(m, methodRules: methodRules, defaultAllowed: defaultAllowed,
-                                            defaultSource: defaultSource, rateRules: rateRules, star: star)
+            table[m] = PolicyEngine.resolve(
+                m, methodRules: methodRules, defaultAllowed: defaultAllowed,
+                defaultSource: defaultSource, rateRules: rateRules, star: star)
         }
         methodTable = table
-        toolCallEntry = table["tools/call"] ?? PolicyEngine.resolve("tools/call", methodRules: methodRules, defaultAllowed: defaultAllowed,
-                                                                  defaultSource: defaultSource, rateRules: rateRules, star: star)
+        toolCallEntry =
+            table["tools/call"]
+            ?? PolicyEngine.resolve(
+                "tools/call", methodRules: methodRules, defaultAllowed: defaultAllowed,
+                defaultSource: defaultSource, rateRules: rateRules, star: star)
     }
 
     /// True in permissive mode: decisions carry `enforced: false`.
@@ -251,10 +260,13 @@ public final class PolicyEngine: Sendable {
         if let token { tokenProblem = token.timeProblem(at: time()) }
         let grantList = token != nil && tokenProblem == nil ? tokenGrantList : staticGrantList
 
-        func decide(_ allowed: Bool, _ category: Decision.Category, _ rule: String, _ reason: String,
-                    _ subject: String?) -> Decision {
-            Decision(allowed: allowed, enforced: !permissive, category: category, rule: rule, reason: reason,
-                     subject: subject, scopes: grantList)
+        func decide(
+            _ allowed: Bool, _ category: Decision.Category, _ rule: String, _ reason: String,
+            _ subject: String?
+        ) -> Decision {
+            Decision(
+                allowed: allowed, enforced: !permissive, category: category, rule: rule, reason: reason,
+                subject: subject, scopes: grantList)
         }
 
         var subject: String?
@@ -270,8 +282,9 @@ public final class PolicyEngine: Sendable {
         if !entry.allowed {
             verdict = decide(false, .method, entry.rule, entry.reason, subject)
         } else if let problem = versionProblem(method: method, params: params) {
-            verdict = decide(false, .protocolVersion, versionsSource.isEmpty ? "mcp.protocol_versions" : versionsSource,
-                             problem, subject)
+            verdict = decide(
+                false, .protocolVersion, versionsSource.isEmpty ? "mcp.protocol_versions" : versionsSource,
+                problem, subject)
         } else if let tokenProblem, direction == .hostToServer, !method.hasPrefix("notifications/") {
             verdict = decide(false, .auth, authSource, "\(tokenProblem) (rule mcp.auth)", subject)
         } else {
@@ -281,17 +294,20 @@ public final class PolicyEngine: Sendable {
             case .toolCall:
                 let index = subject.flatMap(firstToolRuleIndex)
                 toolBucket = index.flatMap { toolRules[$0].bucket }
-                verdict = toolDecision(name: subject, ruleIndex: index, params: params, tokenProblem: tokenProblem,
-                                       decide: decide)
+                verdict = toolDecision(
+                    name: subject, ruleIndex: index, params: params, tokenProblem: tokenProblem,
+                    decide: decide)
                 if verdict.allowed, let index, toolRules[index].spec.ask {
                     verdict.ask = AskRequirement(timeoutSeconds: toolRules[index].spec.askTimeout ?? askTimeout)
                 }
             case .resource:
-                verdict = accessDecision(resources, what: "resource", key: "mcp.resources", subject: subject,
-                                         category: .resource, decide: decide)
+                verdict = accessDecision(
+                    resources, what: "resource", key: "mcp.resources", subject: subject,
+                    category: .resource, decide: decide)
             case .prompt:
-                verdict = accessDecision(prompts, what: "prompt", key: "mcp.prompts", subject: subject,
-                                         category: .prompt, decide: decide)
+                verdict = accessDecision(
+                    prompts, what: "prompt", key: "mcp.prompts", subject: subject,
+                    category: .prompt, decide: decide)
             }
         }
 
@@ -309,8 +325,10 @@ public final class PolicyEngine: Sendable {
         return decide(false, .rate, b.source, "rate \(b.rate) exceeded (rule \(short))", subject)
     }
 
-    func toolDecision<Params: PolicyParams>(name: String?, ruleIndex: Int?, params: Params?, tokenProblem: String?,
-                      decide: (Bool, Decision.Category, String, String, String?) -> Decision) -> Decision {
+    func toolDecision<Params: PolicyParams>(
+        name: String?, ruleIndex: Int?, params: Params?, tokenProblem: String?,
+        decide: (Bool, Decision.Category, String, String, String?) -> Decision
+    ) -> Decision {
         guard let name else {
             return decide(false, .tool, "mcp.tools", "tools/call without a tool name in params.name", nil)
         }
@@ -350,8 +368,10 @@ public final class PolicyEngine: Sendable {
         return params.checkingArguments(of: rule, workdir: workdir, firstProblem)
     }
 
-    func accessDecision(_ access: Access, what: String, key: String, subject: String?, category: Decision.Category,
-                        decide: (Bool, Decision.Category, String, String, String?) -> Decision) -> Decision {
+    func accessDecision(
+        _ access: Access, what: String, key: String, subject: String?, category: Decision.Category,
+        decide: (Bool, Decision.Category, String, String, String?) -> Decision
+    ) -> Decision {
         let field = what == "resource" ? "params.uri" : "params.name"
         guard let subject else { return decide(false, category, key, "\(what) request without \(field)", nil) }
         switch accessVerdict(access, subject) {
@@ -412,17 +432,20 @@ public final class PolicyEngine: Sendable {
         if method == "tools/call" { return toolCallEntry }
         if let e = methodTable[method] { return e }
         if let e = cache.withLock({ $0[method] }) { return e }
-        let e = PolicyEngine.resolve(method, methodRules: methodRules, defaultAllowed: defaultAllowed,
-                                     defaultSource: defaultSource, rateRules: rateRules, star: starBucket)
+        let e = PolicyEngine.resolve(
+            method, methodRules: methodRules, defaultAllowed: defaultAllowed,
+            defaultSource: defaultSource, rateRules: rateRules, star: starBucket)
         cache.withLock { c in
             if c.count < 1024 { c[method] = e }
         }
         return e
     }
 
-    static func resolve(_ method: String, methodRules: [(glob: NameGlob, rule: MCPMethodRule)], defaultAllowed: Bool,
-                        defaultSource: String, rateRules: [(glob: NameGlob, bucket: TokenBucket)],
-                        star: TokenBucket?) -> MethodEntry {
+    static func resolve(
+        _ method: String, methodRules: [(glob: NameGlob, rule: MCPMethodRule)], defaultAllowed: Bool,
+        defaultSource: String, rateRules: [(glob: NameGlob, bucket: TokenBucket)],
+        star: TokenBucket?
+    ) -> MethodEntry {
         let kind: MethodEntry.Kind
         switch method {
         case "tools/call": kind = .toolCall
@@ -437,12 +460,14 @@ public final class PolicyEngine: Sendable {
         if let rule = chosen {
             let allowed = rule.action == .allow
             let short = rule.source.split(separator: " ", maxSplits: 1).last.map(String.init) ?? rule.source
-            return MethodEntry(kind: kind, allowed: allowed, rule: rule.source,
-                               reason: "method \(method) is \(allowed ? "allowed" : "denied") (rule \(short))", buckets: buckets)
+            return MethodEntry(
+                kind: kind, allowed: allowed, rule: rule.source,
+                reason: "method \(method) is \(allowed ? "allowed" : "denied") (rule \(short))", buckets: buckets)
         }
         let short = defaultSource.split(separator: " ", maxSplits: 1).last.map(String.init) ?? defaultSource
-        return MethodEntry(kind: kind, allowed: defaultAllowed, rule: defaultSource,
-                           reason: "method \(method) is \(defaultAllowed ? "allowed" : "denied") by \(short)", buckets: buckets)
+        return MethodEntry(
+            kind: kind, allowed: defaultAllowed, rule: defaultSource,
+            reason: "method \(method) is \(defaultAllowed ? "allowed" : "denied") by \(short)", buckets: buckets)
     }
 
     /// Exact beats glob; among globs the longest pattern wins; ties go to the first.
@@ -498,4 +523,3 @@ public final class PolicyEngine: Sendable {
         "notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/elicitation/complete",
     ]
 }
-

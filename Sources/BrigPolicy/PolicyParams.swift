@@ -16,8 +16,10 @@ protocol PolicyParams {
     func argument(_ name: JSONScanner.KeyBytes) -> JSONValue?
     /// Calls `body` with a function that checks the rule's argument `i` (`rule.args[i]`, found as
     /// `argument` finds it) against its constraint; the function is valid only inside `body`.
-    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
-                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R
+    func checkingArguments<R>(
+        of rule: PolicyEngine.ToolRule, workdir: String?,
+        _ body: (_ check: (Int) -> ArgumentCheck) -> R
+    ) -> R
 }
 
 /// How one constrained argument fared.
@@ -40,8 +42,10 @@ extension JSONValue: PolicyParams {
 
     func argument(_ name: JSONScanner.KeyBytes) -> JSONValue? { self["arguments"]?[name.text] }
 
-    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
-                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R {
+    func checkingArguments<R>(
+        of rule: PolicyEngine.ToolRule, workdir: String?,
+        _ body: (_ check: (Int) -> ArgumentCheck) -> R
+    ) -> R {
         let arguments = self["arguments"]
         return body { i in
             guard let value = arguments?[rule.args[i].name] else { return .missing }
@@ -81,10 +85,13 @@ public struct LineParams: PolicyParams {
         var scanner = reader
         var starts = InlineArray<5, Int>(repeating: -1), ends = starts
         do {
-            let argumentsStart = try scanner.forEachMember(ofValidObjectAt: first, stoppingBefore: { key in
-                onlyNameAndArguments && starts[0] >= 0 && starts[LineParams.argumentsSlot] < 0
-                    && LineParams.slot(of: key, reader) == LineParams.argumentsSlot
-            }) { key, value in
+            let argumentsStart = try scanner.forEachMember(
+                ofValidObjectAt: first,
+                stoppingBefore: { key in
+                    onlyNameAndArguments && starts[0] >= 0 && starts[LineParams.argumentsSlot] < 0
+                        && LineParams.slot(of: key, reader) == LineParams.argumentsSlot
+                }
+            ) { key, value in
                 if let slot = LineParams.slot(of: key, reader), starts[slot] < 0 {
                     starts[slot] = value.lowerBound
                     ends[slot] = value.upperBound
@@ -155,8 +162,10 @@ public struct LineParams: PolicyParams {
     }
 
     /// One walk of `arguments` finds every constrained argument.
-    func checkingArguments<R>(of rule: PolicyEngine.ToolRule, workdir: String?,
-                              _ body: (_ check: (Int) -> ArgumentCheck) -> R) -> R {
+    func checkingArguments<R>(
+        of rule: PolicyEngine.ToolRule, workdir: String?,
+        _ body: (_ check: (Int) -> ArgumentCheck) -> R
+    ) -> R {
         withArgumentRanges(rule.argumentKeys) { found in
             body { i in
                 guard let range = found[i] else { return .missing }
@@ -215,7 +224,7 @@ extension PolicyEngine {
     func readsParams(of method: String) -> Bool {
         switch method {
         case "tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/get",
-             "initialize", "server/discover":
+            "initialize", "server/discover":
             return true
         default:
             return versions != nil

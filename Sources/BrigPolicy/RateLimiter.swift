@@ -43,9 +43,10 @@ final class RateLimiter: Sendable {
 
     /// One full bucket per rate; bucket `i` is the one whose `slot` is `i`.
     init(_ rates: [MCPRate]) {
-        states = Mutex(rates.map {
-            State(tokens: Double($0.count), last: nil, capacity: Double($0.count), perSecond: Double($0.count) / Double($0.seconds))
-        })
+        states = Mutex(
+            rates.map {
+                State(tokens: Double($0.count), last: nil, capacity: Double($0.count), perSecond: Double($0.count) / Double($0.seconds))
+            })
     }
 
     /// Takes a token from `first` (if any), then from each of `rest`, in order. At the first

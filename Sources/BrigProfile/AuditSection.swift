@@ -114,8 +114,10 @@ struct AuditLayer {
 }
 
 extension Vocabulary {
-    static let auditKeys = ["enabled", "path", "payloads", "key_file", "anchor", "anchor_every", "rotate",
-                            "fsync", "on_failure", "redact_keys", "syslog"]
+    static let auditKeys = [
+        "enabled", "path", "payloads", "key_file", "anchor", "anchor_every", "rotate",
+        "fsync", "on_failure", "redact_keys", "syslog",
+    ]
     static let anchorEveryKeys = ["records", "seconds"]
     static let rotateKeys = ["max_bytes", "keep"]
 }

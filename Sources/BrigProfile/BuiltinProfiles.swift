@@ -4,320 +4,320 @@
 enum BuiltinProfiles {
     static let texts: [String: String] = [
         "default": #"""
-# default: the profile brig uses when none is given.
-#
-# Meant to run an ordinary MCP server with as little as it needs to work:
-# - syscalls: everything allowed except the "@default-deny" group (defined by brig's
-#   sandbox: Docker's default denials plus io_uring, bpf, ptrace, the mount family...).
-# - no capabilities kept.
-# - filesystem: system directories read-only (programs, libraries, the few /etc files
-#   programs need for dynamic linking, time zones, TLS, DNS and user lookup); never /etc as
-#   a whole, /etc/shadow, /root or your home directory. The working directory and a private
-#   temporary directory are writable. /proc/self is handled by the sandbox itself.
-# - network: open (see `offline` for none).
-# - environment: only basic variables pass through; TMPDIR points at the private tmp.
-# - working directory: granted only when it is a project (never /, $HOME or above it, a
-#   system directory, or one holding brig's state); paths the server command names are granted
-#   (a directory read+write, a file read; filesystem.arguments: false turns that off).
-# - view: where brig can make namespaces (root, or unprivileged user namespaces) the server
-#   sees only what is granted (sandbox.view: auto); elsewhere Landlock alone.
-# - limits: nofile 4096 and nproc 1024 (a pids cgroup as root); fsize 4GiB per file; core 0;
-#   memory is not bounded (a server may use what the machine has; see strict for a bound).
-#
-# Paths that do not exist on this machine are skipped by the sandbox.
-version: 1
-name: default
-description: "Runs ordinary programs: system dirs read-only, $WORKDIR and a private tmp writable, network open"
-sandbox:
-  syscalls:
-    default_action: allow
-    deny: ["@default-deny"]
-    on_deny: errno
-  capabilities: []
-  filesystem:
-    read:
-      # Programs and libraries.
-      - /usr
-      - /bin
-      - /sbin
-      - /lib
-      - /lib64
-      - /lib32
-      - /libx32
-      - /opt
-      # Dynamic linker configuration.
-      - /etc/ld.so.cache
-      - /etc/ld.so.conf
-      - /etc/ld.so.conf.d
-      - /etc/ld.so.preload
-      # Time zone (the zone database itself is under /usr/share/zoneinfo).
-      - /etc/localtime
-      - /etc/timezone
-      # TLS certificates.
-      - /etc/ssl
-      - /etc/ca-certificates
-      - /etc/ca-certificates.conf
-      - /etc/pki
-      # Name resolution and user/group lookup (no /etc/shadow).
-      - /etc/resolv.conf
-      - /etc/hosts
-      - /etc/nsswitch.conf
-      - /etc/host.conf
-      - /etc/gai.conf
-      - /etc/services
-      - /etc/protocols
-      - /etc/passwd
-      - /etc/group
-      # Misc files programs commonly read.
-      - /etc/mime.types
-      - /etc/os-release
-      - /etc/lsb-release
-      - /etc/alternatives
-      - /etc/locale.alias
-      - /etc/locale.conf
-      - /etc/default/locale
-      # git's own configuration: git (and servers built on it, e.g. mcp-server-git) treat an
-      # unreadable config file as fatal.
-      - /etc/gitconfig
-      - /etc/gitattributes
-      - /etc/gitignore
-      - "$HOME/.gitconfig"
-      - "$XDG_CONFIG_HOME/git"
-      # System facts programs read (CPU count, memory, kernel version). Not /proc as a whole:
-      # other processes' cmdline and environ would be readable by a same-uid child. The child's
-      # own /proc/PID is granted by brig itself, at start, to the process it starts.
-      - /proc/cpuinfo
-      - /proc/meminfo
-      - /proc/stat
-      - /proc/loadavg
-      - /proc/version
-      - /proc/filesystems
-      - /proc/sys/kernel/osrelease
-      - /proc/sys/kernel/random
-      - /proc/sys/vm/overcommit_memory
-      - /sys/devices/system/cpu
-      # Devices.
-      - /dev/null
-      - /dev/zero
-      - /dev/full
-      - /dev/random
-      - /dev/urandom
-      # The work.
-      - "$WORKDIR"
-      - "$TMPDIR"
-    write:
-      - "$WORKDIR"
-      - "$TMPDIR"
-      - /dev/null
-    exec:
-      - /usr
-      - /bin
-      - /sbin
-      - /lib
-      - /lib64
-      - /lib32
-      - /libx32
-      - /opt
-    # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
-    # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
-    unix:
-      - "$TMPDIR"
-  network: all
-  rlimits:
-    nofile: 4096
-    nproc: 1024
-    fsize: 4GiB
-    core: 0
-  env:
-    allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TERM, SHELL, TMPDIR]
-    set:
-      TMPDIR: "$TMPDIR"
-  require: [seccomp, no_new_privs]
-  user: auto
+        # default: the profile brig uses when none is given.
+        #
+        # Meant to run an ordinary MCP server with as little as it needs to work:
+        # - syscalls: everything allowed except the "@default-deny" group (defined by brig's
+        #   sandbox: Docker's default denials plus io_uring, bpf, ptrace, the mount family...).
+        # - no capabilities kept.
+        # - filesystem: system directories read-only (programs, libraries, the few /etc files
+        #   programs need for dynamic linking, time zones, TLS, DNS and user lookup); never /etc as
+        #   a whole, /etc/shadow, /root or your home directory. The working directory and a private
+        #   temporary directory are writable. /proc/self is handled by the sandbox itself.
+        # - network: open (see `offline` for none).
+        # - environment: only basic variables pass through; TMPDIR points at the private tmp.
+        # - working directory: granted only when it is a project (never /, $HOME or above it, a
+        #   system directory, or one holding brig's state); paths the server command names are granted
+        #   (a directory read+write, a file read; filesystem.arguments: false turns that off).
+        # - view: where brig can make namespaces (root, or unprivileged user namespaces) the server
+        #   sees only what is granted (sandbox.view: auto); elsewhere Landlock alone.
+        # - limits: nofile 4096 and nproc 1024 (a pids cgroup as root); fsize 4GiB per file; core 0;
+        #   memory is not bounded (a server may use what the machine has; see strict for a bound).
+        #
+        # Paths that do not exist on this machine are skipped by the sandbox.
+        version: 1
+        name: default
+        description: "Runs ordinary programs: system dirs read-only, $WORKDIR and a private tmp writable, network open"
+        sandbox:
+          syscalls:
+            default_action: allow
+            deny: ["@default-deny"]
+            on_deny: errno
+          capabilities: []
+          filesystem:
+            read:
+              # Programs and libraries.
+              - /usr
+              - /bin
+              - /sbin
+              - /lib
+              - /lib64
+              - /lib32
+              - /libx32
+              - /opt
+              # Dynamic linker configuration.
+              - /etc/ld.so.cache
+              - /etc/ld.so.conf
+              - /etc/ld.so.conf.d
+              - /etc/ld.so.preload
+              # Time zone (the zone database itself is under /usr/share/zoneinfo).
+              - /etc/localtime
+              - /etc/timezone
+              # TLS certificates.
+              - /etc/ssl
+              - /etc/ca-certificates
+              - /etc/ca-certificates.conf
+              - /etc/pki
+              # Name resolution and user/group lookup (no /etc/shadow).
+              - /etc/resolv.conf
+              - /etc/hosts
+              - /etc/nsswitch.conf
+              - /etc/host.conf
+              - /etc/gai.conf
+              - /etc/services
+              - /etc/protocols
+              - /etc/passwd
+              - /etc/group
+              # Misc files programs commonly read.
+              - /etc/mime.types
+              - /etc/os-release
+              - /etc/lsb-release
+              - /etc/alternatives
+              - /etc/locale.alias
+              - /etc/locale.conf
+              - /etc/default/locale
+              # git's own configuration: git (and servers built on it, e.g. mcp-server-git) treat an
+              # unreadable config file as fatal.
+              - /etc/gitconfig
+              - /etc/gitattributes
+              - /etc/gitignore
+              - "$HOME/.gitconfig"
+              - "$XDG_CONFIG_HOME/git"
+              # System facts programs read (CPU count, memory, kernel version). Not /proc as a whole:
+              # other processes' cmdline and environ would be readable by a same-uid child. The child's
+              # own /proc/PID is granted by brig itself, at start, to the process it starts.
+              - /proc/cpuinfo
+              - /proc/meminfo
+              - /proc/stat
+              - /proc/loadavg
+              - /proc/version
+              - /proc/filesystems
+              - /proc/sys/kernel/osrelease
+              - /proc/sys/kernel/random
+              - /proc/sys/vm/overcommit_memory
+              - /sys/devices/system/cpu
+              # Devices.
+              - /dev/null
+              - /dev/zero
+              - /dev/full
+              - /dev/random
+              - /dev/urandom
+              # The work.
+              - "$WORKDIR"
+              - "$TMPDIR"
+            write:
+              - "$WORKDIR"
+              - "$TMPDIR"
+              - /dev/null
+            exec:
+              - /usr
+              - /bin
+              - /sbin
+              - /lib
+              - /lib64
+              - /lib32
+              - /libx32
+              - /opt
+            # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
+            # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
+            unix:
+              - "$TMPDIR"
+          network: all
+          rlimits:
+            nofile: 4096
+            nproc: 1024
+            fsize: 4GiB
+            core: 0
+          env:
+            allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TERM, SHELL, TMPDIR]
+            set:
+              TMPDIR: "$TMPDIR"
+          require: [seccomp, no_new_privs]
+          user: auto
 
-"""#,
+        """#,
         "node": #"""
-# node: `default` plus what Node.js servers launched by npx, nvm, pnpm or corepack need.
-#
-# Adds (lists append to default's):
-# - npm: $HOME/.npm (read/write/exec: npx installs packages into its cache and runs
-#   their binaries from there).
-# - nvm: $HOME/.nvm (read/exec); corepack's cache $HOME/.cache/node; pnpm's
-#   $HOME/.local/share/pnpm (read/exec); /usr/local (read/exec).
-# - environment: NODE_*, NPM_CONFIG_* (and npm's lowercase npm_config_*), NVM_* pass through.
-version: 1
-name: node
-description: "default + Node.js tooling (npm/npx, nvm, pnpm, corepack)"
-extends: default
-sandbox:
-  filesystem:
-    read:
-      - "$HOME/.npm"
-      - "$HOME/.nvm"
-      - "$HOME/.cache/node"
-      - "$HOME/.local/share/pnpm"
-      - /usr/local
-    write:
-      - "$HOME/.npm"
-    exec:
-      - "$HOME/.npm"
-      - "$HOME/.nvm"
-      - "$HOME/.local/share/pnpm"
-      - /usr/local
-  env:
-    allow: ["NODE_*", "NPM_CONFIG_*", "npm_config_*", "NVM_*"]
+        # node: `default` plus what Node.js servers launched by npx, nvm, pnpm or corepack need.
+        #
+        # Adds (lists append to default's):
+        # - npm: $HOME/.npm (read/write/exec: npx installs packages into its cache and runs
+        #   their binaries from there).
+        # - nvm: $HOME/.nvm (read/exec); corepack's cache $HOME/.cache/node; pnpm's
+        #   $HOME/.local/share/pnpm (read/exec); /usr/local (read/exec).
+        # - environment: NODE_*, NPM_CONFIG_* (and npm's lowercase npm_config_*), NVM_* pass through.
+        version: 1
+        name: node
+        description: "default + Node.js tooling (npm/npx, nvm, pnpm, corepack)"
+        extends: default
+        sandbox:
+          filesystem:
+            read:
+              - "$HOME/.npm"
+              - "$HOME/.nvm"
+              - "$HOME/.cache/node"
+              - "$HOME/.local/share/pnpm"
+              - /usr/local
+            write:
+              - "$HOME/.npm"
+            exec:
+              - "$HOME/.npm"
+              - "$HOME/.nvm"
+              - "$HOME/.local/share/pnpm"
+              - /usr/local
+          env:
+            allow: ["NODE_*", "NPM_CONFIG_*", "npm_config_*", "NVM_*"]
 
-"""#,
+        """#,
         "offline": #"""
-# offline: `default` without any network access.
-#
-# Everything else (filesystem, syscalls, environment, limits) is inherited from `default`;
-# `network` replaces the parent's value as a whole.
-version: 1
-name: offline
-description: "default, with no network"
-extends: default
-sandbox:
-  network: none
+        # offline: `default` without any network access.
+        #
+        # Everything else (filesystem, syscalls, environment, limits) is inherited from `default`;
+        # `network` replaces the parent's value as a whole.
+        version: 1
+        name: offline
+        description: "default, with no network"
+        extends: default
+        sandbox:
+          network: none
 
-"""#,
+        """#,
         "python": #"""
-# python: `default` plus what Python servers launched by uv/uvx, pip or pyenv need.
-#
-# Adds (lists append to default's):
-# - uv: its cache ($HOME/.cache/uv, read/write/exec: uvx runs tools from cached
-#   environments) and its data dir with managed interpreters and tools
-#   ($HOME/.local/share/uv, read/exec); the XDG_* forms cover relocated dirs.
-# - user installs: $HOME/.local/lib (site-packages), $HOME/.local/bin (scripts).
-# - pyenv: $HOME/.pyenv (read/exec); pip's cache (read); /usr/local.
-# - environment: virtualenv, PYTHON*, UV_*, PIP_*, PYENV_* pass through; output unbuffered
-#   (MCP over stdio) and no .pyc writing.
-version: 1
-name: python
-description: "default + Python tooling (uv/uvx, pip, pyenv, ~/.local)"
-extends: default
-sandbox:
-  filesystem:
-    read:
-      - "$HOME/.cache/uv"
-      - "$XDG_CACHE_HOME/uv"
-      - "$HOME/.local/share/uv"
-      - "$XDG_DATA_HOME/uv"
-      - "$HOME/.local/lib"
-      - "$HOME/.local/bin"
-      - "$HOME/.pyenv"
-      - "$HOME/.cache/pip"
-      - /usr/local
-    write:
-      - "$HOME/.cache/uv"
-      - "$XDG_CACHE_HOME/uv"
-    exec:
-      - "$HOME/.cache/uv"
-      - "$XDG_CACHE_HOME/uv"
-      - "$HOME/.local/share/uv"
-      - "$XDG_DATA_HOME/uv"
-      - "$HOME/.local/bin"
-      - "$HOME/.pyenv"
-      - /usr/local
-  env:
-    allow: [VIRTUAL_ENV, PYTHONPATH, PYTHONHOME, "UV_*", "PIP_*", "PYENV_*"]
-    set:
-      PYTHONUNBUFFERED: "1"
-      PYTHONDONTWRITEBYTECODE: "1"
+        # python: `default` plus what Python servers launched by uv/uvx, pip or pyenv need.
+        #
+        # Adds (lists append to default's):
+        # - uv: its cache ($HOME/.cache/uv, read/write/exec: uvx runs tools from cached
+        #   environments) and its data dir with managed interpreters and tools
+        #   ($HOME/.local/share/uv, read/exec); the XDG_* forms cover relocated dirs.
+        # - user installs: $HOME/.local/lib (site-packages), $HOME/.local/bin (scripts).
+        # - pyenv: $HOME/.pyenv (read/exec); pip's cache (read); /usr/local.
+        # - environment: virtualenv, PYTHON*, UV_*, PIP_*, PYENV_* pass through; output unbuffered
+        #   (MCP over stdio) and no .pyc writing.
+        version: 1
+        name: python
+        description: "default + Python tooling (uv/uvx, pip, pyenv, ~/.local)"
+        extends: default
+        sandbox:
+          filesystem:
+            read:
+              - "$HOME/.cache/uv"
+              - "$XDG_CACHE_HOME/uv"
+              - "$HOME/.local/share/uv"
+              - "$XDG_DATA_HOME/uv"
+              - "$HOME/.local/lib"
+              - "$HOME/.local/bin"
+              - "$HOME/.pyenv"
+              - "$HOME/.cache/pip"
+              - /usr/local
+            write:
+              - "$HOME/.cache/uv"
+              - "$XDG_CACHE_HOME/uv"
+            exec:
+              - "$HOME/.cache/uv"
+              - "$XDG_CACHE_HOME/uv"
+              - "$HOME/.local/share/uv"
+              - "$XDG_DATA_HOME/uv"
+              - "$HOME/.local/bin"
+              - "$HOME/.pyenv"
+              - /usr/local
+          env:
+            allow: [VIRTUAL_ENV, PYTHONPATH, PYTHONHOME, "UV_*", "PIP_*", "PYENV_*"]
+            set:
+              PYTHONUNBUFFERED: "1"
+              PYTHONDONTWRITEBYTECODE: "1"
 
-"""#,
+        """#,
         "strict": #"""
-# strict: the tightest built-in, for servers that only compute.
-#
-# Standalone on purpose (no `extends`): lists append under `extends`, so extending
-# `default` would inherit its writable $WORKDIR. Here:
-# - syscalls: deny by default; only the "@strict-allow" group (defined by brig's sandbox)
-#   is allowed; a denied call fails with an errno.
-# - filesystem: system directories read-only and executable, $WORKDIR read-only,
-#   only the private temporary directory (and /dev/null) writable.
-# - no network, no capabilities; Landlock is required (brig refuses to run without it).
-# - nothing writable is executable (filesystem.writable_exec: false): exec only from the
-#   read-only system directories.
-# - limits (each bounds what default leaves open or looser):
-#     memory: 2GiB   all the server's processes together, through a memory cgroup when brig is
-#                    root (the kernel kills what goes past it), else RLIMIT_AS per process (an
-#                    allocation past it fails); a 4 GiB allocation never succeeds.
-#     fsize: 512MiB  no file the server writes grows past it (SIGXFSZ, then EFBIG).
-#     nofile: 1024   open descriptors per process.
-#     nproc: 256     tasks: RLIMIT_NPROC, and in the view the pid namespace's kernel.pid_max (at
-#                    least 300 there; a pids cgroup as root where there is no view).
-#     core: 0        no core dumps (they would hold the server's memory, secrets included).
-version: 1
-name: strict
-description: "Allow-listed syscalls, no network, read-only $WORKDIR, only a private tmp writable"
-sandbox:
-  syscalls:
-    default_action: deny
-    allow: ["@strict-allow"]
-    on_deny: errno
-  capabilities: []
-  filesystem:
-    read:
-      - /usr
-      - /bin
-      - /sbin
-      - /lib
-      - /lib64
-      - /lib32
-      - /libx32
-      - /opt
-      - /etc/ld.so.cache
-      - /etc/ld.so.conf
-      - /etc/ld.so.conf.d
-      - /etc/localtime
-      - /etc/timezone
-      - /etc/ssl
-      - /etc/ca-certificates
-      - /etc/passwd
-      - /etc/group
-      - /etc/nsswitch.conf
-      - /etc/mime.types
-      - /etc/os-release
-      - /etc/alternatives
-      - /dev/null
-      - /dev/zero
-      - /dev/full
-      - /dev/random
-      - /dev/urandom
-      - "$WORKDIR"
-      - "$TMPDIR"
-    write:
-      - "$TMPDIR"
-      - /dev/null
-    writable_exec: false
-    arguments: read             # paths the command names are granted read-only
-    exec:
-      - /usr
-      - /bin
-      - /sbin
-      - /lib
-      - /lib64
-      - /lib32
-      - /libx32
-      - /opt
-    # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
-    # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
-    unix:
-      - "$TMPDIR"
-  network: none
-  rlimits:
-    nofile: 1024
-    nproc: 256
-    fsize: 512MiB
-    core: 0
-  memory: 2GiB
-  env:
-    allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TMPDIR]
-    set:
-      TMPDIR: "$TMPDIR"
-  require: [seccomp, landlock, no_new_privs]
-  user: auto
+        # strict: the tightest built-in, for servers that only compute.
+        #
+        # Standalone on purpose (no `extends`): lists append under `extends`, so extending
+        # `default` would inherit its writable $WORKDIR. Here:
+        # - syscalls: deny by default; only the "@strict-allow" group (defined by brig's sandbox)
+        #   is allowed; a denied call fails with an errno.
+        # - filesystem: system directories read-only and executable, $WORKDIR read-only,
+        #   only the private temporary directory (and /dev/null) writable.
+        # - no network, no capabilities; Landlock is required (brig refuses to run without it).
+        # - nothing writable is executable (filesystem.writable_exec: false): exec only from the
+        #   read-only system directories.
+        # - limits (each bounds what default leaves open or looser):
+        #     memory: 2GiB   all the server's processes together, through a memory cgroup when brig is
+        #                    root (the kernel kills what goes past it), else RLIMIT_AS per process (an
+        #                    allocation past it fails); a 4 GiB allocation never succeeds.
+        #     fsize: 512MiB  no file the server writes grows past it (SIGXFSZ, then EFBIG).
+        #     nofile: 1024   open descriptors per process.
+        #     nproc: 256     tasks: RLIMIT_NPROC, and in the view the pid namespace's kernel.pid_max (at
+        #                    least 300 there; a pids cgroup as root where there is no view).
+        #     core: 0        no core dumps (they would hold the server's memory, secrets included).
+        version: 1
+        name: strict
+        description: "Allow-listed syscalls, no network, read-only $WORKDIR, only a private tmp writable"
+        sandbox:
+          syscalls:
+            default_action: deny
+            allow: ["@strict-allow"]
+            on_deny: errno
+          capabilities: []
+          filesystem:
+            read:
+              - /usr
+              - /bin
+              - /sbin
+              - /lib
+              - /lib64
+              - /lib32
+              - /libx32
+              - /opt
+              - /etc/ld.so.cache
+              - /etc/ld.so.conf
+              - /etc/ld.so.conf.d
+              - /etc/localtime
+              - /etc/timezone
+              - /etc/ssl
+              - /etc/ca-certificates
+              - /etc/passwd
+              - /etc/group
+              - /etc/nsswitch.conf
+              - /etc/mime.types
+              - /etc/os-release
+              - /etc/alternatives
+              - /dev/null
+              - /dev/zero
+              - /dev/full
+              - /dev/random
+              - /dev/urandom
+              - "$WORKDIR"
+              - "$TMPDIR"
+            write:
+              - "$TMPDIR"
+              - /dev/null
+            writable_exec: false
+            arguments: read             # paths the command names are granted read-only
+            exec:
+              - /usr
+              - /bin
+              - /sbin
+              - /lib
+              - /lib64
+              - /lib32
+              - /libx32
+              - /opt
+            # Named UNIX sockets the server may connect or send to (brig's socket gate): only those it
+            # makes itself in its private tmp. Not /run or $HOME: an ssh agent or docker.sock is a way out.
+            unix:
+              - "$TMPDIR"
+          network: none
+          rlimits:
+            nofile: 1024
+            nproc: 256
+            fsize: 512MiB
+            core: 0
+          memory: 2GiB
+          env:
+            allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TMPDIR]
+            set:
+              TMPDIR: "$TMPDIR"
+          require: [seccomp, landlock, no_new_privs]
+          user: auto
 
-"""#,
+        """#,
     ]
 }

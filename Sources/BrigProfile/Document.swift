@@ -78,8 +78,10 @@ func appendUnique<T: Equatable>(_ list: inout [T], _ items: [T]) {
 
 enum Vocabulary {
     static let topKeys = ["version", "name", "description", "extends", "sandbox", "mcp", "audit"]
-    static let sandboxKeys = ["syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
-                              "require", "namespaces", "user", "executable_sha256", "memory", "view"]
+    static let sandboxKeys = [
+        "syscalls", "capabilities", "filesystem", "network", "rlimits", "env",
+        "require", "namespaces", "user", "executable_sha256", "memory", "view",
+    ]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
     static let filesystemKeys = ["inherit", "read", "write", "exec", "unix", "arguments", "writable_exec"]
     static let networkKeys = ["connect", "bind"]
@@ -94,8 +96,10 @@ enum Vocabulary {
         "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
         "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
     ]
-    static let requirements = ["seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
-                               "no_new_privs", "namespaces"]
+    static let requirements = [
+        "seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
+        "no_new_privs", "namespaces",
+    ]
     static let namespaces = ["pid", "ipc", "uts", "net"]
     static let networkMessage = "expected none, all, or {connect: [...], bind: [...]}"
 }
@@ -139,15 +143,17 @@ struct DocumentParser {
         }
         switch error {
         case .scanner(let c, let problem, let mark, _), .parser(let c, let problem, let mark, _),
-             .composer(let c, let problem, let mark, _):
+            .composer(let c, let problem, let mark, _):
             return failLine(mark.line, "", "YAML syntax error: \(problem)\(context(c))")
         case .reader(let problem, let offset, _, _):
             var line = 1
             if let offset { line += text.prefix(offset).filter { $0 == "\n" }.count }
             return failLine(line, "", "YAML error: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let c):
-            return failLine(c.mark.line, duplicates.first ?? "", "duplicate key"
-                            + (duplicates.count > 1 ? "s " + duplicates.joined(separator: ", ") : ""))
+            return failLine(
+                c.mark.line, duplicates.first ?? "",
+                "duplicate key"
+                    + (duplicates.count > 1 ? "s " + duplicates.joined(separator: ", ") : ""))
         default:
             return failLine(0, "", "YAML error: \(error)")
         }
@@ -170,8 +176,10 @@ struct DocumentParser {
     }
 
     /// The entries of a mapping; unknown keys (when `allowed` is given) are errors with a suggestion.
-    func entries(_ node: Node, _ path: String, allowed: [String]?,
-                 nullIsEmpty: Bool = false) throws(ProfileError) -> [(key: String, keyNode: Node, value: Node)] {
+    func entries(
+        _ node: Node, _ path: String, allowed: [String]?,
+        nullIsEmpty: Bool = false
+    ) throws(ProfileError) -> [(key: String, keyNode: Node, value: Node)] {
         if nullIsEmpty, isNull(node) { return [] }
         guard case .mapping(let mapping) = node else {
             throw fail(node, path, "expected a mapping, got \(kind(node))")
@@ -215,8 +223,10 @@ struct DocumentParser {
         return out
     }
 
-    func choice<T: RawRepresentable>(_ node: Node, _ path: String, _ type: T.Type,
-                                     _ values: [String]) throws(ProfileError) -> T where T.RawValue == String {
+    func choice<T: RawRepresentable>(
+        _ node: Node, _ path: String, _ type: T.Type,
+        _ values: [String]
+    ) throws(ProfileError) -> T where T.RawValue == String {
         let s = try string(node, path)
         guard let v = T(rawValue: s) else {
             throw fail(node, path, "expected \(oneOf(values)), got \"\(s)\"")
@@ -225,7 +235,8 @@ struct DocumentParser {
     }
 
     func oneOf(_ values: [String]) -> String {
-        values.count == 2 ? values.joined(separator: " or ")
+        values.count == 2
+            ? values.joined(separator: " or ")
             : values.dropLast().joined(separator: ", ") + ", or " + values.last!
     }
 
@@ -470,7 +481,7 @@ struct DocumentParser {
                     }
                     if let expanded = try expanded(v, sub) { layer.envSet[name] = expanded }
                 }
-            default: // secrets
+            default:  // secrets
                 for (name, keyNode, v) in try entries(value, path, allowed: nil, nullIsEmpty: true) {
                     guard isEnvName(name) else { throw fail(keyNode, path, "\"\(name)\" is not a variable name") }
                     let sub = path + "." + name
@@ -526,13 +537,12 @@ func isUserSpec(_ s: String) -> Bool {
     guard parts.count == 1, let f = s.unicodeScalars.first, ("a"..."z").contains(f) || f == "_" else { return false }
     var body = Substring(s)
     if body.hasSuffix("$") { body = body.dropLast() }
-    return body.count <= 32 && body.unicodeScalars.allSatisfy {
-        ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-    }
+    return body.count <= 32
+        && body.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+        }
 }
 
 private func isAlnum(_ c: Unicode.Scalar) -> Bool {
     ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
 }
-
-

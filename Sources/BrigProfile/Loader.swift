@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -8,9 +9,11 @@ import Musl
 public enum ProfileLoader {
     /// Loads NAME (a built-in) or a path (contains "/" or ends in .yaml/.yml; relative paths are
     /// resolved against the current directory), resolves `extends`, applies `overrides`.
-    public static func load(_ nameOrPath: String, context: ProfileContext,
-                            overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
-        let cwd = currentDirectory()
+    public static func load(
+        _ nameOrPath: String, context: ProfileContext,
+        overrides: ProfileOverrides = .init()
+    ) throws(ProfileError) -> Profile {
+        let cwd = FileSystem.currentDirectory()
         if isPath(nameOrPath) {
             let path = normalizePath(nameOrPath.hasPrefix("/") ? nameOrPath : cwd + "/" + nameOrPath)
             let text: String
@@ -28,13 +31,16 @@ public enum ProfileLoader {
 
     /// Loads YAML text. `source` names it in errors and in `Profile.source`; it is a path
     /// (relative `extends` paths are resolved against its directory) or `builtin:NAME`.
-    public static func load(yaml: String, source: String, context: ProfileContext,
-                            overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
-        let cwd = currentDirectory()
+    public static func load(
+        yaml: String, source: String, context: ProfileContext,
+        overrides: ProfileOverrides = .init()
+    ) throws(ProfileError) -> Profile {
+        let cwd = FileSystem.currentDirectory()
         let resolver = Resolver(variables: Variables(context: context, cwd: cwd), cwd: cwd)
         let (layer, sections, chain) = try resolver.resolve(text: yaml, source: source, visiting: [])
-        var profile = Profile(name: layer.name ?? stem(source), description: layer.description,
-                              source: source, chain: chain, sandbox: sections.sandbox)
+        var profile = Profile(
+            name: layer.name ?? stem(source), description: layer.description,
+            source: source, chain: chain, sandbox: sections.sandbox)
         profile.mcp = sections.mcp
         profile.mcp.workdir = resolver.variables.workdir.isEmpty ? nil : resolver.variables.workdir
         profile.audit = sections.audit
@@ -73,8 +79,10 @@ public enum ProfileLoader {
         return base
     }
 
-    static func applyOverrides(_ o: ProfileOverrides, to s: inout SandboxProfile,
-                               variables: Variables, cwd: String) throws(ProfileError) {
+    static func applyOverrides(
+        _ o: ProfileOverrides, to s: inout SandboxProfile,
+        variables: Variables, cwd: String
+    ) throws(ProfileError) {
         func flagError(_ flag: String, _ message: String) -> ProfileError {
             ProfileError(file: "", line: 0, key: flag, message: message)
         }
@@ -131,8 +139,9 @@ public enum ProfileLoader {
         for part in t.split(separator: ",", omittingEmptySubsequences: false) {
             let p = String(part).trimmingWhitespace
             guard let n = Int(p), (1...65535).contains(n) else {
-                throw ProfileError(file: "", line: 0, key: "--net",
-                                   message: "expected none, all, or connect ports like 443,80; got \"\(text)\"")
+                throw ProfileError(
+                    file: "", line: 0, key: "--net",
+                    message: "expected none, all, or connect ports like 443,80; got \"\(text)\"")
             }
             appendUnique(&ports, [UInt16(n)])
         }
@@ -161,8 +170,10 @@ struct Resolver {
     let cwd: String
     static let maxDepth = 32
 
-    func resolve(text: String, source: String,
-                 visiting: [String]) throws(ProfileError) -> (ProfileLayer, Sections, [String]) {
+    func resolve(
+        text: String, source: String,
+        visiting: [String]
+    ) throws(ProfileError) -> (ProfileLayer, Sections, [String]) {
         let parser = DocumentParser(file: source, variables: variables)
         let layer = try parser.parse(text)
         guard let (target, line) = layer.extends else {
@@ -212,12 +223,6 @@ struct Resolver {
 
 struct ReadError: Error {
     var message: String
-}
-
-func currentDirectory() -> String {
-    guard let p = getcwd(nil, 0) else { return "/" }
-    defer { free(p) }
-    return String(cString: p)
 }
 
 func readTextFile(_ path: String) -> Result<String, ReadError> {

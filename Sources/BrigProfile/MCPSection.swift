@@ -173,8 +173,10 @@ public struct MCPToolRule: Sendable, Equatable {
     /// `FILE:LINE mcp.tools.rules[0]`, or the flag (`--allow-tool`, `--deny-tool`, `--ask-tool`).
     public var source: String
 
-    public init(name: String, allow: Bool, scopes: [String] = [], args: [MCPArgumentRule] = [],
-                rate: MCPRate? = nil, ask: Bool = false, askTimeout: Double? = nil, source: String) {
+    public init(
+        name: String, allow: Bool, scopes: [String] = [], args: [MCPArgumentRule] = [],
+        rate: MCPRate? = nil, ask: Bool = false, askTimeout: Double? = nil, source: String
+    ) {
         self.name = name
         self.allow = allow
         self.scopes = scopes
@@ -203,7 +205,8 @@ public enum AskTimeout {
             number = number.dropLast()
         }
         guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-              let value = Double(number), value.isFinite else { return nil }
+            let value = Double(number), value.isFinite
+        else { return nil }
         let seconds = value * scale
         guard seconds > 0, seconds <= maximumSeconds else { return nil }
         return seconds
@@ -223,8 +226,10 @@ public struct MCPJWTSettings: Sendable, Equatable {
     /// The claim holding scopes: a space-separated string or an array of strings.
     public var scopesClaim: String
 
-    public init(publicKey: String? = nil, jwks: String? = nil, issuer: String, audience: String,
-                scopesClaim: String = "scope") {
+    public init(
+        publicKey: String? = nil, jwks: String? = nil, issuer: String, audience: String,
+        scopesClaim: String = "scope"
+    ) {
         self.publicKey = publicKey
         self.jwks = jwks
         self.issuer = issuer
@@ -339,13 +344,17 @@ struct MCPLayer {
 // MARK: Parsing
 
 enum MCPVocabulary {
-    static let keys = ["default", "methods", "tools", "resources", "prompts", "protocol_versions",
-                       "max_message_bytes", "rate", "roles", "auth", "mode", "pins", "sanitize", "poisoning", "leaks",
-                       "ask_timeout"]
+    static let keys = [
+        "default", "methods", "tools", "resources", "prompts", "protocol_versions",
+        "max_message_bytes", "rate", "roles", "auth", "mode", "pins", "sanitize", "poisoning", "leaks",
+        "ask_timeout",
+    ]
     static let toolKeys = ["default", "rules"]
     static let ruleKeys = ["name", "allow", "scopes", "args", "rate", "ask", "ask_timeout"]
-    static let constraintKeys = ["type", "pattern", "max_length", "enum", "prefix", "under", "min", "max",
-                                 "equals", "max_items", "each", "optional"]
+    static let constraintKeys = [
+        "type", "pattern", "max_length", "enum", "prefix", "under", "min", "max",
+        "equals", "max_items", "each", "optional",
+    ]
     static let accessKeys = ["allow", "deny"]
     static let authKeys = ["token_env", "jwt"]
     static let jwtKeys = ["public_key", "jwks", "issuer", "audience", "scopes_claim"]
@@ -482,8 +491,10 @@ extension DocumentParser {
             case "args":
                 for (name, nameNode, v) in try entries(value, sub, allowed: nil, nullIsEmpty: true) {
                     let argPath = sub + "." + name
-                    rule.args.append(MCPArgumentRule(name: name, constraint: try parseConstraint(v, argPath),
-                                                     source: mcpSource(nameNode, argPath)))
+                    rule.args.append(
+                        MCPArgumentRule(
+                            name: name, constraint: try parseConstraint(v, argPath),
+                            source: mcpSource(nameNode, argPath)))
                 }
             case "rate":
                 rule.rate = try parseRate(value, sub)
@@ -590,8 +601,10 @@ extension DocumentParser {
         let anchor = c.type ?? kinds.first?.1
         if let anchor {
             for (name, needed) in kinds where !compatible(anchor, needed) && !compatible(needed, anchor) {
-                throw fail(node, path + "." + name, "applies to \(needed.rawValue) values, but this argument is \(anchor.rawValue)"
-                           + (c.type == nil ? " (from \(kinds[0].0))" : ""))
+                throw fail(
+                    node, path + "." + name,
+                    "applies to \(needed.rawValue) values, but this argument is \(anchor.rawValue)"
+                        + (c.type == nil ? " (from \(kinds[0].0))" : ""))
             }
         }
         if let t = c.type, c.enumValues != nil, ![.string, .number, .integer].contains(t) {
@@ -690,8 +703,10 @@ extension ProfileLoader {
     /// replaces `mcp.ask_timeout`; `--permissive` sets the mode.
     static func applyMCPOverrides(_ o: ProfileOverrides, to p: inout MCPPolicy) throws(ProfileError) {
         var front: [MCPToolRule] = []
-        for (flag, globs, allow, ask) in [("--deny-tool", o.denyTools, false, false), ("--ask-tool", o.askTools, true, true),
-                                          ("--allow-tool", o.allowTools, true, false)] {
+        for (flag, globs, allow, ask) in [
+            ("--deny-tool", o.denyTools, false, false), ("--ask-tool", o.askTools, true, true),
+            ("--allow-tool", o.allowTools, true, false),
+        ] {
             for g in globs {
                 guard !g.isEmpty, !g.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f || "?[]{}".unicodeScalars.contains($0) }) else {
                     throw ProfileError(file: "", line: 0, key: flag, message: "\"\(g)\" is not a tool name or * glob")

@@ -142,13 +142,15 @@ public struct SandboxProfile: Sendable, Equatable {
 
     /// Defaults are the empty profile: nothing granted (no paths, no network, no capabilities,
     /// no environment), syscall filter default `allow` with no denials.
-    public init(syscallDefault: SyscallDefault = .allow, denySyscalls: [String] = [],
-                allowSyscalls: [String] = [], denyAction: DenyAction = .errno,
-                capabilities: [String] = [],
-                readPaths: [String] = [], writePaths: [String] = [], execPaths: [String] = [],
-                network: NetworkPolicy = .none, rlimits: [String: UInt64] = [:],
-                envAllow: [String] = [], envSet: [String: String] = [:], secrets: [String: String] = [:],
-                require: [String] = [], namespaces: [String] = [], user: String? = nil) {
+    public init(
+        syscallDefault: SyscallDefault = .allow, denySyscalls: [String] = [],
+        allowSyscalls: [String] = [], denyAction: DenyAction = .errno,
+        capabilities: [String] = [],
+        readPaths: [String] = [], writePaths: [String] = [], execPaths: [String] = [],
+        network: NetworkPolicy = .none, rlimits: [String: UInt64] = [:],
+        envAllow: [String] = [], envSet: [String: String] = [:], secrets: [String: String] = [:],
+        require: [String] = [], namespaces: [String] = [], user: String? = nil
+    ) {
         self.syscallDefault = syscallDefault
         self.denySyscalls = denySyscalls
         self.allowSyscalls = allowSyscalls

@@ -1,7 +1,9 @@
 /// Variable expansion (`$HOME`, `${WORKDIR}`, `~/`...) and lexical path normalization.
 struct Variables {
-    static let names = ["HOME", "WORKDIR", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
-                        "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"]
+    static let names = [
+        "HOME", "WORKDIR", "TMPDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+        "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_RUNTIME_DIR",
+    ]
 
     enum Outcome: Equatable {
         case value(String)
@@ -99,9 +101,10 @@ struct Variables {
         case .value(let p):
             if p.hasPrefix("/") { return .value(normalizePath(p)) }
             if let base, !p.isEmpty { return .value(normalizePath(base + "/" + p)) }
-            throw VariableError(message: "\"\(text)\" is not an absolute path"
-                + (p == text ? "" : " (expands to \"\(p)\")")
-                + "; start it with /, ~/, or a variable such as $HOME or $WORKDIR")
+            throw VariableError(
+                message: "\"\(text)\" is not an absolute path"
+                    + (p == text ? "" : " (expands to \"\(p)\")")
+                    + "; start it with /, ~/, or a variable such as $HOME or $WORKDIR")
         }
     }
 }

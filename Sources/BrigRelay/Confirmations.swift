@@ -1,8 +1,8 @@
-import BrigSystem
-import BrigSecrets
 import BrigAudit
 import BrigJSONRPC
 import BrigPolicy
+import BrigSecrets
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -337,8 +337,9 @@ public final class Confirmations: @unchecked Sendable {
 
     /// The id of an expired question, for the `notifications/cancelled` brig sends the host.
     func cancellation(for id: String, reason: String) -> [UInt8] {
-        Array(("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":"
-            + JSONWriter.quoted(id) + ",\"reason\":" + JSONWriter.quoted(reason) + "}}\n").utf8)
+        Array(
+            ("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":"
+                + JSONWriter.quoted(id) + ",\"reason\":" + JSONWriter.quoted(reason) + "}}\n").utf8)
     }
 
     // MARK: 2026-07-28

@@ -1,5 +1,5 @@
-import BrigSystem
 import BrigJSONRPC
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -107,4 +107,3 @@ public final class Diagnostics: Sendable {
         t.withUTF8 { _ = FileSystem.writeAll(2, UnsafeRawBufferPointer($0)) }
     }
 }
-

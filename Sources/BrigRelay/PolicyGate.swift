@@ -96,16 +96,19 @@ public struct PolicyGate: Sendable {
     /// silently (a denied notification); `.some(reply)` to answer the sender instead.
     /// A call inside a batch (2025-03-26, before elicitation existed) cannot ask the user: when
     /// its rule asks, it is denied.
-    private func decide(_ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction, inBatch: Bool,
-                        into decisions: inout [Decision]) -> [UInt8]?? {
+    private func decide(
+        _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction, inBatch: Bool,
+        into decisions: inout [Decision]
+    ) -> [UInt8]?? {
         guard let method = view.method else { return nil }
         // The engine reads the few members it needs from the line; a denial's answer reads the tree.
         let params = view.params.flatMap { engine.lineParams(method: method, line: line, range: $0) }
         var decision = engine.evaluate(method: method, reading: params, direction: direction)
         if inBatch, decision.ask != nil, decision.enforced {
-            decision = Decision(allowed: false, enforced: true, category: .ask, rule: decision.rule,
-                                reason: "tool \(decision.subject ?? "") asks the user first, which a call inside a JSON-RPC batch cannot (batches are 2025-03-26, elicitation came in 2025-06-18)",
-                                subject: decision.subject, scopes: decision.scopes)
+            decision = Decision(
+                allowed: false, enforced: true, category: .ask, rule: decision.rule,
+                reason: "tool \(decision.subject ?? "") asks the user first, which a call inside a JSON-RPC batch cannot (batches are 2025-03-26, elicitation came in 2025-06-18)",
+                subject: decision.subject, scopes: decision.scopes)
         }
         let blocks = decision.blocks
         decisions.append(decision)  // its last use on the common path: moved, not copied
@@ -117,7 +120,8 @@ public struct PolicyGate: Sendable {
 
     /// The answer brig writes for a denied request.
     func denial(id: String, method: String, params: JSONValue?, decision: Decision) -> [UInt8] {
-        let data = "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))"
+        let data =
+            "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))"
             + ",\"category\":\(JSONWriter.quoted(decision.category.rawValue))}"
         if method == "tools/call" {
             let name = decision.subject ?? params?["name"]?.stringValue ?? ""
@@ -136,10 +140,12 @@ public struct PolicyGate: Sendable {
         case .method:
             return JSONWriter.errorResponse(id: id, code: MessageError.methodNotFound, message: "Method not found: \(method)", data: data)
         case .protocolVersion:
-            let requested = params?["protocolVersion"]?.stringValue
+            let requested =
+                params?["protocolVersion"]?.stringValue
                 ?? params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.stringValue ?? ""
             let list = "[" + (engine.acceptedProtocolVersions ?? []).map { JSONWriter.quoted($0) }.joined(separator: ",") + "]"
-            let versionData = "{\"supported\":\(list),\"requested\":\(JSONWriter.quoted(requested)),\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))}"
+            let versionData =
+                "{\"supported\":\(list),\"requested\":\(JSONWriter.quoted(requested)),\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))}"
             if PolicyGate.isModernEra(params) {
                 return JSONWriter.errorResponse(id: id, code: -32022, message: "Unsupported protocol version", data: versionData)
             }
@@ -157,8 +163,10 @@ public struct PolicyGate: Sendable {
 
     /// A server response to a host request: filters list results and checks input requests.
     /// Returns a replacement line (without newline), or nil to forward unchanged.
-    public func inspectResponse(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, request: InFlightTable.Entry,
-                                decisions: inout [Decision]) -> [UInt8]? {
+    public func inspectResponse(
+        _ line: UnsafeBufferPointer<UInt8>, view: MessageView, request: InFlightTable.Entry,
+        decisions: inout [Decision]
+    ) -> [UInt8]? {
         guard view.kind == .response, let id = view.id, let range = view.result else { return nil }
         if PolicyGate.isListMethod(request.method) {
             guard let result = try? JSONValue.parse(line, range: range) else { return nil }
@@ -170,8 +178,10 @@ public struct PolicyGate: Sendable {
                 let kept = Set((filtered[key]?.arrayValue ?? []).compactMap { $0[field]?.stringValue })
                 for item in result[key]?.arrayValue ?? [] {
                     guard let name = item[field]?.stringValue, !kept.contains(name) else { continue }
-                    decisions.append(Decision(allowed: false, enforced: false, category: request.method == "tools/list" ? .tool : .resource,
-                                              rule: "list filtering", reason: "\(name) would be hidden from \(request.method)", subject: name))
+                    decisions.append(
+                        Decision(
+                            allowed: false, enforced: false, category: request.method == "tools/list" ? .tool : .resource,
+                            rule: "list filtering", reason: "\(name) would be hidden from \(request.method)", subject: name))
                 }
                 return nil
             }
@@ -180,15 +190,18 @@ public struct PolicyGate: Sendable {
         // 2026-07-28: an InputRequiredResult carries server-to-host requests inside a result.
         guard PolicyGate.requiresInput(line, range) else { return nil }
         guard let result = try? JSONValue.parse(line, range: range), result["resultType"]?.stringValue == "input_required",
-              let requests = result["inputRequests"]?.objectValue else { return nil }
+            let requests = result["inputRequests"]?.objectValue
+        else { return nil }
         for (key, inputRequest) in requests {
             guard let method = inputRequest["method"]?.stringValue else { continue }
             let decision = engine.evaluate(method: method, params: inputRequest["params"], direction: .serverToHost)
             if !decision.allowed { decisions.append(decision) }
             if decision.blocks {
-                let data = "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason)),\"inputRequest\":\(JSONWriter.quoted(key)),\"method\":\(JSONWriter.quoted(method))}"
-                var reply = JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
-                                                     message: "The server asked for \(method), which brig's policy denies", data: data)
+                let data =
+                    "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason)),\"inputRequest\":\(JSONWriter.quoted(key)),\"method\":\(JSONWriter.quoted(method))}"
+                var reply = JSONWriter.errorResponse(
+                    id: id, code: MessageError.invalidParams,
+                    message: "The server asked for \(method), which brig's policy denies", data: data)
                 reply.removeLast()
                 return reply
             }
@@ -198,12 +211,13 @@ public struct PolicyGate: Sendable {
 
     /// The list result without what the policy hides; nil when nothing was removed.
     func filterList(_ method: String, _ result: JSONValue) -> JSONValue? {
-        let (key, visible): (String, (JSONValue) -> Bool) = switch method {
-        case "tools/list": ("tools", { item in item["name"]?.stringValue.map(engine.toolVisible) ?? true })
-        case "prompts/list": ("prompts", { item in item["name"]?.stringValue.map(engine.promptVisible) ?? true })
-        case "resources/list": ("resources", { item in item["uri"]?.stringValue.map(engine.resourceVisible) ?? true })
-        default: ("resourceTemplates", { item in item["uriTemplate"]?.stringValue.map(engine.resourceVisible) ?? true })
-        }
+        let (key, visible): (String, (JSONValue) -> Bool) =
+            switch method {
+            case "tools/list": ("tools", { item in item["name"]?.stringValue.map(engine.toolVisible) ?? true })
+            case "prompts/list": ("prompts", { item in item["name"]?.stringValue.map(engine.promptVisible) ?? true })
+            case "resources/list": ("resources", { item in item["uri"]?.stringValue.map(engine.resourceVisible) ?? true })
+            default: ("resourceTemplates", { item in item["uriTemplate"]?.stringValue.map(engine.resourceVisible) ?? true })
+            }
         guard let items = result[key]?.arrayValue else { return nil }
         let kept = items.filter(visible)
         guard kept.count != items.count else { return nil }

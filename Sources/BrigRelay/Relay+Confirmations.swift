@@ -1,7 +1,7 @@
-import BrigSystem
 import BrigAudit
 import BrigJSONRPC
 import BrigPolicy
+import BrigSystem
 
 /// What asking did to a call, for its record: the decision that replaces the policy's, the
 /// question and answer, or that the record waits until the answer comes (a held call).
@@ -15,8 +15,10 @@ struct AskNote {
 extension Relay {
     /// A call that the policy allows once the user confirms it. Returns true to forward the line
     /// as it is; otherwise brig answered, held, or queued a rewritten line itself.
-    func confirmCall(_ c: Confirmations, _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-                     decision: Decision, ask: AskRequirement, into batch: inout [UInt8], note: inout AskNote) -> Bool {
+    func confirmCall(
+        _ c: Confirmations, _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
+        decision: Decision, ask: AskRequirement, into batch: inout [UInt8], note: inout AskNote
+    ) -> Bool {
         guard let id = view.id else { return true }
         let params = view.params.flatMap { try? JSONValue.parse(line, range: $0) }
         let tool = decision.subject ?? params?["name"]?.stringValue ?? ""
@@ -26,16 +28,19 @@ extension Relay {
         let via = modern ? "input_required" : "elicitation/create"
 
         /// Answers the call with the policy's denial shape (category `ask`), as the record says.
-        func deny(_ answer: ConfirmationAnswer, question: ConfirmationQuestion, reason: String? = nil,
-                  waited: UInt64? = nil, detail: String? = nil) -> Bool {
+        func deny(
+            _ answer: ConfirmationAnswer, question: ConfirmationQuestion, reason: String? = nil,
+            waited: UInt64? = nil, detail: String? = nil
+        ) -> Bool {
             let why = reason ?? answer.denialReason(tool: tool, rule: rule, timeoutSeconds: ask.timeoutSeconds, detail: detail)
             let denied = Relay.askDecision(decision, allowed: false, reason: why)
             _ = hostRequests.remove(id: id)
             toHost.write(policy.denial(id: id, method: "tools/call", params: params, decision: denied))
             report([denied], direction: .hostToServer)
             note.decision = denied
-            note.ask = AuditAsk(question: question.text, answer: answer.rawValue, via: via, timeoutMicros: timeoutMicros,
-                                waitedMicros: waited)
+            note.ask = AuditAsk(
+                question: question.text, answer: answer.rawValue, via: via, timeoutMicros: timeoutMicros,
+                waitedMicros: waited)
             return false
         }
 
@@ -47,62 +52,72 @@ extension Relay {
             if let responses, let mine = responses.first(where: { c.isOwnKey($0.0) }) {
                 // The retry that answers brig's question.
                 guard let issued = c.takeIssued(key: mine.0) else {
-                    return deny(.error, question: question,
-                                reason: "the retry answers question \(mine.0), which brig did not ask or has settled already (rule \(rule) asks first)")
+                    return deny(
+                        .error, question: question,
+                        reason: "the retry answers question \(mine.0), which brig did not ask or has settled already (rule \(rule) asks first)")
                 }
                 let now = MonotonicClock.nanoseconds()
                 let waited = (now &- issued.askedAt) / 1000
                 var answer = Confirmations.answer(of: mine.1)
                 if now > issued.deadline { answer = .timeout }
                 guard answer == .accept else {
-                    return deny(answer, question: issued.question, waited: waited,
-                                detail: answer == .error ? "inputResponses[\(mine.0)] has no action accept, decline or cancel" : nil)
+                    return deny(
+                        answer, question: issued.question, waited: waited,
+                        detail: answer == .error ? "inputResponses[\(mine.0)] has no action accept, decline or cancel" : nil)
                 }
                 guard let stripped = Relay.withoutInputResponse(line, key: mine.0) else { return true }
                 batch.append(contentsOf: stripped)
                 batch.append(0x0A)
                 c.approve(identity, forSeconds: ask.timeoutSeconds)
                 note.decision = Relay.askDecision(decision, allowed: true, reason: "tool \(tool) allowed: the user accepted (rule \(rule) asks first)")
-                note.ask = AuditAsk(question: issued.question.text, answer: ConfirmationAnswer.accept.rawValue, via: via,
-                                    timeoutMicros: timeoutMicros, waitedMicros: waited)
+                note.ask = AuditAsk(
+                    question: issued.question.text, answer: ConfirmationAnswer.accept.rawValue, via: via,
+                    timeoutMicros: timeoutMicros, waitedMicros: waited)
                 return false
             }
             if responses != nil || params?["requestState"] != nil, c.isApproved(identity) {
                 // A later round of the server's own input requests, for a call the user accepted.
-                note.decision = Relay.askDecision(decision, allowed: true,
-                                                  reason: "tool \(tool) allowed: the retry continues a call the user accepted (rule \(rule) asks first)")
+                note.decision = Relay.askDecision(
+                    decision, allowed: true,
+                    reason: "tool \(tool) allowed: the retry continues a call the user accepted (rule \(rule) asks first)")
                 return true
             }
             let capabilities = params?["_meta"]?["io.modelcontextprotocol/clientCapabilities"]
             guard Confirmations.declaresFormElicitation(capabilities) else { return deny(.noCapability, question: question) }
             let now = MonotonicClock.nanoseconds()
-            let issued = Confirmations.IssuedQuestion(tool: tool, question: question, timeoutSeconds: ask.timeoutSeconds, askedAt: now,
-                                                      deadline: now &+ timeoutMicros &* 1000)
+            let issued = Confirmations.IssuedQuestion(
+                tool: tool, question: question, timeoutSeconds: ask.timeoutSeconds, askedAt: now,
+                deadline: now &+ timeoutMicros &* 1000)
             guard let key = c.issue(issued) else {
                 return deny(.error, question: question, reason: "brig has \(Confirmations.capacity) questions open already (rule \(rule) asks first)")
             }
-            let result = "{\"resultType\":\"input_required\",\"inputRequests\":{\(JSONWriter.quoted(key)):"
+            let result =
+                "{\"resultType\":\"input_required\",\"inputRequests\":{\(JSONWriter.quoted(key)):"
                 + "{\"method\":\"elicitation/create\",\"params\":\(question.elicitationParams(modern: true))}}}"
             _ = hostRequests.remove(id: id)
             toHost.write(JSONWriter.resultResponse(id: id, result: result))
             diagnostics.report("asking the user to confirm the call to \(tool) (rule \(rule)); the client's retry answers")
-            note.decision = Relay.askDecision(decision, allowed: false,
-                                              reason: "brig asked the user to confirm the call to \(tool) (input_required); the retry carries the answer (rule \(rule) asks first)")
+            note.decision = Relay.askDecision(
+                decision, allowed: false,
+                reason: "brig asked the user to confirm the call to \(tool) (input_required); the retry carries the answer (rule \(rule) asks first)")
             note.ask = AuditAsk(question: question.text, answer: ConfirmationAnswer.pending.rawValue, via: via, timeoutMicros: timeoutMicros)
             return false
         }
 
         guard c.hostCanElicit else { return deny(.noCapability, question: question) }
         let now = MonotonicClock.nanoseconds()
-        let held = Confirmations.HeldCall(callID: id, line: Array(line), tool: tool, question: question, decision: decision,
-                                          timeoutSeconds: ask.timeoutSeconds, askedAt: now, deadline: now &+ timeoutMicros &* 1000)
+        let held = Confirmations.HeldCall(
+            callID: id, line: Array(line), tool: tool, question: question, decision: decision,
+            timeoutSeconds: ask.timeoutSeconds, askedAt: now, deadline: now &+ timeoutMicros &* 1000)
         guard let askID = c.hold(held, expire: { [weak self] askID, call in self?.expire(askID, call) }) else {
             return deny(.error, question: question, reason: "brig has \(Confirmations.capacity) questions open already (rule \(rule) asks first)")
         }
         // Brig holds the call: the server has not seen it, and answers nothing for it.
         _ = hostRequests.remove(id: id)
-        toHost.write(Array(("{\"jsonrpc\":\"2.0\",\"id\":\(JSONWriter.quoted(askID)),\"method\":\"elicitation/create\",\"params\":"
-            + question.elicitationParams(modern: false) + "}\n").utf8))
+        toHost.write(
+            Array(
+                ("{\"jsonrpc\":\"2.0\",\"id\":\(JSONWriter.quoted(askID)),\"method\":\"elicitation/create\",\"params\":"
+                    + question.elicitationParams(modern: false) + "}\n").utf8))
         diagnostics.report("asking the user to confirm the call to \(tool) (rule \(rule)); waiting up to \(Confirmations.seconds(ask.timeoutSeconds))")
         note.deferred = true
         return false
@@ -136,11 +151,14 @@ extension Relay {
     /// cancels it in turn) and the call is never forwarded; the host expects no answer.
     func withdrawHeldCall(_ c: Confirmations, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) {
         guard c.holdsAnything, let params = view.params.flatMap({ try? JSONValue.parse(line, range: $0) }),
-              let requestID = params["requestId"], let (askID, call) = c.takeHeld(callID: requestID.jsonText) else { return }
+            let requestID = params["requestId"], let (askID, call) = c.takeHeld(callID: requestID.jsonText)
+        else { return }
         toHost.write(c.cancellation(for: askID, reason: "the host cancelled the call"))
         pushAuditStage(.hostToServer)
-        settle(call, .cancel, detail: "the host cancelled the call to \(call.tool) while the user was asked", reply: false,
-               onHostThread: true) { _ in }
+        settle(
+            call, .cancel, detail: "the host cancelled the call to \(call.tool) while the user was asked", reply: false,
+            onHostThread: true
+        ) { _ in }
     }
 
     /// The timer thread: a held call's question went unanswered.
@@ -164,8 +182,10 @@ extension Relay {
 
     /// Forwards an accepted held call (through `forward`) or answers the host with its denial;
     /// then writes the call's record, with the question and the answer.
-    func settle(_ call: Confirmations.HeldCall, _ answer: ConfirmationAnswer, detail: String? = nil, reply: Bool = true,
-                onHostThread: Bool, forward: (UnsafeBufferPointer<UInt8>) -> Void) {
+    func settle(
+        _ call: Confirmations.HeldCall, _ answer: ConfirmationAnswer, detail: String? = nil, reply: Bool = true,
+        onHostThread: Bool, forward: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         let waited = (MonotonicClock.nanoseconds() &- call.askedAt) / 1000
         let rule = Relay.shortRule(call.decision.rule)
         let decision: Decision
@@ -175,8 +195,10 @@ extension Relay {
             call.line.withUnsafeBufferPointer(forward)
         } else if answer == .accept {
             decision = Relay.askDecision(call.decision, allowed: false, reason: "brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded")
-            toHost.write(JSONWriter.errorResponse(id: call.callID, code: MessageError.internalError, message: "Internal error",
-                                                  data: "{\"reason\":\(JSONWriter.quoted(decision.reason))}"))
+            toHost.write(
+                JSONWriter.errorResponse(
+                    id: call.callID, code: MessageError.internalError, message: "Internal error",
+                    data: "{\"reason\":\(JSONWriter.quoted(decision.reason))}"))
         } else {
             let reason = answer.denialReason(tool: call.tool, rule: rule, timeoutSeconds: call.timeoutSeconds, detail: detail)
             decision = Relay.askDecision(call.decision, allowed: false, reason: reason)
@@ -185,8 +207,9 @@ extension Relay {
         }
         guard let audit else { return }
         if onHostThread { pushAuditStage(.hostToServer) }
-        let ask = AuditAsk(question: call.question.text, answer: answer.rawValue, via: "elicitation/create",
-                           timeoutMicros: UInt64(call.timeoutSeconds * 1e6), waitedMicros: waited)
+        let ask = AuditAsk(
+            question: call.question.text, answer: answer.rawValue, via: "elicitation/create",
+            timeoutMicros: UInt64(call.timeoutSeconds * 1e6), waitedMicros: waited)
         let context = MessageContext(subject: call.tool, decision: AuditDecision(decision), scopes: decision.scopes, ask: ask)
         call.line.withUnsafeBufferPointer { _ = audit.message(line: $0, direction: .hostToServer, context: context) }
     }
@@ -194,8 +217,9 @@ extension Relay {
     /// The decision that replaces the policy's once the user answered: the same rule, with the
     /// answer's reason (category `ask` when denied).
     static func askDecision(_ base: Decision, allowed: Bool, reason: String) -> Decision {
-        Decision(allowed: allowed, enforced: true, category: allowed ? .allowed : .ask, rule: base.rule, reason: reason,
-                 subject: base.subject, scopes: base.scopes)
+        Decision(
+            allowed: allowed, enforced: true, category: allowed ? .allowed : .ask, rule: base.rule, reason: reason,
+            subject: base.subject, scopes: base.scopes)
     }
 
     /// `mcp.tools.rules[0] (git_*)` of `FILE:LINE mcp.tools.rules[0] (git_*)`; a flag's rule whole.
@@ -208,7 +232,8 @@ extension Relay {
     /// itself when nothing else is left in it); nil when the line does not parse.
     static func withoutInputResponse(_ line: UnsafeBufferPointer<UInt8>, key: String) -> [UInt8]? {
         guard case .object(let message)? = try? JSONValue.parse(line), let params = JSONValue.object(message)["params"],
-              case .object(var members) = params else { return nil }
+            case .object(var members) = params
+        else { return nil }
         if let i = members.firstIndex(where: { $0.0 == "inputResponses" }), case .object(let responses) = members[i].1 {
             let rest = responses.filter { $0.0 != key }
             if rest.isEmpty { members.remove(at: i) } else { members[i].1 = .object(rest) }
@@ -221,7 +246,8 @@ extension Relay {
 
 extension AuditDecision {
     init(_ d: Decision) {
-        self.init(allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason, category: d.category.rawValue,
-                  suggestion: d.howToAllow)
+        self.init(
+            allowed: d.allowed, enforced: d.enforced, rule: d.rule, reason: d.reason, category: d.category.rawValue,
+            suggestion: d.howToAllow)
     }
 }

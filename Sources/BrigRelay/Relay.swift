@@ -1,9 +1,9 @@
-import BrigSystem
-import BrigSecrets
-public import BrigJSONRPC
-import BrigPolicy
 public import BrigAudit
 public import BrigContent
+public import BrigJSONRPC
+import BrigPolicy
+import BrigSecrets
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -70,9 +70,11 @@ public final class Relay: Sendable {
     public typealias Observer = @Sendable (MessageView, UnsafeBufferPointer<UInt8>, Direction) -> Void
     let observer: Observer?
 
-    public init(configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
-                diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil,
-                audit: AuditLog? = nil, content: ContentGuard? = nil) {
+    public init(
+        configuration: RelayConfiguration, toHost: OutputChannel, toServer: OutputChannel,
+        diagnostics: Diagnostics = .shared, policy: PolicyGate? = nil, observer: Observer? = nil,
+        audit: AuditLog? = nil, content: ContentGuard? = nil
+    ) {
         self.content = content
         self.policy = policy
         self.audit = audit
@@ -203,14 +205,16 @@ public final class Relay: Sendable {
                 if let id = view.id { _ = hostRequests.remove(id: id) }
                 forward = false
             } else if let content, direction == .serverToHost, view.kind == .response, let request = answered,
-               let rewritten = inspectContent(content, line, view, request: request) {
+                let rewritten = inspectContent(content, line, view, request: request)
+            {
                 // The result changed: the policy (list filtering) sees the rewritten line.
                 rewritten.withUnsafeBufferPointer { newLine in
                     guard case .success(let newView) = MessageView.parse(newLine) else { return }
                     var keep = true
                     if let policy {
-                        keep = applyPolicy(policy, newLine, newView, direction: direction, answered: answered, into: &batch,
-                                           decisions: &decisions, asked: &asked)
+                        keep = applyPolicy(
+                            policy, newLine, newView, direction: direction, answered: answered, into: &batch,
+                            decisions: &decisions, asked: &asked)
                     }
                     if keep {
                         batch.append(contentsOf: newLine)
@@ -219,8 +223,9 @@ public final class Relay: Sendable {
                 }
                 forward = false
             } else if let policy {
-                forward = applyPolicy(policy, line, view, direction: direction, answered: answered, into: &batch,
-                                      decisions: &decisions, asked: &asked)
+                forward = applyPolicy(
+                    policy, line, view, direction: direction, answered: answered, into: &batch,
+                    decisions: &decisions, asked: &asked)
             }
             // A held call is recorded once the user answers (with the answer).
             if asked.deferred { return false }
@@ -261,9 +266,11 @@ public final class Relay: Sendable {
 
     /// The policy's verdict on one parsed line: true to forward it unchanged; otherwise brig has
     /// answered, dropped, or queued a rewritten line itself.
-    private func applyPolicy(_ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-                             direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8],
-                             decisions: inout [Decision], asked: inout AskNote) -> Bool {
+    private func applyPolicy(
+        _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
+        direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8],
+        decisions: inout [Decision], asked: inout AskNote
+    ) -> Bool {
         if view.isResponse {
             guard direction == .serverToHost, let request = answered else { return true }
             let replacement = policy.inspectResponse(line, view: view, request: request, decisions: &decisions)
@@ -279,11 +286,13 @@ public final class Relay: Sendable {
         if !outcome.decisions.allSatisfy({ $0.allowed }) { report(outcome.decisions, direction: direction) }
         // The tool's name, for the record of the response (only the audit trail reads it).
         if audit != nil, view.kind == .request, view.method == "tools/call", let id = view.id,
-           let subject = outcome.decisions.first?.subject {
+            let subject = outcome.decisions.first?.subject
+        {
             (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
         }
         if let confirmations, direction == .hostToServer, view.kind == .request, case .original = outcome.forward,
-           let decision = outcome.decisions.first, let ask = decision.ask, decision.enforced {
+            let decision = outcome.decisions.first, let ask = decision.ask, decision.enforced
+        {
             return confirmCall(confirmations, policy, line, view, decision: decision, ask: ask, into: &batch, note: &asked)
         }
         let sender = direction == .hostToServer ? toHost : toServer
@@ -307,8 +316,9 @@ public final class Relay: Sendable {
     /// (changed since pinned, or flagged as poisoning, in block mode) is refused like an unknown one.
     private func withheldCall(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) -> [UInt8]? {
         guard content.withholdsAnything, let method = view.method, let id = view.id,
-              method == "tools/call" || method == "prompts/get" || method == "resources/read",
-              let range = view.params, let params = try? JSONValue.parse(line, range: range) else { return nil }
+            method == "tools/call" || method == "prompts/get" || method == "resources/read",
+            let range = view.params, let params = try? JSONValue.parse(line, range: range)
+        else { return nil }
         let (item, name): (String, String)
         switch method {
         case "tools/call": (item, name) = ("tool:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
@@ -316,13 +326,16 @@ public final class Relay: Sendable {
         default: (item, name) = ("resource:" + (params["uri"]?.stringValue ?? ""), params["uri"]?.stringValue ?? "")
         }
         guard content.isWithheld(item) else { return nil }
-        let data = "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
+        let data =
+            "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
         let advice = "brig pins accept \(item) if its definition changed (brig pins diff \(item)), or mcp: {poisoning: warn} if it was flagged"
         diagnostics.report("refused \(method) \(name): withheld by the content defenses; to allow: \(advice)")
-        auditEvent(.hostToServer, action: "withheld-call", outcome: "failure",
-                   detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
-        return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams,
-                                        message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
+        auditEvent(
+            .hostToServer, action: "withheld-call", outcome: "failure",
+            detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
+        return JSONWriter.errorResponse(
+            id: id, code: MessageError.invalidParams,
+            message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
     }
 
     /// What lets a withheld item through: accepting its changed definition, or poisoning flags
@@ -338,11 +351,14 @@ public final class Relay: Sendable {
     }
 
     /// Pins, sanitizes, flags and redacts a server result; returns the rewritten line, if any.
-    private func inspectContent(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-                                request: InFlightTable.Entry) -> [UInt8]? {
+    private func inspectContent(
+        _ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
+        request: InFlightTable.Entry
+    ) -> [UInt8]? {
         guard let range = view.result, let id = view.id,
-              content.needsInspection(method: request.method, result: UnsafeBufferPointer(rebasing: line[range])),
-              let result = try? JSONValue.parse(line, range: range) else { return nil }
+            content.needsInspection(method: request.method, result: UnsafeBufferPointer(rebasing: line[range])),
+            let result = try? JSONValue.parse(line, range: range)
+        else { return nil }
         let (newResult, findings) = content.inspect(method: request.method, result: result)
         for f in findings {
             // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
@@ -380,11 +396,14 @@ public final class Relay: Sendable {
 
     /// One audit record per message (per member of a batch).
     /// Returns false when a record could not be kept under `on_failure: block`.
-    private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
-                        answered: InFlightTable.Entry?, decisions: [Decision], ask: AuditAsk? = nil) -> Bool {
+    private func record(
+        _ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
+        answered: InFlightTable.Entry?, decisions: [Decision], ask: AuditAsk? = nil
+    ) -> Bool {
         guard view.kind == .batch else {
-            return record(audit, line, view, direction: direction, answered: answered,
-                          decision: decisions.first { !$0.allowed } ?? decisions.first, ask: ask)
+            return record(
+                audit, line, view, direction: direction, answered: answered,
+                decision: decisions.first { !$0.allowed } ?? decisions.first, ask: ask)
         }
         var kept = true
         for (index, m) in view.members.enumerated() {
@@ -396,8 +415,10 @@ public final class Relay: Sendable {
 
     /// The record of one message (a whole line, or one member of a batch). Only what the line
     /// does not say goes with it; the writer reads the rest from the line on its own thread.
-    private func record(_ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ m: MessageView, direction: Direction,
-                        answered: InFlightTable.Entry?, decision d: Decision?, ask: AuditAsk? = nil) -> Bool {
+    private func record(
+        _ audit: AuditLog, _ line: UnsafeBufferPointer<UInt8>, _ m: MessageView, direction: Direction,
+        answered: InFlightTable.Entry?, decision d: Decision?, ask: AuditAsk? = nil
+    ) -> Bool {
         var context = MessageContext()
         context.ask = ask
         if m.isResponse {
@@ -420,14 +441,16 @@ public final class Relay: Sendable {
             // fsync: always: this message passes only once its own record is on disk.
             kept = audit.message(line: bytes, view: m, lineStart: span.lowerBound, direction: direction, context: context)
         } else {
-            auditStages[direction == .hostToServer ? 0 : 1].add(line: bytes, view: m, lineStart: span.lowerBound,
-                                                                direction: direction, context: context)
+            auditStages[direction == .hostToServer ? 0 : 1].add(
+                line: bytes, view: m, lineStart: span.lowerBound,
+                direction: direction, context: context)
             kept = audit.isHealthy
         }
         if let d, !d.allowed, d.category == .rate {
             let method = m.method ?? (m.isResponse ? answered?.method : nil)
-            auditEvent(direction, action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
-                       detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
+            auditEvent(
+                direction, action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }
         return kept
     }
@@ -453,20 +476,26 @@ public final class Relay: Sendable {
     func report(_ decisions: [Decision], direction: Direction) {
         for d in decisions where !d.allowed {
             let verb = d.enforced ? "denied" : "would deny (permissive)"
-            diagnostics.report("\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]"
-                + (d.howToAllow.map { "; to allow: \($0)" } ?? ""))
+            diagnostics.report(
+                "\(verb) \(d.subject.map { "\(d.category.rawValue) \($0)" } ?? d.category.rawValue) (\(direction.rawValue)): \(d.reason) [\(d.rule)]"
+                    + (d.howToAllow.map { "; to allow: \($0)" } ?? ""))
         }
     }
 
     private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
-        auditEvent(direction, action: "malformed-message", outcome: "failure",
-                     detail: [("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
-                              ("reason", .string(error.detail)), ("size", .number(String(line.count)))])
+        auditEvent(
+            direction, action: "malformed-message", outcome: "failure",
+            detail: [
+                ("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
+                ("reason", .string(error.detail)), ("size", .number(String(line.count))),
+            ])
         switch direction {
         case .hostToServer:
             // The host gets the JSON-RPC error the spec names; the server never sees the line.
-            toHost.write(JSONWriter.errorResponse(id: error.id, code: error.code, message: error.message,
-                                                  data: "{\"reason\":\(JSONWriter.quoted(error.detail))}"))
+            toHost.write(
+                JSONWriter.errorResponse(
+                    id: error.id, code: error.code, message: error.message,
+                    data: "{\"reason\":\(JSONWriter.quoted(error.detail))}"))
             diagnostics.report("the host sent an invalid message (\(error.detail)); answered \(error.code)")
         case .serverToHost:
             // Servers often print debug text to stdout: keep it off the host's channel.
@@ -478,13 +507,18 @@ public final class Relay: Sendable {
     private func handleOversized(prefix: UnsafeBufferPointer<UInt8>, length: Int, direction: Direction) {
         let id = MessageView.idFromPrefix(prefix)
         let limit = configuration.maximumMessageBytes
-        auditEvent(direction, action: "oversized-message", outcome: "failure",
-                     detail: [("direction", .string(direction.rawValue)), ("size", .number(String(length))),
-                              ("limit", .number(String(limit)))])
+        auditEvent(
+            direction, action: "oversized-message", outcome: "failure",
+            detail: [
+                ("direction", .string(direction.rawValue)), ("size", .number(String(length))),
+                ("limit", .number(String(limit))),
+            ])
         switch direction {
         case .hostToServer:
-            toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.invalidRequest, message: "Invalid Request",
-                                                  data: "{\"reason\":\"message of \(length) bytes exceeds the limit of \(limit) bytes\"}"))
+            toHost.write(
+                JSONWriter.errorResponse(
+                    id: id, code: MessageError.invalidRequest, message: "Invalid Request",
+                    data: "{\"reason\":\"message of \(length) bytes exceeds the limit of \(limit) bytes\"}"))
             diagnostics.report("the host sent a message of \(length) bytes, over the limit of \(limit); answered -32600")
         case .serverToHost:
             diagnostics.report("the server sent a message of \(length) bytes, over the limit of \(limit); not forwarded")
@@ -497,8 +531,10 @@ public final class Relay: Sendable {
     public func failPendingHostRequests(reason: String) {
         settleHeldCallsAtHostEnd(why: "the server exited", onHostThread: false)
         for (id, entry) in hostRequests.removeAll() {
-            toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
-                                                  data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
+            toHost.write(
+                JSONWriter.errorResponse(
+                    id: id, code: MessageError.internalError, message: "Internal error",
+                    data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
         }
     }
 
@@ -506,8 +542,10 @@ public final class Relay: Sendable {
     /// waiting forever.
     private func answerHostIfWaiting(id: String?, why: String) {
         guard let id, hostRequests.remove(id: id) != nil else { return }
-        toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error",
-                                              data: "{\"reason\":\(JSONWriter.quoted(why))}"))
+        toHost.write(
+            JSONWriter.errorResponse(
+                id: id, code: MessageError.internalError, message: "Internal error",
+                data: "{\"reason\":\(JSONWriter.quoted(why))}"))
     }
 
     /// The first bytes of a line, printable, for a report.

@@ -1,6 +1,6 @@
-import BrigSystem
 public import BrigProfile
 public import BrigSandbox
+import BrigSystem
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -44,10 +44,12 @@ public struct SandboxPlan: Sendable {
     ]
 
     /// Builds the plan. `build` is false for `brig check` (nothing is created or opened).
-    public static func make(profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
-                            hostEnvironment: [String: String], features: KernelFeatures = .probe(),
-                            safety: GrantSafety? = nil, workingDirectory: WorkingDirectoryDecision? = nil,
-                            build: Bool = true) throws(SandboxError) -> SandboxPlan {
+    public static func make(
+        profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
+        hostEnvironment: [String: String], features: KernelFeatures = .probe(),
+        safety: GrantSafety? = nil, workingDirectory: WorkingDirectoryDecision? = nil,
+        build: Bool = true
+    ) throws(SandboxError) -> SandboxPlan {
         var plan = SandboxPlan(profile: profile, features: features)
         plan.workingDirectory = workingDirectory
         if let workingDirectory { plan.enforced.append(workingDirectory.summary) }
@@ -71,13 +73,15 @@ public struct SandboxPlan: Sendable {
 
         // Command grants (what the command itself needs to start).
         if let executable {
-            let grants = CommandGrants(executable: executable, arguments: arguments, home: context.home,
-                                       searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
+            let grants = CommandGrants(
+                executable: executable, arguments: arguments, home: context.home,
+                searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
             plan.commandGrants = grants.grants
             if sandbox.grantArguments != .off {
                 let safety = safety ?? GrantSafety(home: context.home, stateDirectories: [])
-                let found = ArgumentGrants(arguments: Array(arguments.dropFirst()), workingDirectory: context.workdir,
-                                           home: context.home, safety: safety, allowWrite: sandbox.grantArguments == .readWrite)
+                let found = ArgumentGrants(
+                    arguments: Array(arguments.dropFirst()), workingDirectory: context.workdir,
+                    home: context.home, safety: safety, allowWrite: sandbox.grantArguments == .readWrite)
                 plan.argumentGrants = found
                 for g in found.grants {
                     plan.enforced.append("argument grant: \(g.path) \(g.write ? "read+write" : "read") (from \(g.argument))")
@@ -106,9 +110,10 @@ public struct SandboxPlan: Sendable {
             plan.confinement.seccompHardening = program.hardening
             plan.confinement.seccompListener = s.report || s.gate
             plan.addGate(program.gated, sandbox: sandbox, user: switchesUser ? plan.confinement.user : nil)
-            plan.enforced.append("seccomp: \(s.mode == .denyList ? "deny-list" : "allow-list") of \(program.names.count) calls, "
-                + "\(s.killOnDeny ? "kill" : "EPERM")\(s.report ? ", each blocked call reported" : ""); i386/x32 entry points killed; "
-                + "clone3 -> ENOSYS; namespace clone flags, socket families, TIOCSTI/TIOCLINUX, personality refused")
+            plan.enforced.append(
+                "seccomp: \(s.mode == .denyList ? "deny-list" : "allow-list") of \(program.names.count) calls, "
+                    + "\(s.killOnDeny ? "kill" : "EPERM")\(s.report ? ", each blocked call reported" : ""); i386/x32 entry points killed; "
+                    + "clone3 -> ENOSYS; namespace clone flags, socket families, TIOCSTI/TIOCLINUX, personality refused")
         } else {
             plan.notEnforced.append("seccomp: not available on this kernel")
         }
@@ -123,9 +128,10 @@ public struct SandboxPlan: Sendable {
         plan.confinement.keptCapabilities = keep
         plan.confinement.lockSecurebits = root && features.canDropBoundingSet
         plan.confinement.noNewPrivileges = true
-        plan.enforced.append("capabilities: " + (sandbox.capabilities.isEmpty ? "all dropped" : "only \(sandbox.capabilities.joined(separator: ", ")) kept")
-            + (features.canDropBoundingSet ? " (bounding set too)" : "") + "; no_new_privs"
-            + (plan.confinement.lockSecurebits ? "; securebits locked (uid 0 gains nothing at exec)" : ""))
+        plan.enforced.append(
+            "capabilities: " + (sandbox.capabilities.isEmpty ? "all dropped" : "only \(sandbox.capabilities.joined(separator: ", ")) kept")
+                + (features.canDropBoundingSet ? " (bounding set too)" : "") + "; no_new_privs"
+                + (plan.confinement.lockSecurebits ? "; securebits locked (uid 0 gains nothing at exec)" : ""))
 
         // Landlock.
         var rules = Landlock.Rules()
@@ -137,8 +143,9 @@ public struct SandboxPlan: Sendable {
             // Nothing the server writes may run: no write grant at, under or over an exec grant.
             for w in rules.write {
                 if let e = rules.exec.first(where: { $0 == w || GrantSafety.contains($0, w) || GrantSafety.contains(w, $0) }) {
-                    throw SandboxError("profile \(profile.name) refuses exec from writable directories "
-                        + "(sandbox.filesystem.writable_exec: false), but \(w) is writable and \(e) executable")
+                    throw SandboxError(
+                        "profile \(profile.name) refuses exec from writable directories "
+                            + "(sandbox.filesystem.writable_exec: false), but \(w) is writable and \(e) executable")
                 }
             }
             plan.enforced.append("exec: nothing writable is executable (sandbox.filesystem.writable_exec: false)")
@@ -154,9 +161,10 @@ public struct SandboxPlan: Sendable {
                 plan.landlock = ruleset
                 plan.confinement.landlockRuleset = ruleset.fd
             }
-            plan.enforced.append("landlock ABI \(features.landlockABI): \(rules.read.count) read, \(rules.write.count) write, \(rules.exec.count) exec grants"
-                + (features.landlockABI >= 4 && rules.tcp != nil ? "; TCP limited to the profile's ports" : "")
-                + (features.landlockABI >= 6 ? "; signals and abstract unix sockets scoped to the sandbox" : ""))
+            plan.enforced.append(
+                "landlock ABI \(features.landlockABI): \(rules.read.count) read, \(rules.write.count) write, \(rules.exec.count) exec grants"
+                    + (features.landlockABI >= 4 && rules.tcp != nil ? "; TCP limited to the profile's ports" : "")
+                    + (features.landlockABI >= 6 ? "; signals and abstract unix sockets scoped to the sandbox" : ""))
             if features.landlockABI < 4, rules.tcp != nil, case .ports = sandbox.network {
                 plan.notEnforced.append("network ports: Landlock ABI \(features.landlockABI) cannot limit TCP ports (needs 4)")
             }
@@ -178,14 +186,17 @@ public struct SandboxPlan: Sendable {
             plan.confinement.resourceLimits.append(.init(resource: resource, soft: limit, hard: limit))
         }
         if !sandbox.rlimits.isEmpty {
-            plan.enforced.append("rlimits: " + sandbox.rlimits.sorted(by: { $0.key < $1.key })
-                .map { "\($0.key)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
+            plan.enforced.append(
+                "rlimits: "
+                    + sandbox.rlimits.sorted(by: { $0.key < $1.key })
+                    .map { "\($0.key)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
         }
         // RLIMIT_NPROC does not bind uid 0 and RLIMIT_AS counts address space, not memory: as
         // root a cgroup bounds both for the session's processes together.
         var pidsLimit: UInt64?
         let nproc = sandbox.rlimits["nproc"].flatMap { $0 == UInt64.max ? nil : $0 }
-        let viewBoundsTasks = sandbox.view == .auto && features.landlockABI >= 1 && features.namespaceView
+        let viewBoundsTasks =
+            sandbox.view == .auto && features.landlockABI >= 1 && features.namespaceView
             && NamespaceView.pidMaxIsNamespaced && nproc != nil
         if root && !switchesUser && !viewBoundsTasks, let nproc { pidsLimit = nproc }
         let memoryLimit = root ? sandbox.memory : nil
@@ -225,21 +236,24 @@ public struct SandboxPlan: Sendable {
             var view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
             if viewBoundsTasks, let nproc {
                 view.pidMax = max(nproc + 1, 301)
-                plan.enforced.append("nproc: the view's pid namespace allows \(max(nproc, 300)) tasks (kernel.pid_max=\(max(nproc + 1, 301)); "
-                    + "RLIMIT_NPROC too, which counts the user's tasks machine-wide)")
+                plan.enforced.append(
+                    "nproc: the view's pid namespace allows \(max(nproc, 300)) tasks (kernel.pid_max=\(max(nproc + 1, 301)); "
+                        + "RLIMIT_NPROC too, which counts the user's tasks machine-wide)")
             }
             plan.view = view
             plan.confinement.view = view
             plan.confinement.viewOptional = !sandbox.require.contains("namespaces")
             plan.confinement.namespaceFlags |= view.cloneFlags
-            plan.enforced.append("view: a mount namespace showing only the granted paths (\(view.operations.filter { $0.kind == .bind }.count) binds, "
-                + "read-only unless write is granted), a private /proc (new pid namespace, brig's init as pid 1), an empty /tmp "
-                + "but $TMPDIR, a /dev of the granted devices, new ipc and uts namespaces"
-                + (root ? "" : ", in a user namespace (the bounding set is empty inside)")
-                + (plan.confinement.viewOptional ? "; Landlock alone if the kernel refuses the namespaces" : ""))
+            plan.enforced.append(
+                "view: a mount namespace showing only the granted paths (\(view.operations.filter { $0.kind == .bind }.count) binds, "
+                    + "read-only unless write is granted), a private /proc (new pid namespace, brig's init as pid 1), an empty /tmp "
+                    + "but $TMPDIR, a /dev of the granted devices, new ipc and uts namespaces"
+                    + (root ? "" : ", in a user namespace (the bounding set is empty inside)")
+                    + (plan.confinement.viewOptional ? "; Landlock alone if the kernel refuses the namespaces" : ""))
         } else if wantsView {
-            plan.notEnforced.append("view: this kernel or user cannot make namespaces (user namespaces are restricted); "
-                + "Landlock alone limits what the server opens, and it sees the host's tree")
+            plan.notEnforced.append(
+                "view: this kernel or user cannot make namespaces (user namespaces are restricted); "
+                    + "Landlock alone limits what the server opens, and it sees the host's tree")
         } else if sandbox.view == .landlock {
             plan.enforced.append("view: none (sandbox.view: landlock); Landlock alone limits what the server opens")
         }
@@ -247,16 +261,19 @@ public struct SandboxPlan: Sendable {
             guard root || plan.view != nil else {
                 throw SandboxError("sandbox.namespaces needs brig to run as root or user namespaces (this kernel refuses them to this user)")
             }
-            let flags: [String: UInt] = ["pid": NamespaceView.newPID | NamespaceView.newMount, "ipc": NamespaceView.newIPC,
-                                         "uts": NamespaceView.newUTS, "net": 0x4000_0000]  // pid comes with a mount namespace for its /proc
+            let flags: [String: UInt] = [
+                "pid": NamespaceView.newPID | NamespaceView.newMount, "ipc": NamespaceView.newIPC,
+                "uts": NamespaceView.newUTS, "net": 0x4000_0000,
+            ]  // pid comes with a mount namespace for its /proc
             for ns in sandbox.namespaces {
                 guard let f = flags[ns] else { throw SandboxError("sandbox.namespaces: unknown namespace '\(ns)'") }
                 plan.confinement.namespaceFlags |= f
             }
             if !root { plan.confinement.namespaceFlags |= NamespaceView.newUser }
-            plan.enforced.append("namespaces: \(sandbox.namespaces.joined(separator: ", "))"
-                + (sandbox.namespaces.contains("pid") ? " (a private /proc; brig's init is pid 1)" : "")
-                + (sandbox.namespaces.contains("net") ? " (loopback only)" : ""))
+            plan.enforced.append(
+                "namespaces: \(sandbox.namespaces.joined(separator: ", "))"
+                    + (sandbox.namespaces.contains("pid") ? " (a private /proc; brig's init is pid 1)" : "")
+                    + (sandbox.namespaces.contains("net") ? " (loopback only)" : ""))
         }
 
         // Environment: the allow-list, then `set`, then secrets.
@@ -296,8 +313,9 @@ public struct SandboxPlan: Sendable {
             rules.childGID = user?.gid
             rules.calls = gated
             confinement.gateRules = rules
-            enforced.append("unix sockets: pathname connect/sendto/sendmsg/sendmmsg only \(shown); abstract names refused "
-                + "(seccomp gate: brig makes the call on its own copy of the address; Landlock ABI \(features.landlockABI) has no RESOLVE_UNIX)")
+            enforced.append(
+                "unix sockets: pathname connect/sendto/sendmsg/sendmmsg only \(shown); abstract names refused "
+                    + "(seccomp gate: brig makes the call on its own copy of the address; Landlock ABI \(features.landlockABI) has no RESOLVE_UNIX)")
             enforced.append("fileless exec: memfds are created MFD_NOEXEC_SEAL by brig, MFD_EXEC refused; execveat(AT_EMPTY_PATH) refused")
         }
     }
@@ -368,8 +386,11 @@ public final class SessionCgroup: Sendable {
                 _ = make("/sys/fs/cgroup/memory/" + name, [("memory.limit_in_bytes", memory)])
             }
         }
-        return paths.isEmpty ? nil : SessionCgroup(paths: paths, procsFDs: fds,
-                                                   limits: limits.map { $0.replacingPrefix("memory.limit_in_bytes", with: "memory.max") })
+        return paths.isEmpty
+            ? nil
+            : SessionCgroup(
+                paths: paths, procsFDs: fds,
+                limits: limits.map { $0.replacingPrefix("memory.limit_in_bytes", with: "memory.max") })
     }
 
     /// Kills whatever is left in the cgroups and removes them.

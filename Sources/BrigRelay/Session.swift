@@ -1,8 +1,8 @@
-import BrigSystem
-import BrigJSONRPC
-public import BrigSandbox
 public import BrigAudit
 public import BrigContent
+import BrigJSONRPC
+public import BrigSandbox
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -59,9 +59,11 @@ public final class Session: Sendable {
         public init() {}
     }
 
-    public init(spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
-                hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil,
-                content: ContentGuard? = nil) {
+    public init(
+        spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
+        hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil,
+        content: ContentGuard? = nil
+    ) {
         self.content = content
         self.audit = audit
         self.auditStart = auditStart
@@ -130,16 +132,18 @@ public final class Session: Sendable {
             if let handler = hooks.listener {
                 handler(child.seccompListener)
             } else {
-                reporter = SyscallReporter(listener: child.seccompListener, audit: audit,
-                                           gate: childSpec.confinement.gateRules.map(SyscallGate.init),
-                                           profileName: configuration.profileName)
+                reporter = SyscallReporter(
+                    listener: child.seccompListener, audit: audit,
+                    gate: childSpec.confinement.gateRules.map(SyscallGate.init),
+                    profileName: configuration.profileName)
                 reporter?.start()
             }
         }
 
-        let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOutput),
-                          toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
-                          audit: audit, content: content)
+        let relay = Relay(
+            configuration: configuration, toHost: OutputChannel(fd: hostOutput),
+            toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
+            audit: audit, content: content)
         hooks.started?(relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in
@@ -170,9 +174,11 @@ public final class Session: Sendable {
         if let audit {
             let signal = status & 0x7f
             func micros(_ t: timeval) -> UInt64 { UInt64(max(0, t.tv_sec)) * 1_000_000 + UInt64(max(0, t.tv_usec)) }
-            audit.childExit(ExitInfo(pid: child.pid, code: signal == 0 ? (status >> 8) & 0xff : nil, signal: signal == 0 ? nil : signal,
-                                     userCPUMicros: micros(usage.ru_utime), systemCPUMicros: micros(usage.ru_stime),
-                                     maxRSSKiB: UInt64(max(0, usage.ru_maxrss)), wallMicros: (MonotonicClock.nanoseconds() - started) / 1000))
+            audit.childExit(
+                ExitInfo(
+                    pid: child.pid, code: signal == 0 ? (status >> 8) & 0xff : nil, signal: signal == 0 ? nil : signal,
+                    userCPUMicros: micros(usage.ru_utime), systemCPUMicros: micros(usage.ru_stime),
+                    maxRSSKiB: UInt64(max(0, usage.ru_maxrss)), wallMicros: (MonotonicClock.nanoseconds() - started) / 1000))
             audit.close(blocked: reporter?.totals)
         }
         Diagnostics.shared.flushSuppressed()

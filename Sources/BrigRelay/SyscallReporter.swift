@@ -1,8 +1,8 @@
-import BrigSystem
-public import BrigSandbox
-import BrigJSONRPC
 public import BrigAudit
+import BrigJSONRPC
 import BrigPolicy
+public import BrigSandbox
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -26,8 +26,10 @@ public final class SyscallReporter: Sendable {
     /// The session's profile, named in the suggestions (`... in a profile that extends default`).
     private let profileName: String?
 
-    public init(listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil,
-                gate: SyscallGate? = nil, profileName: String? = nil) {
+    public init(
+        listener: Int32, diagnostics: Diagnostics = Diagnostics(perSecond: 5, burst: 20), audit: AuditLog? = nil,
+        gate: SyscallGate? = nil, profileName: String? = nil
+    ) {
         self.audit = audit
         self.gate = gate
         self.profileName = profileName
@@ -65,8 +67,9 @@ public final class SyscallReporter: Sendable {
                 }
                 _ = Seccomp.respond(listener, id: note.id, error: EPERM)
                 let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
-                diagnostics.report("blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM"
-                    + SyscallReporter.suffix(advice, learn: profileName))
+                diagnostics.report(
+                    "blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM"
+                        + SyscallReporter.suffix(advice, learn: profileName))
             }
         }
     }
@@ -81,15 +84,18 @@ public final class SyscallReporter: Sendable {
             return c.values.reduce(0, +)
         }
         if count <= SyscallReporter.recordedInFull {
-            var detail: [(String, JSONValue)] = [("syscall", .string(refusal.syscall)), ("pid", .number(String(pid))),
-                                                 ("reason", .string(refusal.reason))]
+            var detail: [(String, JSONValue)] = [
+                ("syscall", .string(refusal.syscall)), ("pid", .number(String(pid))),
+                ("reason", .string(refusal.reason)),
+            ]
             if let path = refusal.path { detail.append(("path", .string(path))) }
             if let advice = SyscallReporter.howToAllow(refusal) { detail.append(("suggestion", .string(advice))) }
             audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
         }
         let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : SystemError.text(refusal.errno)
-        diagnostics.report("blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)"
-            + SyscallReporter.suffix(SyscallReporter.howToAllow(refusal), learn: nil))
+        diagnostics.report(
+            "blocked \(refusal.what) from pid \(pid) (\(refusal.reason)); answered \(answered)"
+                + SyscallReporter.suffix(SyscallReporter.howToAllow(refusal), learn: nil))
     }
 
     /// The profile line that would let a refused call through: its name in `sandbox.syscalls.allow`

@@ -19,8 +19,10 @@ public struct SpawnSpec: Sendable {
     public var parentDeathSignal: Int32 = SIGKILL
     public var confinement = Confinement()
 
-    public init(executable: String, arguments: [String], environment: [String], workingDirectory: String? = nil,
-                stdin: Int32, stdout: Int32, stderr: Int32) {
+    public init(
+        executable: String, arguments: [String], environment: [String], workingDirectory: String? = nil,
+        stdin: Int32, stdout: Int32, stderr: Int32
+    ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
@@ -130,7 +132,7 @@ extension ChildProcess {
     public static func spawn(_ spec: SpawnSpec) throws(SpawnError) -> ChildProcess {
         do {
             return try spawnOnce(spec)
-        } catch where error.stage == .clone && spec.confinement.view != nil && spec.confinement.viewOptional {
+        } catch  where error.stage == .clone && spec.confinement.view != nil && spec.confinement.viewOptional {
             var fallback = spec
             fallback.confinement.view = nil
             fallback.confinement.namespaceFlags = 0
@@ -179,60 +181,60 @@ extension ChildProcess {
             envp.withUnsafeBufferPointer { envpBuf in
                 limits.withUnsafeBufferPointer { limitBuf in
                     c.seccompProgram.withUnsafeBytes { bpf in
-                      c.seccompHardening.withUnsafeBytes { bpf2 in
-                        var config = brig_spawn_config()
-                        config.path = path.map { UnsafePointer($0) }
-                        config.argv = argvBuf.baseAddress
-                        config.envp = envpBuf.baseAddress
-                        config.cwd = cwd.map { UnsafePointer($0) }
-                        config.stdin_fd = spec.stdin
-                        config.stdout_fd = spec.stdout
-                        config.stderr_fd = spec.stderr
-                        config.new_session = spec.newSession ? 1 : 0
-                        config.clone_flags = c.namespaceFlags
-                        config.pdeathsig = spec.parentDeathSignal
-                        config.rlimits = limitBuf.baseAddress
-                        config.rlimit_count = Int32(limitBuf.count)
-                        config.cgroup_procs_fd = c.cgroupProcsFD
-                        config.cgroup_procs_fd2 = c.cgroupProcsFD2
-                        config.status_fd = statusPipe.write
-                        if let view {
-                            config.user_namespace = view.userNamespace ? 1 : 0
-                            config.outer_uid = getuid()
-                            config.outer_gid = getgid()
-                        }
-                        if let user = c.user {
-                            config.set_ids = 1
-                            config.uid = user.uid
-                            config.gid = user.gid
-                        }
-                        config.drop_caps = c.dropCapabilities ? 1 : 0
-                        config.cap_keep = c.keptCapabilities
-                        config.cap_last = Capabilities.lastCapability
-                        config.lock_securebits = c.lockSecurebits ? 1 : 0
-                        config.no_new_privs = c.noNewPrivileges ? 1 : 0
-                        config.landlock_fd = c.landlockRuleset
-                        config.landlock_proc_self = c.landlockRuleset >= 0 ? Landlock.procSelfRights : 0
-                        if !c.seccompProgram.isEmpty {
-                            config.bpf = bpf.baseAddress
-                            config.bpf_len = UInt16(c.seccompProgram.count / 8)
-                            config.seccomp_listener = c.seccompListener ? 1 : 0
-                            config.spawn_notify_continue = c.watchOnly ? 1 : 0
-                        }
-                        if !c.seccompHardening.isEmpty {
-                            config.bpf2 = bpf2.baseAddress
-                            config.bpf2_len = UInt16(c.seccompHardening.count / 8)
-                        }
-                        return ops.withUnsafeBufferPointer { opsBuf in
-                            if !opsBuf.isEmpty {
-                                config.view_ops = opsBuf.baseAddress
-                                config.view_op_count = Int32(opsBuf.count)
-                                config.view_cwd = viewCwd.map { UnsafePointer($0) }
-                                config.pid_max = pidMax.map { UnsafePointer($0) }
+                        c.seccompHardening.withUnsafeBytes { bpf2 in
+                            var config = brig_spawn_config()
+                            config.path = path.map { UnsafePointer($0) }
+                            config.argv = argvBuf.baseAddress
+                            config.envp = envpBuf.baseAddress
+                            config.cwd = cwd.map { UnsafePointer($0) }
+                            config.stdin_fd = spec.stdin
+                            config.stdout_fd = spec.stdout
+                            config.stderr_fd = spec.stderr
+                            config.new_session = spec.newSession ? 1 : 0
+                            config.clone_flags = c.namespaceFlags
+                            config.pdeathsig = spec.parentDeathSignal
+                            config.rlimits = limitBuf.baseAddress
+                            config.rlimit_count = Int32(limitBuf.count)
+                            config.cgroup_procs_fd = c.cgroupProcsFD
+                            config.cgroup_procs_fd2 = c.cgroupProcsFD2
+                            config.status_fd = statusPipe.write
+                            if let view {
+                                config.user_namespace = view.userNamespace ? 1 : 0
+                                config.outer_uid = getuid()
+                                config.outer_gid = getgid()
                             }
-                            return brig_spawn(&config, &pid, &stage, &listener)
+                            if let user = c.user {
+                                config.set_ids = 1
+                                config.uid = user.uid
+                                config.gid = user.gid
+                            }
+                            config.drop_caps = c.dropCapabilities ? 1 : 0
+                            config.cap_keep = c.keptCapabilities
+                            config.cap_last = Capabilities.lastCapability
+                            config.lock_securebits = c.lockSecurebits ? 1 : 0
+                            config.no_new_privs = c.noNewPrivileges ? 1 : 0
+                            config.landlock_fd = c.landlockRuleset
+                            config.landlock_proc_self = c.landlockRuleset >= 0 ? Landlock.procSelfRights : 0
+                            if !c.seccompProgram.isEmpty {
+                                config.bpf = bpf.baseAddress
+                                config.bpf_len = UInt16(c.seccompProgram.count / 8)
+                                config.seccomp_listener = c.seccompListener ? 1 : 0
+                                config.spawn_notify_continue = c.watchOnly ? 1 : 0
+                            }
+                            if !c.seccompHardening.isEmpty {
+                                config.bpf2 = bpf2.baseAddress
+                                config.bpf2_len = UInt16(c.seccompHardening.count / 8)
+                            }
+                            return ops.withUnsafeBufferPointer { opsBuf in
+                                if !opsBuf.isEmpty {
+                                    config.view_ops = opsBuf.baseAddress
+                                    config.view_op_count = Int32(opsBuf.count)
+                                    config.view_cwd = viewCwd.map { UnsafePointer($0) }
+                                    config.pid_max = pidMax.map { UnsafePointer($0) }
+                                }
+                                return brig_spawn(&config, &pid, &stage, &listener)
+                            }
                         }
-                      }
                     }
                 }
             }
@@ -273,7 +275,6 @@ public enum Capabilities {
     /// Whether `cap` is in this process's bounding set.
     public static func inBoundingSet(_ cap: Int32) -> Bool { brig_capbset_read(cap) == 1 }
 }
-
 
 /// Process-wide settings for brig itself.
 public enum SelfProtection {

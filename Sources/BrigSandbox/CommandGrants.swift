@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -23,8 +24,10 @@ public struct CommandGrants: Sendable {
     private let searchPath: String?
 
     /// Interpreters whose first argument, when it is a file, is the program.
-    static let interpreters = ["python", "python3", "node", "nodejs", "bash", "sh", "dash", "zsh", "ruby", "perl", "bun",
-                               "deno", "php", "lua"]
+    static let interpreters = [
+        "python", "python3", "node", "nodejs", "bash", "sh", "dash", "zsh", "ruby", "perl", "bun",
+        "deno", "php", "lua",
+    ]
 
     public init(executable: String, arguments: [String], home: String, searchPath: String?, workingDirectory: String) {
         self.home = home
@@ -32,7 +35,8 @@ public struct CommandGrants: Sendable {
         examine(executable, reason: "the command", depth: 0)
         let base = executable.lastComponent
         if CommandGrants.interpreters.contains(where: { base == $0 || base.hasPrefix($0 + ".") || base.hasPrefix($0 + "3.") }),
-           let script = arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+            let script = arguments.dropFirst().first(where: { !$0.hasPrefix("-") })
+        {
             let path = script.hasPrefix("/") ? script : workingDirectory + "/" + script
             if FileSystem.isRegularFile(path) {
                 let dir = FileSystem.parent(of: FileSystem.realpath(path))
@@ -161,7 +165,6 @@ extension String {
     var lastComponent: String { split(separator: "/").last.map(String.init) ?? self }
 }
 
-
 /// ELF facts the sandbox needs: the program interpreter (`PT_INTERP`, the dynamic loader) must
 /// be executable under Landlock too, since the kernel executes it on the program's behalf.
 public enum ELF {
@@ -172,7 +175,8 @@ public enum ELF {
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: 64)
         guard pread(fd, &header, 64, 0) == 64, header[0] == 0x7F, header[1] == 0x45, header[2] == 0x4C, header[3] == 0x46,
-              header[4] == 2, header[5] == 1 else { return nil }
+            header[4] == 2, header[5] == 1
+        else { return nil }
         func u16(_ b: [UInt8], _ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
         func u64(_ b: [UInt8], _ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(b[o + $1]) << (8 * $1) } }
         let phoff = u64(header, 32), phentsize = u16(header, 54), phnum = u16(header, 56)

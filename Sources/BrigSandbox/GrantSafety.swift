@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -131,8 +132,10 @@ public struct ArgumentGrants: Sendable {
     /// host keys), kernel interfaces, and nothing under another user's home.
     static let neverTrees = ["/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/run", "/var/lib", "/var/run", "/var/log"]
     /// Never granted in a home directory: where keys and tokens live.
-    static let secretNames: Set<String> = [".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials",
-                                           ".password-store", ".pgpass", ".npmrc", ".pypirc", "gcloud", "gh", ".vault-token"]
+    static let secretNames: Set<String> = [
+        ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials",
+        ".password-store", ".pgpass", ".npmrc", ".pypirc", "gcloud", "gh", ".vault-token",
+    ]
 
     /// Why naming `path` on the command line does not grant it, beyond `GrantSafety`'s rules.
     static func secretRefusal(_ path: String, home: String) -> GrantSafety.Refusal? {
@@ -192,8 +195,10 @@ public struct WorkingDirectoryDecision: Sendable, Equatable {
     public var explicit: Bool
 
     /// Decides for `path`; an explicit broad directory without `allowBroad` is an error.
-    public static func decide(path: String, explicit: Bool, allowBroad: Bool,
-                              safety: GrantSafety) throws(SandboxError) -> WorkingDirectoryDecision {
+    public static func decide(
+        path: String, explicit: Bool, allowBroad: Bool,
+        safety: GrantSafety
+    ) throws(SandboxError) -> WorkingDirectoryDecision {
         guard let refusal = safety.refusal(for: path) else {
             return WorkingDirectoryDecision(path: path, granted: true, refusal: nil, explicit: explicit)
         }

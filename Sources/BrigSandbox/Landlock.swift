@@ -65,8 +65,9 @@ public enum Landlock {
         guard fd >= 0 else { throw SandboxError("landlock_create_ruleset failed: \(SystemError.text(-fd))") }
 
         let readRights = readFile | readDir
-        let writeRights = (writeFile | removeDir | removeFile | makeDir | makeReg | makeSock | makeFifo | makeSym | refer | truncate
-            | readFile | readDir) & handled
+        let writeRights =
+            (writeFile | removeDir | removeFile | makeDir | makeReg | makeSock | makeFifo | makeSym | refer | truncate
+                | readFile | readDir) & handled
         let execRights = execute | readFile | readDir
         var access: [String: UInt64] = [:]
         var order: [String] = []
@@ -135,10 +136,11 @@ public struct KernelFeatures: Sendable {
 
     public static func probe() -> KernelFeatures {
         let seccomp = access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0 || brig_seccomp_notify_supported() != 0
-        var features = KernelFeatures(seccomp: seccomp, seccompNotify: brig_seccomp_notify_supported() != 0,
-                                      landlockABI: Landlock.abi, noNewPrivs: true, isRoot: geteuid() == 0,
-                                      canDropBoundingSet: Capabilities.inBoundingSet(8 /* CAP_SETPCAP */)
-                                          && (Capabilities.current().effective & (1 << 8)) != 0)
+        var features = KernelFeatures(
+            seccomp: seccomp, seccompNotify: brig_seccomp_notify_supported() != 0,
+            landlockABI: Landlock.abi, noNewPrivs: true, isRoot: geteuid() == 0,
+            canDropBoundingSet: Capabilities.inBoundingSet(8 /* CAP_SETPCAP */)
+                && (Capabilities.current().effective & (1 << 8)) != 0)
         features.userNamespaces = userNamespacesAllowed()
         return features
     }

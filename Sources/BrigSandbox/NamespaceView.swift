@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -98,7 +99,8 @@ public struct NamespaceView: Sendable, Equatable {
         for path in paths {
             let entry = binds[path]!
             if let outer = kept.last(where: { GrantSafety.contains($0, path) }), binds[outer]?.write == entry.write,
-               binds[outer]?.devices == entry.devices {
+                binds[outer]?.devices == entry.devices
+            {
                 continue
             }
             kept.append(path)
@@ -119,7 +121,7 @@ public struct NamespaceView: Sendable, Equatable {
             ops.append(Operation(kind: .symlink, flags: 0, source: text, target: "/newroot" + location, path: location))
         }
         for (name, text) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
-            where binds["/dev/" + name] == nil {
+        where binds["/dev/" + name] == nil {
             ops.append(Operation(kind: .symlink, flags: 0, source: text, target: "/newroot/dev/" + name, path: "/dev/" + name))
         }
         if let wd = workingDirectory, wd != "/", !kept.contains(where: { $0 == wd || GrantSafety.contains($0, wd) }) {

@@ -1,6 +1,6 @@
 import BrigSystem
-internal import CSeccomp
 internal import CBrigShim
+internal import CSeccomp
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -51,8 +51,10 @@ public struct SeccompProgram: Sendable {
     /// The calls sent to the listener for `SyscallGate` (not the denied ones it reports).
     public var gated: [String] = []
 
-    static let cloneNamespaceFlags: [UInt64] = [0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000,
-                                                0x2000_0000, 0x4000_0000, 0x0000_0080]  // NEWNS UTS IPC USER PID NET CGROUP TIME
+    static let cloneNamespaceFlags: [UInt64] = [
+        0x0002_0000, 0x0200_0000, 0x0400_0000, 0x0800_0000, 0x1000_0000,
+        0x2000_0000, 0x4000_0000, 0x0000_0080,
+    ]  // NEWNS UTS IPC USER PID NET CGROUP TIME
     static let tiocsti: UInt64 = 0x5412
     static let tioclinux: UInt64 = 0x541C
 

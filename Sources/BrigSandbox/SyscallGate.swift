@@ -115,8 +115,10 @@ struct GatedCall {
     var socket: Int32 = -1
     var extraFDs: [Int32] = []
 
-    init(listener: Int32, note: brig_notification_swift, rules: SyscallGate.Rules,
-         report: @escaping (SyscallGate.Refusal) -> Void = { _ in }) {
+    init(
+        listener: Int32, note: brig_notification_swift, rules: SyscallGate.Rules,
+        report: @escaping (SyscallGate.Refusal) -> Void = { _ in }
+    ) {
         self.report = report
         self.listener = listener
         self.note = note
@@ -308,16 +310,22 @@ struct GatedCall {
                 // An abstract name: Landlock scopes those for the child but not for brig, and
                 // brig cannot tell whose the listener is. Refused like Landlock refuses them.
                 let abstract = String(decoding: address[3...].prefix { $0 != 0 }, as: UTF8.self)
-                return .failure(RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to abstract unix socket @\(abstract)",
-                                                                  reason: "abstract sockets are scoped to the sandbox", path: nil, errno: EPERM)))
+                return .failure(
+                    RefusalError(
+                        SyscallGate.Refusal(
+                            syscall: name, what: "\(name) to abstract unix socket @\(abstract)",
+                            reason: "abstract sockets are scoped to the sandbox", path: nil, errno: EPERM)))
             }
             return .success(nil)
         case AF_INET, AF_INET6:
             guard let ports = rules.tcpConnectPorts, isTCP(), address.count >= 4 else { return .success(nil) }
             let port = UInt16(address[2]) << 8 | UInt16(address[3])
             guard ports.contains(port) else {
-                return .failure(RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to TCP port \(port)",
-                                                                  reason: "not in sandbox.network", path: nil, errno: EACCES, port: port)))
+                return .failure(
+                    RefusalError(
+                        SyscallGate.Refusal(
+                            syscall: name, what: "\(name) to TCP port \(port)",
+                            reason: "not in sandbox.network", path: nil, errno: EACCES, port: port)))
             }
             return .success(nil)
         default:
@@ -337,8 +345,10 @@ struct GatedCall {
             cwd = Array(buf[0..<n])
         }
         func refused(_ shown: String) -> RefusalError {
-            RefusalError(SyscallGate.Refusal(syscall: name, what: "\(name) to unix socket \(shown)",
-                                             reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES))
+            RefusalError(
+                SyscallGate.Refusal(
+                    syscall: name, what: "\(name) to unix socket \(shown)",
+                    reason: "not under sandbox.filesystem.unix", path: shown, errno: EACCES))
         }
         switch UnixSocketGate.resolve(path, root: root, cwd: cwd) {
         case .success(let r):
@@ -454,8 +464,10 @@ struct GatedCall {
             let level = Int32(truncatingIfNeeded: littleEndian(control, offset + 8, 4))
             let type = Int32(truncatingIfNeeded: littleEndian(control, offset + 12, 4))
             if level == SOL_SOCKET, type == 2 /* SCM_CREDENTIALS */ {
-                return .success(SyscallGate.Refusal(syscall: "sendmsg", what: "sendmsg with SCM_CREDENTIALS",
-                                                    reason: "brig sends on the child's behalf and will not vouch for its ids", path: nil, errno: EPERM))
+                return .success(
+                    SyscallGate.Refusal(
+                        syscall: "sendmsg", what: "sendmsg with SCM_CREDENTIALS",
+                        reason: "brig sends on the child's behalf and will not vouch for its ids", path: nil, errno: EPERM))
             }
             if level == SOL_SOCKET, type == 1 /* SCM_RIGHTS */ {
                 var at = offset + 16
@@ -521,8 +533,10 @@ struct GatedCall {
     mutating func memfdCreate(name: [UInt8], flags: UInt32) -> Outcome {
         guard brig_seccomp_notify_id_valid(listener, note.id) == 0 else { return .answered(nil) }
         guard let rewritten = MemfdFlags.rewrite(flags) else {
-            return refuse(SyscallGate.Refusal(syscall: "memfd_create", what: "memfd_create with MFD_EXEC",
-                                              reason: "executable memfds allow fileless exec", path: nil, errno: EPERM), EPERM)
+            return refuse(
+                SyscallGate.Refusal(
+                    syscall: "memfd_create", what: "memfd_create with MFD_EXEC",
+                    reason: "executable memfds allow fileless exec", path: nil, errno: EPERM), EPERM)
         }
         let fd = (name + [0]).withUnsafeBufferPointer { brig_memfd_create(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), rewritten) }
         guard fd >= 0 else { return .failed(-fd) }

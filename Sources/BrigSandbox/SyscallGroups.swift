@@ -7,26 +7,34 @@
 /// itself, because a group is a list of names.
 public enum SyscallGroups {
     public static let groups: [String: [String]] = [
-        "mount": ["mount", "umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-                  "open_tree", "mount_setattr", "pivot_root", "chroot"],
+        "mount": [
+            "mount", "umount", "umount2", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
+            "open_tree", "mount_setattr", "pivot_root", "chroot",
+        ],
         "module": ["init_module", "finit_module", "delete_module", "create_module", "query_module", "get_kernel_syms"],
         "reboot": ["reboot", "kexec_load", "kexec_file_load"],
         "swap": ["swapon", "swapoff"],
         "clock": ["settimeofday", "stime", "clock_settime", "clock_adjtime"],
-        "debug": ["ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open",
-                  "lookup_dcookie"],
+        "debug": [
+            "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd", "perf_event_open",
+            "lookup_dcookie",
+        ],
         "keyring": ["keyctl", "add_key", "request_key"],
         "io-uring": ["io_uring_setup", "io_uring_enter", "io_uring_register"],
         "namespaces": ["unshare", "setns"],
-        "privileged": ["acct", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "modify_ldt", "vm86", "vm86old",
-                       "nfsservctl", "uselib", "ustat", "sysfs", "_sysctl", "open_by_handle_at", "name_to_handle_at",
-                       "bpf", "userfaultfd", "vhangup", "fanotify_init"],
+        "privileged": [
+            "acct", "quotactl", "quotactl_fd", "syslog", "iopl", "ioperm", "modify_ldt", "vm86", "vm86old",
+            "nfsservctl", "uselib", "ustat", "sysfs", "_sysctl", "open_by_handle_at", "name_to_handle_at",
+            "bpf", "userfaultfd", "vhangup", "fanotify_init",
+        ],
         "numa": ["mbind", "set_mempolicy", "move_pages", "migrate_pages"],
     ]
 
     /// The `default` profile's deny list.
-    public static let defaultDeny: [String] = ["@mount", "@module", "@reboot", "@swap", "@clock", "@debug",
-                                               "@keyring", "@io-uring", "@namespaces", "@privileged", "@numa"]
+    public static let defaultDeny: [String] = [
+        "@mount", "@module", "@reboot", "@swap", "@clock", "@debug",
+        "@keyring", "@io-uring", "@namespaces", "@privileged", "@numa",
+    ]
 
     /// The `strict` profile's allow list: what ordinary programs (CPython, node, shells, git)
     /// call to compute, read and write files, use pipes and sockets, and manage threads.
@@ -84,8 +92,9 @@ public enum SyscallGroups {
                 case "strict-allow": members = strictAllow
                 default:
                     guard let g = groups[group] else {
-                        throw SandboxError("unknown syscall group '\(name)'; known: "
-                            + (["@default-deny", "@strict-allow"] + groups.keys.sorted().map { "@" + $0 }).joined(separator: ", "))
+                        throw SandboxError(
+                            "unknown syscall group '\(name)'; known: "
+                                + (["@default-deny", "@strict-allow"] + groups.keys.sorted().map { "@" + $0 }).joined(separator: ", "))
                     }
                     members = g
                 }

@@ -1,4 +1,5 @@
 import BrigSystem
+
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
@@ -74,7 +75,9 @@ public enum UnixSocketGate {
             let parent = stack.last?.fd ?? root
             let fd = component.withUnsafeBufferPointer { buf -> Int32 in
                 var name = Array(buf) + [0]
-                return name.withUnsafeMutableBufferPointer { openat(parent, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), openPath | O_NOFOLLOW | O_CLOEXEC) }
+                return name.withUnsafeMutableBufferPointer {
+                    openat(parent, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), openPath | O_NOFOLLOW | O_CLOEXEC)
+                }
             }
             guard fd >= 0 else { return .failure(SocketGateErrno(errno)) }
             var st = stat()

@@ -7,9 +7,11 @@ import BrigSystem
 public struct Redactor: Sendable {
     /// Member names whose values are removed: case-insensitive substrings of the name, with `-`
     /// read as `_` (so `x-api-key` and `github_token` match).
-    public static let builtinKeys = ["password", "passwd", "token", "secret", "api_key", "apikey", "access_key",
-                                     "authorization", "cookie", "session", "private_key", "client_secret",
-                                     "credential"]
+    public static let builtinKeys = [
+        "password", "passwd", "token", "secret", "api_key", "apikey", "access_key",
+        "authorization", "cookie", "session", "private_key", "client_secret",
+        "credential",
+    ]
     /// Shorter injected values are not matched by value (they would match everywhere).
     public static let minimumSecretLength = 4
 
@@ -29,7 +31,8 @@ public struct Redactor: Sendable {
         }
         keys = k.map { Array($0.utf8) }
         names = SensitiveNames(keys: keys)
-        secrets = secretValues
+        secrets =
+            secretValues
             .filter { $0.value.utf8.count >= Redactor.minimumSecretLength }
             .map { ($0.key, Array($0.value.utf8)) }
             .sorted { $0.1.count != $1.1.count ? $0.1.count > $1.1.count : $0.0 < $1.0 }
@@ -37,10 +40,11 @@ public struct Redactor: Sendable {
     }
 
     static func normalizeKey(_ key: String) -> String {
-        String(decoding: key.utf8.map { c -> UInt8 in
-            if c >= 0x41, c <= 0x5A { return c + 32 }
-            return c == UInt8(ascii: "-") ? UInt8(ascii: "_") : c
-        }, as: UTF8.self)
+        String(
+            decoding: key.utf8.map { c -> UInt8 in
+                if c >= 0x41, c <= 0x5A { return c + 32 }
+                return c == UInt8(ascii: "-") ? UInt8(ascii: "_") : c
+            }, as: UTF8.self)
     }
 
     /// Whether a member of this name has its value removed.
@@ -55,12 +59,13 @@ public struct Redactor: Sendable {
         case .string(let s): return .string(redact(s))
         case .array(let items): return .array(items.map(redact))
         case .object(let members):
-            return .object(members.map { key, v in
-                switch v {
-                case .null, .bool: return (key, v)
-                default: return (key, isSensitiveKey(key) ? .string("[REDACTED:key:\(key)]") : redact(v))
-                }
-            })
+            return .object(
+                members.map { key, v in
+                    switch v {
+                    case .null, .bool: return (key, v)
+                    default: return (key, isSensitiveKey(key) ? .string("[REDACTED:key:\(key)]") : redact(v))
+                    }
+                })
         default: return value
         }
     }

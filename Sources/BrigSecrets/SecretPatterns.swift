@@ -49,8 +49,9 @@ public struct SecretPattern: Sendable {
         SecretPattern("openai-key", ["sk-"], .run(.base64URL, atLeast: 20)),
         SecretPattern("private-key", ["-----BEGIN "], .privateKeyBlock),
         SecretPattern("bearer-token", ["bearer"], foldsCase: true, .bearerToken),
-        SecretPattern("aws-secret-key", ["aws_secret"], foldsCase: true,
-                      .assignment(nameRest: .lettersOrUnderscore, separators: .assignmentSeparators, value: .base64, length: 40)),
+        SecretPattern(
+            "aws-secret-key", ["aws_secret"], foldsCase: true,
+            .assignment(nameRest: .lettersOrUnderscore, separators: .assignmentSeparators, value: .base64, length: 40)),
     ]
 
     /// Where a prefix is looked for by the pre-check: a byte of it that `memchr` can find
@@ -125,10 +126,12 @@ public struct SecretPattern: Sendable {
             return i..<run(b, e2 + 1, .base64URL)
         case .privateKeyBlock:
             guard let headerEnd = find(b, SecretPattern.dashes, from: start),
-                  find(Array(b[start..<headerEnd]), SecretPattern.privateKey, from: 0) != nil else { return nil }
+                find(Array(b[start..<headerEnd]), SecretPattern.privateKey, from: 0) != nil
+            else { return nil }
             var end = b.count
             if let endMarker = find(b, SecretPattern.endMarker, from: headerEnd + 5),
-               let close = find(b, SecretPattern.dashes, from: endMarker + 9) {
+                let close = find(b, SecretPattern.dashes, from: endMarker + 9)
+            {
                 end = close + 5
             }
             return i..<end

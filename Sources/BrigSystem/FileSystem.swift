@@ -79,9 +79,11 @@ public enum FileSystem {
     /// `stillCurrent`, when given, runs once the new bytes are durable and just before the rename:
     /// false leaves `path` as it is (ECANCELED), for a caller that must not overwrite a file
     /// someone else changed meanwhile.
-    public static func replace(_ path: String, with bytes: [UInt8], mode: UInt32 = 0o600,
-                               owner: (uid: uid_t, gid: gid_t)? = nil,
-                               stillCurrent: (() -> Bool)? = nil) throws(SystemError) {
+    public static func replace(
+        _ path: String, with bytes: [UInt8], mode: UInt32 = 0o600,
+        owner: (uid: uid_t, gid: gid_t)? = nil,
+        stillCurrent: (() -> Bool)? = nil
+    ) throws(SystemError) {
         var rng = SystemRandomNumberGenerator()
         let name = path.split(separator: "/").last.map(String.init) ?? path
         let temporary = parent(of: path) + "/." + name + ".brig-\(getpid())-\(UInt32.random(in: 0...UInt32.max, using: &rng))"
@@ -121,6 +123,13 @@ public enum FileSystem {
         }
         try makeDirectories(parent(of: path), mode: mode)
         if mkdir(path, mode_t(mode)) != 0 && errno != EEXIST { throw SystemError("\(path): cannot create directory") }
+    }
+
+    /// The working directory (any length), or `/` when it cannot be named (removed, unreadable).
+    public static func currentDirectory() -> String {
+        guard let p = getcwd(nil, 0) else { return "/" }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     public static func exists(_ path: String) -> Bool {

@@ -23,8 +23,10 @@ public enum OSThread {
     ///   new thread inherits its creator's mask, so the mask is set around pthread_create): a
     ///   process-directed signal is never delivered to it, even before its owner blocks them.
     @discardableResult
-    public static func start(name: String? = nil, stackBytes: Int = 1 << 20, blockingSignals: Bool = false,
-                             _ body: @escaping @Sendable () -> Void) -> Bool {
+    public static func start(
+        name: String? = nil, stackBytes: Int = 1 << 20, blockingSignals: Bool = false,
+        _ body: @escaping @Sendable () -> Void
+    ) -> Bool {
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
@@ -38,12 +40,14 @@ public enum OSThread {
         defer { if blockingSignals { pthread_sigmask(SIG_SETMASK, &saved, nil) } }
         let context = Unmanaged.passRetained(Box(body, name: name)).toOpaque()
         var thread = pthread_t()
-        let rc = pthread_create(&thread, &attr, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            if let name = box.name { OSThread.setName(name) }
-            box.body()
-            return nil
-        }, context)
+        let rc = pthread_create(
+            &thread, &attr,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                if let name = box.name { OSThread.setName(name) }
+                box.body()
+                return nil
+            }, context)
         if rc != 0 {
             Unmanaged<Box>.fromOpaque(context).release()
             errno = rc

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-@preconcurrency public import Glibc
+@preconcurrency import Glibc
 #endif
 
 /// Where brig keeps its state (audit key and logs, pins, forwarding positions):

@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 @Suite("Audit: a call's question and answer (mcp.ask)")
@@ -9,11 +10,13 @@ struct AskRecordTests {
 
     @Test("The relay's context with an ask goes through the arena and comes back whole")
     func arenaRoundTrip() throws {
-        let ask = AuditAsk(question: "Allow the tool git_commit to run?", answer: "decline", via: "elicitation/create",
-                           timeoutMicros: 120_000_000, waitedMicros: 1_500)
-        let context = MessageContext(subject: "git_commit",
-                                     decision: AuditDecision(allowed: false, rule: "r", reason: "no", category: "ask"),
-                                     scopes: ["a"], ask: ask)
+        let ask = AuditAsk(
+            question: "Allow the tool git_commit to run?", answer: "decline", via: "elicitation/create",
+            timeoutMicros: 120_000_000, waitedMicros: 1_500)
+        let context = MessageContext(
+            subject: "git_commit",
+            decision: AuditDecision(allowed: false, rule: "r", reason: "no", category: "ask"),
+            scopes: ["a"], ask: ask)
         let arena = ByteBuffer(capacity: 1024)
         AskRecordTests.line.withUnsafeBufferPointer {
             MessageArena.append(line: $0, view: nil, lineStart: 0, direction: .hostToServer, context: context, time: 5, to: arena)
@@ -26,8 +29,9 @@ struct AskRecordTests {
         let pending = AuditAsk(question: "q", answer: "pending", via: "input_required", timeoutMicros: 1_000)
         let arena2 = ByteBuffer(capacity: 1024)
         AskRecordTests.line.withUnsafeBufferPointer {
-            MessageArena.append(line: $0, view: nil, lineStart: 0, direction: .hostToServer,
-                                context: MessageContext(ask: pending), time: 5, to: arena2)
+            MessageArena.append(
+                line: $0, view: nil, lineStart: 0, direction: .hostToServer,
+                context: MessageContext(ask: pending), time: 5, to: arena2)
         }
         #expect(MessageArena.read(arena2.bytes, at: 0).context.ask == pending)
     }
@@ -37,13 +41,16 @@ struct AskRecordTests {
         let dir = try makeTempDir()
         defer { cleanup(dir) }
         let log = try AuditLog.open(try options(dir, secrets: ["GITHUB_TOKEN": "hunter2-secret-value"]))
-        let ask = AuditAsk(question: "Allow?\n  token: hunter2-secret-value", answer: "timeout", via: "elicitation/create",
-                           timeoutMicros: 2_000_000, waitedMicros: 2_000_400)
+        let ask = AuditAsk(
+            question: "Allow?\n  token: hunter2-secret-value", answer: "timeout", via: "elicitation/create",
+            timeoutMicros: 2_000_000, waitedMicros: 2_000_400)
         AskRecordTests.line.withUnsafeBufferPointer {
-            _ = log.message(line: $0, direction: .hostToServer,
-                            context: MessageContext(subject: "git_commit",
-                                                    decision: AuditDecision(allowed: false, rule: "r", reason: "late", category: "ask"),
-                                                    ask: ask))
+            _ = log.message(
+                line: $0, direction: .hostToServer,
+                context: MessageContext(
+                    subject: "git_commit",
+                    decision: AuditDecision(allowed: false, rule: "r", reason: "late", category: "ask"),
+                    ask: ask))
         }
         log.close()
         let recs = try records(log.path)

@@ -2,6 +2,7 @@ import BrigJSONRPC
 import BrigProfile
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 @Suite("Audit log: records, chain, payloads, rotation")
@@ -315,7 +316,9 @@ struct AuditLogTests {
         log.close()
         let elapsed = Double(monotonicMicros() - start) / 1e6
         #expect(try lines(log.path).count == n + 1)
-        print("audit writer: \(n) redacted records in \(String(format: "%.3f", elapsed)) s = \(Int(Double(n) / elapsed)) records/s; caller \(String(format: "%.2f", Double(callerMicros) / Double(n))) us/record")
+        print(
+            "audit writer: \(n) redacted records in \(String(format: "%.3f", elapsed)) s = \(Int(Double(n) / elapsed)) records/s; caller \(String(format: "%.2f", Double(callerMicros) / Double(n))) us/record"
+        )
     }
 }
 

@@ -2,6 +2,7 @@ import BrigJSONRPC
 import BrigProfile
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 /// A full disk, made with RLIMIT_FSIZE in a child process (an exit test): writes past the limit

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 /// The follower that `audit tail -f` and `audit forward` read the trail through: positions,

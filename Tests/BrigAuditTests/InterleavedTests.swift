@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 /// A collector's file: the records of two logs (two machines) interleaved as they arrived.
@@ -72,7 +73,9 @@ struct InterleavedTests {
         let r = verify(lines)
         #expect(r.isIntact, "\(r.problems)")
         #expect(r.records == a.count && r.duplicates.isEmpty)
-        #expect(r.warnings.contains { $0.hasPrefix("collector.log:5: a torn write (the collector stopped in the middle of sequence 5, which is whole at collector.log:5)") }, "\(r.warnings)")
+        #expect(
+            r.warnings.contains { $0.hasPrefix("collector.log:5: a torn write (the collector stopped in the middle of sequence 5, which is whole at collector.log:5)") },
+            "\(r.warnings)")
         // Torn before a record that is not its own (the resend began at an earlier record).
         lines = Array(a[..<4]) + [String(a[4].prefix(60)) + a[3]] + a[4...]
         let resent = verify(lines)
@@ -138,8 +141,9 @@ struct InterleavedTests {
     func wrongKey() throws {
         let (dirs, a, b) = try twoMachines()
         defer { dirs.forEach(cleanup) }
-        let r = AuditVerifier.verifyInterleaved(logs: [("c", Array(interleave(a, b).joined(separator: "\n").utf8))],
-                                                key: [UInt8](repeating: 1, count: 32))
+        let r = AuditVerifier.verifyInterleaved(
+            logs: [("c", Array(interleave(a, b).joined(separator: "\n").utf8))],
+            key: [UInt8](repeating: 1, count: 32))
         #expect(r.noRecordVerifies)
     }
 }

@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 /// The queue between the relay and the writer: chunks (large staged reads handed over whole,
@@ -12,8 +13,9 @@ struct QueueTests {
         for i in ids {
             let line = Array(#"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"echo","arguments":{"text":"\#(pad)"}}}"#.utf8)
             line.withUnsafeBufferPointer {
-                stage.add(line: $0, view: nil, lineStart: 0, direction: .hostToServer,
-                          context: MessageContext(subject: "echo", decision: decision))
+                stage.add(
+                    line: $0, view: nil, lineStart: 0, direction: .hostToServer,
+                    context: MessageContext(subject: "echo", decision: decision))
             }
         }
     }
@@ -77,8 +79,11 @@ struct QueueTests {
         defer { stop.set() }
         usleep(5000)
         let stage = AuditStage()
-        stageLines(stage, ids: 1..<2, decision: AuditDecision(allowed: false, rule: "mcp.tools.deny[0]", reason: "denied",
-                                                               category: "tool"))
+        stageLines(
+            stage, ids: 1..<2,
+            decision: AuditDecision(
+                allowed: false, rule: "mcp.tools.deny[0]", reason: "denied",
+                category: "tool"))
         log.push(stage)
         // Held back with the burst, it would wait for the 250 ms limit.
         var sawDenial = false

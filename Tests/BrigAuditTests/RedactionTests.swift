@@ -2,6 +2,7 @@ import BrigJSONRPC
 import BrigProfile
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 @Suite("Redaction")
@@ -33,8 +34,10 @@ struct RedactionTests {
         let dir = try makeTempDir()
         defer { cleanup(dir) }
         let log = try AuditLog.open(try options(dir, secrets: ["API_TOKEN": "tok/9f8e7d6c5b4a"]))
-        let forms = [#"\u0041KIAIOSFODNN7EXAMPLE"#, #"tok\/9f8e7d6c5b4a"#, #"\u0074ok/9f8e7d6c5b4a"#,
-                     #"g\u0068p_16C7e42F292c6912E7710c838347Ae178B4a"#]
+        let forms = [
+            #"\u0041KIAIOSFODNN7EXAMPLE"#, #"tok\/9f8e7d6c5b4a"#, #"\u0074ok/9f8e7d6c5b4a"#,
+            #"g\u0068p_16C7e42F292c6912E7710c838347Ae178B4a"#,
+        ]
         for (i, form) in forms.enumerated() { log.message(request(i + 1, args: "{\"q\":\"use \(form) now\"}")) }
         log.close()
         func strings(_ v: JSONValue) -> [String] {

@@ -2,6 +2,7 @@ import BrigJSONRPC
 import BrigProfile
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 /// A fresh temporary directory; remove it with `cleanup`.
@@ -22,35 +23,46 @@ func writeKey(in dir: String) throws -> String {
     return path
 }
 
-func options(_ dir: String, name: String = "t", settings: AuditSettings = AuditSettings(),
-             secrets: [String: String] = [:]) throws -> AuditOptions {
+func options(
+    _ dir: String, name: String = "t", settings: AuditSettings = AuditSettings(),
+    secrets: [String: String] = [:]
+) throws -> AuditOptions {
     let key = try writeKey(in: dir)
-    return AuditOptions(path: dir + "/\(name).jsonl", keyFile: key, settings: settings, secretValues: secrets,
-                        sessionName: name, environment: ["HOME": dir])
+    return AuditOptions(
+        path: dir + "/\(name).jsonl", keyFile: key, settings: settings, secretValues: secrets,
+        sessionName: name, environment: ["HOME": dir])
 }
 
-func request(_ id: Int, method: String = "tools/call", tool: String? = "echo", args: String = "{\"text\":\"hi\"}",
-             allowed: Bool = true) -> MessageEvent {
+func request(
+    _ id: Int, method: String = "tools/call", tool: String? = "echo", args: String = "{\"text\":\"hi\"}",
+    allowed: Bool = true
+) -> MessageEvent {
     let raw = Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"method\":\"\(method)\",\"params\":{\"name\":\"\(tool ?? "")\",\"arguments\":\(args)}}".utf8)
-    return MessageEvent(direction: .hostToServer, kind: "request", method: method, id: String(id), tool: tool,
-                        size: raw.count,
-                        decision: AuditDecision(allowed: allowed, rule: allowed ? "default" : "mcp.tools.deny[0]",
-                                                reason: allowed ? "" : "tool is denied", category: "tool"),
-                        subject: "alice", scopes: ["tools:read"], raw: raw)
+    return MessageEvent(
+        direction: .hostToServer, kind: "request", method: method, id: String(id), tool: tool,
+        size: raw.count,
+        decision: AuditDecision(
+            allowed: allowed, rule: allowed ? "default" : "mcp.tools.deny[0]",
+            reason: allowed ? "" : "tool is denied", category: "tool"),
+        subject: "alice", scopes: ["tools:read"], raw: raw)
 }
 
 /// One complete session: start, `messages` requests and responses, a syscall, an event, exit, end.
 func writeSession(_ opts: AuditOptions, messages: Int = 3) throws -> AuditLog {
     let log = try AuditLog.open(opts)
-    log.sessionStart(SessionInfo(brigVersion: "0.1.0", command: ["python3", "-m", "server", "--token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"],
-                                 executable: "/bin/sh", profileName: "default", profileSource: "builtin:default",
-                                 profileText: "version: 1\n", sandbox: ["seccomp: deny-list"], kernelFeatures: ["seccomp", "landlock-abi-7"],
-                                 serverPID: 4242))
+    log.sessionStart(
+        SessionInfo(
+            brigVersion: "0.1.0", command: ["python3", "-m", "server", "--token", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"],
+            executable: "/bin/sh", profileName: "default", profileSource: "builtin:default",
+            profileText: "version: 1\n", sandbox: ["seccomp: deny-list"], kernelFeatures: ["seccomp", "landlock-abi-7"],
+            serverPID: 4242))
     for i in 0..<messages {
         log.message(request(i, allowed: i % 3 != 2))
         let raw = Array("{\"jsonrpc\":\"2.0\",\"id\":\(i),\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"ok \(i)\"}]}}".utf8)
-        log.message(MessageEvent(direction: .serverToHost, kind: "response", id: String(i), size: raw.count,
-                                 durationMicros: 1234, raw: raw))
+        log.message(
+            MessageEvent(
+                direction: .serverToHost, kind: "response", id: String(i), size: raw.count,
+                durationMicros: 1234, raw: raw))
     }
     log.blockedSyscall(pid: 4242, name: "ptrace", args: [16, 1, 0, 0, 0, UInt64.max])
     log.event(action: "rate-limited", outcome: "failure", detail: [("method", .string("tools/call")), ("limit", .number("10"))])
@@ -112,8 +124,10 @@ struct SchemaValidator {
     private func check(_ value: JSONValue, _ schemaIn: JSONValue, _ at: String, _ errors: inout [String]) {
         let schema = resolve(schemaIn)
         for key in schema.objectValue?.map(\.0) ?? [] {
-            let known = ["$schema", "$id", "$ref", "$defs", "title", "description", "type", "required", "properties",
-                         "additionalProperties", "items", "enum", "const", "pattern", "minimum", "minItems", "maxItems", "minLength"]
+            let known = [
+                "$schema", "$id", "$ref", "$defs", "title", "description", "type", "required", "properties",
+                "additionalProperties", "items", "enum", "const", "pattern", "minimum", "minItems", "maxItems", "minLength",
+            ]
             if !known.contains(key) { errors.append("\(at): the test validator does not know keyword \(key)") }
         }
         if let t = schema["type"] {
@@ -126,7 +140,8 @@ struct SchemaValidator {
         if let e = schema["enum"]?.arrayValue, !e.contains(value) { errors.append("\(at): \(value.jsonText) not in enum") }
         if let c = schema["const"], c != value { errors.append("\(at): expected \(c.jsonText)") }
         if let p = schema["pattern"]?.stringValue, let s = value.stringValue,
-           s.range(of: p, options: .regularExpression) == nil {
+            s.range(of: p, options: .regularExpression) == nil
+        {
             errors.append("\(at): \"\(s)\" does not match \(p)")
         }
         if let m = schema["minimum"]?.doubleValue, let d = value.doubleValue, d < m { errors.append("\(at): below \(m)") }

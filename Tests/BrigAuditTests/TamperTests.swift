@@ -1,9 +1,10 @@
-import BrigSystem
 import BrigJSONRPC
 import BrigProfile
+import BrigSystem
 import Crypto
 import Foundation
 import Testing
+
 @testable import BrigAudit
 
 @Suite("Tampering is caught and named")

@@ -3,8 +3,9 @@ import BrigProfile
 import Crypto
 import Foundation
 import Testing
-@testable import BrigSecrets
+
 @testable import BrigAudit
+@testable import BrigSecrets
 
 /// The writer's shortcuts must give exactly what the plain way gives: the precomputed HMAC, the
 /// payload copied from the relay's ranges, the member-name pre-check, the cached timestamp text.
@@ -45,8 +46,9 @@ struct WriterFastPathTests {
         return bytes.withUnsafeBufferPointer { SecretScan.mayNameSensitiveMember($0, names: Redactor().names) }
     }
 
-    @Test("Member-name pre-check: every sensitive name is seen, escaped or not; JSON inside strings is not a member",
-          arguments: [
+    @Test(
+        "Member-name pre-check: every sensitive name is seen, escaped or not; JSON inside strings is not a member",
+        arguments: [
             (#"{"params":{"name":"x","arguments":{"password":"p"}}}"#, true),
             (#"{"a":{"X-Api-Key":"k"}}"#, true),
             (#"{"a" : {"Session_ID" :1}}"#, true),
@@ -58,7 +60,7 @@ struct WriterFastPathTests {
             (#"{"a":"\\\"","tokens":1}"#, true),
             (#"{"max_tokens":100}"#, true),
             (#"{"jsonrpc":"2.0","id":1,"result":{}}"#, false),
-          ])
+        ])
     func memberNamePrecheck(_ text: String, _ expected: Bool) throws {
         #expect(scan(text) == expected, "\(text)")
         // Never a false negative against the tree: a sensitive name anywhere means true.
@@ -78,9 +80,10 @@ struct WriterFastPathTests {
             case 2: return "true"
             case 3: return "[" + (0..<Int.random(in: 0...3, using: &rng)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
             default:
-                return "{" + (0..<Int.random(in: 0...4, using: &rng)).map { _ in
-                    "\"\(names.randomElement(using: &rng)!)\" : \(value(depth + 1))"
-                }.joined(separator: ",") + "}"
+                return "{"
+                    + (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+                        "\"\(names.randomElement(using: &rng)!)\" : \(value(depth + 1))"
+                    }.joined(separator: ",") + "}"
             }
         }
         for _ in 0..<500 {
@@ -106,8 +109,10 @@ struct WriterFastPathTests {
                     k.count <= folded.count && (0...(folded.count - k.count)).contains { Array(folded[$0..<($0 + k.count)]) == k }
                 }
             }
-            var samples: [[UInt8]] = ["", "a", "pw", "PW", "x-Api-Key", "max_tokens", "session", "Sess", "arguments",
-                                      "pass\\u0077d", String(repeating: "a", count: 200)].map { Array($0.utf8) }
+            var samples: [[UInt8]] = [
+                "", "a", "pw", "PW", "x-Api-Key", "max_tokens", "session", "Sess", "arguments",
+                "pass\\u0077d", String(repeating: "a", count: 200),
+            ].map { Array($0.utf8) }
             for k in keyBytes {
                 samples.append(k)
                 samples.append(Array("pre_".utf8) + k.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 32 : $0 } + Array("_post".utf8))
@@ -177,19 +182,24 @@ struct WriterFastPathTests {
         ]
         for line in lines {
             let raw = Array(line.utf8)
-            let view = try #require(raw.withUnsafeBufferPointer { buf -> MessageView? in
-                if case .success(let v) = MessageView.parse(buf) { return v } else { return nil }
-            })
+            let view = try #require(
+                raw.withUnsafeBufferPointer { buf -> MessageView? in
+                    if case .success(let v) = MessageView.parse(buf) { return v } else { return nil }
+                })
             let ranges = PayloadRanges(params: view.params, result: view.result, error: view.error, count: raw.count)
             for given in [ranges, nil] {
-                log.message(MessageEvent(direction: .hostToServer, kind: view.kind.rawValue, method: view.method, id: view.id,
-                                         size: raw.count, raw: raw, payload: given))
+                log.message(
+                    MessageEvent(
+                        direction: .hostToServer, kind: view.kind.rawValue, method: view.method, id: view.id,
+                        size: raw.count, raw: raw, payload: given))
             }
         }
         // Ranges that do not belong to the line are not trusted.
         let raw = Array(lines[0].utf8)
-        log.message(MessageEvent(direction: .hostToServer, kind: "request", size: raw.count, raw: raw,
-                                 payload: PayloadRanges(params: 0..<3, count: raw.count + 1)))
+        log.message(
+            MessageEvent(
+                direction: .hostToServer, kind: "request", size: raw.count, raw: raw,
+                payload: PayloadRanges(params: 0..<3, count: raw.count + 1)))
         log.close()
         let recs = try records(log.path)
         let payloads = recs.compactMap { $0["mcp"]?["payload"] }
@@ -211,22 +221,26 @@ struct WriterFastPathTests {
         let request = #"{"jsonrpc":"2.0","id":"r1","method":"tools/call","params":{"name":"read_file","arguments":{"path":"/w/a"}}}"#
         let response = #"{"jsonrpc":"2.0","id":"r1","result":{"content":[{"type":"text","text":"ok"}]}}"#
         let batch = #"[{"jsonrpc":"2.0","id":5,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/x","params":{"a":1}}]"#
-        let decision = AuditDecision(allowed: false, enforced: true, rule: "mcp.tools.rules[0]", reason: "path outside $WORKDIR",
-                                     category: "argument")
+        let decision = AuditDecision(
+            allowed: false, enforced: true, rule: "mcp.tools.rules[0]", reason: "path outside $WORKDIR",
+            category: "argument")
         func view(_ text: String) throws -> MessageView {
             let bytes = Array(text.utf8)
-            return try #require(bytes.withUnsafeBufferPointer { b -> MessageView? in
-                if case .success(let v) = MessageView.parse(b) { return v } else { return nil }
-            })
+            return try #require(
+                bytes.withUnsafeBufferPointer { b -> MessageView? in
+                    if case .success(let v) = MessageView.parse(b) { return v } else { return nil }
+                })
         }
         // 1. A request with a decision, through both entry points.
         let rv = try view(request)
         let requestContext = MessageContext(subject: "read_file", decision: decision, scopes: ["fs:read"])
         Array(request.utf8).withUnsafeBufferPointer { _ = log.message(line: $0, view: rv, direction: .hostToServer, context: requestContext) }
         Array(request.utf8).withUnsafeBufferPointer { _ = log.message(line: $0, direction: .hostToServer, context: requestContext) }
-        log.message(MessageEvent(direction: .hostToServer, kind: "request", method: "tools/call", id: #""r1""#, tool: "read_file",
-                                 size: request.utf8.count, decision: decision, subject: "read_file", scopes: ["fs:read"],
-                                 raw: Array(request.utf8)))
+        log.message(
+            MessageEvent(
+                direction: .hostToServer, kind: "request", method: "tools/call", id: #""r1""#, tool: "read_file",
+                size: request.utf8.count, decision: decision, subject: "read_file", scopes: ["fs:read"],
+                raw: Array(request.utf8)))
         // 2. The response: its method and subject come from the request it answers.
         let responseContext = MessageContext(requestMethod: "tools/call", subject: "read_file", durationMicros: 42)
         Array(response.utf8).withUnsafeBufferPointer {
@@ -237,8 +251,9 @@ struct WriterFastPathTests {
         Array(batch.utf8).withUnsafeBufferPointer { line in
             for member in bv.members {
                 let span = member.span!
-                _ = log.message(line: UnsafeBufferPointer(rebasing: line[span]), view: member, lineStart: span.lowerBound,
-                                direction: .hostToServer, context: MessageContext())
+                _ = log.message(
+                    line: UnsafeBufferPointer(rebasing: line[span]), view: member, lineStart: span.lowerBound,
+                    direction: .hostToServer, context: MessageContext())
             }
         }
         log.close()
@@ -294,8 +309,10 @@ struct WriterFastPathTests {
     @Test("Timestamp text: cached seconds, exact microseconds, across second, day and year boundaries")
     func timestampText() {
         var clock = TimestampText()
-        let samples: [Int64] = [0, 999_999, 1_000_000, 1_764_028_799_999_999, 1_764_028_800_000_000, 1_798_761_599_999_999,
-                                1_798_761_600_000_001, 951_782_400_000_000 /* 2000-02-29 */]
+        let samples: [Int64] = [
+            0, 999_999, 1_000_000, 1_764_028_799_999_999, 1_764_028_800_000_000, 1_798_761_599_999_999,
+            1_798_761_600_000_001, 951_782_400_000_000 /* 2000-02-29 */,
+        ]
         for micros in samples + samples.reversed() {
             let out = ByteBuffer(capacity: 4)
             clock.append(micros, to: out)

@@ -1,6 +1,7 @@
-import Testing
-import BrigSecrets
 import BrigJSONRPC
+import BrigSecrets
+import Testing
+
 @testable import BrigContent
 
 /// One sample per value pattern of the audit Redactor.
@@ -46,7 +47,9 @@ struct LeakScannerTests {
 
     @Test("JSON values: paths, base64 payloads left alone, member names not used")
     func values() throws {
-        let v = try json(#"{"content":[{"type":"text","text":"ghp_16C7e42F292c6912E7710c838347Ae178B4a"},{"type":"image","mimeType":"image/png","data":"AKIAIOSFODNN7EXAMPLE"}],"structuredContent":{"token_count":5,"password":"not-a-pattern"}}"#)
+        let v = try json(
+            #"{"content":[{"type":"text","text":"ghp_16C7e42F292c6912E7710c838347Ae178B4a"},{"type":"image","mimeType":"image/png","data":"AKIAIOSFODNN7EXAMPLE"}],"structuredContent":{"token_count":5,"password":"not-a-pattern"}}"#
+        )
         let (out, findings) = LeakScanner().scan(v)
         #expect(findings == [LeakFinding(kind: "github-token", location: "content[0].text")])
         #expect(out["content"]?.arrayValue?[0]["text"] == .string("[REDACTED:github-token]"))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigContent
 
 @Suite("Sanitizer")
@@ -11,20 +12,22 @@ struct SanitizerTests {
         #expect(Sanitizer.sanitize("café — “quotes” 日本語 😀").removals.isEmpty)
     }
 
-    @Test("CSI, OSC, DCS/APC/PM/SOS, two-byte and nF escapes", arguments: [
-        ("\u{1B}[31mred\u{1B}[0m", "red", 2),
-        ("a\u{1B}[2J\u{1B}[1;1Hb", "ab", 2),
-        ("\u{1B}]0;title\u{07}text", "text", 1),
-        ("\u{1B}]8;;http://evil.example\u{1B}\\link\u{1B}]8;;\u{1B}\\", "link", 2),
-        ("\u{1B}Pq#0;2;0;0;0\u{1B}\\x", "x", 1),
-        ("\u{1B}_hidden apc\u{1B}\\y", "y", 1),
-        ("\u{1B}^pm\u{1B}\\z", "z", 1),
-        ("\u{1B}Xsos\u{9C}w", "w", 1),
-        ("\u{1B}7saved\u{1B}8", "saved", 2),
-        ("\u{1B}(Bascii", "ascii", 1),
-        ("\u{9B}31mc1 csi", "c1 csi", 1),
-        ("trailing\u{1B}", "trailing", 1),
-    ])
+    @Test(
+        "CSI, OSC, DCS/APC/PM/SOS, two-byte and nF escapes",
+        arguments: [
+            ("\u{1B}[31mred\u{1B}[0m", "red", 2),
+            ("a\u{1B}[2J\u{1B}[1;1Hb", "ab", 2),
+            ("\u{1B}]0;title\u{07}text", "text", 1),
+            ("\u{1B}]8;;http://evil.example\u{1B}\\link\u{1B}]8;;\u{1B}\\", "link", 2),
+            ("\u{1B}Pq#0;2;0;0;0\u{1B}\\x", "x", 1),
+            ("\u{1B}_hidden apc\u{1B}\\y", "y", 1),
+            ("\u{1B}^pm\u{1B}\\z", "z", 1),
+            ("\u{1B}Xsos\u{9C}w", "w", 1),
+            ("\u{1B}7saved\u{1B}8", "saved", 2),
+            ("\u{1B}(Bascii", "ascii", 1),
+            ("\u{9B}31mc1 csi", "c1 csi", 1),
+            ("trailing\u{1B}", "trailing", 1),
+        ])
     func ansi(input: String, expected: String, count: Int) {
         let r = Sanitizer.sanitize(input)
         #expect(r.text == expected)

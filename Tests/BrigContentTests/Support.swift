@@ -1,5 +1,6 @@
-@testable import BrigContent
 import BrigJSONRPC
+
+@testable import BrigContent
 
 #if canImport(Glibc)
 @preconcurrency import Glibc

@@ -1,9 +1,11 @@
 import BrigAudit
 import Foundation
 import Testing
+
 @testable import BrigForward
 
-let sampleRecord = #"{"@timestamp":"2026-11-25T19:40:41.123456Z","event":{"kind":"alert","category":["api"],"type":["denied"],"action":"message","outcome":"failure","sequence":42},"brig":{"schema":1,"session":{"id":"3f2a9c0d11b2e4f5"},"prev_mac":"\#(String(repeating: "ab", count: 32))","mac":"\#(String(repeating: "0f", count: 32))"}}"#
+let sampleRecord =
+    #"{"@timestamp":"2026-11-25T19:40:41.123456Z","event":{"kind":"alert","category":["api"],"type":["denied"],"action":"message","outcome":"failure","sequence":42},"brig":{"schema":1,"session":{"id":"3f2a9c0d11b2e4f5"},"prev_mac":"\#(String(repeating: "ab", count: 32))","mac":"\#(String(repeating: "0f", count: 32))"}}"#
 
 @Suite("Forwarding: framing, marks, position file, targets, RELP")
 struct ForwardTests {
@@ -42,8 +44,9 @@ struct ForwardTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/p.position"
         #expect(try ForwardPosition.load(path) == nil)
-        let p = ForwardPosition(log: "/var/log/x.jsonl", position: LogPosition(device: 2049, inode: 1234, offset: 98765),
-                                sequence: 77, mac: String(repeating: "1a", count: 32), gaps: ["records 3-4 were not in the log"])
+        let p = ForwardPosition(
+            log: "/var/log/x.jsonl", position: LogPosition(device: 2049, inode: 1234, offset: 98765),
+            sequence: 77, mac: String(repeating: "1a", count: 32), gaps: ["records 3-4 were not in the log"])
         try p.save(path)
         #expect(try ForwardPosition.load(path) == p)
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
@@ -64,7 +67,8 @@ struct ForwardTests {
 
     @Test("RELP frames: built as librelp wants them; responses parsed, partial ones kept")
     func relp() throws {
-        #expect(String(decoding: RELPFrame.frame(txnr: 1, command: "open", data: RELPFrame.openData), as: UTF8.self)
+        #expect(
+            String(decoding: RELPFrame.frame(txnr: 1, command: "open", data: RELPFrame.openData), as: UTF8.self)
                 == "1 open 49 relp_version=0\nrelp_software=brig\ncommands=syslog\n")
         #expect(RELPFrame.frame(txnr: 7, command: "close", data: []) == Array("7 close 0\n".utf8))
         var buf = Array("1 rsp 6 200 OK\n2 rsp 6 200 OK\n3 rsp 6 50".utf8)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigHostConfig
 
 @Suite("JSONC parsing with exact positions")
@@ -56,18 +57,20 @@ struct JSONCTests {
         #expect(doc.root.elements?.map { doc.text($0.range) } == ["-0.5e+10", "0", "12"])
     }
 
-    @Test("malformed input names the line and column", arguments: [
-        ("{\n  \"a\": 1\n  \"b\": 2\n}", 3, 3, "expected ',' or '}'"),          // missing comma
-        ("{\n  \"a\": \"open\n}", 2, 13, "control character"),                   // line break in a string
-        ("{\n  \"a\": 1,\n  /* never closed\n}", 3, 3, "unterminated /* comment"),
-        ("{\"a\": 1}\n}", 2, 1, "after the end"),                                // extra brace
-        ("{\n  \"a\": tru\n}", 2, 8, "expected a value"),
-        ("{\n  \"a\": [1, 2\n", 3, 1, "array opened at line 2"),
-        ("", 1, 1, "empty"),
-        ("{\"a\": \"\\x\"}", 1, 8, "invalid escape"),
-        ("{\"a\": \"\\ud800\"}", 1, 14, "lone surrogate"),
-        ("{a: 1}", 1, 2, "quoted key"),
-    ])
+    @Test(
+        "malformed input names the line and column",
+        arguments: [
+            ("{\n  \"a\": 1\n  \"b\": 2\n}", 3, 3, "expected ',' or '}'"),  // missing comma
+            ("{\n  \"a\": \"open\n}", 2, 13, "control character"),  // line break in a string
+            ("{\n  \"a\": 1,\n  /* never closed\n}", 3, 3, "unterminated /* comment"),
+            ("{\"a\": 1}\n}", 2, 1, "after the end"),  // extra brace
+            ("{\n  \"a\": tru\n}", 2, 8, "expected a value"),
+            ("{\n  \"a\": [1, 2\n", 3, 1, "array opened at line 2"),
+            ("", 1, 1, "empty"),
+            ("{\"a\": \"\\x\"}", 1, 8, "invalid escape"),
+            ("{\"a\": \"\\ud800\"}", 1, 14, "lone surrogate"),
+            ("{a: 1}", 1, 2, "quoted key"),
+        ])
     func malformed(source: String, line: Int, column: Int, message: String) {
         #expect {
             try document(source)
@@ -86,7 +89,7 @@ struct JSONCTests {
         }
         #expect(JSONCParser.firstInvalidUTF8(Array("é🚀".utf8)) == nil)
         #expect(JSONCParser.firstInvalidUTF8([0x61, 0xED, 0xA0, 0x80]) == 1)  // a surrogate encoded
-        #expect(JSONCParser.firstInvalidUTF8([0xC0, 0xAF]) == 0)              // overlong
+        #expect(JSONCParser.firstInvalidUTF8([0xC0, 0xAF]) == 0)  // overlong
     }
 
     @Test("nesting deeper than the limit is an error, not a crash")

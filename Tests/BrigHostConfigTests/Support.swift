@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigHostConfig
 
 /// Parses `text` (which must parse) for the tests.

@@ -1,9 +1,12 @@
 import Testing
+
 @testable import BrigHostConfig
 
 /// Wraps every stdio entry of `source` (laid out as `layout`) and returns the new text and plans.
-func wrapAll(_ source: String, layout: Host.Layout = .mcpServers, host: Host = .claudeDesktop, profile: String? = nil,
-             workdir: String? = nil) throws -> (String, [WrapPlan]) {
+func wrapAll(
+    _ source: String, layout: Host.Layout = .mcpServers, host: Host = .claudeDesktop, profile: String? = nil,
+    workdir: String? = nil
+) throws -> (String, [WrapPlan]) {
     let doc = try document(source)
     let plans = try ServerList.entries(in: doc, layout: layout).filter { $0.transport == .stdio }.map {
         try Wrapping.wrap($0, in: doc, host: host, brig: "/usr/bin/brig", profile: profile, workdir: workdir, home: "/home/me")
@@ -22,10 +25,12 @@ func unwrapAll(_ source: String, layout: Host.Layout = .mcpServers, records: [St
 
 @Suite("brig wrap and unwrap edits")
 struct WrappingTests {
-    @Test("profiles follow the command", arguments: [
-        ("uvx", "python"), ("/usr/bin/python3", "python"), ("python3.12", "python"), ("pip", "python"), ("uv", "python"),
-        ("npx", "node"), ("/opt/node/bin/node", "node"), ("docker", "default"), ("./server", "default"), ("pythonic", "default"),
-    ])
+    @Test(
+        "profiles follow the command",
+        arguments: [
+            ("uvx", "python"), ("/usr/bin/python3", "python"), ("python3.12", "python"), ("pip", "python"), ("uv", "python"),
+            ("npx", "node"), ("/opt/node/bin/node", "node"), ("docker", "default"), ("./server", "default"), ("pythonic", "default"),
+        ])
     func profileChoice(command: String, profile: String) {
         #expect(Wrapping.profile(for: command) == profile)
     }
@@ -41,14 +46,15 @@ struct WrappingTests {
             }
             """
         let (out, plans) = try wrapAll(src)
-        #expect(out == """
-            {
-              "mcpServers": {
-                "time": {"command": "/usr/bin/brig", "args": ["--profile", "python", "--env", "TZ", "--", "uvx", "mcp-server-time"], "env": {"TZ": "UTC"}}
-              },
-              "theme": "dark"
-            }
-            """)
+        #expect(
+            out == """
+                {
+                  "mcpServers": {
+                    "time": {"command": "/usr/bin/brig", "args": ["--profile", "python", "--env", "TZ", "--", "uvx", "mcp-server-time"], "env": {"TZ": "UTC"}}
+                  },
+                  "theme": "dark"
+                }
+                """)
         #expect(plans[0].profile == "python")
         #expect(plans[0].notes.contains("its env (TZ) passed to the server with --env"))
     }
@@ -64,18 +70,21 @@ struct WrappingTests {
 
     @Test("a multi-line args array keeps its indentation and the file's CRLF")
     func multiLineCRLF() throws {
-        let src = "{\r\n\t\"mcpServers\": {\r\n\t\t\"fs\": {\r\n\t\t\t\"command\": \"npx\",\r\n\t\t\t\"args\": [\r\n\t\t\t\t\"-y\",\r\n\t\t\t\t\"@x/fs\"\r\n\t\t\t]\r\n\t\t}\r\n\t}\r\n}\r\n"
+        let src =
+            "{\r\n\t\"mcpServers\": {\r\n\t\t\"fs\": {\r\n\t\t\t\"command\": \"npx\",\r\n\t\t\t\"args\": [\r\n\t\t\t\t\"-y\",\r\n\t\t\t\t\"@x/fs\"\r\n\t\t\t]\r\n\t\t}\r\n\t}\r\n}\r\n"
         let (out, _) = try wrapAll(src)
-        #expect(out == "{\r\n\t\"mcpServers\": {\r\n\t\t\"fs\": {\r\n\t\t\t\"command\": \"/usr/bin/brig\",\r\n\t\t\t\"args\": [\r\n"
-            + "\t\t\t\t\"--profile\",\r\n\t\t\t\t\"node\",\r\n\t\t\t\t\"--\",\r\n\t\t\t\t\"npx\",\r\n\t\t\t\t\"-y\",\r\n\t\t\t\t\"@x/fs\"\r\n\t\t\t]\r\n\t\t}\r\n\t}\r\n}\r\n")
+        #expect(
+            out == "{\r\n\t\"mcpServers\": {\r\n\t\t\"fs\": {\r\n\t\t\t\"command\": \"/usr/bin/brig\",\r\n\t\t\t\"args\": [\r\n"
+                + "\t\t\t\t\"--profile\",\r\n\t\t\t\t\"node\",\r\n\t\t\t\t\"--\",\r\n\t\t\t\t\"npx\",\r\n\t\t\t\t\"-y\",\r\n\t\t\t\t\"@x/fs\"\r\n\t\t\t]\r\n\t\t}\r\n\t}\r\n}\r\n")
     }
 
     @Test("no args: one member is inserted after command, on its own line when command has one")
     func insertedArgs() throws {
         let src = "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"./srv\",\n      \"env\": {}\n    },\n    \"b\": { \"command\":\"x\" }\n  }\n}\n"
         let (out, _) = try wrapAll(src)
-        #expect(out == "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"/usr/bin/brig\",\n      \"args\": [\"--profile\", \"default\", \"--\", \"./srv\"],\n"
-            + "      \"env\": {}\n    },\n    \"b\": { \"command\":\"/usr/bin/brig\", \"args\":[\"--profile\", \"default\", \"--\", \"x\"] }\n  }\n}\n")
+        #expect(
+            out == "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"/usr/bin/brig\",\n      \"args\": [\"--profile\", \"default\", \"--\", \"./srv\"],\n"
+                + "      \"env\": {}\n    },\n    \"b\": { \"command\":\"/usr/bin/brig\", \"args\":[\"--profile\", \"default\", \"--\", \"x\"] }\n  }\n}\n")
     }
 
     @Test("args before command, and comments between them, are kept")
@@ -223,25 +232,28 @@ struct LineDiffTests {
         let src = "{\n" + lines.joined(separator: "\n") + "\n  \"z\": 0\n}\n"
         let doc = try document(src)
         let a = try #require(doc.root["a"]?["command"]), b = try #require(doc.root["b"]?["command"])
-        let edits = [TextEdit(range: a.range, original: "\"uvx\"", replacement: "\"brig\",\n  \"extra\": 1"),
-                     TextEdit(range: b.range, original: "\"npx\"", replacement: "\"brig\"")]
+        let edits = [
+            TextEdit(range: a.range, original: "\"uvx\"", replacement: "\"brig\",\n  \"extra\": 1"),
+            TextEdit(range: b.range, original: "\"npx\"", replacement: "\"brig\""),
+        ]
         let diff = LineDiff.render(path: "f.json", old: doc.bytes, edits: edits, label: "wrapped", context: 1)
-        #expect(diff == """
-            --- f.json
-            +++ f.json (wrapped)
-            @@ -3,3 +3,4 @@
-               "k2": 2,
-            -  "a": {"command": "uvx"},
-            +  "a": {"command": "brig",
-            +  "extra": 1},
-               "k4": 4,
-            @@ -16,3 +17,3 @@
-               "k15": 15,
-            -  "b": {"command": "npx"},
-            +  "b": {"command": "brig"},
-               "k17": 17,
+        #expect(
+            diff == """
+                --- f.json
+                +++ f.json (wrapped)
+                @@ -3,3 +3,4 @@
+                   "k2": 2,
+                -  "a": {"command": "uvx"},
+                +  "a": {"command": "brig",
+                +  "extra": 1},
+                   "k4": 4,
+                @@ -16,3 +17,3 @@
+                   "k15": 15,
+                -  "b": {"command": "npx"},
+                +  "b": {"command": "brig"},
+                   "k17": 17,
 
-            """)
+                """)
     }
 }
 
@@ -297,13 +309,15 @@ struct DiscoveryTests {
         #expect(byHost["cline"] == "/home/me/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json")
         let xdg = HostDiscovery.candidates(home: "/home/me", configHome: "/xdg", project: "/home/me")
         #expect(xdg.first { $0.host == .claudeDesktop }?.path == "/xdg/Claude/claude_desktop_config.json")
-        #expect(!xdg.contains { $0.scope.hasPrefix("project") })   // $HOME is not a project
+        #expect(!xdg.contains { $0.scope.hasPrefix("project") })  // $HOME is not a project
     }
 
-    @Test("a --config file's layout comes from its keys", arguments: [
-        ("{\"context_servers\": {}}", Host.Layout.zed), ("{\"servers\": {}, \"inputs\": []}", .vscode),
-        ("{\"projects\": {}, \"mcpServers\": {}}", .claudeCode), ("{\"mcpServers\": {}}", .mcpServers),
-    ])
+    @Test(
+        "a --config file's layout comes from its keys",
+        arguments: [
+            ("{\"context_servers\": {}}", Host.Layout.zed), ("{\"servers\": {}, \"inputs\": []}", .vscode),
+            ("{\"projects\": {}, \"mcpServers\": {}}", .claudeCode), ("{\"mcpServers\": {}}", .mcpServers),
+        ])
     func layouts(source: String, layout: Host.Layout) throws {
         #expect(Host.layout(of: try document(source).root) == layout)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigJSONRPC
 
 @Suite("Members of a valid object, read without a tree")
@@ -20,18 +21,20 @@ struct MemberScanTests {
         }
     }
 
-    @Test("every member, key and value, is the tree's", arguments: [
-        #"{}"#,
-        #"  { }"#,
-        #"{"a":1}"#,
-        #"{ "a" : -1.5e+3 , "b":true,"c" :false, "d": null ,"e":0}"#,
-        #"{"s":"plain","t":"q\"uote","u":"back\\","v":"back\\\"slash\\\\","w":"\u00e9\n\t\/","x":""}"#,
-        #"{"n\u0061me":"x","\"k\"":1,"\\":2,"é":3}"#,
-        #"{"o":{"a":[1,{"b":"}]"}],"c":"[{"},"p":[[],{},"]",["\""]],"q":{}}"#,
-        #"{"deep":{"a":{"b":{"c":[1,[2,[3,{"d":"e\\"}]]]}}},"after":"yes"}"#,
-        #"{"dup":1,"dup":2}"#,
-        "{\"ws\"\t:\n[ 1 ,\r\n 2 ] ,\"z\":\"tab\\there\"}",
-    ])
+    @Test(
+        "every member, key and value, is the tree's",
+        arguments: [
+            #"{}"#,
+            #"  { }"#,
+            #"{"a":1}"#,
+            #"{ "a" : -1.5e+3 , "b":true,"c" :false, "d": null ,"e":0}"#,
+            #"{"s":"plain","t":"q\"uote","u":"back\\","v":"back\\\"slash\\\\","w":"\u00e9\n\t\/","x":""}"#,
+            #"{"n\u0061me":"x","\"k\"":1,"\\":2,"é":3}"#,
+            #"{"o":{"a":[1,{"b":"}]"}],"c":"[{"},"p":[[],{},"]",["\""]],"q":{}}"#,
+            #"{"deep":{"a":{"b":{"c":[1,[2,[3,{"d":"e\\"}]]]}}},"after":"yes"}"#,
+            #"{"dup":1,"dup":2}"#,
+            "{\"ws\"\t:\n[ 1 ,\r\n 2 ] ,\"z\":\"tab\\there\"}",
+        ])
     func agreesWithTree(text: String) throws {
         let tree = try JSONValue.parse(text)
         let expected = try #require(tree.objectValue)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigJSONRPC
 
 private func parse(_ text: String) -> Result<MessageView, MessageError> {
@@ -65,8 +66,9 @@ struct MessageViewTests {
         #expect(view.kind == .request && view.method == "server/discover")
     }
 
-    @Test("parse errors are -32700 and keep the id when it was read",
-          arguments: [
+    @Test(
+        "parse errors are -32700 and keep the id when it was read",
+        arguments: [
             ("not json", -32700, nil as String?),
             (#"{"jsonrpc":"2.0","id":5,"method":"x""#, -32700, "5"),
             (#"{"jsonrpc":"2.0","id":5,"method":"x"} trailing"#, -32700, "5"),
@@ -76,7 +78,7 @@ struct MessageViewTests {
             (#"{"a":01}"#, -32700, nil),
             (#"{"a":"\x"}"#, -32700, nil),
             ("{\"a\":\"tab\there\"}", -32700, nil),
-          ])
+        ])
     func parseErrors(text: String, code: Int, id: String?) {
         guard case .failure(let error) = parse(text) else {
             Issue.record("accepted: \(text)")
@@ -86,8 +88,9 @@ struct MessageViewTests {
         #expect(error.id == id)
     }
 
-    @Test("JSON that is not JSON-RPC is -32600",
-          arguments: [
+    @Test(
+        "JSON that is not JSON-RPC is -32600",
+        arguments: [
             #"{"id":1,"method":"a"}"#,
             #"{"jsonrpc":"1.0","id":1,"method":"a"}"#,
             #"{"jsonrpc":"2.0","id":null,"method":"a"}"#,
@@ -99,7 +102,7 @@ struct MessageViewTests {
             #"[]"#,
             #"42"#,
             #"[1]"#,
-          ])
+        ])
     func invalidRequests(text: String) {
         guard case .failure(let error) = parse(text) else {
             Issue.record("accepted: \(text)")
@@ -113,8 +116,10 @@ struct MessageViewTests {
         let prefix = Array(#"{"jsonrpc":"2.0","id":3,"method":"a","params":{"t":""#.utf8)
         // The last: an escape inside a sequence (e6 9c, then \\, then ac) is no 本 (the fuzzer's
         // reference recognizer once read it as one).
-        for bad: [UInt8] in [[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF5, 0x80, 0x80, 0x80],
-                             [0xE6, 0x9C, 0x5C, 0x5C, 0xAC]] {
+        for bad: [UInt8] in [
+            [0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF5, 0x80, 0x80, 0x80],
+            [0xE6, 0x9C, 0x5C, 0x5C, 0xAC],
+        ] {
             let line = prefix + bad + Array(#""}}"#.utf8)
             guard case .failure(let error) = parseBytes(line) else {
                 Issue.record("accepted \(bad)")
@@ -143,7 +148,8 @@ struct MessageViewTests {
         #expect(e2.code == -32600)
         #expect(e2.id == "1")
         // Within the limit, deep nesting is fine.
-        let ok = Array(#"{"jsonrpc":"2.0","id":2,"method":"a","params":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 200)
+        let ok =
+            Array(#"{"jsonrpc":"2.0","id":2,"method":"a","params":"#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: 200)
             + [UInt8](repeating: UInt8(ascii: "]"), count: 200) + [UInt8(ascii: "}")]
         #expect((try? parseBytes(ok).get())?.id == "2")
     }

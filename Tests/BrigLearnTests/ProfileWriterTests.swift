@@ -1,28 +1,33 @@
+import BrigSandbox
 import BrigSystem
 import Testing
+
 @testable import BrigLearn
-import BrigSandbox
 
 @Suite("ProfileWriter")
 struct ProfileWriterTests {
-    let writer = ProfileWriter(context: .init(base: "default", home: "/home/u", workdir: "/work/p", tmpdir: "/tmp/brig-x",
-                                              baseDenyList: true))
+    let writer = ProfileWriter(
+        context: .init(
+            base: "default", home: "/home/u", workdir: "/work/p", tmpdir: "/tmp/brig-x",
+            baseDenyList: true))
 
-    @Test("paths map to the grant they belong to", arguments: [
-        ("/tmp/brig-x/a/b", "$TMPDIR"),
-        ("/work/p/src/x.py", "$WORKDIR"),
-        ("/usr/lib/python3/x.so", "/usr"),
-        ("/lib/x86_64-linux-gnu/libc.so.6", "/lib"),
-        ("/etc/ssl/certs/ca.pem", "/etc/ssl"),
-        ("/etc/hosts", "/etc/hosts"),
-        ("/dev/urandom", "/dev/urandom"),
-        ("/home/u/.cache/uv/archive/x/y.py", "/home/u/.cache/uv"),
-        ("/home/u/.local/share/uv/tools/t/bin/t", "/home/u/.local/share/uv"),
-        ("/home/u/.pyenv/versions/3.11.7/lib/python3.11/os.py", "/home/u/.pyenv/versions/3.11.7"),
-        ("/home/u/.gitconfig", "/home/u/.gitconfig"),
-        ("/srv/app/node_modules/pkg/dist/index.js", "/srv/app/node_modules"),
-        ("/proc/cpuinfo", "/proc/cpuinfo"),
-    ])
+    @Test(
+        "paths map to the grant they belong to",
+        arguments: [
+            ("/tmp/brig-x/a/b", "$TMPDIR"),
+            ("/work/p/src/x.py", "$WORKDIR"),
+            ("/usr/lib/python3/x.so", "/usr"),
+            ("/lib/x86_64-linux-gnu/libc.so.6", "/lib"),
+            ("/etc/ssl/certs/ca.pem", "/etc/ssl"),
+            ("/etc/hosts", "/etc/hosts"),
+            ("/dev/urandom", "/dev/urandom"),
+            ("/home/u/.cache/uv/archive/x/y.py", "/home/u/.cache/uv"),
+            ("/home/u/.local/share/uv/tools/t/bin/t", "/home/u/.local/share/uv"),
+            ("/home/u/.pyenv/versions/3.11.7/lib/python3.11/os.py", "/home/u/.pyenv/versions/3.11.7"),
+            ("/home/u/.gitconfig", "/home/u/.gitconfig"),
+            ("/srv/app/node_modules/pkg/dist/index.js", "/srv/app/node_modules"),
+            ("/proc/cpuinfo", "/proc/cpuinfo"),
+        ])
     func anchors(path: String, expected: String) {
         #expect(writer.anchor(path) == expected)
     }

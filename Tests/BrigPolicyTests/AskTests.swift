@@ -1,6 +1,7 @@
-import Foundation
 import BrigProfile
+import Foundation
 import Testing
+
 @testable import BrigPolicy
 
 @Suite("Rules that ask the user first")

@@ -1,7 +1,8 @@
 import BrigJSONRPC
-import Foundation
 import BrigProfile
+import Foundation
 import Testing
+
 @testable import BrigPolicy
 
 #if canImport(Glibc)
@@ -69,7 +70,9 @@ struct PolicyBenchmark {
         let yaml = try String(contentsOfFile: file, encoding: .utf8)
         let profile = try ProfileLoader.load(yaml: yaml, source: file, context: policyContext, overrides: .init())
         let engine = try PolicyEngine(policy: profile.mcp, context: PolicyContext())
-        let line = Array(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"seq":1,"text":"the quick brown fox jumps over the lazy dog. the quick brown fox jumps over the lazy dog. the quick "}}}"#.utf8)
+        let line = Array(
+            #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"seq":1,"text":"the quick brown fox jumps over the lazy dog. the quick brown fox jumps over the lazy dog. the quick "}}}"#
+                .utf8)
         try line.withUnsafeBufferPointer { buf in
             let view = try MessageView.parse(buf).get()
             let range = try #require(view.params)
@@ -86,8 +89,10 @@ struct PolicyBenchmark {
             let buckets = [TokenBucket(rate: MCPRate(count: 1, seconds: 1), source: "", slot: 1)]
             measure("bench policy: two buckets taken") { limiter.take(buckets[0], then: buckets, now: 1) == nil }
             measure("bench policy: evaluate, params read from the line", 200_000) {
-                engine.evaluate(method: "tools/call", reading: engine.lineParams(method: "tools/call", line: buf, range: range),
-                                direction: .hostToServer).allowed
+                engine.evaluate(
+                    method: "tools/call", reading: engine.lineParams(method: "tools/call", line: buf, range: range),
+                    direction: .hostToServer
+                ).allowed
             }
             // A fresh engine: each measurement spends up to 1M tokens of the rule's 1,000,000/min.
             let treeEngine = try PolicyEngine(policy: profile.mcp, context: PolicyContext())

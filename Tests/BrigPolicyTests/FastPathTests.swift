@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import BrigProfile
 import Testing
+
 @testable import BrigPolicy
 
 @Suite("First-match lookup of tool rules")
@@ -136,8 +137,9 @@ struct PolicyParamsTests {
         return bytes.withUnsafeBufferPointer { body(LineParams(line: $0, range: 0..<bytes.count)) }
     }
 
-    @Test("decisions read from the line equal decisions read from the tree",
-          arguments: [true, false], methods)
+    @Test(
+        "decisions read from the line equal decisions read from the tree",
+        arguments: [true, false], methods)
     func sameDecisions(pinnedVersions: Bool, method: String) throws {
         let yaml = pinnedVersions ? PolicyParamsTests.yaml : PolicyParamsTests.unpinned
         // Two engines, so that rate buckets and caches evolve alike on both sides.
@@ -221,16 +223,20 @@ struct PolicyParamsTests {
             #expect(proven.contains(expected), "\(expected)")
         }
         // Escapes make the raw text longer than the value: no proof, `check` decides.
-        for refused in [#"a0 "abcdef""#, #"a0 "ab\ncd""#, #"a1 "abcdef""#, "a3 -7", "a3 1.5", "a5 11", "a6 1234567890123456",
-                        "a7 7", #"a8 "abc""#, #"a11 "abc""#, "a12 {}"] {
+        for refused in [
+            #"a0 "abcdef""#, #"a0 "ab\ncd""#, #"a1 "abcdef""#, "a3 -7", "a3 1.5", "a5 11", "a6 1234567890123456",
+            "a7 7", #"a8 "abc""#, #"a11 "abc""#, "a12 {}",
+        ] {
             #expect(!proven.contains(refused), "\(refused)")
         }
     }
 
-    @Test("numbers convert as Double(text) does", arguments: [
-        "0", "-0", "7", "-7", "123456789012345", "-123456789012345", "1234567890123456", "9007199254740993",
-        "12345678901234567890", "1.5", "-2.25e3", "1E2", "0.1", "-",
-    ])
+    @Test(
+        "numbers convert as Double(text) does",
+        arguments: [
+            "0", "-0", "7", "-7", "123456789012345", "-123456789012345", "1234567890123456", "9007199254740993",
+            "12345678901234567890", "1.5", "-2.25e3", "1E2", "0.1", "-",
+        ])
     func numbers(text: String) {
         let fast = CompiledConstraint.double(text), slow = Double(text)
         #expect(fast == slow && fast?.sign == slow?.sign, "\(text)")

@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Testing
 import _CryptoExtras
+
 @testable import BrigPolicy
 
 /// Keys made in the test, and tokens signed with them.
@@ -44,7 +45,8 @@ enum Signer {
     }
 
     func token(_ claims: String, kid: String? = nil, alg: String? = nil) throws -> String {
-        let header = kid.map { #"{"alg": "\#(alg ?? self.alg)", "typ": "JWT", "kid": "\#($0)"}"# }
+        let header =
+            kid.map { #"{"alg": "\#(alg ?? self.alg)", "typ": "JWT", "kid": "\#($0)"}"# }
             ?? #"{"alg": "\#(alg ?? self.alg)", "typ": "JWT"}"#
         let input = b64(Data(header.utf8)) + "." + b64(Data(claims.utf8))
         let data = Data(input.utf8)
@@ -75,8 +77,10 @@ struct JWTTests {
               - {name: "read_*", scopes: ["fs:read"]}
         """
 
-    func claims(iss: String = "https://id.example", aud: String = "\"brig\"", exp: Double = now + 3600,
-                nbf: Double? = nil, scope: String = "\"fs:read tools:x\"") -> String {
+    func claims(
+        iss: String = "https://id.example", aud: String = "\"brig\"", exp: Double = now + 3600,
+        nbf: Double? = nil, scope: String = "\"fs:read tools:x\""
+    ) -> String {
         var c = #"{"iss": "\#(iss)", "aud": \#(aud), "sub": "alice", "exp": \#(Int(exp)), "scope": \#(scope)"#
         if let nbf { c += #", "nbf": \#(Int(nbf))"# }
         return c + "}"
@@ -170,7 +174,7 @@ struct JWTTests {
         }
         let now = JWTTests.now
         #expect(startError(try s.token(claims(exp: now - 120))) == "mcp.auth: $BRIG_TOKEN: expired at \(Int(now) - 120) (unix time)")
-        #expect(startError(try s.token(claims(exp: now - 30))) == "started")     // within the 60 s leeway
+        #expect(startError(try s.token(claims(exp: now - 30))) == "started")  // within the 60 s leeway
         #expect(startError(try s.token(claims(nbf: now + 600))).hasPrefix("mcp.auth: $BRIG_TOKEN: is not valid before"))
         #expect(startError(try s.token(claims(nbf: now + 30))) == "started")
         #expect(startError(try s.token(claims(iss: "https://evil.example"))) == "mcp.auth: $BRIG_TOKEN: issuer \"https://evil.example\" is not \"https://id.example\"")
@@ -240,8 +244,11 @@ struct JWTTests {
         let (dir, policy) = try setUp(s)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let clock = TestClock(JWTTests.now)
-        let e = try PolicyEngine(policy: policy, context: PolicyContext(scopes: ["fs:write"],
-                                 environment: ["BRIG_TOKEN": try s.token(claims(exp: JWTTests.now + 10))]), clock: { clock.now })
+        let e = try PolicyEngine(
+            policy: policy,
+            context: PolicyContext(
+                scopes: ["fs:write"],
+                environment: ["BRIG_TOKEN": try s.token(claims(exp: JWTTests.now + 10))]), clock: { clock.now })
         #expect(e.call("write_x").scopes == ["fs:read", "fs:write", "tools:x"])
         clock.advance(3600)
         #expect(e.toolVisible("write_x") && !e.toolVisible("read_x"))

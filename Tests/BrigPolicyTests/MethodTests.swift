@@ -1,8 +1,9 @@
 import BrigJSONRPC
+import BrigProfile
 import Dispatch
 import Synchronization
-import BrigProfile
 import Testing
+
 @testable import BrigPolicy
 
 @Suite("Methods, versions, rates, modes")
@@ -19,7 +20,8 @@ struct MethodTests {
     }
 
     @Test func exactBeatsGlobAndLongestGlobWins() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             mcp:
               default: deny
               methods:
@@ -35,15 +37,16 @@ struct MethodTests {
         #expect(read.rule == "/p/x.yaml:6 mcp.methods[\"resources/read\"]")
         #expect(read.reason == "method resources/read is denied (rule mcp.methods[\"resources/read\"])")
         #expect(read.subject == "file:///a")
-        #expect(e.method("tools/list").allowed)          // tools/li* (9) beats tools/* (7) and * (1)
+        #expect(e.method("tools/list").allowed)  // tools/li* (9) beats tools/* (7) and * (1)
         #expect(!e.method("tools/call", "{\"name\": \"t\"}").allowed)
-        #expect(e.method("resources/templates/list").allowed) // * in method globs crosses /
+        #expect(e.method("resources/templates/list").allowed)  // * in method globs crosses /
         #expect(!e.method("ping").allowed)
         #expect(e.method("ping").rule.hasSuffix("mcp.methods[\"*\"]"))
     }
 
     @Test func defaultDenyAndBothDirections() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             mcp:
               default: deny
               methods: {"initialize": allow, "tools/*": allow, "sampling/createMessage": deny, "notifications/*": allow}
@@ -74,7 +77,7 @@ struct MethodTests {
         #expect(e.method("tools/call", meta).allowed)
         let bad = #"{"_meta": {"io.modelcontextprotocol/protocolVersion": "2025-11-25"}}"#
         #expect(e.method("tools/list", bad).category == .protocolVersion)
-        #expect(e.method("tools/list", "{}").allowed)      // no _meta: legacy era, version fixed at initialize
+        #expect(e.method("tools/list", "{}").allowed)  // no _meta: legacy era, version fixed at initialize
     }
 
     @Test func methodRatesTrip() throws {
@@ -109,7 +112,7 @@ struct MethodTests {
         #expect(p.isPermissive)
         let d = p.method("ping")
         #expect(!d.allowed && !d.enforced && !d.blocks && d.category == .method)
-        #expect(p.method("tools/list").allowed)          // the second token
+        #expect(p.method("tools/list").allowed)  // the second token
         let r = p.method("tools/list")
         #expect(!r.allowed && !r.enforced && r.category == .rate)
     }

@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import BrigProfile
 import Testing
+
 @testable import BrigPolicy
 
 @Suite("Paths under a directory; resources; prompts")
@@ -79,7 +80,7 @@ struct PathTests {
                 #expect(!isUnder(literal, "/work/w/in"), "refused although under: \(path)")
             }
         }
-        #expect(accepted > 100)   // the generator does reach inside
+        #expect(accepted > 100)  // the generator does reach inside
     }
 
     /// Stack-based resolution, written independently of PathCheck.
@@ -101,7 +102,8 @@ struct PathTests {
     }
 
     @Test func resourcesDenyWinsOverAllow() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             mcp:
               resources: {allow: ["file://$WORKDIR/**", "db://main/*"], deny: ["**/.env", "**/.ssh/**"]}
             """)
@@ -118,7 +120,7 @@ struct PathTests {
         let outside = read("file:///etc/passwd")
         #expect(!outside.allowed && outside.reason == "resource file:///etc/passwd matches nothing in mcp.resources.allow")
         #expect(read("db://main/users").allowed)
-        #expect(!read("db://main/a/b").allowed)     // * stays within a segment
+        #expect(!read("db://main/a/b").allowed)  // * stays within a segment
         #expect(!read("file:///work/w/a%00").allowed)
         #expect(!e.method("resources/read", "{}").allowed)
         #expect(e.method("resources/subscribe", #"{"uri": "file:///etc/x"}"#).category == .resource)

@@ -2,6 +2,7 @@ import BrigJSONRPC
 import BrigProfile
 import Synchronization
 import Testing
+
 @testable import BrigPolicy
 
 let policyContext = ProfileContext(home: "/home/u", workdir: "/work/w", tmpdir: "/tmp/brig-1", environment: [:])
@@ -19,8 +20,10 @@ final class TestClock: Sendable {
     func advance(_ seconds: Double) { value.withLock { $0 += seconds } }
 }
 
-func engine(_ yaml: String, context: PolicyContext = PolicyContext(), clock: TestClock = TestClock(),
-            overrides: ProfileOverrides = .init()) throws -> PolicyEngine {
+func engine(
+    _ yaml: String, context: PolicyContext = PolicyContext(), clock: TestClock = TestClock(),
+    overrides: ProfileOverrides = .init()
+) throws -> PolicyEngine {
     let p = try policy(yaml, overrides: overrides)
     return try PolicyEngine(policy: p, context: context, clock: { clock.now })
 }

@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import BrigProfile
 import Testing
+
 @testable import BrigPolicy
 
 @Suite("Tool rules, arguments, scopes")
@@ -153,7 +154,7 @@ struct ToolTests {
         let e = try engine(ToolTests.yaml, context: PolicyContext(roles: ["reader"]), overrides: o)
         let w = e.call("write_file")
         #expect(w.allowed && w.rule == "--allow-tool write_*")
-        #expect(e.call("bulk_delete").allowed)            // before the profile's *delete* rule
+        #expect(e.call("bulk_delete").allowed)  // before the profile's *delete* rule
         let s = e.call("write_secret_key")
         #expect(!s.allowed && s.category == .tool && s.rule == "--deny-tool write_secret*")
         #expect(s.reason == "tool write_secret_key is denied (rule --deny-tool write_secret*)")

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import BrigProfile
 
 @Suite("ask: true, ask_timeout and --ask-tool")
 struct AskRuleTests {
     @Test func askRulesAndTheirTimeouts() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             mcp:
               ask_timeout: 2m
@@ -13,16 +15,19 @@ struct AskRuleTests {
                   - {name: git_commit, ask: true, ask_timeout: 30s}
                   - {name: "write_*", allow: true, ask: true}
                   - {name: read_file, allow: true}
-            """).mcp
+            """
+        ).mcp
         #expect(p.askTimeout == 120)
         #expect(p.toolRules.map(\.ask) == [true, true, false])
         #expect(p.toolRules.map(\.askTimeout) == [30, nil, nil])
         #expect(p.toolRules.allSatisfy { $0.allow })
     }
 
-    @Test("seconds: a number, Ns, Nm; more than 0 and at most a day", arguments: [
-        ("120", 120.0), ("0.5", 0.5), ("30s", 30.0), ("2m", 120.0), (" 7 ", 7.0), ("86400", 86_400.0),
-    ])
+    @Test(
+        "seconds: a number, Ns, Nm; more than 0 and at most a day",
+        arguments: [
+            ("120", 120.0), ("0.5", 0.5), ("30s", 30.0), ("2m", 120.0), (" 7 ", 7.0), ("86400", 86_400.0),
+        ])
     func timeouts(text: String, seconds: Double) {
         #expect(AskTimeout.parse(text) == seconds)
     }
@@ -32,18 +37,28 @@ struct AskRuleTests {
         #expect(AskTimeout.parse(text) == nil)
     }
 
-    @Test("errors name FILE:LINE: KEY", arguments: [
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, allow: false, ask: true}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].ask: a denied tool is never asked about (ask: true needs allow: true)"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, ask: true, ask_timeout: 0}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].ask_timeout: expected a time like 120, 30s, 2m or 0.5"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, allow: true, ask_timeout: 5}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].ask_timeout: set without ask: true"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, ask: maybe}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].ask: expected true or false"),
-        ("mcp:\n  ask_timeout: [1]\n", "/tmp/p.yaml:3: mcp.ask_timeout: expected a string"),
-        ("mcp:\n  ask_timeout: 3d\n", "/tmp/p.yaml:3: mcp.ask_timeout: expected a time like 120"),
-    ])
+    @Test(
+        "errors name FILE:LINE: KEY",
+        arguments: [
+            (
+                "mcp:\n  tools:\n    rules:\n      - {name: x, allow: false, ask: true}\n",
+                "/tmp/p.yaml:5: mcp.tools.rules[0].ask: a denied tool is never asked about (ask: true needs allow: true)"
+            ),
+            (
+                "mcp:\n  tools:\n    rules:\n      - {name: x, ask: true, ask_timeout: 0}\n",
+                "/tmp/p.yaml:5: mcp.tools.rules[0].ask_timeout: expected a time like 120, 30s, 2m or 0.5"
+            ),
+            (
+                "mcp:\n  tools:\n    rules:\n      - {name: x, allow: true, ask_timeout: 5}\n",
+                "/tmp/p.yaml:5: mcp.tools.rules[0].ask_timeout: set without ask: true"
+            ),
+            (
+                "mcp:\n  tools:\n    rules:\n      - {name: x, ask: maybe}\n",
+                "/tmp/p.yaml:5: mcp.tools.rules[0].ask: expected true or false"
+            ),
+            ("mcp:\n  ask_timeout: [1]\n", "/tmp/p.yaml:3: mcp.ask_timeout: expected a string"),
+            ("mcp:\n  ask_timeout: 3d\n", "/tmp/p.yaml:3: mcp.ask_timeout: expected a time like 120"),
+        ])
     func errors(yaml: String, start: String) throws {
         let error = try #require(loadError("version: 1\n" + yaml))
         #expect(error.description.hasPrefix(start), "\(error.description)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigProfile
 
 @Suite("Built-in profiles")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigProfile
 
 @Suite("Errors name FILE:LINE: KEY")
@@ -7,76 +8,136 @@ struct ErrorTests {
     /// (yaml, the exact start of the one-line description)
     static let cases: [(String, String)] = [
         // Unknown keys, with a suggestion when close.
-        ("version: 1\nsandbox:\n  netwrk: none\n",
-         "/tmp/p.yaml:3: sandbox.netwrk: unknown key (did you mean network?); expected one of: syscalls,"),
+        (
+            "version: 1\nsandbox:\n  netwrk: none\n",
+            "/tmp/p.yaml:3: sandbox.netwrk: unknown key (did you mean network?); expected one of: syscalls,"
+        ),
         ("version: 1\nsandbx: {}\n", "/tmp/p.yaml:2: sandbx: unknown key (did you mean sandbox?)"),
         ("version: 1\nmpc: {}\n", "/tmp/p.yaml:2: mpc: unknown key (did you mean mcp?)"),
         ("version: 1\nsandbox:\n  filesystem: {inherit: maybe}\n", "/tmp/p.yaml:3: sandbox.filesystem.inherit: expected true or false"),
-        ("version: 1\nsandbox:\n  filesystem:\n    raed: [/usr]\n",
-         "/tmp/p.yaml:4: sandbox.filesystem.raed: unknown key (did you mean read?)"),
-        ("version: 1\nsandbox:\n  syscalls: {default_actoin: deny}\n",
-         "/tmp/p.yaml:3: sandbox.syscalls.default_actoin: unknown key (did you mean default_action?)"),
-        ("version: 1\nsandbox:\n  rlimits:\n    nofiles: 10\n",
-         "/tmp/p.yaml:4: sandbox.rlimits.nofiles: unknown key (did you mean nofile?)"),
-        ("version: 1\nsandbox:\n  network: {conect: [443]}\n",
-         "/tmp/p.yaml:3: sandbox.network.conect: unknown key (did you mean connect?)"),
-        ("version: 1\nsandbox:\n  env:\n    secrets: {T: {flie: /x}}\n",
-         "/tmp/p.yaml:4: sandbox.env.secrets.T.flie: unknown key (did you mean file?)"),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    raed: [/usr]\n",
+            "/tmp/p.yaml:4: sandbox.filesystem.raed: unknown key (did you mean read?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  syscalls: {default_actoin: deny}\n",
+            "/tmp/p.yaml:3: sandbox.syscalls.default_actoin: unknown key (did you mean default_action?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  rlimits:\n    nofiles: 10\n",
+            "/tmp/p.yaml:4: sandbox.rlimits.nofiles: unknown key (did you mean nofile?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  network: {conect: [443]}\n",
+            "/tmp/p.yaml:3: sandbox.network.conect: unknown key (did you mean connect?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    secrets: {T: {flie: /x}}\n",
+            "/tmp/p.yaml:4: sandbox.env.secrets.T.flie: unknown key (did you mean file?)"
+        ),
         // Wrong types.
-        ("version: 1\nsandbox:\n  filesystem:\n    read: /usr\n",
-         "/tmp/p.yaml:4: sandbox.filesystem.read: expected a list, got \"/usr\""),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    read: /usr\n",
+            "/tmp/p.yaml:4: sandbox.filesystem.read: expected a list, got \"/usr\""
+        ),
         ("version: 1\nsandbox: [a]\n", "/tmp/p.yaml:2: sandbox: expected a mapping, got a list"),
-        ("version: 1\nsandbox:\n  filesystem:\n    read: [[/usr]]\n",
-         "/tmp/p.yaml:4: sandbox.filesystem.read: expected a string, got a list"),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    read: [[/usr]]\n",
+            "/tmp/p.yaml:4: sandbox.filesystem.read: expected a string, got a list"
+        ),
         ("version: 1\nname: [x]\n", "/tmp/p.yaml:2: name: expected a string, got a list"),
-        ("version: 1\nsandbox:\n  env:\n    set: {A: [1]}\n",
-         "/tmp/p.yaml:4: sandbox.env.set.A: expected a string, got a list"),
-        ("version: 1\nsandbox:\n  env:\n    secrets: {T: /x}\n",
-         "/tmp/p.yaml:4: sandbox.env.secrets.T: expected {file: PATH}"),
-        ("version: 1\nsandbox:\n  env:\n    secrets: {T: {}}\n",
-         "/tmp/p.yaml:4: sandbox.env.secrets.T: missing file: PATH"),
+        (
+            "version: 1\nsandbox:\n  env:\n    set: {A: [1]}\n",
+            "/tmp/p.yaml:4: sandbox.env.set.A: expected a string, got a list"
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    secrets: {T: /x}\n",
+            "/tmp/p.yaml:4: sandbox.env.secrets.T: expected {file: PATH}"
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    secrets: {T: {}}\n",
+            "/tmp/p.yaml:4: sandbox.env.secrets.T: missing file: PATH"
+        ),
         // Bad values.
-        ("version: 1\nsandbox:\n  network: some\n",
-         "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}, got \"some\""),
-        ("version: 1\nsandbox:\n  network: [443]\n",
-         "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}"),
-        ("version: 1\nsandbox:\n  network:\n    connect: [443, 70000]\n",
-         "/tmp/p.yaml:4: sandbox.network.connect: expected a port number 1-65535, got \"70000\""),
-        ("version: 1\nsandbox:\n  network: {bind: [0]}\n",
-         "/tmp/p.yaml:3: sandbox.network.bind: expected a port number 1-65535"),
-        ("version: 1\nsandbox:\n  rlimits:\n    as: 8 gigs\n",
-         "/tmp/p.yaml:4: sandbox.rlimits.as: expected a number, a size like 512MiB, 64K, 1.5GiB or 8MB, or unlimited, got \"8 gigs\""),
+        (
+            "version: 1\nsandbox:\n  network: some\n",
+            "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}, got \"some\""
+        ),
+        (
+            "version: 1\nsandbox:\n  network: [443]\n",
+            "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}"
+        ),
+        (
+            "version: 1\nsandbox:\n  network:\n    connect: [443, 70000]\n",
+            "/tmp/p.yaml:4: sandbox.network.connect: expected a port number 1-65535, got \"70000\""
+        ),
+        (
+            "version: 1\nsandbox:\n  network: {bind: [0]}\n",
+            "/tmp/p.yaml:3: sandbox.network.bind: expected a port number 1-65535"
+        ),
+        (
+            "version: 1\nsandbox:\n  rlimits:\n    as: 8 gigs\n",
+            "/tmp/p.yaml:4: sandbox.rlimits.as: expected a number, a size like 512MiB, 64K, 1.5GiB or 8MB, or unlimited, got \"8 gigs\""
+        ),
         ("version: 1\nsandbox:\n  rlimits: {nofile: -1}\n", "/tmp/p.yaml:3: sandbox.rlimits.nofile: expected a number"),
-        ("version: 1\nsandbox:\n  capabilities: [net_bind_servce]\n",
-         "/tmp/p.yaml:3: sandbox.capabilities: unknown capability \"net_bind_servce\" (did you mean net_bind_service?)"),
-        ("version: 1\nsandbox:\n  capabilities:\n    - chown\n    - CAP_FOO\n",
-         "/tmp/p.yaml:5: sandbox.capabilities: unknown capability \"CAP_FOO\""),
-        ("version: 1\nsandbox:\n  syscalls: {default_action: block}\n",
-         "/tmp/p.yaml:3: sandbox.syscalls.default_action: expected allow or deny, got \"block\""),
-        ("version: 1\nsandbox:\n  syscalls: {on_deny: trap}\n",
-         "/tmp/p.yaml:3: sandbox.syscalls.on_deny: expected errno or kill, got \"trap\""),
-        ("version: 1\nsandbox:\n  syscalls: {deny: [Ptrace]}\n",
-         "/tmp/p.yaml:3: sandbox.syscalls.deny: \"Ptrace\" is not a syscall name or @group"),
-        ("version: 1\nsandbox:\n  require: [landlok]\n",
-         "/tmp/p.yaml:3: sandbox.require: unknown requirement \"landlok\" (did you mean landlock?)"),
-        ("version: 1\nsandbox:\n  namespaces: [mnt]\n",
-         "/tmp/p.yaml:3: sandbox.namespaces: unknown namespace \"mnt\""),
-        ("version: 1\nsandbox:\n  user: \"Bad User\"\n",
-         "/tmp/p.yaml:3: sandbox.user: expected auto, keep, a user name, or UID[:GID], got \"Bad User\""),
-        ("version: 1\nsandbox:\n  env:\n    allow: [\"A-B\"]\n",
-         "/tmp/p.yaml:4: sandbox.env.allow: \"A-B\" is not a variable name or * glob"),
+        (
+            "version: 1\nsandbox:\n  capabilities: [net_bind_servce]\n",
+            "/tmp/p.yaml:3: sandbox.capabilities: unknown capability \"net_bind_servce\" (did you mean net_bind_service?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  capabilities:\n    - chown\n    - CAP_FOO\n",
+            "/tmp/p.yaml:5: sandbox.capabilities: unknown capability \"CAP_FOO\""
+        ),
+        (
+            "version: 1\nsandbox:\n  syscalls: {default_action: block}\n",
+            "/tmp/p.yaml:3: sandbox.syscalls.default_action: expected allow or deny, got \"block\""
+        ),
+        (
+            "version: 1\nsandbox:\n  syscalls: {on_deny: trap}\n",
+            "/tmp/p.yaml:3: sandbox.syscalls.on_deny: expected errno or kill, got \"trap\""
+        ),
+        (
+            "version: 1\nsandbox:\n  syscalls: {deny: [Ptrace]}\n",
+            "/tmp/p.yaml:3: sandbox.syscalls.deny: \"Ptrace\" is not a syscall name or @group"
+        ),
+        (
+            "version: 1\nsandbox:\n  require: [landlok]\n",
+            "/tmp/p.yaml:3: sandbox.require: unknown requirement \"landlok\" (did you mean landlock?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  namespaces: [mnt]\n",
+            "/tmp/p.yaml:3: sandbox.namespaces: unknown namespace \"mnt\""
+        ),
+        (
+            "version: 1\nsandbox:\n  user: \"Bad User\"\n",
+            "/tmp/p.yaml:3: sandbox.user: expected auto, keep, a user name, or UID[:GID], got \"Bad User\""
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    allow: [\"A-B\"]\n",
+            "/tmp/p.yaml:4: sandbox.env.allow: \"A-B\" is not a variable name or * glob"
+        ),
         ("version: 1\nname: \"a b\"\n", "/tmp/p.yaml:2: name: \"a b\" is not a valid name"),
         // Variables and paths.
-        ("version: 1\nsandbox:\n  filesystem:\n    read:\n      - /usr\n      - \"$HOEM/x\"\n",
-         "/tmp/p.yaml:6: sandbox.filesystem.read: unknown variable $HOEM (did you mean $HOME?)"),
-        ("version: 1\nsandbox:\n  env:\n    set: {A: \"${NOPE}\"}\n",
-         "/tmp/p.yaml:4: sandbox.env.set.A: unknown variable $NOPE"),
-        ("version: 1\nsandbox:\n  env:\n    secrets: {T: {file: \"$SECRETS/t\"}}\n",
-         "/tmp/p.yaml:4: sandbox.env.secrets.T.file: unknown variable $SECRETS"),
-        ("version: 1\nsandbox:\n  filesystem:\n    write: [data/out]\n",
-         "/tmp/p.yaml:4: sandbox.filesystem.write: \"data/out\" is not an absolute path"),
-        ("version: 1\nsandbox:\n  filesystem:\n    read: [\"${HOME\"]\n",
-         "/tmp/p.yaml:4: sandbox.filesystem.read: unterminated ${"),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    read:\n      - /usr\n      - \"$HOEM/x\"\n",
+            "/tmp/p.yaml:6: sandbox.filesystem.read: unknown variable $HOEM (did you mean $HOME?)"
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    set: {A: \"${NOPE}\"}\n",
+            "/tmp/p.yaml:4: sandbox.env.set.A: unknown variable $NOPE"
+        ),
+        (
+            "version: 1\nsandbox:\n  env:\n    secrets: {T: {file: \"$SECRETS/t\"}}\n",
+            "/tmp/p.yaml:4: sandbox.env.secrets.T.file: unknown variable $SECRETS"
+        ),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    write: [data/out]\n",
+            "/tmp/p.yaml:4: sandbox.filesystem.write: \"data/out\" is not an absolute path"
+        ),
+        (
+            "version: 1\nsandbox:\n  filesystem:\n    read: [\"${HOME\"]\n",
+            "/tmp/p.yaml:4: sandbox.filesystem.read: unterminated ${"
+        ),
         // Version.
         ("name: x\nsandbox: {}\n", "/tmp/p.yaml:1: version: missing (required, must be 1)"),
         ("\n\nversion: 2\n", "/tmp/p.yaml:3: version: unsupported version \"2\""),
@@ -89,10 +150,14 @@ struct ErrorTests {
         ("version: 1\nname: a\nname: b\n", "/tmp/p.yaml:2: name: duplicate key"),
         ("version: 1\n\tname: a\n", "/tmp/p.yaml:2: YAML syntax error: "),
         // Built-ins.
-        ("version: 1\nextends: defualt\n",
-         "/tmp/p.yaml:2: extends: unknown built-in profile \"defualt\" (did you mean default?); built-ins: default, node, offline, python, strict"),
-        ("version: 1\nextends: ./missing.yaml\n",
-         "/tmp/p.yaml:2: extends: cannot read /tmp/missing.yaml: No such file or directory"),
+        (
+            "version: 1\nextends: defualt\n",
+            "/tmp/p.yaml:2: extends: unknown built-in profile \"defualt\" (did you mean default?); built-ins: default, node, offline, python, strict"
+        ),
+        (
+            "version: 1\nextends: ./missing.yaml\n",
+            "/tmp/p.yaml:2: extends: cannot read /tmp/missing.yaml: No such file or directory"
+        ),
     ]
 
     @Test(arguments: cases)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigProfile
 
 @Suite("The mcp: section")
@@ -55,8 +56,11 @@ struct MCPSectionTests {
         let p = try load(MCPSectionTests.full).mcp
         #expect(p.defaultAction == .allow && p.defaultSource == "/tmp/p.yaml:3 mcp.default")
         #expect(p.methods.map(\.pattern) == ["tools/call", "resources/*", "sampling/createMessage"])
-        #expect(p.methods[2] == MCPMethodRule(pattern: "sampling/createMessage", action: .deny,
-                                              source: "/tmp/p.yaml:7 mcp.methods[\"sampling/createMessage\"]"))
+        #expect(
+            p.methods[2]
+                == MCPMethodRule(
+                    pattern: "sampling/createMessage", action: .deny,
+                    source: "/tmp/p.yaml:7 mcp.methods[\"sampling/createMessage\"]"))
         #expect(p.toolDefault == .deny)
         #expect(p.toolRules.count == 2)
         let r = p.toolRules[0]
@@ -81,8 +85,11 @@ struct MCPSectionTests {
         #expect(p.rates.map(\.pattern) == ["tools/call", "*"] && p.rates[1].rate == MCPRate(count: 1000, seconds: 60))
         #expect(p.roles == ["reader": ["fs:read"], "writer": ["fs:read", "fs:write"]])
         #expect(p.auth?.tokenEnv == "BRIG_TOKEN")
-        #expect(p.auth?.jwt == MCPJWTSettings(publicKey: "/tmp/keys/issuer.pem", issuer: "https://id.example",
-                                              audience: "brig", scopesClaim: "scope"))
+        #expect(
+            p.auth?.jwt
+                == MCPJWTSettings(
+                    publicKey: "/tmp/keys/issuer.pem", issuer: "https://id.example",
+                    audience: "brig", scopesClaim: "scope"))
         #expect(p.mode == .permissive)
     }
 
@@ -100,7 +107,8 @@ struct MCPSectionTests {
     @Test func extendsMerging() throws {
         let dir = try makeTempDir()
         defer { cleanup(dir) }
-        try write("""
+        try write(
+            """
             version: 1
             mcp:
               default: deny
@@ -115,7 +123,8 @@ struct MCPSectionTests {
               protocol_versions: ["2025-06-18"]
               mode: permissive
             """, to: dir + "/base.yaml")
-        try write("""
+        try write(
+            """
             version: 1
             extends: ./base.yaml
             mcp:
@@ -167,69 +176,119 @@ struct MCPSectionTests {
         ("mcp:\n  default: block\n", "/tmp/p.yaml:3: mcp.default: expected allow or deny, got \"block\""),
         ("mcp:\n  mode: audit\n", "/tmp/p.yaml:3: mcp.mode: expected enforce or permissive, got \"audit\""),
         ("mcp:\n  methods: {\"tools/call\": yes}\n", "/tmp/p.yaml:3: mcp.methods[\"tools/call\"]: expected allow or deny, got \"yes\""),
-        ("mcp:\n  methods: {\"tools/[a]\": allow}\n",
-         "/tmp/p.yaml:3: mcp.methods[\"tools/[a]\"]: bad method glob \"tools/[a]\": \"[\" is not allowed (only * is special)"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: \"read file\", allow: true}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].name: bad tool glob \"read file\": a space or control character is not allowed"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: \"a?\", allow: true}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].name: bad tool glob \"a?\""),
-        ("mcp:\n  tools:\n    rules:\n      - {allow: true}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].name: missing (every rule names a tool or a * glob)"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].allow: missing (a rule without conditions must say allow: true or allow: false)"),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, allow: maybe}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].allow: expected true or false, got \"maybe\""),
-        ("mcp:\n  tools:\n    rules:\n      - {name: x, alow: true}\n",
-         "/tmp/p.yaml:5: mcp.tools.rules[0].alow: unknown key (did you mean allow?)"),
+        (
+            "mcp:\n  methods: {\"tools/[a]\": allow}\n",
+            "/tmp/p.yaml:3: mcp.methods[\"tools/[a]\"]: bad method glob \"tools/[a]\": \"[\" is not allowed (only * is special)"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {name: \"read file\", allow: true}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].name: bad tool glob \"read file\": a space or control character is not allowed"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {name: \"a?\", allow: true}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].name: bad tool glob \"a?\""
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {allow: true}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].name: missing (every rule names a tool or a * glob)"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {name: x}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].allow: missing (a rule without conditions must say allow: true or allow: false)"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {name: x, allow: maybe}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].allow: expected true or false, got \"maybe\""
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - {name: x, alow: true}\n",
+            "/tmp/p.yaml:5: mcp.tools.rules[0].alow: unknown key (did you mean allow?)"
+        ),
         ("mcp:\n  tools:\n    rulez: []\n", "/tmp/p.yaml:4: mcp.tools.rulez: unknown key (did you mean rules?)"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          sql: {pattern: \"([a-z\"}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.sql.pattern: invalid regular expression \"([a-z\""),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          sql: {patern: x}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.sql.patern: unknown key (did you mean pattern?)"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          path: {under: [relative/dir]}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.path.under: \"relative/dir\" is not an absolute path"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          path: {under: [\"$WORKDIRX\"]}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.path.under: unknown variable $WORKDIRX"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {min: 1, pattern: x}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.min: applies to number values, but this argument is string (from pattern)"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {type: boolean, max_length: 3}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.max_length: applies to string values, but this argument is boolean"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {type: float}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.type: expected string, number, integer, boolean, array, or object, got \"float\""),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {min: 5, max: 1}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.min: min 5.0 is greater than max 1.0"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {max_length: -1}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.max_length: expected a whole number >= 0, got \"-1\""),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {each: {pattern: \"(\"}}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.each.pattern: invalid regular expression"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {enum: []}\n",
-         "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.enum: empty list"),
-        ("mcp:\n  tools:\n    rules:\n      - name: q\n        rate: 10/day\n",
-         "/tmp/p.yaml:6: mcp.tools.rules[0].rate: expected a rate like 30/min (N/sec, N/s, N/min, N/m, N/hour or N/h, N >= 1), got \"10/day\""),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          sql: {pattern: \"([a-z\"}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.sql.pattern: invalid regular expression \"([a-z\""
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          sql: {patern: x}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.sql.patern: unknown key (did you mean pattern?)"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          path: {under: [relative/dir]}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.path.under: \"relative/dir\" is not an absolute path"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          path: {under: [\"$WORKDIRX\"]}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.path.under: unknown variable $WORKDIRX"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {min: 1, pattern: x}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.min: applies to number values, but this argument is string (from pattern)"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {type: boolean, max_length: 3}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.max_length: applies to string values, but this argument is boolean"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {type: float}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.type: expected string, number, integer, boolean, array, or object, got \"float\""
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {min: 5, max: 1}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.min: min 5.0 is greater than max 1.0"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {max_length: -1}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.max_length: expected a whole number >= 0, got \"-1\""
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {each: {pattern: \"(\"}}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.each.pattern: invalid regular expression"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        args:\n          n: {enum: []}\n",
+            "/tmp/p.yaml:7: mcp.tools.rules[0].args.n.enum: empty list"
+        ),
+        (
+            "mcp:\n  tools:\n    rules:\n      - name: q\n        rate: 10/day\n",
+            "/tmp/p.yaml:6: mcp.tools.rules[0].rate: expected a rate like 30/min (N/sec, N/s, N/min, N/m, N/hour or N/h, N >= 1), got \"10/day\""
+        ),
         ("mcp:\n  rate: {\"tools/call\": fast}\n", "/tmp/p.yaml:3: mcp.rate[\"tools/call\"]: expected a rate like 30/min"),
         ("mcp:\n  rate: {\"tools/call\": 0/s}\n", "/tmp/p.yaml:3: mcp.rate[\"tools/call\"]: expected a rate like 30/min"),
-        ("mcp:\n  resources: {allow: [\"file:///a/***\"]}\n",
-         "/tmp/p.yaml:3: mcp.resources.allow: bad URI glob \"file:///a/***\": *** (use ** to match across /)"),
+        (
+            "mcp:\n  resources: {allow: [\"file:///a/***\"]}\n",
+            "/tmp/p.yaml:3: mcp.resources.allow: bad URI glob \"file:///a/***\": *** (use ** to match across /)"
+        ),
         ("mcp:\n  resources: {alow: []}\n", "/tmp/p.yaml:3: mcp.resources.alow: unknown key (did you mean allow?)"),
         ("mcp:\n  resources: {allow: [\"$NOPE/x\"]}\n", "/tmp/p.yaml:3: mcp.resources.allow: unknown variable $NOPE"),
         ("mcp:\n  prompts: {deny: [\"a b\"]}\n", "/tmp/p.yaml:3: mcp.prompts.deny: bad prompt glob \"a b\""),
-        ("mcp:\n  protocol_versions: [\"2025\"]\n",
-         "/tmp/p.yaml:3: mcp.protocol_versions: \"2025\" is not a protocol version (expected YYYY-MM-DD, e.g. 2025-11-25)"),
+        (
+            "mcp:\n  protocol_versions: [\"2025\"]\n",
+            "/tmp/p.yaml:3: mcp.protocol_versions: \"2025\" is not a protocol version (expected YYYY-MM-DD, e.g. 2025-11-25)"
+        ),
         ("mcp:\n  protocol_versions: []\n", "/tmp/p.yaml:3: mcp.protocol_versions: empty list"),
-        ("mcp:\n  max_message_bytes: 16 megs\n",
-         "/tmp/p.yaml:3: mcp.max_message_bytes: expected a size like 16MiB, 16M or 16MB, got \"16 megs\""),
+        (
+            "mcp:\n  max_message_bytes: 16 megs\n",
+            "/tmp/p.yaml:3: mcp.max_message_bytes: expected a size like 16MiB, 16M or 16MB, got \"16 megs\""
+        ),
         ("mcp:\n  roles: {reader: [\"fs read\"]}\n", "/tmp/p.yaml:3: mcp.roles.reader: \"fs read\" is not a scope (non-empty, no spaces)"),
         ("mcp:\n  roles: {reader: fs:read}\n", "/tmp/p.yaml:3: mcp.roles.reader: expected a list, got \"fs:read\""),
         ("mcp:\n  auth: {token_env: T}\n", "/tmp/p.yaml:3: mcp.auth.jwt: missing"),
         ("mcp:\n  auth: {jwt: {public_key: k.pem, issuer: i, audience: a}}\n", "/tmp/p.yaml:3: mcp.auth.token_env: missing"),
         ("mcp:\n  auth: {token_env: \"1T\", jwt: {}}\n", "/tmp/p.yaml:3: mcp.auth.token_env: \"1T\" is not a variable name"),
-        ("mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: k.pem, issuer: i}\n",
-         "/tmp/p.yaml:5: mcp.auth.jwt.audience: missing (tokens minted for another service must not be accepted)"),
+        (
+            "mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: k.pem, issuer: i}\n",
+            "/tmp/p.yaml:5: mcp.auth.jwt.audience: missing (tokens minted for another service must not be accepted)"
+        ),
         ("mcp:\n  auth:\n    token_env: T\n    jwt: {issuer: i, audience: a}\n", "/tmp/p.yaml:5: mcp.auth.jwt.public_key: missing (or jwks: FILE)"),
-        ("mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: a, jwks: b, issuer: i, audience: a}\n",
-         "/tmp/p.yaml:5: mcp.auth.jwt: give public_key or jwks, not both"),
-        ("mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: a, issuer: i, audience: a, algorithm: RS256}\n",
-         "/tmp/p.yaml:5: mcp.auth.jwt.algorithm: unknown key"),
+        (
+            "mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: a, jwks: b, issuer: i, audience: a}\n",
+            "/tmp/p.yaml:5: mcp.auth.jwt: give public_key or jwks, not both"
+        ),
+        (
+            "mcp:\n  auth:\n    token_env: T\n    jwt: {public_key: a, issuer: i, audience: a, algorithm: RS256}\n",
+            "/tmp/p.yaml:5: mcp.auth.jwt.algorithm: unknown key"
+        ),
         ("mcp: [a]\n", "/tmp/p.yaml:2: mcp: expected a mapping, got a list"),
     ]
 

@@ -1,11 +1,13 @@
 import BrigSystem
 import Testing
+
 @testable import BrigProfile
 
 @Suite("Parsing")
 struct ParsingTests {
     @Test func everyKeyParses() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             name: my-server
             description: "A test server"
@@ -52,8 +54,11 @@ struct ParsingTests {
         #expect(s.envAllow == ["PATH", "HOME", "LANG", "LC_*", "TZ"])
         #expect(s.envSet == ["PYTHONUNBUFFERED": "1", "DEBUG": "0", "CACHE": "/home/u/.cache"])
         #expect(s.secrets == ["GITHUB_TOKEN": "/home/u/.config/brig/github.token"])
-        #expect(s.require == ["seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
-                              "no_new_privs", "namespaces"])
+        #expect(
+            s.require == [
+                "seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
+                "no_new_privs", "namespaces",
+            ])
         #expect(s.namespaces == ["pid", "ipc", "uts", "net"])
         #expect(s.user == "1000:1000")
     }
@@ -69,7 +74,8 @@ struct ParsingTests {
     }
 
     @Test func emptySectionsAndLists() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             sandbox:
               syscalls:
@@ -137,9 +143,11 @@ struct ParsingTests {
     }
 
     @Test func errorDescriptionShapes() {
-        #expect(ProfileError(file: "/a.yaml", line: 3, key: "sandbox.user", message: "bad").description
+        #expect(
+            ProfileError(file: "/a.yaml", line: 3, key: "sandbox.user", message: "bad").description
                 == "/a.yaml:3: sandbox.user: bad")
-        #expect(ProfileError(file: "/a.yaml", line: 0, key: "", message: "cannot read").description
+        #expect(
+            ProfileError(file: "/a.yaml", line: 0, key: "", message: "cannot read").description
                 == "/a.yaml: cannot read")
         #expect(ProfileError(file: "", line: 0, key: "--net", message: "bad").description == "--net: bad")
         #expect(ProfileError(file: "f", line: 1, key: "", message: "two\nlines").description == "f:1: two lines")

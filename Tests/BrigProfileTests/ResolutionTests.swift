@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BrigProfile
 
 @Suite("extends, variables, overrides")
@@ -9,7 +10,8 @@ struct ResolutionTests {
     @Test func mergingRules() throws {
         let dir = try makeTempDir()
         defer { cleanup(dir) }
-        try write("""
+        try write(
+            """
             version: 1
             description: base
             sandbox:
@@ -26,7 +28,8 @@ struct ResolutionTests {
               namespaces: [pid]
               user: auto
             """, to: dir + "/base.yaml")
-        try write("""
+        try write(
+            """
             version: 1
             extends: base.yaml
             sandbox:
@@ -50,7 +53,7 @@ struct ResolutionTests {
         #expect(p.chain == [dir + "/base.yaml", dir + "/child.yaml"])
         let s = p.sandbox
         #expect(s.syscallDefault == .allow)  // inherited scalar
-        #expect(s.denyAction == .errno)      // overridden scalar
+        #expect(s.denyAction == .errno)  // overridden scalar
         #expect(s.denySyscalls == ["ptrace", "@mount", "bpf"])
         #expect(s.capabilities == ["chown", "kill"])
         #expect(s.readPaths == ["/usr", "/etc/ssl", "/opt"])
@@ -67,7 +70,8 @@ struct ResolutionTests {
     }
 
     @Test func networkPortsReplaceNotMerge() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             extends: default
             sandbox:
@@ -96,8 +100,9 @@ struct ResolutionTests {
         defer { cleanup(dir) }
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
         try write("version: 1\nsandbox:\n  user: keep\n", to: dir + "/sub/base.yaml")
-        let p = try ProfileLoader.load(yaml: "version: 1\nextends: base.yaml\n", source: dir + "/sub/x.yaml",
-                                       context: testContext)
+        let p = try ProfileLoader.load(
+            yaml: "version: 1\nextends: base.yaml\n", source: dir + "/sub/x.yaml",
+            context: testContext)
         #expect(p.sandbox.user == "keep")
         #expect(p.chain == [dir + "/sub/base.yaml", dir + "/sub/x.yaml"])
     }
@@ -105,7 +110,8 @@ struct ResolutionTests {
     // MARK: variables
 
     @Test func expansionAndNormalization() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             sandbox:
               filesystem:
@@ -121,8 +127,11 @@ struct ResolutionTests {
               env:
                 set: {P: "$HOME:${TMPDIR}:$$HOME", Q: "~/not-a-path-prefix-in-values"}
             """)
-        #expect(p.sandbox.readPaths == ["/work/x", "/home/u/a/b/c", "/home/u/.config", "/home/u", "/etc/ssl",
-                                        "/tmp/brig-1", "/a/$b/x$"])
+        #expect(
+            p.sandbox.readPaths == [
+                "/work/x", "/home/u/a/b/c", "/home/u/.config", "/home/u", "/etc/ssl",
+                "/tmp/brig-1", "/a/$b/x$",
+            ])
         #expect(p.sandbox.writePaths == ["/work/wx", "/work/x"])
         #expect(p.sandbox.envSet["P"] == "/home/u:/tmp/brig-1:$HOME")
         #expect(p.sandbox.envSet["Q"] == "/home/u/not-a-path-prefix-in-values")
@@ -140,18 +149,26 @@ struct ResolutionTests {
             """
         // Defaults from HOME; XDG_RUNTIME_DIR unset drops the entries that use it.
         let p = try load(yaml)
-        #expect(p.sandbox.readPaths == ["/home/u/.config/a", "/home/u/.cache", "/home/u/.local/share",
-                                        "/home/u/.local/state", "/usr"])
+        #expect(
+            p.sandbox.readPaths == [
+                "/home/u/.config/a", "/home/u/.cache", "/home/u/.local/share",
+                "/home/u/.local/state", "/usr",
+            ])
         #expect(p.sandbox.envSet == ["K": "v"])
         #expect(p.sandbox.secrets.isEmpty)
         // From the environment; relative values are ignored per the XDG spec.
-        let ctx = ProfileContext(home: "/home/u", workdir: "/w", tmpdir: "/t", environment: [
-            "XDG_CONFIG_HOME": "/cfg", "XDG_CACHE_HOME": "relative", "XDG_DATA_HOME": "/data",
-            "XDG_STATE_HOME": "", "XDG_RUNTIME_DIR": "/run/user/1000",
-        ])
+        let ctx = ProfileContext(
+            home: "/home/u", workdir: "/w", tmpdir: "/t",
+            environment: [
+                "XDG_CONFIG_HOME": "/cfg", "XDG_CACHE_HOME": "relative", "XDG_DATA_HOME": "/data",
+                "XDG_STATE_HOME": "", "XDG_RUNTIME_DIR": "/run/user/1000",
+            ])
         let q = try load(yaml, context: ctx)
-        #expect(q.sandbox.readPaths == ["/cfg/a", "/home/u/.cache", "/data", "/home/u/.local/state",
-                                        "/run/user/1000/bus", "/usr"])
+        #expect(
+            q.sandbox.readPaths == [
+                "/cfg/a", "/home/u/.cache", "/data", "/home/u/.local/state",
+                "/run/user/1000/bus", "/usr",
+            ])
         #expect(q.sandbox.envSet == ["RT": "/run/user/1000", "K": "v"])
         #expect(q.sandbox.secrets == ["S": "/run/user/1000/s"])
     }

@@ -1,19 +1,24 @@
 import Foundation
 import Testing
+
 @testable import BrigProfile
 
 let testContext = ProfileContext(home: "/home/u", workdir: "/work/w", tmpdir: "/tmp/brig-1", environment: [:])
 let testSource = "/tmp/p.yaml"
 
 /// Loads YAML text as if it were /tmp/p.yaml.
-func load(_ yaml: String, context: ProfileContext = testContext,
-          overrides: ProfileOverrides = .init()) throws(ProfileError) -> Profile {
+func load(
+    _ yaml: String, context: ProfileContext = testContext,
+    overrides: ProfileOverrides = .init()
+) throws(ProfileError) -> Profile {
     try ProfileLoader.load(yaml: yaml, source: testSource, context: context, overrides: overrides)
 }
 
 /// The one-line error that loading `yaml` produces (nil if it loads).
-func loadError(_ yaml: String, context: ProfileContext = testContext,
-               overrides: ProfileOverrides = .init()) -> ProfileError? {
+func loadError(
+    _ yaml: String, context: ProfileContext = testContext,
+    overrides: ProfileOverrides = .init()
+) -> ProfileError? {
     do {
         _ = try load(yaml, context: context, overrides: overrides)
         return nil

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import BrigProfile
 
 @Suite("sandbox.filesystem.unix")
 struct UnixKeyTests {
     @Test func parsesAndExpandsLikeTheOtherLists() throws {
-        let p = try load("""
+        let p = try load(
+            """
             version: 1
             sandbox:
               filesystem:

@@ -1,10 +1,11 @@
-import BrigSystem
-import BrigSecrets
 import BrigAudit
 import BrigJSONRPC
 import BrigPolicy
+import BrigSecrets
+import BrigSystem
 import Synchronization
 import Testing
+
 @testable import BrigRelay
 
 @Suite("Asking the user: the question, the capability, the retry, the timer")
@@ -12,22 +13,25 @@ struct ConfirmationTests {
     static let rule = "/p/x.yaml:5 mcp.tools.rules[0] (git_*)"
 
     func question(_ arguments: String?) throws -> String {
-        ConfirmationQuestion(tool: "git_commit", arguments: try arguments.map { try JSONValue.parse($0) }, rule: ConfirmationTests.rule,
-                             redactor: Redactor(secretValues: ["DEPLOY_KEY": "k-123456789"])).text
+        ConfirmationQuestion(
+            tool: "git_commit", arguments: try arguments.map { try JSONValue.parse($0) }, rule: ConfirmationTests.rule,
+            redactor: Redactor(secretValues: ["DEPLOY_KEY": "k-123456789"])
+        ).text
     }
 
     @Test func argumentsOnePerLineRedactedWithTheRule() throws {
         let text = try question(#"{"repo_path": "/work/r", "message": "fix: typo", "amend": false, "files": ["a", "b"], "api_token": "t0ps3cret", "note": "uses k-123456789"}"#)
-        #expect(text == """
-            Allow the tool git_commit to run with these arguments?
-              repo_path: /work/r
-              message: fix: typo
-              amend: false
-              files: ["a","b"]
-              api_token: [REDACTED:key:api_token]
-              note: uses [REDACTED:secret:DEPLOY_KEY]
-            brig asks because of /p/x.yaml:5 mcp.tools.rules[0] (git_*). Accept runs this one call; decline refuses it.
-            """)
+        #expect(
+            text == """
+                Allow the tool git_commit to run with these arguments?
+                  repo_path: /work/r
+                  message: fix: typo
+                  amend: false
+                  files: ["a","b"]
+                  api_token: [REDACTED:key:api_token]
+                  note: uses [REDACTED:secret:DEPLOY_KEY]
+                brig asks because of /p/x.yaml:5 mcp.tools.rules[0] (git_*). Accept runs this one call; decline refuses it.
+                """)
     }
 
     @Test func noArguments() throws {
@@ -67,11 +71,13 @@ struct ConfirmationTests {
         #expect(try JSONValue.parse(q.elicitationParams(modern: true))["mode"] == .string("form"))
     }
 
-    @Test("form elicitation: elicitation {} (before modes) or with form; url alone cannot confirm", arguments: [
-        (#"{"elicitation": {}}"#, true), (#"{"elicitation": {"form": {}}}"#, true),
-        (#"{"elicitation": {"form": {}, "url": {}}}"#, true), (#"{"elicitation": {"url": {}}}"#, false),
-        (#"{"sampling": {}}"#, false), (#"{"elicitation": true}"#, false), (#"{}"#, false),
-    ])
+    @Test(
+        "form elicitation: elicitation {} (before modes) or with form; url alone cannot confirm",
+        arguments: [
+            (#"{"elicitation": {}}"#, true), (#"{"elicitation": {"form": {}}}"#, true),
+            (#"{"elicitation": {"form": {}, "url": {}}}"#, true), (#"{"elicitation": {"url": {}}}"#, false),
+            (#"{"sampling": {}}"#, false), (#"{"elicitation": true}"#, false), (#"{}"#, false),
+        ])
     func capability(capabilities: String, expected: Bool) throws {
         #expect(Confirmations.declaresFormElicitation(try JSONValue.parse(capabilities)) == expected)
     }
@@ -89,9 +95,13 @@ struct ConfirmationTests {
         func strip(_ line: String, _ key: String) -> String? {
             Array(line.utf8).withUnsafeBufferPointer { Relay.withoutInputResponse($0, key: key) }.map { String(decoding: $0, as: UTF8.self) }
         }
-        #expect(strip(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w","inputResponses":{"brig-ask-1":{"action":"accept"},"s":{"action":"decline"}},"requestState":"x"}}"#, "brig-ask-1")
+        #expect(
+            strip(
+                #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w","inputResponses":{"brig-ask-1":{"action":"accept"},"s":{"action":"decline"}},"requestState":"x"}}"#,
+                "brig-ask-1")
                 == #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w","inputResponses":{"s":{"action":"decline"}},"requestState":"x"}}"#)
-        #expect(strip(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w","inputResponses":{"brig-ask-1":{"action":"accept"}}}}"#, "brig-ask-1")
+        #expect(
+            strip(#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w","inputResponses":{"brig-ask-1":{"action":"accept"}}}}"#, "brig-ask-1")
                 == #"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"w"}}"#)
         #expect(strip("not json", "k") == nil)
     }
@@ -106,9 +116,10 @@ struct ConfirmationTests {
 
     func held(_ c: Confirmations, seconds: Double) -> Confirmations.HeldCall {
         let now = MonotonicClock.nanoseconds()
-        return Confirmations.HeldCall(callID: "1", line: [], tool: "t", question: c.question(tool: "t", arguments: nil, rule: "r"),
-                                      decision: Decision(allowed: true, enforced: true, category: .allowed, rule: "r", reason: ""),
-                                      timeoutSeconds: seconds, askedAt: now, deadline: now + UInt64(seconds * 1e9))
+        return Confirmations.HeldCall(
+            callID: "1", line: [], tool: "t", question: c.question(tool: "t", arguments: nil, rule: "r"),
+            decision: Decision(allowed: true, enforced: true, category: .allowed, rule: "r", reason: ""),
+            timeoutSeconds: seconds, askedAt: now, deadline: now + UInt64(seconds * 1e9))
     }
 
     @Test("the timer expires a held call at its deadline, once; an answered call never expires")
@@ -131,8 +142,11 @@ struct ConfirmationTests {
     func issued() throws {
         let c = Confirmations(redactor: Redactor())
         let now = MonotonicClock.nanoseconds()
-        let key = try #require(c.issue(Confirmations.IssuedQuestion(tool: "t", question: c.question(tool: "t", arguments: nil, rule: "r"),
-                                                                    timeoutSeconds: 5, askedAt: now, deadline: now + 5_000_000_000)))
+        let key = try #require(
+            c.issue(
+                Confirmations.IssuedQuestion(
+                    tool: "t", question: c.question(tool: "t", arguments: nil, rule: "r"),
+                    timeoutSeconds: 5, askedAt: now, deadline: now + 5_000_000_000)))
         #expect(c.isOwnKey(key))
         #expect(c.takeIssued(key: key) != nil && c.takeIssued(key: key) == nil)
         let call = Confirmations.callIdentity(tool: "t", arguments: try JSONValue.parse(#"{"a":1}"#))

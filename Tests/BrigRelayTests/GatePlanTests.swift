@@ -1,7 +1,8 @@
-import Testing
-@testable import BrigRelay
 import BrigProfile
 import BrigSandbox
+import Testing
+
+@testable import BrigRelay
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -15,8 +16,9 @@ struct GatePlanTests {
         let p = try ProfileLoader.load(profile, context: Self.context, overrides: overrides)
         var features = KernelFeatures.probe()
         features.seccompNotify = notify
-        return try SandboxPlan.make(profile: p, executable: nil, arguments: [], context: Self.context,
-                                    hostEnvironment: [:], features: features, build: false)
+        return try SandboxPlan.make(
+            profile: p, executable: nil, arguments: [], context: Self.context,
+            hostEnvironment: [:], features: features, build: false)
     }
 
     @Test func theGateCarriesTheGrantsAndThePortRule() throws {

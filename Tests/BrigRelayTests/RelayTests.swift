@@ -1,8 +1,9 @@
-import BrigSystem
-import Testing
-@testable import BrigRelay
 import BrigJSONRPC
+import BrigSystem
 import Synchronization
+import Testing
+
+@testable import BrigRelay
 
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -40,13 +41,18 @@ struct RelayTests {
         let hostIn = makePipe(), serverIn = makePipe(), hostOut = makePipe()
         var configuration = RelayConfiguration()
         configure(&configuration)
-        let relay = Relay(configuration: configuration, toHost: OutputChannel(fd: hostOut.write),
-                          toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
+        let relay = Relay(
+            configuration: configuration, toHost: OutputChannel(fd: hostOut.write),
+            toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
         // Writer thread: the host's input may exceed a pipe buffer.
-        let writer = TestThread { input.withUnsafeBytes { _ = FileSystem.writeAll(hostIn.write, $0) }; close(hostIn.write) }
+        let writer = TestThread {
+            input.withUnsafeBytes { _ = FileSystem.writeAll(hostIn.write, $0) }; close(hostIn.write)
+        }
         let serverBytes = Mutex<[UInt8]>([])
         let fd = serverIn.read
-        let reader = TestThread { let b = RelayTests.readAll(fd); serverBytes.withLock { $0 = b } }
+        let reader = TestThread {
+            let b = RelayTests.readAll(fd); serverBytes.withLock { $0 = b }
+        }
         relay.pump(from: hostIn.read, direction: .hostToServer)
         relay.toServer.close()
         relay.toHost.close()
@@ -100,8 +106,9 @@ struct RelayTests {
     @Test("requests are tracked in flight and responses retire them")
     func tracking() {
         let hostIn = makePipe(), serverIn = makePipe(), hostOut = makePipe(), serverOut = makePipe()
-        let relay = Relay(configuration: RelayConfiguration(), toHost: OutputChannel(fd: hostOut.write),
-                          toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
+        let relay = Relay(
+            configuration: RelayConfiguration(), toHost: OutputChannel(fd: hostOut.write),
+            toServer: OutputChannel(fd: serverIn.write), diagnostics: Diagnostics(perSecond: 0, burst: 0))
         let req = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}\n"
         _ = Array(req.utf8).withUnsafeBytes { FileSystem.writeAll(hostIn.write, $0) }
         close(hostIn.write)
@@ -123,7 +130,6 @@ struct RelayTests {
     }
 }
 
-
 /// A joinable OS thread for tests.
 final class TestThread: @unchecked Sendable {
     private var thread = pthread_t()
@@ -132,11 +138,13 @@ final class TestThread: @unchecked Sendable {
     init(_ body: @escaping @Sendable () -> Void) {
         self.body = body
         let context = Unmanaged.passRetained(self).toOpaque()
-        pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<TestThread>.fromOpaque(raw!).takeRetainedValue()
-            me.body()
-            return nil
-        }, context)
+        pthread_create(
+            &thread, nil,
+            { raw in
+                let me = Unmanaged<TestThread>.fromOpaque(raw!).takeRetainedValue()
+                me.body()
+                return nil
+            }, context)
     }
 
     func join() { pthread_join(thread, nil) }

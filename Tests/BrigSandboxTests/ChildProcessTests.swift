@@ -1,6 +1,7 @@
 import BrigSystem
 import CBrigShim
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)
@@ -19,8 +20,9 @@ enum Spawner {
 
     static func spec(_ argv: [String], environment: [String] = path, stdout: Int32 = -1) -> SpawnSpec {
         let null = open("/dev/null", O_RDWR | O_CLOEXEC)
-        return SpawnSpec(executable: argv[0], arguments: argv, environment: environment,
-                         stdin: null, stdout: stdout >= 0 ? stdout : null, stderr: null)
+        return SpawnSpec(
+            executable: argv[0], arguments: argv, environment: environment,
+            stdin: null, stdout: stdout >= 0 ? stdout : null, stderr: null)
     }
 
     static func closeNull(_ spec: SpawnSpec) {
@@ -98,9 +100,10 @@ struct ChildProcessTests {
 
     @Test("a soft limit above its hard limit fails at the rlimits stage: exit code 125")
     func impossibleLimit() throws {
-        let e = try #require(Spawner.failure(["/bin/true"]) {
-            $0.confinement.resourceLimits = [.init(resource: Int32(RLIMIT_NOFILE.rawValue), soft: 100, hard: 50)]
-        })
+        let e = try #require(
+            Spawner.failure(["/bin/true"]) {
+                $0.confinement.resourceLimits = [.init(resource: Int32(RLIMIT_NOFILE.rawValue), soft: 100, hard: 50)]
+            })
         #expect(e.stage == .rlimits)
         #expect(e.errno == EINVAL)
         #expect(e.exitCode == 125)
@@ -162,10 +165,11 @@ struct ChildProcessTests {
 
     @Test("an invalid seccomp program fails at the seccomp stage")
     func invalidProgram() throws {
-        let e = try #require(Spawner.failure(["/bin/true"]) {
-            $0.confinement.noNewPrivileges = true
-            $0.confinement.seccompProgram = [0xFF, 0xFF, 0, 0, 0, 0, 0, 0]  // no such BPF opcode
-        })
+        let e = try #require(
+            Spawner.failure(["/bin/true"]) {
+                $0.confinement.noNewPrivileges = true
+                $0.confinement.seccompProgram = [0xFF, 0xFF, 0, 0, 0, 0, 0, 0]  // no such BPF opcode
+            })
         #expect(e.stage == .seccomp && e.errno == EINVAL, "\(e.stage) \(e.errno)")
         #expect(e.exitCode == 125)
     }
@@ -174,10 +178,11 @@ struct ChildProcessTests {
     func notARuleset() throws {
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer { close(null) }
-        let e = try #require(Spawner.failure(["/bin/true"]) {
-            $0.confinement.noNewPrivileges = true
-            $0.confinement.landlockRuleset = null
-        })
+        let e = try #require(
+            Spawner.failure(["/bin/true"]) {
+                $0.confinement.noNewPrivileges = true
+                $0.confinement.landlockRuleset = null
+            })
         #expect(e.stage == .landlock && e.errno == EBADFD, "\(e.stage) \(e.errno)")
     }
 
@@ -243,8 +248,9 @@ struct ChildProcessTests {
                 var note = brig_notification_swift()
                 let rc = Seccomp.receive(child.seccompListener, &note)
                 #expect(rc == 0)
-                #expect([SeccompProgram.number(of: "mkdir"), SeccompProgram.number(of: "mkdirat")].contains(note.nr),
-                        "\(SeccompProgram.name(of: note.nr))")
+                #expect(
+                    [SeccompProgram.number(of: "mkdir"), SeccompProgram.number(of: "mkdirat")].contains(note.nr),
+                    "\(SeccompProgram.name(of: note.nr))")
                 #expect(Int32(bitPattern: note.pid) == child.pid)
                 answered = Seccomp.respond(child.seccompListener, id: note.id, error: EPERM) == 0
             } else {

@@ -1,5 +1,6 @@
 import BrigSystem
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)
@@ -10,8 +11,10 @@ import Testing
 @Suite("command grants: /bin/sh and scripts")
 struct CommandGrantsTests {
     static func grants(_ executable: String, _ arguments: [String] = [], cwd: String = "/") -> [CommandGrants.Grant] {
-        CommandGrants(executable: executable, arguments: arguments.isEmpty ? [executable] : arguments, home: "/root",
-                      searchPath: "/usr/bin:/bin", workingDirectory: cwd).grants
+        CommandGrants(
+            executable: executable, arguments: arguments.isEmpty ? [executable] : arguments, home: "/root",
+            searchPath: "/usr/bin:/bin", workingDirectory: cwd
+        ).grants
     }
 
     /// The PT_INTERP text as it sits in the file: the path, then a NUL, within the first pages.
@@ -57,8 +60,9 @@ struct CommandGrantsTests {
         defer { s.remove() }
         let script = s.file("tools/run.sh")
         let g = Self.grants("/bin/sh", ["sh", "-e", "tools/run.sh"], cwd: s.root)
-        #expect(g.contains(CommandGrants.Grant(path: s.root + "/tools", exec: false, reason: "the directory of the script tools/run.sh")),
-                "\(g)")
+        #expect(
+            g.contains(CommandGrants.Grant(path: s.root + "/tools", exec: false, reason: "the directory of the script tools/run.sh")),
+            "\(g)")
         #expect(!g.contains { $0.path == script })
         let missing = Self.grants("/bin/sh", ["sh", "tools/missing.sh"], cwd: s.root)
         #expect(!missing.contains { $0.path.hasPrefix(s.root) }, "a script that is not there grants nothing")

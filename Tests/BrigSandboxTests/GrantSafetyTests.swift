@@ -1,5 +1,6 @@
 import BrigSystem
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)
@@ -81,8 +82,9 @@ struct Scratch {
         defer { s.remove() }
         let repo = s.dir("repo")
         let config = s.file("conf/server.toml")
-        let found = ArgumentGrants(arguments: ["--repository", repo, "--config=" + config, "time", "./missing", "/"],
-                                   workingDirectory: s.root, home: "", safety: nobody)
+        let found = ArgumentGrants(
+            arguments: ["--repository", repo, "--config=" + config, "time", "./missing", "/"],
+            workingDirectory: s.root, home: "", safety: nobody)
         #expect(found.grants.contains(ArgumentGrants.Grant(path: repo, write: true, argument: repo)))
         #expect(found.grants.contains(ArgumentGrants.Grant(path: config, write: false, argument: "--config=" + config)))
         #expect(found.grants.count == 2, "bare words and missing paths grant nothing: \(found.grants)")
@@ -109,8 +111,9 @@ struct Scratch {
         let s = Scratch()
         defer { s.remove() }
         let key = s.file("home/.ssh/id_rsa")
-        let found = ArgumentGrants(arguments: ["/etc/passwd", key, "/proc/self/environ", "/usr/share/doc"],
-                                   workingDirectory: "/", home: "", safety: nobody)
+        let found = ArgumentGrants(
+            arguments: ["/etc/passwd", key, "/proc/self/environ", "/usr/share/doc"],
+            workingDirectory: "/", home: "", safety: nobody)
         #expect(found.grants == [ArgumentGrants.Grant(path: "/usr/share/doc", write: false, argument: "/usr/share/doc")])
         #expect(Set(found.skipped.map(\.refusal)) == [.systemSecrets, .secrets, .kernelInterface])
     }
@@ -123,9 +126,12 @@ struct Scratch {
         let work = s.dir("work")
         let inner = s.dir("work/inner")
         let etcFile = s.file("etc/passwd")
-        let view = NamespaceView(grants: [.init(path: work, write: true), .init(path: inner, write: true),
-                                          .init(path: etcFile, write: false), .init(path: "/proc/cpuinfo", write: false)],
-                                 workingDirectory: work, userNamespace: true)
+        let view = NamespaceView(
+            grants: [
+                .init(path: work, write: true), .init(path: inner, write: true),
+                .init(path: etcFile, write: false), .init(path: "/proc/cpuinfo", write: false),
+            ],
+            workingDirectory: work, userNamespace: true)
         let binds = view.operations.filter { $0.kind == .bind }
         #expect(binds.map(\.path) == [etcFile, work], "\(binds)")
         #expect(binds.first { $0.path == work }?.flags == 0)
@@ -143,8 +149,9 @@ struct Scratch {
         defer { s.remove() }
         let work = s.dir("work")
         let docs = s.dir("work/docs")
-        let view = NamespaceView(grants: [.init(path: work, write: true), .init(path: docs, write: false)],
-                                 workingDirectory: nil, userNamespace: false)
+        let view = NamespaceView(
+            grants: [.init(path: work, write: true), .init(path: docs, write: false)],
+            workingDirectory: nil, userNamespace: false)
         #expect(view.operations.filter { $0.kind == .bind }.map(\.path) == [work, docs])
     }
 

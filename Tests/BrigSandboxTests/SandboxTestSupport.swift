@@ -1,5 +1,6 @@
 import CBrigShim
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)

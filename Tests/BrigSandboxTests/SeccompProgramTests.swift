@@ -1,5 +1,6 @@
 import CBrigShim
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)
@@ -67,8 +68,9 @@ struct SeccompCompileTests {
     }
 
     static let deniedActions = [
-        DeniedAction(kill: true, report: true, expected: SeccompReturn.killProcess,
-                     absent: [SeccompReturn.userNotif, SeccompReturn.errno(EPERM)]),
+        DeniedAction(
+            kill: true, report: true, expected: SeccompReturn.killProcess,
+            absent: [SeccompReturn.userNotif, SeccompReturn.errno(EPERM)]),
         DeniedAction(kill: false, report: true, expected: SeccompReturn.userNotif, absent: [SeccompReturn.errno(EPERM)]),
         DeniedAction(kill: false, report: false, expected: SeccompReturn.errno(EPERM), absent: [SeccompReturn.userNotif]),
     ]
@@ -127,8 +129,10 @@ struct SeccompCompileTests {
 
 @Suite("seccomp: syscall names and numbers")
 struct SyscallNumberTests {
-    static let common = ["read", "write", "openat", "close", "mmap", "execve", "socket", "connect", "clone", "clone3",
-                         "exit_group", "ptrace", "mkdir", "chroot", "memfd_create", "landlock_restrict_self"]
+    static let common = [
+        "read", "write", "openat", "close", "mmap", "execve", "socket", "connect", "clone", "clone3",
+        "exit_group", "ptrace", "mkdir", "chroot", "memfd_create", "landlock_restrict_self",
+    ]
 
     @Test("name(of:) and number(of:) round-trip", arguments: common)
     func roundTrip(_ name: String) throws {
@@ -140,8 +144,10 @@ struct SyscallNumberTests {
     #if arch(x86_64)
     @Test("numbers are the kernel's (arch/x86/entry/syscalls/syscall_64.tbl)")
     func kernelNumbers() {
-        let table: [String: Int32] = ["read": 0, "write": 1, "openat": 257, "execve": 59, "socket": 41, "clone3": 435,
-                                      "landlock_restrict_self": 446]
+        let table: [String: Int32] = [
+            "read": 0, "write": 1, "openat": 257, "execve": 59, "socket": 41, "clone3": 435,
+            "landlock_restrict_self": 446,
+        ]
         for (name, nr) in table {
             #expect(SeccompProgram.number(of: name) == nr, "\(name)")
             #expect(SeccompProgram.name(of: nr) == name)

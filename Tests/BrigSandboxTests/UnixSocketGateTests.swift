@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BrigSandbox
 
 #if canImport(Glibc)
@@ -22,7 +23,7 @@ final class SocketTree {
         try bindSocket(base + "/outside/docker.sock")
         close(open(base + "/granted/file", O_CREAT | O_WRONLY | O_CLOEXEC, 0o644))
         symlink(base + "/outside/docker.sock", base + "/granted/sneaky.sock")  // inside, pointing out
-        symlink("../granted/sub/app.sock", base + "/outside/in.sock")       // outside, pointing in
+        symlink("../granted/sub/app.sock", base + "/outside/in.sock")  // outside, pointing in
         symlink("loop", base + "/granted/loop")
     }
 
@@ -127,9 +128,9 @@ struct UnixSocketGateTests {
     }
 
     @Test func grantsCoverThemselvesAndBelowOnly() {
-        #expect(UnixSocketGate.isGranted("/run/app/app.sock", grants: ["/run/app"]))           // a directory above
+        #expect(UnixSocketGate.isGranted("/run/app/app.sock", grants: ["/run/app"]))  // a directory above
         #expect(UnixSocketGate.isGranted("/run/app/app.sock", grants: ["/run/app/app.sock"]))  // the socket itself
-        #expect(!UnixSocketGate.isGranted("/run/app-other/app.sock", grants: ["/run/app"]))    // not a sibling prefix
+        #expect(!UnixSocketGate.isGranted("/run/app-other/app.sock", grants: ["/run/app"]))  // not a sibling prefix
         #expect(!UnixSocketGate.isGranted("/run/docker.sock", grants: ["/run/app", "/tmp"]))
         #expect(!UnixSocketGate.isGranted("/run/docker.sock", grants: []))
     }
@@ -138,7 +139,7 @@ struct UnixSocketGateTests {
         let family: [UInt8] = [1, 0]
         #expect(UnixSocketGate.pathname(inSockaddr: family + Array("/x.sock".utf8) + [0, 0, 0]) == Array("/x.sock".utf8))
         #expect(UnixSocketGate.pathname(inSockaddr: family + [0] + Array("abstract".utf8)) == nil)  // abstract
-        #expect(UnixSocketGate.pathname(inSockaddr: family) == nil)                                  // unnamed
+        #expect(UnixSocketGate.pathname(inSockaddr: family) == nil)  // unnamed
     }
 
     @Test func theConnectAddressNamesTheDescriptor() {
@@ -150,7 +151,8 @@ struct UnixSocketGateTests {
 struct MemfdFlagTests {
     @Test func plainMemfdsGetNoexecSeal() {
         #expect(MemfdFlags.rewrite(0) == MemfdFlags.noexecSeal | MemfdFlags.cloexec)
-        #expect(MemfdFlags.rewrite(MemfdFlags.cloexec | MemfdFlags.allowSealing)
+        #expect(
+            MemfdFlags.rewrite(MemfdFlags.cloexec | MemfdFlags.allowSealing)
                 == MemfdFlags.cloexec | MemfdFlags.allowSealing | MemfdFlags.noexecSeal)
         #expect(MemfdFlags.rewrite(MemfdFlags.noexecSeal) == MemfdFlags.noexecSeal | MemfdFlags.cloexec)
     }
@@ -166,8 +168,10 @@ struct GateProgramTests {
     /// The BPF instructions of a program: (code, k).
     static func instructions(_ bytes: [UInt8]) -> [(code: UInt16, k: UInt32)] {
         stride(from: 0, to: bytes.count, by: 8).map { i in
-            (UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8,
-             UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8 | UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24)
+            (
+                UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8,
+                UInt32(bytes[i + 4]) | UInt32(bytes[i + 5]) << 8 | UInt32(bytes[i + 6]) << 16 | UInt32(bytes[i + 7]) << 24
+            )
         }
     }
     static let ret: UInt16 = 0x06  // BPF_RET|BPF_K

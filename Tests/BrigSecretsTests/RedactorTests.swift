@@ -1,6 +1,7 @@
 import BrigJSONRPC
 import BrigSystem
 import Testing
+
 @testable import BrigSecrets
 
 @Suite("Redaction of values and members")
@@ -8,23 +9,33 @@ struct RedactorTests {
     static let patterns: [(String, String, String)] = [
         ("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED:aws-access-key] here", "AWS access key"),
         ("ASIAY34FZKBOKMUTVV7A", "[REDACTED:aws-access-key]", "AWS session key"),
-        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-         "aws_secret_access_key=[REDACTED:aws-secret-key]", "AWS secret after aws_secret"),
-        ("AWS_SECRET_ACCESS_KEY: \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
-         "AWS_SECRET_ACCESS_KEY: \"[REDACTED:aws-secret-key]\"", "AWS secret, YAML style"),
+        (
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "aws_secret_access_key=[REDACTED:aws-secret-key]", "AWS secret after aws_secret"
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY: \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
+            "AWS_SECRET_ACCESS_KEY: \"[REDACTED:aws-secret-key]\"", "AWS secret, YAML style"
+        ),
         ("token ghp_16C7e42F292c6912E7710c838347Ae178B4a!", "token [REDACTED:github-token]!", "GitHub ghp_"),
         ("gho_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED:github-token]", "GitHub gho_"),
-        ("x ghu_16C7e42F292c6912E7710c838347Ae178B4a ghs_16C7e42F292c6912E7710c838347Ae178B4a ghr_16C7e42F292c6912E7710c838347Ae178B4a",
-         "x [REDACTED:github-token] [REDACTED:github-token] [REDACTED:github-token]", "GitHub ghu_/ghs_/ghr_"),
+        (
+            "x ghu_16C7e42F292c6912E7710c838347Ae178B4a ghs_16C7e42F292c6912E7710c838347Ae178B4a ghr_16C7e42F292c6912E7710c838347Ae178B4a",
+            "x [REDACTED:github-token] [REDACTED:github-token] [REDACTED:github-token]", "GitHub ghu_/ghs_/ghr_"
+        ),
         ("github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv", "[REDACTED:github-token]", "GitHub fine-grained"),
         ("slack xoxb-123456789012-1234567890123-abcdefghijklmnop", "slack [REDACTED:slack-token]", "Slack xoxb"),
         ("xoxp-1234567890-abc", "[REDACTED:slack-token]", "Slack xoxp"),
-        ("jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U;",
-         "jwt=[REDACTED:jwt];", "JWT"),
+        (
+            "jwt=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U;",
+            "jwt=[REDACTED:jwt];", "JWT"
+        ),
         ("Authorization: Bearer abc.def-123_456~xyz", "Authorization: Bearer [REDACTED:bearer-token]", "Bearer"),
         ("bearer   0123456789abcdef", "bearer   [REDACTED:bearer-token]", "bearer, lower case"),
-        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\nafter",
-         "[REDACTED:private-key]\nafter", "PEM private key"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\nIBAAK\n-----END RSA PRIVATE KEY-----\nafter",
+            "[REDACTED:private-key]\nafter", "PEM private key"
+        ),
         ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk", "[REDACTED:private-key]", "PEM private key, cut"),
         ("use sk-proj-abcdefghijklmnopqrstuvwx1234 now", "use [REDACTED:openai-key] now", "OpenAI sk-"),
         ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "[REDACTED:google-api-key]", "Google API key"),
@@ -56,15 +67,18 @@ struct RedactorTests {
     @Test("Key names: built-in list, case-insensitive substrings, - as _, extra keys")
     func keyNames() throws {
         let r = Redactor(extraKeys: ["PIN"])
-        let v = try JSONValue.parse("""
+        let v = try JSONValue.parse(
+            """
             {"password":"p","Passwd":"p","github_token":"t","x-api-key":"k","apikey":1,"Access_Key":"a",
              "Authorization":"Basic x","cookie":"c","sessionId":"s","private_key":"k","client_secret":"c",
              "credentials":{"user":"u"},"my_pin":"1234","max_tokens":100,"secret_flag":true,"token":null,
              "name":"keep","nested":[{"password":"deep"}]}
             """)
         let out = r.redact(v)
-        for k in ["password", "Passwd", "github_token", "x-api-key", "apikey", "Access_Key", "Authorization", "cookie",
-                  "sessionId", "private_key", "client_secret", "credentials", "my_pin", "max_tokens"] {
+        for k in [
+            "password", "Passwd", "github_token", "x-api-key", "apikey", "Access_Key", "Authorization", "cookie",
+            "sessionId", "private_key", "client_secret", "credentials", "my_pin", "max_tokens",
+        ] {
             #expect(out[k] == .string("[REDACTED:key:\(k)]"), "\(k)")
         }
         #expect(out["secret_flag"] == .bool(true))
@@ -119,8 +133,10 @@ struct SecretPatternTests {
     @Test("Random text: wherever the redactor changes something, the pre-check said yes")
     func randomAgreement() {
         var rng = XorShift(seed: 0x5EC2E7)
-        let pieces = ["ghp_", "github_pat_", "AKIA", "ASIA", "AIza", "xoxb-", "sk-", "eyJ", ".", "-----BEGIN ", "PRIVATE KEY-----",
-                      "-----END ", "Bearer ", "bEaReR\t", "aws_secret", "AWS_SECRET_key = ", "_", "-", "a", "Z", "0", "9", " ", "=", "/"]
+        let pieces = [
+            "ghp_", "github_pat_", "AKIA", "ASIA", "AIza", "xoxb-", "sk-", "eyJ", ".", "-----BEGIN ", "PRIVATE KEY-----",
+            "-----END ", "Bearer ", "bEaReR\t", "aws_secret", "AWS_SECRET_key = ", "_", "-", "a", "Z", "0", "9", " ", "=", "/",
+        ]
         for _ in 0..<3000 {
             var text = ""
             for _ in 0..<Int(rng.next() % 24) {

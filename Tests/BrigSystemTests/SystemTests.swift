@@ -1,5 +1,6 @@
 import BrigSystem
 import Testing
+
 @testable import BrigSystem
 
 #if canImport(Glibc)
@@ -10,8 +11,8 @@ import Testing
 func temporaryDirectory() throws -> String {
     var template = Array("/tmp/brig-system-test-XXXXXX".utf8CString)
     let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    try #require(made != nil)
-    return String(cString: template)
+    let path = try #require(made)
+    return String(cString: path)
 }
 
 func removeTree(_ path: String) {
@@ -20,20 +21,24 @@ func removeTree(_ path: String) {
 
 @Suite("Sizes: one spelling for profiles and the command line")
 struct ByteSizeTests {
-    @Test("Binary, decimal and short units, spaces, fractions, unlimited", arguments: [
-        ("65536", 65536), ("64KiB", 65536), ("64 KiB", 65536), ("16MiB", 16 << 20), ("1GiB", 1 << 30),
-        ("2TiB", 2 << 40), ("64K", 65536), ("16M", 16 << 20), ("1G", 1 << 30), ("64KB", 64_000),
-        ("16MB", 16_000_000), ("1GB", 1_000_000_000), ("1TB", 1_000_000_000_000), ("512B", 512), ("0", 0),
-        ("1.5MiB", 3 << 19), ("0.5K", 512), ("1.0000000000000000000001KiB", 1024), (" 8MiB\t", 8 << 20),
-    ] as [(String, UInt64)])
+    @Test(
+        "Binary, decimal and short units, spaces, fractions, unlimited",
+        arguments: [
+            ("65536", 65536), ("64KiB", 65536), ("64 KiB", 65536), ("16MiB", 16 << 20), ("1GiB", 1 << 30),
+            ("2TiB", 2 << 40), ("64K", 65536), ("16M", 16 << 20), ("1G", 1 << 30), ("64KB", 64_000),
+            ("16MB", 16_000_000), ("1GB", 1_000_000_000), ("1TB", 1_000_000_000_000), ("512B", 512), ("0", 0),
+            ("1.5MiB", 3 << 19), ("0.5K", 512), ("1.0000000000000000000001KiB", 1024), (" 8MiB\t", 8 << 20),
+        ] as [(String, UInt64)])
     func accepted(text: String, bytes: UInt64) {
         #expect(ByteSize.parse(text) == bytes, "\(text)")
     }
 
     @Test("Refused: signs, junk, empty parts, overflow, UInt64.max itself")
     func refused() {
-        for text in ["", "-1", "+1", "1e6", "MiB", "1.MiB", ".5MiB", "1..5K", "12 34", "1 XiB", "0x10", "18446744073709551615",
-                     "16777216TiB", "1,5MiB", "１MiB"] {
+        for text in [
+            "", "-1", "+1", "1e6", "MiB", "1.MiB", ".5MiB", "1..5K", "12 34", "1 XiB", "0x10", "18446744073709551615",
+            "16777216TiB", "1,5MiB", "１MiB",
+        ] {
             #expect(ByteSize.parse(text) == nil, "\(text)")
         }
         #expect(ByteSize.parse("unlimited") == ByteSize.unlimited)
@@ -52,7 +57,9 @@ struct HexTests {
         #expect(Hex.decode("abc") == nil)
         #expect(Hex.decode("zz") == nil)
         for c in UInt8(0)...UInt8(255) {
-            let expected: UInt8? = (0x30...0x39).contains(c) ? c - 0x30
+            let expected: UInt8? =
+                (0x30...0x39).contains(c)
+                ? c - 0x30
                 : (0x61...0x66).contains(c) ? c - 0x57 : (0x41...0x46).contains(c) ? c - 0x37 : nil
             #expect(Hex.value(ofDigit: c) == expected)
         }
@@ -82,10 +89,18 @@ struct ByteSearchTests {
     func forEachStops() {
         let hay = Array("a_b_c_d".utf8)
         var seen: [Int] = []
-        hay.withUnsafeBufferPointer { b in ByteSearch.forEach(UInt8(ascii: "_"), in: b) { seen.append($0); return true } }
+        hay.withUnsafeBufferPointer { b in
+            ByteSearch.forEach(UInt8(ascii: "_"), in: b) {
+                seen.append($0); return true
+            }
+        }
         #expect(seen == [1, 3, 5])
         seen = []
-        hay.withUnsafeBufferPointer { b in ByteSearch.forEach(UInt8(ascii: "_"), in: b) { seen.append($0); return seen.count < 2 } }
+        hay.withUnsafeBufferPointer { b in
+            ByteSearch.forEach(UInt8(ascii: "_"), in: b) {
+                seen.append($0); return seen.count < 2
+            }
+        }
         #expect(seen == [1, 3])
     }
 }

@@ -16,19 +16,31 @@ let package = Package(
     targets: [
         // The declaration of libFuzzer's driver, which each target's main starts.
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "fuzz-jsonrpc", dependencies: ["CFuzzDriver", .product(name: "BrigJSONRPC", package: "brig")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-profile", dependencies: ["CFuzzDriver", .product(name: "BrigProfile", package: "brig")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-audit", dependencies: ["CFuzzDriver", .product(name: "BrigAudit", package: "brig")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-jwt", dependencies: ["CFuzzDriver", .product(name: "BrigPolicy", package: "brig"),
-                                                           .product(name: "BrigProfile", package: "brig")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-jsonc", dependencies: ["CFuzzDriver", .product(name: "BrigHostConfig", package: "brig"),
-                                                             .product(name: "BrigJSONRPC", package: "brig")],
-                          swiftSettings: swiftSettings),
-        .executableTarget(name: "fuzz-sanitizer", dependencies: ["CFuzzDriver", .product(name: "BrigContent", package: "brig")],
-                          swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-jsonrpc", dependencies: ["CFuzzDriver", .product(name: "BrigJSONRPC", package: "brig")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-profile", dependencies: ["CFuzzDriver", .product(name: "BrigProfile", package: "brig")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-audit", dependencies: ["CFuzzDriver", .product(name: "BrigAudit", package: "brig")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-jwt",
+            dependencies: [
+                "CFuzzDriver", .product(name: "BrigPolicy", package: "brig"),
+                .product(name: "BrigProfile", package: "brig"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-jsonc",
+            dependencies: [
+                "CFuzzDriver", .product(name: "BrigHostConfig", package: "brig"),
+                .product(name: "BrigJSONRPC", package: "brig"),
+            ],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "fuzz-sanitizer", dependencies: ["CFuzzDriver", .product(name: "BrigContent", package: "brig")],
+            swiftSettings: swiftSettings),
     ]
 )

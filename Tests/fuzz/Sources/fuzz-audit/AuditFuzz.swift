@@ -14,8 +14,11 @@ func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: true).count
     if report.records > lines { fatalError("\(report.records) records counted in \(lines) lines") }
     if report.isIntact, let cut = bytes.firstIndex(of: 0x0A), cut + 1 < bytes.count {
-        let split = AuditVerifier.verify(logs: [(file: "fuzz.jsonl.1", bytes: Array(bytes[...cut])),
-                                                (file: "fuzz.jsonl", bytes: Array(bytes[(cut + 1)...]))], key: fuzzKey)
+        let split = AuditVerifier.verify(
+            logs: [
+                (file: "fuzz.jsonl.1", bytes: Array(bytes[...cut])),
+                (file: "fuzz.jsonl", bytes: Array(bytes[(cut + 1)...])),
+            ], key: fuzzKey)
         if !split.isIntact || split.records != report.records {
             fatalError("intact as one file, not as two: \(split.problem?.description ?? "\(split.records) records")")
         }

@@ -9,7 +9,11 @@ struct ReferenceJSON {
     /// Whether `bytes` is one JSON text (a value with optional whitespace around it).
     static func validate(_ bytes: UnsafeBufferPointer<UInt8>) -> (valid: Bool, depth: Int) {
         var r = ReferenceJSON(bytes: bytes)
-        let ok = r.value(depth: 0) && { r.whitespace(); return r.pos == bytes.count }()
+        let ok =
+            r.value(depth: 0)
+            && {
+                r.whitespace(); return r.pos == bytes.count
+            }()
         return (ok, r.deepest)
     }
 

@@ -8,8 +8,8 @@ import Glibc
 /// Public keys (P-256, Ed25519, RSA-2048) whose private halves signed the seed tokens in
 /// Tests/fuzz/corpus/fuzz-jwt, so the fuzzer starts from tokens that verify.
 let fuzzJWKS = #"""
-{"keys": [{"kty": "EC", "crv": "P-256", "kid": "ec1", "x": "Rxw-dYxJBChbun5TEY7Q9SSt6wdX0lvS-Oew1236cUw", "y": "3VIPesqKi5F6zDf1HejwybvjrYWDgucC3CWhLQn3qFg"}, {"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "x": "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}, {"kty": "RSA", "kid": "rsa1", "n": "1fF_aV__5O17ePCMKhyDCZcAAmJDGyDc7skTwp2UQ3QuC0XU9gwi5NQRgo6bz6athKkLeSs0EZ3vkJNr6zvalkShuIyxG7L9p2Deln4wBLNjqEDoABbNAp7qr1eDJVRbl021M5XVsgSfiuDjEYS-NKOjtQpvV2hQvCN-64q6fhomH2cvBvMx96m7N2baeAuEfJzXfgYQd6TspZPsL3Hv1SQ4-_1wZhiCXun1jkrRhI-vhyNIR-H7Tn0uhx2f-tJp93qv57xLHaVb-7e-abVqnsUAMeHig-MXB2Mmne8BW6DqVo3tsS9gkkNbNlvm5mpRuArj3rZhGXh9CB1pE44fvQ", "e": "AQAB"}]}
-"""#
+    {"keys": [{"kty": "EC", "crv": "P-256", "kid": "ec1", "x": "Rxw-dYxJBChbun5TEY7Q9SSt6wdX0lvS-Oew1236cUw", "y": "3VIPesqKi5F6zDf1HejwybvjrYWDgucC3CWhLQn3qFg"}, {"kty": "OKP", "crv": "Ed25519", "kid": "ed1", "x": "A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg"}, {"kty": "RSA", "kid": "rsa1", "n": "1fF_aV__5O17ePCMKhyDCZcAAmJDGyDc7skTwp2UQ3QuC0XU9gwi5NQRgo6bz6athKkLeSs0EZ3vkJNr6zvalkShuIyxG7L9p2Deln4wBLNjqEDoABbNAp7qr1eDJVRbl021M5XVsgSfiuDjEYS-NKOjtQpvV2hQvCN-64q6fhomH2cvBvMx96m7N2baeAuEfJzXfgYQd6TspZPsL3Hv1SQ4-_1wZhiCXun1jkrRhI-vhyNIR-H7Tn0uhx2f-tJp93qv57xLHaVb-7e-abVqnsUAMeHig-MXB2Mmne8BW6DqVo3tsS9gkkNbNlvm5mpRuArj3rZhGXh9CB1pE44fvQ", "e": "AQAB"}]}
+    """#
 
 /// The time the seed tokens are valid at (their `exp` is an hour later).
 let fuzzNow: Double = 1_800_000_000
@@ -38,7 +38,8 @@ let fuzzVerifier: BearerTokenVerifier = {
 func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let token = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     if case .success = fuzzVerifier.scopes(of: token, now: fuzzNow),
-       token.split(separator: ".", omittingEmptySubsequences: false).count != 3 {
+        token.split(separator: ".", omittingEmptySubsequences: false).count != 3
+    {
         fatalError("a token that is not three dot-separated parts verified")
     }
     return 0

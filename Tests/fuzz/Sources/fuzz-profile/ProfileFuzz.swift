@@ -1,8 +1,9 @@
 import BrigProfile
 
 /// A context that names nothing real, so a profile cannot reach the fuzzing machine's home.
-let fuzzContext = ProfileContext(home: "/nonexistent/home", workdir: "/nonexistent/work",
-                                 tmpdir: "/nonexistent/tmp", environment: [:])
+let fuzzContext = ProfileContext(
+    home: "/nonexistent/home", workdir: "/nonexistent/work",
+    tmpdir: "/nonexistent/tmp", environment: [:])
 
 /// Arbitrary text as a profile file. The loader's contract: a `Profile`, or a `ProfileError`
 /// (typed throws make that the only error) whose description is one line, because `brig check`
