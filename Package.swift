@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigProfileTests", dependencies: ["BrigSystem", "BrigProfile"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigPolicyTests", dependencies: ["BrigSystem", "BrigPolicy"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigContentTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigContent"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigContentTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigProfile", "BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigForwardTests", dependencies: ["BrigSystem", "BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSystem", "BrigSandbox"], swiftSettings: swiftSettings),

@@ -159,10 +159,10 @@ extension Brig {
             case .all: line("network: all")
             case .ports(let c, let b): line("network: connect \(c.map(String.init).joined(separator: ",")); bind \(b.map(String.init).joined(separator: ","))")
             }
-            line("capabilities kept: \(s.capabilities.isEmpty ? "none" : s.capabilities.joined(separator: ", "))")
+            line("capabilities kept: \(s.capabilities.isEmpty ? "none" : s.capabilities.map(\.rawValue).joined(separator: ", "))")
             line("environment passed:")
             for e in plan.environment { line("  \(e)") }
-            line("require: \(s.require.joined(separator: ", "))")
+            line("require: \(s.require.map(\.rawValue).joined(separator: ", "))")
             line(
                 "message policy: \(engine.isPermissive ? "permissive (decide and report, block nothing)" : "enforce")"
                     + (engine.acceptedProtocolVersions.map { "; protocol versions \($0.joined(separator: ", "))" } ?? ""))

@@ -188,10 +188,7 @@ struct Prepared {
             profileName: builtin ? nil : plan.profile.name,
             executableSHA256: executableSHA256 ?? executable, arguments: Array(argv.dropFirst()))
         let settings = ContentSettings(
-            pins: mcp.pins.flatMap(PinMode.init(rawValue:)) ?? .warn,
-            sanitize: mcp.sanitize ?? true,
-            poisoning: mcp.poisoning.flatMap(PoisoningMode.init(rawValue:)) ?? .warn,
-            leaks: mcp.leaks.flatMap(LeakMode.init(rawValue:)) ?? .redact,
+            pins: mcp.pins ?? .warn, sanitize: mcp.sanitize ?? true, poisoning: mcp.poisoning ?? .warn, leaks: mcp.leaks ?? .redact,
             secretValues: plan.secretValues, serverIdentity: identity,
             stateDirectory: nil, serverLabel: ContentGuard.label(command: argv))
         if settings.pins == .off && !settings.sanitize && settings.poisoning == .off && settings.leaks == .off { return }

@@ -1,5 +1,5 @@
 public import BrigJSONRPC
-import BrigProfile
+public import BrigProfile
 import BrigSecrets
 import BrigSystem
 import Crypto
@@ -8,10 +8,6 @@ import Synchronization
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
-
-public enum PinMode: String, Sendable, CaseIterable { case block, warn, off }
-public enum PoisoningMode: String, Sendable, CaseIterable { case block, warn, off }
-public enum LeakMode: String, Sendable, CaseIterable { case redact, block, off }
 
 /// What the content defenses do for one session with one server.
 public struct ContentSettings: Sendable {

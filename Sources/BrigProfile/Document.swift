@@ -11,19 +11,19 @@ struct ProfileLayer {
     var denySyscalls: [String] = []
     var allowSyscalls: [String] = []
     var denyAction: DenyAction?
-    var capabilities: [String] = []
+    var capabilities: [Capability] = []
     var readPaths: [String] = []
     var writePaths: [String] = []
     var execPaths: [String] = []
     var unixPaths: [String] = []
     var network: NetworkPolicy?
-    var rlimits: [String: UInt64] = [:]
+    var rlimits: [ResourceLimit: UInt64] = [:]
     var envAllow: [String] = []
     var envSet: [String: String] = [:]
     var secrets: [String: String] = [:]
-    var require: [String] = []
-    var namespaces: [String] = []
-    var user: String?
+    var require: [KernelRequirement] = []
+    var namespaces: [Namespace] = []
+    var user: UserSpec?
     var executableSHA256: String?
     /// The `mcp:` section (MCPSection.swift) and the `audit:` section (AuditSection.swift).
     var mcp = MCPLayer()
@@ -85,22 +85,10 @@ enum Vocabulary {
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
     static let filesystemKeys = ["inherit", "read", "write", "exec", "unix", "arguments", "writable_exec"]
     static let networkKeys = ["connect", "bind"]
-    static let rlimitKeys = ["nofile", "nproc", "as", "fsize", "core", "cpu", "stack", "memlock", "data"]
+    static let rlimitKeys = ResourceLimit.allCases.map(\.rawValue)
     static let envKeys = ["allow", "set", "secrets"]
     static let secretKeys = ["file"]
-    static let capabilities = [
-        "chown", "dac_override", "dac_read_search", "fowner", "fsetid", "kill", "setgid", "setuid",
-        "setpcap", "linux_immutable", "net_bind_service", "net_broadcast", "net_admin", "net_raw",
-        "ipc_lock", "ipc_owner", "sys_module", "sys_rawio", "sys_chroot", "sys_ptrace", "sys_pacct",
-        "sys_admin", "sys_boot", "sys_nice", "sys_resource", "sys_time", "sys_tty_config", "mknod",
-        "lease", "audit_write", "audit_control", "setfcap", "mac_override", "mac_admin", "syslog",
-        "wake_alarm", "block_suspend", "audit_read", "perfmon", "bpf", "checkpoint_restore",
-    ]
-    static let requirements = [
-        "seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
-        "no_new_privs", "namespaces",
-    ]
-    static let namespaces = ["pid", "ipc", "uts", "net"]
+    static let capabilities = Capability.allCases.map(\.rawValue)
     static let networkMessage = "expected none, all, or {connect: [...], bind: [...]}"
 }
 
@@ -316,11 +304,11 @@ struct DocumentParser {
             case "syscalls": try parseSyscalls(value, into: &layer)
             case "capabilities":
                 for (s, item) in try strings(value, path) {
-                    var cap = s.lowercased()
-                    if cap.hasPrefix("cap_") { cap.removeFirst(4) }
-                    guard Vocabulary.capabilities.contains(cap) else {
+                    guard let cap = Capability(profileWord: s) else {
                         var msg = "unknown capability \"\(s)\""
-                        if let sug = suggest(cap, Vocabulary.capabilities) { msg += " (did you mean \(sug)?)" }
+                        var word = s.lowercased()
+                        if word.hasPrefix("cap_") { word.removeFirst(4) }
+                        if let sug = suggest(word, Vocabulary.capabilities) { msg += " (did you mean \(sug)?)" }
                         throw fail(item, path, msg)
                     }
                     appendUnique(&layer.capabilities, [cap])
@@ -362,7 +350,9 @@ struct DocumentParser {
                 layer.executableSHA256 = hex
             case "rlimits":
                 for (name, _, v) in try entries(value, path, allowed: Vocabulary.rlimitKeys, nullIsEmpty: true) {
-                    layer.rlimits[name] = try parseLimit(v, path + "." + name)
+                    // `entries` allowed only the vocabulary's keys.
+                    guard let limit = ResourceLimit(rawValue: name) else { continue }
+                    layer.rlimits[limit] = try parseLimit(v, path + "." + name)
                 }
             case "env": try parseEnv(value, into: &layer)
             case "memory":
@@ -371,30 +361,33 @@ struct DocumentParser {
             case "view":
                 layer.view = try choice(value, path, FilesystemView.self, ["auto", "landlock"])
             case "require":
-                layer.require = try words(value, path, Vocabulary.requirements, what: "requirement")
+                layer.require = try words(value, path, KernelRequirement.self, what: "requirement")
             case "namespaces":
-                layer.namespaces = try words(value, path, Vocabulary.namespaces, what: "namespace")
+                layer.namespaces = try words(value, path, Namespace.self, what: "namespace")
             case "user":
                 let u = try string(value, path)
-                guard isUserSpec(u) else {
+                guard let spec = UserSpec(u) else {
                     throw fail(value, path, "expected auto, keep, a user name, or UID[:GID], got \"\(u)\"")
                 }
-                layer.user = u
+                layer.user = spec
             default: break
             }
         }
     }
 
-    func words(_ node: Node, _ path: String, _ vocabulary: [String], what: String) throws(ProfileError) -> [String] {
-        var out: [String] = []
+    func words<Word: RawRepresentable & CaseIterable & Equatable>(_ node: Node, _ path: String, _: Word.Type, what: String)
+        throws(ProfileError) -> [Word] where Word.RawValue == String
+    {
+        let vocabulary = Word.allCases.map(\.rawValue)
+        var out: [Word] = []
         for (s, item) in try strings(node, path) {
-            guard vocabulary.contains(s) else {
+            guard let word = Word(rawValue: s) else {
                 var msg = "unknown \(what) \"\(s)\""
                 if let sug = suggest(s, vocabulary) { msg += " (did you mean \(sug)?)" }
                 msg += "; expected one of: " + vocabulary.joined(separator: ", ")
                 throw fail(item, path, msg)
             }
-            appendUnique(&out, [s])
+            appendUnique(&out, [word])
         }
         return out
     }
@@ -525,22 +518,6 @@ func isEnvName(_ s: String) -> Bool {
 func isEnvGlob(_ s: String) -> Bool {
     guard let f = s.unicodeScalars.first, !("0"..."9").contains(f) else { return false }
     return s.unicodeScalars.allSatisfy { isAlnum($0) || $0 == "_" || $0 == "*" }
-}
-
-func isUserSpec(_ s: String) -> Bool {
-    if s == "auto" || s == "keep" { return true }
-    let digits = { (t: Substring) in !t.isEmpty && t.count <= 10 && t.allSatisfy { $0.isASCII && $0.isNumber } && UInt32(t) != nil }
-    let parts = s.split(separator: ":", omittingEmptySubsequences: false)
-    if parts.count == 2 { return digits(parts[0]) && digits(parts[1]) }
-    if parts.count == 1, digits(parts[0]) { return true }
-    // A POSIX-ish user name: [a-z_][a-z0-9_-]*[$]?
-    guard parts.count == 1, let f = s.unicodeScalars.first, ("a"..."z").contains(f) || f == "_" else { return false }
-    var body = Substring(s)
-    if body.hasSuffix("$") { body = body.dropLast() }
-    return body.count <= 32
-        && body.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-        }
 }
 
 private func isAlnum(_ c: Unicode.Scalar) -> Bool {

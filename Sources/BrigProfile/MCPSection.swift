@@ -282,10 +282,10 @@ public struct MCPPolicy: Sendable, Equatable {
     public var mode: MCPMode = .enforce
     /// Content defenses (issue #6): `pins` block|warn|off, `sanitize`, `poisoning` block|warn|off,
     /// `leaks` redact|block|off. nil = brig's default (warn, true, warn, redact).
-    public var pins: String?
+    public var pins: PinMode?
     public var sanitize: Bool?
-    public var poisoning: String?
-    public var leaks: String?
+    public var poisoning: PoisoningMode?
+    public var leaks: LeakMode?
     /// `$WORKDIR` as the profile expanded it: relative argument paths are taken against it.
     public var workdir: String?
 
@@ -309,10 +309,10 @@ struct MCPLayer {
     var roles: [String: [String]] = [:]
     var auth: MCPAuth?
     var mode: MCPMode?
-    var pins: String?
+    var pins: PinMode?
     var sanitize: Bool?
-    var poisoning: String?
-    var leaks: String?
+    var poisoning: PoisoningMode?
+    var leaks: LeakMode?
 
     /// Maps (methods, rate, roles) merge per key, tool rules go before the parent's,
     /// allow/deny lists append, scalars override.
@@ -342,6 +342,18 @@ struct MCPLayer {
 }
 
 // MARK: Parsing
+
+extension DocumentParser {
+    /// One of a mode's words (`block`, `warn`, `off`...), or an error listing them.
+    func mode<Mode: RawRepresentable & CaseIterable>(_ node: Node, _ path: String, _: Mode.Type) throws(ProfileError) -> Mode
+    where Mode.RawValue == String {
+        let word = try string(node, path)
+        guard let mode = Mode(rawValue: word) else {
+            throw fail(node, path, "expected \(Mode.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(word)\"")
+        }
+        return mode
+    }
+}
 
 enum MCPVocabulary {
     static let keys = [
@@ -435,11 +447,9 @@ extension DocumentParser {
                 layer.auth = try parseAuth(value, path, keyNode)
             case "mode":
                 layer.mode = try choice(value, path, MCPMode.self, ["enforce", "permissive"])
-            case "pins", "poisoning", "leaks":
-                let word = try string(value, path)
-                let allowed = key == "leaks" ? ["redact", "block", "off"] : ["block", "warn", "off"]
-                guard allowed.contains(word) else { throw fail(value, path, "expected \(allowed.joined(separator: ", ")), got \"\(word)\"") }
-                if key == "pins" { layer.pins = word } else if key == "poisoning" { layer.poisoning = word } else { layer.leaks = word }
+            case "pins": layer.pins = try mode(value, path, PinMode.self)
+            case "poisoning": layer.poisoning = try mode(value, path, PoisoningMode.self)
+            case "leaks": layer.leaks = try mode(value, path, LeakMode.self)
             case "sanitize":
                 let word = try string(value, path)
                 guard word == "true" || word == "false" else { throw fail(value, path, "expected true or false") }

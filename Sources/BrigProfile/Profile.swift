@@ -105,8 +105,8 @@ public struct SandboxProfile: Sendable, Equatable {
     public var denySyscalls: [String]
     public var allowSyscalls: [String]
     public var denyAction: DenyAction
-    /// Kept capabilities, lowercase, without `cap_` (e.g. `net_bind_service`).
-    public var capabilities: [String]
+    /// Kept capabilities.
+    public var capabilities: [Capability]
     public var readPaths: [String]
     public var writePaths: [String]
     public var execPaths: [String]
@@ -114,19 +114,17 @@ public struct SandboxProfile: Sendable, Equatable {
     /// directory above sockets (brig's socket gate; Landlock ABI < 9 cannot say this).
     public var unixPaths: [String] = []
     public var network: NetworkPolicy
-    /// Keys: nofile nproc as fsize core cpu stack memlock data. `UInt64.max` = unlimited.
-    public var rlimits: [String: UInt64]
+    /// `UInt64.max` = unlimited.
+    public var rlimits: [ResourceLimit: UInt64]
     /// Names or `*` globs (see `globMatch`).
     public var envAllow: [String]
     public var envSet: [String: String]
     /// Variable name -> expanded path of the file holding its value.
     public var secrets: [String: String]
-    /// seccomp, seccomp_notify, landlock, landlock_net, landlock_scope, no_new_privs, namespaces.
-    public var require: [String]
-    /// Subset of pid, ipc, uts, net.
-    public var namespaces: [String]
-    /// auto | keep | NAME | UID[:GID]; nil = not specified.
-    public var user: String?
+    public var require: [KernelRequirement]
+    public var namespaces: [Namespace]
+    /// nil = not specified.
+    public var user: UserSpec?
     /// `sandbox.executable_sha256`: refuse to start a server whose resolved executable differs.
     public var executableSHA256: String?
     /// `sandbox.filesystem.arguments`: grant the paths the server command's arguments name.
@@ -145,11 +143,11 @@ public struct SandboxProfile: Sendable, Equatable {
     public init(
         syscallDefault: SyscallDefault = .allow, denySyscalls: [String] = [],
         allowSyscalls: [String] = [], denyAction: DenyAction = .errno,
-        capabilities: [String] = [],
+        capabilities: [Capability] = [],
         readPaths: [String] = [], writePaths: [String] = [], execPaths: [String] = [],
-        network: NetworkPolicy = .none, rlimits: [String: UInt64] = [:],
+        network: NetworkPolicy = .none, rlimits: [ResourceLimit: UInt64] = [:],
         envAllow: [String] = [], envSet: [String: String] = [:], secrets: [String: String] = [:],
-        require: [String] = [], namespaces: [String] = [], user: String? = nil
+        require: [KernelRequirement] = [], namespaces: [Namespace] = [], user: UserSpec? = nil
     ) {
         self.syscallDefault = syscallDefault
         self.denySyscalls = denySyscalls

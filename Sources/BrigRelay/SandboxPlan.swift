@@ -29,20 +29,6 @@ public struct SandboxPlan: Sendable {
     public var enforced: [String] = []
     public var notEnforced: [String] = []
 
-    static let capabilityNumbers: [String: Int] = [
-        "chown": 0, "dac_override": 1, "dac_read_search": 2, "fowner": 3, "fsetid": 4, "kill": 5, "setgid": 6, "setuid": 7,
-        "setpcap": 8, "linux_immutable": 9, "net_bind_service": 10, "net_broadcast": 11, "net_admin": 12, "net_raw": 13,
-        "ipc_lock": 14, "ipc_owner": 15, "sys_module": 16, "sys_rawio": 17, "sys_chroot": 18, "sys_ptrace": 19,
-        "sys_pacct": 20, "sys_admin": 21, "sys_boot": 22, "sys_nice": 23, "sys_resource": 24, "sys_time": 25,
-        "sys_tty_config": 26, "mknod": 27, "lease": 28, "audit_write": 29, "audit_control": 30, "setfcap": 31,
-        "mac_override": 32, "mac_admin": 33, "syslog": 34, "wake_alarm": 35, "block_suspend": 36, "audit_read": 37,
-        "perfmon": 38, "bpf": 39, "checkpoint_restore": 40,
-    ]
-
-    static let rlimitNumbers: [String: Int32] = [
-        "cpu": 0, "fsize": 1, "data": 2, "stack": 3, "core": 4, "nproc": 6, "nofile": 7, "memlock": 8, "as": 9,
-    ]
-
     /// Builds the plan. `build` is false for `brig check` (nothing is created or opened).
     public static func make(
         profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
@@ -57,11 +43,11 @@ public struct SandboxPlan: Sendable {
         let root = geteuid() == 0
 
         // Requirements: a missing kernel feature is an error, never a silent downgrade.
-        for feature in sandbox.require where !features.has(feature) {
-            throw SandboxError("profile \(profile.name) requires \(feature), which this kernel or process does not provide")
+        for feature in sandbox.require where !features.provides(feature) {
+            throw SandboxError("profile \(profile.name) requires \(feature.rawValue), which this kernel or process does not provide")
         }
         var switchesUser = false
-        if root, let user = sandbox.user, user != "auto", user != "keep" {
+        if root, let user = sandbox.user, user != .auto, user != .keep {
             guard let ids = resolveUser(user) else { throw SandboxError("sandbox.user: unknown user '\(user)'") }
             plan.confinement.user = ids
             switchesUser = ids.uid != 0
@@ -120,16 +106,13 @@ public struct SandboxPlan: Sendable {
 
         // Capabilities and privileges.
         var keep: UInt64 = 0
-        for name in sandbox.capabilities {
-            guard let n = capabilityNumbers[name] else { throw SandboxError("sandbox.capabilities: unknown capability '\(name)'") }
-            keep |= 1 << UInt64(n)
-        }
+        for capability in sandbox.capabilities { keep |= 1 << UInt64(capability.number) }
         plan.confinement.dropCapabilities = true
         plan.confinement.keptCapabilities = keep
         plan.confinement.lockSecurebits = root && features.canDropBoundingSet
         plan.confinement.noNewPrivileges = true
         plan.enforced.append(
-            "capabilities: " + (sandbox.capabilities.isEmpty ? "all dropped" : "only \(sandbox.capabilities.joined(separator: ", ")) kept")
+            "capabilities: " + (sandbox.capabilities.isEmpty ? "all dropped" : "only \(sandbox.capabilities.map(\.rawValue).joined(separator: ", ")) kept")
                 + (features.canDropBoundingSet ? " (bounding set too)" : "") + "; no_new_privs"
                 + (plan.confinement.lockSecurebits ? "; securebits locked (uid 0 gains nothing at exec)" : ""))
 
@@ -175,7 +158,7 @@ public struct SandboxPlan: Sendable {
 
         // Resource limits.
         for (name, value) in sandbox.rlimits.sorted(by: { $0.key < $1.key }) {
-            guard let resource = rlimitNumbers[name] else { throw SandboxError("sandbox.rlimits: unknown limit '\(name)'") }
+            let resource = name.resource
             // A limit cannot be raised above brig's own hard limit without CAP_SYS_RESOURCE:
             // `unlimited` (or any larger value) means "as much as brig itself may have".
             var current = rlimit()
@@ -189,12 +172,12 @@ public struct SandboxPlan: Sendable {
             plan.enforced.append(
                 "rlimits: "
                     + sandbox.rlimits.sorted(by: { $0.key < $1.key })
-                    .map { "\($0.key)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
+                    .map { "\($0.key.rawValue)=\($0.value == UInt64.max ? "unlimited" : String($0.value))" }.joined(separator: " "))
         }
         // RLIMIT_NPROC does not bind uid 0 and RLIMIT_AS counts address space, not memory: as
         // root a cgroup bounds both for the session's processes together.
         var pidsLimit: UInt64?
-        let nproc = sandbox.rlimits["nproc"].flatMap { $0 == UInt64.max ? nil : $0 }
+        let nproc = sandbox.rlimits[.nproc].flatMap { $0 == UInt64.max ? nil : $0 }
         let viewBoundsTasks =
             sandbox.view == .auto && features.landlockABI >= 1 && features.namespaceView
             && NamespaceView.pidMaxIsNamespaced && nproc != nil
@@ -242,7 +225,7 @@ public struct SandboxPlan: Sendable {
             }
             plan.view = view
             plan.confinement.view = view
-            plan.confinement.viewOptional = !sandbox.require.contains("namespaces")
+            plan.confinement.viewOptional = !sandbox.require.contains(.namespaces)
             plan.confinement.namespaceFlags |= view.cloneFlags
             plan.enforced.append(
                 "view: a mount namespace showing only the granted paths (\(view.operations.filter { $0.kind == .bind }.count) binds, "
@@ -261,19 +244,12 @@ public struct SandboxPlan: Sendable {
             guard root || plan.view != nil else {
                 throw SandboxError("sandbox.namespaces needs brig to run as root or user namespaces (this kernel refuses them to this user)")
             }
-            let flags: [String: UInt] = [
-                "pid": NamespaceView.newPID | NamespaceView.newMount, "ipc": NamespaceView.newIPC,
-                "uts": NamespaceView.newUTS, "net": 0x4000_0000,
-            ]  // pid comes with a mount namespace for its /proc
-            for ns in sandbox.namespaces {
-                guard let f = flags[ns] else { throw SandboxError("sandbox.namespaces: unknown namespace '\(ns)'") }
-                plan.confinement.namespaceFlags |= f
-            }
+            for ns in sandbox.namespaces { plan.confinement.namespaceFlags |= ns.cloneFlags }
             if !root { plan.confinement.namespaceFlags |= NamespaceView.newUser }
             plan.enforced.append(
-                "namespaces: \(sandbox.namespaces.joined(separator: ", "))"
-                    + (sandbox.namespaces.contains("pid") ? " (a private /proc; brig's init is pid 1)" : "")
-                    + (sandbox.namespaces.contains("net") ? " (loopback only)" : ""))
+                "namespaces: \(sandbox.namespaces.map(\.rawValue).joined(separator: ", "))"
+                    + (sandbox.namespaces.contains(.pid) ? " (a private /proc; brig's init is pid 1)" : "")
+                    + (sandbox.namespaces.contains(.net) ? " (loopback only)" : ""))
         }
 
         // Environment: the allow-list, then `set`, then secrets.
@@ -327,14 +303,15 @@ public struct SandboxPlan: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func resolveUser(_ spec: String) -> (uid: UInt32, gid: UInt32)? {
-        let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
-        if let uid = UInt32(parts[0]) {
-            let gid = parts.count > 1 ? UInt32(parts[1]) : uid
-            return gid.map { (uid, $0) }
+    /// The ids of a `sandbox.user` that switches user (a name through the password database).
+    static func resolveUser(_ spec: UserSpec) -> (uid: UInt32, gid: UInt32)? {
+        switch spec {
+        case .auto, .keep: return nil
+        case .ids(let uid, let gid): return (uid, gid)
+        case .name(let name, let group):
+            guard let pw = getpwnam(name) else { return nil }
+            return (pw.pointee.pw_uid, group ?? pw.pointee.pw_gid)
         }
-        guard let pw = getpwnam(parts[0]) else { return nil }
-        return (pw.pointee.pw_uid, parts.count > 1 ? (UInt32(parts[1]) ?? pw.pointee.pw_gid) : pw.pointee.pw_gid)
     }
 }
 
@@ -411,5 +388,51 @@ public final class SessionCgroup: Sendable {
 extension String {
     func replacingPrefix(_ prefix: String, with other: String) -> String {
         hasPrefix(prefix) ? other + dropFirst(prefix.count) : self
+    }
+}
+
+// The profile's words in the kernel's terms: exhaustive switches, so a word added to the
+// vocabulary cannot be forgotten here.
+extension ResourceLimit {
+    /// The RLIMIT_ number.
+    var resource: Int32 {
+        switch self {
+        case .cpu: return 0
+        case .fsize: return 1
+        case .data: return 2
+        case .stack: return 3
+        case .core: return 4
+        case .nproc: return 6
+        case .nofile: return 7
+        case .memlock: return 8
+        case .addressSpace: return 9
+        }
+    }
+}
+
+extension Namespace {
+    /// The clone(2) flags (a pid namespace comes with a mount namespace for its /proc).
+    var cloneFlags: UInt {
+        switch self {
+        case .pid: return NamespaceView.newPID | NamespaceView.newMount
+        case .ipc: return NamespaceView.newIPC
+        case .uts: return NamespaceView.newUTS
+        case .net: return 0x4000_0000  // CLONE_NEWNET
+        }
+    }
+}
+
+extension KernelFeatures {
+    /// Whether this kernel and process provide what `sandbox.require` names.
+    func provides(_ requirement: KernelRequirement) -> Bool {
+        switch requirement {
+        case .seccomp: return seccomp
+        case .seccompNotify: return seccompNotify
+        case .landlock: return landlockABI >= 1
+        case .landlockNet: return landlockABI >= 4
+        case .landlockScope: return landlockABI >= 6
+        case .noNewPrivs: return noNewPrivs
+        case .namespaces: return namespaceView
+        }
     }
 }

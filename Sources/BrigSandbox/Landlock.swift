@@ -161,16 +161,4 @@ public struct KernelFeatures: Sendable {
     }
 
     /// Whether `feature` (a `require:` word) is available.
-    public func has(_ feature: String) -> Bool {
-        switch feature {
-        case "seccomp": return seccomp
-        case "seccomp_notify": return seccompNotify
-        case "landlock": return landlockABI >= 1
-        case "landlock_net": return landlockABI >= 4
-        case "landlock_scope": return landlockABI >= 6
-        case "no_new_privs": return noNewPrivs
-        case "namespaces": return namespaceView
-        default: return false
-        }
-    }
 }

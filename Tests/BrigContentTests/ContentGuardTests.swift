@@ -1,4 +1,5 @@
 import BrigJSONRPC
+import BrigProfile
 import BrigSystem
 import Testing
 

@@ -19,8 +19,8 @@ struct BuiltinTests {
         #expect(p.description?.isEmpty == false)
         let s = p.sandbox
         #expect(s.capabilities.isEmpty)
-        #expect(s.user == "auto")
-        #expect(s.require.contains("seccomp") && s.require.contains("no_new_privs"))
+        #expect(s.user == .auto)
+        #expect(s.require.contains(.seccomp) && s.require.contains(.noNewPrivs))
         #expect(s.readPaths.contains("/usr"))
         #expect(s.execPaths.contains("/usr"))
         #expect(s.envSet["TMPDIR"] == "/tmp/brig-1")
@@ -43,10 +43,10 @@ struct BuiltinTests {
         #expect(s.writePaths == ["/work/w", "/tmp/brig-1", "/dev/null"])
         #expect(s.readPaths.contains("/work/w"))
         #expect(s.readPaths.contains("/etc/ssl") && s.readPaths.contains("/etc/resolv.conf"))
-        #expect(s.rlimits == ["nofile": 4096, "nproc": 1024, "fsize": 4 << 30, "core": 0])
+        #expect(s.rlimits == [.nofile: 4096, .nproc: 1024, .fsize: 4 << 30, .core: 0])
         #expect(s.envAllow.contains("LC_*") && s.envAllow.contains("PATH"))
         #expect(!s.envAllow.contains { $0.hasPrefix("XDG") })
-        #expect(s.require == ["seccomp", "no_new_privs"])
+        #expect(s.require == [.seccomp, .noNewPrivs])
     }
 
     @Test func offlineIsDefaultWithoutNetwork() throws {
@@ -68,7 +68,7 @@ struct BuiltinTests {
         #expect(!s.writePaths.contains("/work/w"))
         #expect(s.syscallDefault == .deny)
         #expect(s.allowSyscalls == ["@strict-allow"])
-        #expect(s.require == ["seccomp", "landlock", "no_new_privs"])
+        #expect(s.require == [.seccomp, .landlock, .noNewPrivs])
         #expect(s.capabilities.isEmpty && s.namespaces.isEmpty)
     }
 

@@ -41,26 +41,23 @@ struct ParsingTests {
         #expect(s.denySyscalls == ["ptrace", "@mount"])
         #expect(s.allowSyscalls == ["read", "write", "@basic-io"])
         #expect(s.denyAction == .kill)
-        #expect(s.capabilities == ["net_bind_service", "net_raw", "chown"])
+        #expect(s.capabilities == [.netBindService, .netRaw, .chown])
         #expect(s.readPaths == ["/usr", "/etc/ssl", "/home/u/.cache/uv"])
         #expect(s.writePaths == ["/work/w", "/tmp/brig-1"])
         #expect(s.execPaths == ["/usr"])
         #expect(s.network == .ports(connect: [443, 80], bind: [8080]))
-        let limits: [String: UInt64] = [
-            "nofile": 1024, "nproc": 512, "as": 8 << 30, "fsize": 1 << 30, "core": 0,
-            "cpu": UInt64.max, "stack": 8 << 20, "memlock": 64 << 10, "data": 1 << 40,
+        let limits: [ResourceLimit: UInt64] = [
+            .nofile: 1024, .nproc: 512, .addressSpace: 8 << 30, .fsize: 1 << 30, .core: 0,
+            .cpu: UInt64.max, .stack: 8 << 20, .memlock: 64 << 10, .data: 1 << 40,
         ]
         #expect(s.rlimits == limits)
         #expect(s.envAllow == ["PATH", "HOME", "LANG", "LC_*", "TZ"])
         #expect(s.envSet == ["PYTHONUNBUFFERED": "1", "DEBUG": "0", "CACHE": "/home/u/.cache"])
         #expect(s.secrets == ["GITHUB_TOKEN": "/home/u/.config/brig/github.token"])
         #expect(
-            s.require == [
-                "seccomp", "seccomp_notify", "landlock", "landlock_net", "landlock_scope",
-                "no_new_privs", "namespaces",
-            ])
-        #expect(s.namespaces == ["pid", "ipc", "uts", "net"])
-        #expect(s.user == "1000:1000")
+            s.require == [.seccomp, .seccompNotify, .landlock, .landlockNet, .landlockScope, .noNewPrivs, .namespaces])
+        #expect(s.namespaces == [.pid, .ipc, .uts, .net])
+        #expect(s.user == .ids(uid: 1000, gid: 1000))
     }
 
     @Test func minimalProfileIsEmpty() throws {
@@ -102,7 +99,8 @@ struct ParsingTests {
     @Test(arguments: ["auto", "keep", "nobody", "www-data", "_svc", "1000", "1000:100", "0:0"])
     func userForms(_ user: String) throws {
         let p = try load("version: 1\nsandbox:\n  user: \"\(user)\"\n")
-        #expect(p.sandbox.user == user)
+        #expect(p.sandbox.user == UserSpec(user))
+        #expect(p.sandbox.user?.description == (user.contains(":") || !user.allSatisfy(\.isNumber) ? user : "\(user):\(user)"))
     }
 
     @Test func onDenyDefaultsToErrno() throws {
@@ -114,10 +112,10 @@ struct ParsingTests {
     @Test("Sizes in a profile read as on the command line (BrigSystem.ByteSize)")
     func sizes() throws {
         let p = try load("version: 1\nsandbox:\n  rlimits: {as: 1.5GiB, fsize: 64M, stack: 8MB, core: unlimited}\n")
-        #expect(p.sandbox.rlimits["as"] == 3 << 29)
-        #expect(p.sandbox.rlimits["fsize"] == 64 << 20)
-        #expect(p.sandbox.rlimits["stack"] == 8_000_000)
-        #expect(p.sandbox.rlimits["core"] == UInt64.max)
+        #expect(p.sandbox.rlimits[.addressSpace] == 3 << 29)
+        #expect(p.sandbox.rlimits[.fsize] == 64 << 20)
+        #expect(p.sandbox.rlimits[.stack] == 8_000_000)
+        #expect(p.sandbox.rlimits[.core] == UInt64.max)
         #expect(throws: ProfileError.self) { try load("version: 1\nsandbox:\n  rlimits: {as: -1}\n") }
         #expect(throws: ProfileError.self) { try load("version: 1\nsandbox:\n  rlimits: {as: 99999999999TiB}\n") }
     }

@@ -55,18 +55,18 @@ struct ResolutionTests {
         #expect(s.syscallDefault == .allow)  // inherited scalar
         #expect(s.denyAction == .errno)  // overridden scalar
         #expect(s.denySyscalls == ["ptrace", "@mount", "bpf"])
-        #expect(s.capabilities == ["chown", "kill"])
+        #expect(s.capabilities == [.chown, .kill])
         #expect(s.readPaths == ["/usr", "/etc/ssl", "/opt"])
         #expect(s.writePaths == ["/tmp/brig-1", "/work/w"])
         #expect(s.execPaths == ["/usr"])
         #expect(s.network == NetworkPolicy.none)  // replaced as a whole
-        #expect(s.rlimits == ["nofile": 200, "nproc": 10, "core": 0])
+        #expect(s.rlimits == [.nofile: 200, .nproc: 10, .core: 0])
         #expect(s.envAllow == ["PATH", "HOME"])
         #expect(s.envSet == ["A": "1", "B": "3"])
         #expect(s.secrets == ["T": "/s/t", "U": "/s/u"])
-        #expect(s.require == ["seccomp", "landlock"])
-        #expect(s.namespaces == ["pid", "net"])
-        #expect(s.user == "keep")
+        #expect(s.require == [.seccomp, .landlock])
+        #expect(s.namespaces == [.pid, .net])
+        #expect(s.user == .keep)
     }
 
     @Test func networkPortsReplaceNotMerge() throws {
@@ -103,7 +103,7 @@ struct ResolutionTests {
         let p = try ProfileLoader.load(
             yaml: "version: 1\nextends: base.yaml\n", source: dir + "/sub/x.yaml",
             context: testContext)
-        #expect(p.sandbox.user == "keep")
+        #expect(p.sandbox.user == .keep)
         #expect(p.chain == [dir + "/sub/base.yaml", dir + "/sub/x.yaml"])
     }
 
