@@ -116,5 +116,8 @@ let package = Package(
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigSystem", "BrigRelay"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigSystem", "BrigHostConfig"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BrigCLITests", dependencies: ["BrigSystem", "BrigRelay", "BrigCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings),
     ]
 )

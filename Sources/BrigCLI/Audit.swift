@@ -37,7 +37,7 @@ struct AuditLocation: ParsableArguments {
 
     var environment: [String: String] { ProcessEnvironment.snapshot() }
 
-    func loadProfile() -> Profile? {
+    func loadProfile() throws(BrigCLIError) -> Profile? {
         guard let profile else { return nil }
         let env = environment
         let home = ProcessEnvironment.home(env)
@@ -46,7 +46,7 @@ struct AuditLocation: ParsableArguments {
         do {
             return try ProfileLoader.load(profile, context: context)
         } catch {
-            Brig.fail(error.description)
+            throw .brig(error.description)
         }
     }
 
@@ -57,23 +57,23 @@ struct AuditLocation: ParsableArguments {
     }
 
     /// The files to read: each given path with its rotated files (oldest first); with none, the
-    /// profile's log (or the default profile's). A file that cannot be read ends brig (exit 125,
+    /// profile's log (or the default profile's). A file that cannot be read is an error (exit 125,
     /// naming it) before anything is read.
-    func files(_ given: [String], profile p: Profile?) -> [String] {
+    func files(_ given: [String], profile p: Profile?) throws(BrigCLIError) -> [String] {
         let paths = given.isEmpty ? [defaultLog(profile: p)] : given
         let set = paths.flatMap { AuditVerifier.rotatedSet($0) }
-        for file in set { InputPath.requireReadableFile(file) }
+        for file in set { try InputPath.requireReadableFile(file) }
         return set
     }
 
     /// The records of `files` in order; a file with lines but not one record in them is not an
     /// audit log (exit 125), rather than an empty table.
-    static func records(files: [String]) -> [RecordFields] {
+    static func records(files: [String]) throws(BrigCLIError) -> [RecordFields] {
         var all: [RecordFields] = []
         for file in files {
             let records = AuditReader.records(files: [file])
             if records.isEmpty, let size = fileSize(file), size > 0 {
-                Brig.fail("\(InputPath.shown(file)): not an audit log (no line of it is a record)")
+                throw .brig("\(InputPath.shown(file)): not an audit log (no line of it is a record)")
             }
             all += records
         }
@@ -147,7 +147,7 @@ extension Brig.Audit {
         public init() {}
 
         public func run() throws {
-            let profile = location.loadProfile()
+            let profile = try location.loadProfile()
             let keyPath: String, keySource: String
             if let keyFile {
                 (keyPath, keySource) = (keyFile, "--key-file \(InputPath.shown(keyFile))")
@@ -158,32 +158,32 @@ extension Brig.Audit {
                 keySource = "the default key file \(InputPath.shown(keyPath))"
             }
             let key: [UInt8]
-            do { key = try AuditKey.load(keyPath) } catch { Brig.fail(error.description) }
-            let paths = location.files(files, profile: profile)
-            if interleaved { return verifyInterleaved(paths, key: key, keySource: keySource) }
+            do { key = try AuditKey.load(keyPath) } catch { throw BrigCLIError.brig(error.description) }
+            let paths = try location.files(files, profile: profile)
+            if interleaved { return try verifyInterleaved(paths, key: key, keySource: keySource) }
             let report = AuditVerifier.verify(files: paths, key: key, anchor: anchor ?? profile?.audit.anchor)
             if report.records == 0, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
-                Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+                throw BrigCLIError.brig("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
             }
             for w in report.warnings { print("warning: \(w)") }
             if let problem = report.problem {
                 if report.noRecordVerifies {
-                    Brig.fail("\(InputPath.shown(problem.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+                    throw BrigCLIError.failed("\(InputPath.shown(problem.file)): no record verifies with the key from \(keySource): wrong key?")
                 }
                 print("damaged: \(problem)")
-                Brig.fail("damaged: \(InputPath.shown(problem.file))\(problem.line > 0 ? ":\(problem.line)" : ""): \(problem.damage.rawValue)", code: 1)
+                throw BrigCLIError.failed("damaged: \(InputPath.shown(problem.file))\(problem.line > 0 ? ":\(problem.line)" : ""): \(problem.damage.rawValue)")
             }
             let range = report.firstSequence.map { "sequences \($0)-\(report.lastSequence ?? $0)" } ?? "no records"
             print("intact: \(report.records) records, \(report.sessions) sessions, \(range), \(paths.count) file\(paths.count == 1 ? "" : "s")")
         }
 
-        private func verifyInterleaved(_ paths: [String], key: [UInt8], keySource: String) {
+        private func verifyInterleaved(_ paths: [String], key: [UInt8], keySource: String) throws(BrigCLIError) {
             let report = AuditVerifier.verifyInterleaved(files: paths, key: key)
             if report.noRecordVerifies, let first = report.problems.first {
-                Brig.fail("\(InputPath.shown(first.file)): no record verifies with the key from \(keySource): wrong key?", code: 1)
+                throw .failed("\(InputPath.shown(first.file)): no record verifies with the key from \(keySource): wrong key?")
             }
             if report.records == 0, report.problems.isEmpty, let odd = paths.first(where: AuditLocation.isNotAuditLog) {
-                Brig.fail("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
+                throw .brig("\(InputPath.shown(odd)): not an audit log (no line of it is a record)")
             }
             var out = ""
             for w in report.warnings { out += "warning: \(w)\n" }
@@ -192,9 +192,9 @@ extension Brig.Audit {
             print(out, terminator: "")
             if let first = report.problems.first {
                 fflush(stdout)
-                Brig.fail(
-                    "damaged: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"), the first \(InputPath.shown(first.file))\(first.line > 0 ? ":\(first.line)" : ""): \(first.damage.rawValue)",
-                    code: 1)
+                throw .failed(
+                    "damaged: \(report.problems.count) problem\(report.problems.count == 1 ? "" : "s"), the first \(InputPath.shown(first.file))\(first.line > 0 ? ":\(first.line)" : ""): \(first.damage.rawValue)"
+                )
             }
             print(
                 "intact: \(report.records) records, \(report.chains) chain\(report.chains == 1 ? "" : "s"), \(report.sessions) sessions, \(report.duplicates.count) duplicates, \(paths.count) file\(paths.count == 1 ? "" : "s")"
@@ -254,12 +254,12 @@ extension Brig.Audit {
         }
 
         public func run() throws {
-            let profile = location.loadProfile()
-            let paths = location.files(file.map { [$0] } ?? [], profile: profile)
+            let profile = try location.loadProfile()
+            let paths = try location.files(file.map { [$0] } ?? [], profile: profile)
             let sinceMicros = since.flatMap(AuditTable.parseSince)
             let table = AuditTable(color: isatty(1) == 1)
             var out = json ? "" : table.header() + "\n"
-            for r in AuditLocation.records(files: paths) {
+            for r in try AuditLocation.records(files: paths) {
                 if let sinceMicros, let t = r.value["@timestamp"]?.stringValue.flatMap(parseTimestamp), t < sinceMicros { continue }
                 if let method, r["mcp.method"]?.stringValue != method { continue }
                 if let tool, r["mcp.tool"]?.stringValue != tool { continue }
@@ -310,13 +310,13 @@ extension Brig.Audit {
         public init() {}
 
         public func run() throws {
-            let profile = location.loadProfile()
+            let profile = try location.loadProfile()
             let path = file ?? location.defaultLog(profile: profile)
             // Following a log that brig has not written yet waits for it; reading one does not.
             let missing = access(path, F_OK) != 0 && errno == ENOENT && AuditVerifier.rotatedSet(path) == [path]
-            let files = follow && missing ? [] : location.files([path], profile: profile)
+            let files = try follow && missing ? [] : location.files([path], profile: profile)
             let table = AuditTable(color: isatty(1) == 1)
-            let past = AuditLocation.records(files: files).filter { all || AuditTable.isDenial($0) }
+            let past = try AuditLocation.records(files: files).filter { all || AuditTable.isDenial($0) }
             for r in past.suffix(max(count, 0)) { print(table.line(r)) }
             guard follow else { return }
             let follower = AuditFollower(path: path)
@@ -411,10 +411,10 @@ extension Brig.Audit {
         public func run() throws {
             guard case .success(let target) = ForwardTarget.parse(to) else { return }
             if target.transport != .tls, ca != nil || cert != nil {
-                Brig.fail("--ca and --cert are for tls:// (the collector is \(target))")
+                throw BrigCLIError.brig("--ca and --cert are for tls:// (the collector is \(target))")
             }
-            for f in [ca, cert, key].compactMap({ $0 }) { InputPath.requireReadableFile(f) }
-            let profile = location.loadProfile()
+            for f in [ca, cert, key].compactMap({ $0 }) { try InputPath.requireReadableFile(f) }
+            let profile = try location.loadProfile()
             var log = file ?? location.defaultLog(profile: profile)
             if !log.hasPrefix("/") {
                 // The position file names the log: the same log however it was typed.
@@ -424,20 +424,20 @@ extension Brig.Audit {
             if name.hasSuffix(".jsonl") { name.removeLast(6) }
             let statePath = state ?? stateDirectory() + "/\(name).position"
             let dir = statePath.lastIndex(of: "/").map { String(statePath[..<$0]) } ?? "."
-            if state == nil { makeDirectories(dir) }
+            if state == nil { try makeDirectories(dir) }
             var options = Forwarder.Options(
                 log: log, positionFile: statePath, target: target,
                 tls: TLSSettings(caFile: ca, certFile: cert, keyFile: key),
                 host: hostname ?? machineName())
             options.holdMicros = UInt64(hold * 1_000_000)
             let forwarder = Forwarder(options: options)
-            do { try forwarder.run() } catch { Brig.fail(error.description) }
+            do { try forwarder.run() } catch { throw BrigCLIError.brig(error.description) }
         }
 
         private func stateDirectory() -> String { StateDirectory.brig(environment: location.environment) + "/forward" }
 
-        private func makeDirectories(_ path: String) {
-            do { try FileSystem.makeDirectories(path, mode: 0o700) } catch { Brig.fail(error.description) }
+        private func makeDirectories(_ path: String) throws(BrigCLIError) {
+            do { try FileSystem.makeDirectories(path, mode: 0o700) } catch { throw .brig(error.description) }
         }
 
         private func machineName() -> String {

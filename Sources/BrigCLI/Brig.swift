@@ -40,32 +40,53 @@ public struct Brig: ParsableCommand {
 
     public init() {}
 
-    /// Parses, runs and exits: usage and brig's own errors exit 125 with one line on stderr.
+    /// Parses, runs and exits: the one place the process ends. Every command reports its
+    /// failures by throwing (a `BrigCLIError`, an `ExitCode`, or ArgumentParser's own errors);
+    /// `ending(for:)` turns what it threw into the exit code and the text to print.
     public static func main(_ arguments: [String]) -> Never {
+        let ending = Brig.ending(running: arguments)
+        if let text = ending.standardOutput { print(text) }
+        if var text = ending.standardError {
+            fflush(stdout)  // what the command printed comes before the line that says why it failed
+            text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        }
+        Glibc.exit(ending.code)
+    }
+
+    /// Parses and runs the command `arguments` name; how the process is to end.
+    static func ending(running arguments: [String]) -> Ending {
         StartupTrace.mark("main")
         do {
             var command = try parseAsRoot(arguments)
             StartupTrace.mark("options parsed")
             try command.run()
-            Glibc.exit(0)
-        } catch let code as ExitCode {
-            Glibc.exit(code.rawValue)
+            return Ending(code: 0)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                let text = fullMessage(for: error)
-                print(text)
-                Glibc.exit(0)
-            }
-            fail(message(for: error))
+            return Brig.ending(for: error)
         }
     }
 
-    /// Prints `brig: message` (one line) on stderr and exits 125.
-    static func fail(_ message: String, code: Int32 = 125) -> Never {
-        let line = message.split(separator: "\n").first.map(String.init) ?? message
-        var text = "brig: \(line)\n"
-        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-        Glibc.exit(code)
+    /// How the process ends: its exit code, what goes to stdout (help, version) and to stderr.
+    struct Ending: Equatable {
+        var code: Int32
+        var standardOutput: String?
+        var standardError: String?
+    }
+
+    /// What a command's error means for the process: `ExitCode` is its code, already reported;
+    /// brig's own errors are their code and one line on stderr; ArgumentParser's help and version
+    /// are printed on stdout (exit 0); every other error, usage errors included, is one line, 125.
+    static func ending(for error: any Error) -> Ending {
+        switch error {
+        case let code as ExitCode:
+            return Ending(code: code.rawValue)
+        case let failure as BrigCLIError:
+            return Ending(code: failure.code, standardError: failure.line + "\n")
+        default:
+            if exitCode(for: error) == .success {
+                return Ending(code: 0, standardOutput: fullMessage(for: error))
+            }
+            return Ending(code: 125, standardError: BrigCLIError.brig(message(for: error)).line + "\n")
+        }
     }
 }

@@ -69,15 +69,15 @@ extension Brig {
 
         public func run() throws {
             if let server {
-                guard command.isEmpty, explain == nil else { Brig.fail("--server takes the command from the host config: give no COMMAND or --explain") }
+                guard command.isEmpty, explain == nil else { throw BrigCLIError.brig("--server takes the command from the host config: give no COMMAND or --explain") }
                 return try ServerCheck.run(name: server, files: hostConfigs)
             }
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
-            if let first = argv.first, first.hasPrefix("-") { Brig.fail("unknown option '\(first)'") }
+            if let first = argv.first, first.hasPrefix("-") { throw BrigCLIError.brig("unknown option '\(first)'") }
             let env = ProcessEnvironment.snapshot()
-            let decision = sandbox.workingDirectoryDecision(environment: env)
-            let (profile, context) = sandbox.loadProfile(
+            let decision = try sandbox.workingDirectoryDecision(environment: env)
+            let (profile, context) = try sandbox.loadProfile(
                 tmpdir: "/tmp/brig-XXXXXX", environment: env, policy: policyOptions,
                 workdirGranted: decision.granted)
             let engine: PolicyEngine
@@ -87,15 +87,15 @@ extension Brig {
                     context: policyOptions.context(
                         environment: env, profileDirectory: sandbox.profileDirectory()))
             } catch {
-                Brig.fail(error.description)
+                throw BrigCLIError.brig(error.description)
             }
             if let explain {
-                throw ExitCode(Check.explain(file: explain, engine: engine))
+                return try Check.explain(file: explain, engine: engine)
             }
             var executable: String?
             if let name = argv.first {
                 executable = try? CommandResolver.resolve(name, searchPath: env["PATH"], workingDirectory: context.workdir)
-                if executable == nil { Brig.fail("\(name): command not found", code: 127) }
+                if executable == nil { throw BrigCLIError.notFound(name) }
             }
             let features = KernelFeatures.probe()
             let plan: SandboxPlan
@@ -106,7 +106,7 @@ extension Brig {
                     safety: sandbox.grantSafety(environment: env), workingDirectory: decision,
                     build: false)
             } catch {
-                Brig.fail(error.description)
+                throw BrigCLIError.brig(error.description)
             }
             var out = ""
             func line(_ s: String = "") { out += s + "\n" }
@@ -169,10 +169,10 @@ extension Brig {
             print(out, terminator: "")
         }
 
-        /// Decides each message of a transcript; returns the exit code.
-        static func explain(file: String, engine: PolicyEngine) -> Int32 {
-            InputPath.requireReadableFile(file, label: "--explain")
-            guard let bytes = FileSystem.read(file) else { Brig.fail("--explain \(InputPath.shown(file)): \(SystemError.text())") }
+        /// Decides each message of a transcript; throws (exit 1) when a line is not a valid message.
+        static func explain(file: String, engine: PolicyEngine) throws(BrigCLIError) {
+            try InputPath.requireReadableFile(file, label: "--explain")
+            guard let bytes = FileSystem.read(file) else { throw .brig("--explain \(InputPath.shown(file)): \(SystemError.text())") }
             let gate = PolicyGate(engine: engine)
             var bad = 0, messages = 0
             for (index, raw) in bytes.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
@@ -214,9 +214,8 @@ extension Brig {
             }
             if bad > 0 {
                 // stdout has the line-by-line verdicts; stderr says why the exit code is 1.
-                Brig.fail("--explain \(InputPath.shown(file)): \(bad) of \(messages) line\(messages == 1 ? " is not a valid message" : "s are not valid messages")", code: 1)
+                throw .failed("--explain \(InputPath.shown(file)): \(bad) of \(messages) line\(messages == 1 ? " is not a valid message" : "s are not valid messages")")
             }
-            return 0
         }
     }
 

@@ -43,11 +43,11 @@ enum InputPath {
         return nil
     }
 
-    /// Exits 125 with `brig: LABEL PATH: reason` unless `path` is a readable file. `label` is the
+    /// Throws `LABEL PATH: reason` (exit 125) unless `path` is a readable file. `label` is the
     /// option that named it (`--explain`), empty for an argument.
-    static func requireReadableFile(_ path: String, label: String = "") {
+    static func requireReadableFile(_ path: String, label: String = "") throws(BrigCLIError) {
         if let why = problem(readingFile: path) {
-            Brig.fail((label.isEmpty ? "" : label + " ") + shown(path) + ": " + why)
+            throw .brig((label.isEmpty ? "" : label + " ") + shown(path) + ": " + why)
         }
     }
 

@@ -76,8 +76,8 @@ extension Brig {
             if argv.first == "--" { argv.removeFirst() }
             var transcript: [[UInt8]]?
             if let replay {
-                InputPath.requireReadableFile(replay, label: "--replay")
-                guard let text = FileSystem.read(replay) else { Brig.fail("--replay \(InputPath.shown(replay)): \(SystemError.text())") }
+                try InputPath.requireReadableFile(replay, label: "--replay")
+                guard let text = FileSystem.read(replay) else { throw BrigCLIError.brig("--replay \(InputPath.shown(replay)): \(SystemError.text())") }
                 var lines: [[UInt8]] = []
                 for (index, raw) in text.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                     let t = raw.drop { $0 == 0x20 || $0 == 0x09 }
@@ -87,27 +87,29 @@ extension Brig {
                     let valid = line.withUnsafeBufferPointer { buf in
                         if case .success = MessageView.parse(buf) { return true } else { return false }
                     }
-                    if !valid { Brig.fail("--replay \(InputPath.shown(replay)):\(index + 1): not a JSON-RPC message") }
+                    if !valid { throw BrigCLIError.brig("--replay \(InputPath.shown(replay)):\(index + 1): not a JSON-RPC message") }
                     lines.append(line)
                 }
                 transcript = lines
             }
-            let prepared = Prepared.make(
+            var prepared = try Prepared.make(
                 argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: RelayConfiguration(),
                 relayLimitGiven: false, confine: true, forcePermissive: true)
-            guard let plan = prepared.plan, let context = prepared.context else { Brig.fail("learn needs a profile") }
+            // Whatever the learner's session does not take is released here.
+            defer { prepared.release() }
+            guard let plan = prepared.plan, let context = prepared.context else { throw BrigCLIError.brig("learn needs a profile") }
             let profileName = name ?? Learn.profileName(argv)
             let outPath = out ?? "brig-learned-\(profileName).yaml"
             SelfProtection.makeNonDumpable()
             let request = Learner.Request(
                 spec: prepared.spec, plan: plan, relay: prepared.relay, policy: prepared.gate,
-                resources: prepared.resources, replay: transcript)
+                resources: prepared.handOver(), replay: transcript)
             let code: Int32
             let observations: Observations
-            do {
+            do throws(SpawnError) {
                 (code, observations) = try Learner.run(request)
             } catch {
-                Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
+                throw BrigCLIError.spawn(argv[0], error)
             }
             let writer = ProfileWriter(
                 context: .init(
@@ -118,9 +120,9 @@ extension Brig {
                 if transcript != nil { print(text) } else { Diagnostics.write(text + "\n") }
             }
             if let diff {
-                Learn.printDiff(result, against: diff, context: context, report: report)
+                try Learn.printDiff(result, against: diff, context: context, report: report)
             } else {
-                guard Learn.writeFile(outPath, result.yaml) else { Brig.fail("--out \(outPath): \(SystemError.text())") }
+                guard Learn.writeFile(outPath, result.yaml) else { throw BrigCLIError.brig("--out \(outPath): \(SystemError.text())") }
                 report(
                     "brig learn: wrote \(outPath): \(result.read.count) read, \(result.write.count) write, \(result.exec.count) exec grants; "
                         + "network \(result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
@@ -150,12 +152,12 @@ extension Brig {
         }
 
         /// What the new run needs that the existing profile does not grant.
-        static func printDiff(_ r: ProfileWriter.Result, against file: String, context: ProfileContext, report: (String) -> Void) {
+        static func printDiff(_ r: ProfileWriter.Result, against file: String, context: ProfileContext, report: (String) -> Void) throws(BrigCLIError) {
             let existing: Profile
             do {
                 existing = try ProfileLoader.load(file, context: context)
             } catch {
-                Brig.fail(error.description)
+                throw .brig(error.description)
             }
             let s = existing.sandbox
             func expand(_ p: String) -> String {

@@ -97,7 +97,7 @@ struct PinTarget: ParsableArguments {
             do {
                 name = try ProfileLoader.load(profile, context: context).name
             } catch {
-                Brig.fail(error.description)
+                throw BrigCLIError.brig(error.description)
             }
         }
         if ProfileLoader.builtinNames.contains(name) {
@@ -112,25 +112,25 @@ struct PinTarget: ParsableArguments {
 
     func store() throws -> PinStore {
         guard let id = try identity() else { throw ValidationError("give --server IDENTITY or --profile NAME") }
-        return openStore(id)
+        return try openStore(id)
     }
 
-    private func openStore(_ id: String) -> PinStore {
+    private func openStore(_ id: String) throws(BrigCLIError) -> PinStore {
         do { return try PinStore(identity: id, directory: pinsDirectory) } catch {
-            Brig.fail("\(InputPath.shown(pinsDirectory)): cannot use the pins directory: \(error.message)")
+            throw .brig("\(InputPath.shown(pinsDirectory)): cannot use the pins directory: \(error.message)")
         }
     }
 
     /// The store named by --server or --profile; without either, the one server whose pins
-    /// `pending` picks out, when exactly one does. Otherwise brig names the candidates and exits
-    /// 125; with none at all, nil (`what` says what was looked for, for the caller's message).
+    /// `pending` picks out, when exactly one does. Otherwise the error names the candidates (exit
+    /// 125); with none at all, nil (`what` says what was looked for, for the caller's message).
     func store(choosing pending: (PinEntry) -> Bool, what: String) throws -> PinStore? {
         if try identity() != nil { return try store() }
         let candidates = storedServers().filter { $0.entries.contains(where: pending) }
-        if candidates.count == 1 { return openStore(candidates[0].identity) }
+        if candidates.count == 1 { return try openStore(candidates[0].identity) }
         if candidates.isEmpty { return nil }
         let names = candidates.map { c in c.identity + (c.label.map { " (\($0))" } ?? "") }
-        Brig.fail("\(candidates.count) servers have \(what): give --server IDENTITY (one of: \(names.joined(separator: ", ")))")
+        throw BrigCLIError.brig("\(candidates.count) servers have \(what): give --server IDENTITY (one of: \(names.joined(separator: ", ")))")
     }
 
     /// Every server with a pin file in the pins directory, by identity, with its pins.
@@ -161,8 +161,8 @@ struct PinTarget: ParsableArguments {
         return document?["identity"]?.stringValue
     }
 
-    func entries(_ store: PinStore) -> [PinEntry] {
-        do { return try store.list() } catch { Brig.fail(error.description) }
+    func entries(_ store: PinStore) throws(BrigCLIError) -> [PinEntry] {
+        do { return try store.list() } catch { throw .brig(error.description) }
     }
 }
 
@@ -184,7 +184,7 @@ extension Brig.Pins {
                 return
             }
             let store = try target.store()
-            let entries = target.entries(store)
+            let entries = try target.entries(store)
             say("server: \(store.identity)  (\(store.path))")
             if entries.isEmpty {
                 say("no pins yet: they are recorded the first time brig relays this server's listings")
@@ -250,14 +250,14 @@ extension Brig.Pins {
                     choosing: { wanted == nil ? $0.state != "pinned" : $0.item == wanted && $0.state != "pinned" },
                     what: wanted.map { "changes to \($0)" } ?? "changes to review")
             else {
-                if let wanted { Brig.fail("\(wanted): no server has a change to it to review", code: 1) }
+                if let wanted { throw BrigCLIError.failed("\(wanted): no server has a change to it to review") }
                 say("no changes: every server's listed definitions match their pins")
                 return
             }
             say("server: \(store.identity)")
-            let entries = target.entries(store)
+            let entries = try target.entries(store)
             let chosen = entries.filter { item == nil ? $0.state != "pinned" : $0.item == item }
-            if let item, chosen.isEmpty { Brig.fail("\(item): no pin of that name for \(store.identity)", code: 1) }
+            if let item, chosen.isEmpty { throw BrigCLIError.failed("\(item): no pin of that name for \(store.identity)") }
             if chosen.isEmpty {
                 say("no changes: every listed definition matches its pin")
                 return
@@ -302,23 +302,19 @@ extension Brig.Pins {
                     choosing: { $0.state != "pinned" && (wanted == nil || $0.item == wanted) },
                     what: wanted.map { "\($0) to accept" } ?? "changes to accept")
             else {
-                if let wanted { Brig.fail("\(wanted): nothing to accept in any server's pins (not changed, new or removed)", code: 1) }
+                if let wanted { throw BrigCLIError.failed("\(wanted): nothing to accept in any server's pins (not changed, new or removed)") }
                 say("nothing to accept")
                 return
             }
-            do {
-                if all {
-                    let accepted = try store.acceptAll()
-                    say(accepted.isEmpty ? "nothing to accept" : "accepted: " + accepted.joined(separator: ", "))
-                } else if let item {
-                    if try store.accept(item) {
-                        say("accepted: \(item) (server \(store.identity))")
-                    } else {
-                        Brig.fail("\(item): nothing to accept (not changed, new or removed)", code: 1)
-                    }
-                }
-            } catch {
-                Brig.fail(error.description)
+            if all {
+                let accepted: [String]
+                do { accepted = try store.acceptAll() } catch { throw BrigCLIError.brig(error.description) }
+                say(accepted.isEmpty ? "nothing to accept" : "accepted: " + accepted.joined(separator: ", "))
+            } else if let item {
+                let done: Bool
+                do { done = try store.accept(item) } catch { throw BrigCLIError.brig(error.description) }
+                guard done else { throw BrigCLIError.failed("\(item): nothing to accept (not changed, new or removed)") }
+                say("accepted: \(item) (server \(store.identity))")
             }
         }
     }
@@ -332,8 +328,8 @@ extension Brig.Pins {
 
         func run() throws {
             let store = try target.store()
-            let count = target.entries(store).count
-            do { try store.reset() } catch { Brig.fail(error.description) }
+            let count = try target.entries(store).count
+            do { try store.reset() } catch { throw BrigCLIError.brig(error.description) }
             say("forgot \(count) pin(s) of \(store.identity)")
         }
     }

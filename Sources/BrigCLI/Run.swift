@@ -105,31 +105,34 @@ extension Brig {
             relay.maximumMessageBytes = ByteSize.parse(maxMessageSize).map { Int($0) } ?? relay.maximumMessageBytes
             relay.gracePeriodNanoseconds = UInt64(grace * 1e9)
             relay.killAfterNanoseconds = UInt64(killAfter * 1e9)
-            var prepared = Prepared.make(
+            var prepared = try Prepared.make(
                 argv: argv, sandbox: sandbox, policyOptions: policyOptions, relay: relay,
                 relayLimitGiven: maxMessageSizeGiven, confine: !noSandbox,
                 auditLog: noAudit ? nil : auditLog)
+            // Whatever the session below does not take (every error before it starts) is released here.
+            defer { prepared.release() }
             StartupTrace.mark("profile loaded, sandbox planned")
-            prepared.checkExecutable(expected: expectSHA256)
+            try prepared.checkExecutable(expected: expectSHA256)
             StartupTrace.mark("executable hashed")
-            if !noSandbox { prepared.openContentGuard() }
+            if !noSandbox { try prepared.openContentGuard() }
             StartupTrace.mark("content defenses open")
-            if !noSandbox && !noAudit { prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
+            if !noSandbox && !noAudit { try prepared.openAudit(path: auditLog, profileOption: sandbox.profile) }
             StartupTrace.mark("audit trail open")
             SelfProtection.makeNonDumpable()
             var hooks = Session.Hooks()
             if StartupTrace.enabled { hooks.phase = { StartupTrace.mark($0) } }
             let session = Session(
-                spec: prepared.spec, configuration: prepared.relay, resources: prepared.resources,
+                spec: prepared.spec, configuration: prepared.relay, resources: prepared.handOver(),
                 policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,
                 content: prepared.content)
-            do {
-                let code = try session.run()
-                throw ExitCode(code)
-            } catch let error as SpawnError {
+            let code: Int32
+            do throws(SpawnError) {
+                code = try session.run()
+            } catch {
                 prepared.audit?.close()
-                Brig.fail("\(argv[0]): \(error)", code: error.exitCode)
+                throw BrigCLIError.spawn(argv[0], error)
             }
+            throw ExitCode(code)
         }
     }
 }
@@ -165,22 +168,40 @@ struct Prepared {
     var content: ContentGuard?
     var executableSHA256: String?
 
+    /// The prefix of the private directory's name (in $TMPDIR, else /tmp); tests choose their own
+    /// to find the directory a run makes.
+    @TaskLocal static var privateDirectoryPrefix = "brig-"
+
+    /// Releases what no session took: the private directory, the Landlock ruleset, the cgroup
+    /// (what `Session` releases when it ends). Nothing is left to release after `handOver()`.
+    func release() {
+        if resources.landlockRuleset >= 0 { close(resources.landlockRuleset) }
+        resources.cgroup?.remove()
+        resources.temporaryDirectory?.remove()
+    }
+
+    /// Hands the resources to the session that releases them, so that they have one owner.
+    mutating func handOver() -> Session.Resources {
+        let taken = resources
+        resources = Session.Resources()
+        return taken
+    }
+
     /// Server identity: `--expect-sha256` or `sandbox.executable_sha256` must match the executable.
-    mutating func checkExecutable(expected: String?) {
+    mutating func checkExecutable(expected: String?) throws(BrigCLIError) {
         executableSHA256 = Digest.sha256(
             file: executable,
             cachedIn: ContentGuard.defaultStateDirectory(environment: hostEnvironment) + "/executables")
         for (want, source) in [(expected, "--expect-sha256"), (plan?.profile.sandbox.executableSHA256, "sandbox.executable_sha256")] {
             guard let want else { continue }
             guard let have = executableSHA256, have == want.lowercased() else {
-                resources.temporaryDirectory?.remove()
-                Brig.fail("\(executable): SHA-256 \(executableSHA256 ?? "unreadable") does not match \(source) \(want.lowercased()); not starting it")
+                throw .brig("\(executable): SHA-256 \(executableSHA256 ?? "unreadable") does not match \(source) \(want.lowercased()); not starting it")
             }
         }
     }
 
     /// The content defenses the profile's `mcp:` section asks for (pins keyed by the server's identity).
-    mutating func openContentGuard() {
+    mutating func openContentGuard() throws(BrigCLIError) {
         guard let plan else { return }
         let mcp = plan.profile.mcp
         let builtin = plan.profile.source.hasPrefix("builtin:")
@@ -195,14 +216,13 @@ struct Prepared {
         do {
             content = try ContentGuard(settings: settings)
         } catch {
-            resources.temporaryDirectory?.remove()
-            Brig.fail("content defenses: \(error)")
+            throw .brig("content defenses: \(error)")
         }
     }
 
     /// Opens the audit trail the profile asks for, and makes sure brig's own files (the log, its
     /// key, its anchor) lie outside everything the child may read or write.
-    mutating func openAudit(path: String?, profileOption: String) {
+    mutating func openAudit(path: String?, profileOption: String) throws(BrigCLIError) {
         guard let plan, plan.profile.audit.enabled || path != nil else { return }
         let profile = plan.profile
         let builtin = profile.source.hasPrefix("builtin:")
@@ -214,8 +234,7 @@ struct Prepared {
         do {
             log = try AuditLog.open(options)
         } catch {
-            resources.temporaryDirectory?.remove()
-            Brig.fail("audit: \(error)")
+            throw .brig("audit: \(error)")
         }
         let grants =
             profile.sandbox.readPaths + profile.sandbox.writePaths + profile.sandbox.execPaths
@@ -223,8 +242,7 @@ struct Prepared {
         for file in [log.path, log.anchorPath].compactMap({ $0 }) where file != "-" {
             if let grant = grants.first(where: { g in file == g || file.hasPrefix(g.hasSuffix("/") ? g : g + "/") }) {
                 log.close()
-                resources.temporaryDirectory?.remove()
-                Brig.fail(
+                throw .brig(
                     "audit: the audit trail \(file) lies inside the sandbox's grant \(grant): the server could edit it; "
                         + "run from another --workdir, or move it with --audit-log or audit.path")
             }
@@ -246,12 +264,13 @@ struct Prepared {
             kernelFeatures: featureList)
     }
 
-    /// Resolves, loads and plans; brig's own errors end the process (125, or 126/127 for the command).
+    /// Resolves, loads and plans; throws brig's own errors (125, or 126/127 for the command),
+    /// having released what it made (the private directory) first.
     static func make(
         argv: [String], sandbox: SandboxOptions, policyOptions: PolicyOptions, relay: RelayConfiguration,
         relayLimitGiven: Bool, confine: Bool, forcePermissive: Bool = false,
         auditLog: String? = nil
-    ) -> Prepared {
+    ) throws(BrigCLIError) -> Prepared {
         let hostEnvironment = ProcessEnvironment.snapshot()
         let workdir = sandbox.resolvedWorkdir()
         let executable: String
@@ -259,8 +278,8 @@ struct Prepared {
             executable = try CommandResolver.resolve(argv[0], searchPath: hostEnvironment["PATH"], workingDirectory: workdir)
         } catch {
             switch error {
-            case .notFound(let name): Brig.fail("\(name): command not found", code: 127)
-            case .notExecutable(let name): Brig.fail("\(name): permission denied (not an executable file)", code: 126)
+            case .notFound(let name): throw .notFound(name)
+            case .notExecutable(let name): throw .cannotRun(name)
             }
         }
         var p = Prepared(
@@ -273,19 +292,38 @@ struct Prepared {
         var policyOptions = policyOptions
         if forcePermissive { policyOptions.permissive = true }
         // Decided before the private directory exists: a refused --workdir leaves nothing behind.
-        let decision = sandbox.workingDirectoryDecision(environment: hostEnvironment, auditLog: auditLog)
+        let decision = try sandbox.workingDirectoryDecision(environment: hostEnvironment, auditLog: auditLog)
         let tmp: PrivateDirectory
-        do { tmp = try PrivateDirectory() } catch { Brig.fail(error.description) }
+        do throws(SandboxPlanError) {
+            tmp = try PrivateDirectory(prefix: privateDirectoryPrefix)
+        } catch {
+            throw .brig(error.description)
+        }
         p.resources.temporaryDirectory = tmp
+        do throws(BrigCLIError) {
+            try p.confine(
+                sandbox: sandbox, policyOptions: policyOptions, relayLimitGiven: relayLimitGiven, auditLog: auditLog,
+                decision: decision, tmp: tmp)
+        } catch {
+            p.release()
+            throw error
+        }
+        return p
+    }
+
+    /// Loads the profile, compiles its policy and plans the sandbox, in the private directory `tmp`.
+    private mutating func confine(
+        sandbox: SandboxOptions, policyOptions: PolicyOptions, relayLimitGiven: Bool, auditLog: String?,
+        decision: WorkingDirectoryDecision, tmp: PrivateDirectory
+    ) throws(BrigCLIError) {
         if !decision.granted {
             // Once, so that a user who started brig from / or $HOME learns why the server sees no project.
             Diagnostics.shared.report(decision.summary)
         }
-        let (profile, context) = sandbox.loadProfile(
-            tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions,
-            workdirGranted: decision.granted, onFailure: { tmp.remove() })
-        p.context = context
-        p.relay.profileName = profile.name
+        let (profile, context) = try sandbox.loadProfile(
+            tmpdir: tmp.path, environment: hostEnvironment, policy: policyOptions, workdirGranted: decision.granted)
+        self.context = context
+        relay.profileName = profile.name
         do {
             let engine = try PolicyEngine(
                 policy: profile.mcp,
@@ -300,11 +338,10 @@ struct Prepared {
             rules.sanitize = nil
             rules.poisoning = nil
             rules.leaks = nil
-            if rules != MCPPolicy() || engine.isPermissive { p.gate = PolicyGate(engine: engine) }
-            if let limit = engine.maxMessageBytes, !relayLimitGiven { p.relay.maximumMessageBytes = Int(limit) }
+            if rules != MCPPolicy() || engine.isPermissive { gate = PolicyGate(engine: engine) }
+            if let limit = engine.maxMessageBytes, !relayLimitGiven { relay.maximumMessageBytes = Int(limit) }
         } catch {
-            tmp.remove()
-            Brig.fail(error.description)
+            throw .brig(error.description)
         }
         StartupTrace.mark("profile loaded, policy compiled")
         let plan: SandboxPlan
@@ -315,15 +352,13 @@ struct Prepared {
                 safety: sandbox.grantSafety(environment: hostEnvironment, auditLog: auditLog),
                 workingDirectory: decision)
         } catch {
-            tmp.remove()
-            Brig.fail(error.description)
+            throw .brig(error.description)
         }
-        p.plan = plan
-        p.spec.confinement = plan.confinement
-        p.spec.environment = plan.environment
-        p.resources.landlockRuleset = plan.confinement.landlockRuleset
-        p.resources.cgroup = plan.cgroup
+        self.plan = plan
+        spec.confinement = plan.confinement
+        spec.environment = plan.environment
+        resources.landlockRuleset = plan.confinement.landlockRuleset
+        resources.cgroup = plan.cgroup
         if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
-        return p
     }
 }

@@ -128,15 +128,15 @@ public struct SandboxOptions: ParsableArguments {
         return GrantSafety(home: home, stateDirectories: state)
     }
 
-    /// Whether the working directory is granted; brig's own errors end the process (125).
-    func workingDirectoryDecision(environment: [String: String], auditLog: String? = nil) -> WorkingDirectoryDecision {
+    /// Whether the working directory is granted; throws brig's own errors (125).
+    func workingDirectoryDecision(environment: [String: String], auditLog: String? = nil) throws(BrigCLIError) -> WorkingDirectoryDecision {
         do {
             return try WorkingDirectoryDecision.decide(
                 path: resolvedWorkdir(), explicit: workdir != nil,
                 allowBroad: allowBroadGrant,
                 safety: grantSafety(environment: environment, auditLog: auditLog))
         } catch {
-            Brig.fail(error.description)
+            throw .brig(error.description)
         }
     }
 
@@ -158,12 +158,11 @@ public struct SandboxOptions: ParsableArguments {
         return FileSystem.realpath(absolute)
     }
 
-    /// Loads the profile for this run; brig's own errors end the process (125), after
-    /// `onFailure` (which removes what the run made so far, such as its private directory).
+    /// Loads the profile for this run; throws brig's own errors (125), the profile's naming its
+    /// file, line and key.
     func loadProfile(
-        tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil,
-        workdirGranted: Bool = true, onFailure: () -> Void = {}
-    ) -> (Profile, ProfileContext) {
+        tmpdir: String, environment: [String: String], policy: PolicyOptions? = nil, workdirGranted: Bool = true
+    ) throws(BrigCLIError) -> (Profile, ProfileContext) {
         let home = ProcessEnvironment.home(environment)
         var context = ProfileContext(home: home, workdir: resolvedWorkdir(), tmpdir: tmpdir, environment: environment)
         context.workdirGranted = workdirGranted
@@ -172,8 +171,7 @@ public struct SandboxOptions: ParsableArguments {
             policy?.apply(to: &o)
             return (try ProfileLoader.load(profile, context: context, overrides: o), context)
         } catch {
-            onFailure()
-            Brig.fail(error.description)
+            throw .brig(error.description)
         }
     }
 }

@@ -82,13 +82,14 @@ extension Brig {
 
         public func run() throws {
             let brig = brigCommand ?? HostConfigOptions.selfPath()
-            var session = WrapSession(configs: files.load(), brigCommands: [brig])
+            var session = try WrapSession(configs: files.load(), brigCommands: [brig])
             session.list()
-            guard all || !names.isEmpty else { session.finish() }
+            guard all || !names.isEmpty else { return try session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: false)
             session.brigWritten = brig
             session.planWrap(chosen, brig: brig, profile: profile, workdir: workdir)
-            session.commit(confirm: confirm, verb: "wrap")
+            try session.commit(confirm: confirm, verb: "wrap")
+            try session.finish()
         }
     }
 
@@ -125,12 +126,13 @@ extension Brig {
         }
 
         public func run() throws {
-            var session = WrapSession(configs: files.load(), brigCommands: [HostConfigOptions.selfPath()])
+            var session = try WrapSession(configs: files.load(), brigCommands: [HostConfigOptions.selfPath()])
             session.list()
-            guard all || !names.isEmpty else { session.finish() }
+            guard all || !names.isEmpty else { return try session.finish() }
             let chosen = session.select(names: names, all: all, wrapped: true)
             session.planUnwrap(chosen, recordedOnly: all)
-            session.commit(confirm: confirm, verb: "unwrap")
+            try session.commit(confirm: confirm, verb: "unwrap")
+            try session.finish()
         }
     }
 }
@@ -154,7 +156,7 @@ public struct HostConfigOptions: ParsableArguments {
     static func currentDirectory() -> String { FileSystem.currentDirectory() }
 
     /// The files named with --config, else every host config found here.
-    func load() -> [LoadedConfig] {
+    func load() throws(BrigCLIError) -> [LoadedConfig] {
         let env = ProcessEnvironment.snapshot()
         let home = ProcessEnvironment.home(env)
         let cwd = HostConfigOptions.currentDirectory()
@@ -163,9 +165,9 @@ public struct HostConfigOptions: ParsableArguments {
             return unique(HostDiscovery.discover(home: home, configHome: env["XDG_CONFIG_HOME"], project: cwd).map(LoadedConfig.load))
         }
         return unique(
-            configs.map { name in
+            try configs.map { name throws(BrigCLIError) in
                 let absolute = name.hasPrefix("/") ? name : cwd + "/" + name
-                InputPath.requireReadableFile(absolute, label: "--config")
+                try InputPath.requireReadableFile(absolute, label: "--config")
                 let resolved = FileIO.resolved(absolute)
                 // A host's own file named with --config keeps what is known of that host.
                 if let k = known.first(where: { FileIO.resolved($0.path) == resolved }) {
@@ -351,11 +353,12 @@ struct WrapSession {
         }
     }
 
-    /// Shows the diffs, asks, writes (backup, records, atomic replace), and exits.
     /// The command `brig wrap` writes.
     var brigWritten = ""
 
-    mutating func commit(confirm: ConfirmOptions, verb: String) {
+    /// Shows the diffs, asks, writes (backup, records, atomic replace); `finish()` then gives the
+    /// exit code. A refused question is exit 1.
+    mutating func commit(confirm: ConfirmOptions, verb: String) throws(BrigCLIError) {
         var changed: [(Int, [UInt8])] = []
         for k in plans.keys.sorted() {
             guard let doc = configs[k].document, let edits = plans[k], !edits.isEmpty else { continue }
@@ -389,24 +392,21 @@ struct WrapSession {
         }
         if changed.isEmpty {
             note("nothing to \(verb)")
-            finish()
+            return
         }
         if confirm.dryRun {
             note("dry run: nothing written")
-            finish()
+            return
         }
         if !confirm.yes {
             guard isatty(0) == 1 else {
-                Brig.fail("\(verb): not asking without a terminal: pass --yes to write, or --dry-run to only show")
+                throw .brig("\(verb): not asking without a terminal: pass --yes to write, or --dry-run to only show")
             }
             let count = changed.count
             let prompt = "Write \(count == 1 ? "this change" : "these changes to \(count) files")? [y/N] "
             prompt.withCString { _ = write(2, $0, strlen($0)) }
             let answer = readLine(strippingNewline: true)?.lowercased() ?? ""
-            guard answer == "y" || answer == "yes" else {
-                note("nothing written")
-                Glibc.exit(1)
-            }
+            guard answer == "y" || answer == "yes" else { throw .failed("nothing written") }
         }
         for (k, new) in changed {
             let c = configs[k]
@@ -425,11 +425,11 @@ struct WrapSession {
                 self.error(error.message)
             }
         }
-        finish()
     }
 
-    func finish() -> Never {
-        Glibc.exit(failed ? 125 : 0)
+    /// Exit 125 when one of brig's own errors was met (each already printed), else success.
+    func finish() throws(ExitCode) {
+        if failed { throw ExitCode(125) }
     }
 }
 
@@ -454,7 +454,7 @@ enum ServerCheck {
     /// Prints, for each entry named `name`, where it is, whether it is wrapped and how brig starts
     /// it, then `brig check`'s report for that command line in the directory the host starts it in.
     static func run(name: String, files: HostConfigOptions) throws {
-        let configs = files.load()
+        let configs = try files.load()
         let brigCommands: Set<String> = [HostConfigOptions.selfPath()]
         let home = ProcessEnvironment.home(ProcessEnvironment.snapshot())
         var found = false
@@ -465,8 +465,9 @@ enum ServerCheck {
             }
         }
         if !found {
-            for c in configs { if let p = c.problem { Brig.fail(p) } }
-            Brig.fail("--server \(name): no such server in \(configs.isEmpty ? "any host config (name one with --config FILE)" : configs.map(\.file.path).joined(separator: ", "))")
+            for c in configs { if let p = c.problem { throw BrigCLIError.brig(p) } }
+            throw BrigCLIError.brig(
+                "--server \(name): no such server in \(configs.isEmpty ? "any host config (name one with --config FILE)" : configs.map(\.file.path).joined(separator: ", "))")
         }
     }
 
@@ -481,7 +482,7 @@ enum ServerCheck {
             print("transport: \(why): not wrappable")
             return
         case .invalid(let key, let line, let message):
-            Brig.fail("\(c.file.path):\(line): \(key): \(message)")
+            throw BrigCLIError.brig("\(c.file.path):\(line): \(key): \(message)")
         case .stdio:
             break
         }
@@ -489,7 +490,7 @@ enum ServerCheck {
         var server: [String]
         if e.isWrapped(brigCommands: brigCommands) {
             guard let line = e.wrappedCommandLine else {
-                Brig.fail("\(c.file.path):\(e.line): \(e.keyPath).args: a brig command line without a server after \"--\"")
+                throw BrigCLIError.brig("\(c.file.path):\(e.line): \(e.keyPath).args: a brig command line without a server after \"--\"")
             }
             options = line.options
             server = line.server
@@ -525,13 +526,13 @@ enum ServerCheck {
         print("host starts it in: \(start)  (\(how))" + (options.contains("--workdir") ? "; brig's --workdir replaces it" : ""))
         print("")
         guard chdir(start) == 0 else {
-            Brig.fail("\(c.file.path):\(e.line): \(e.name) starts in \(start): \(SystemError.text())")
+            throw BrigCLIError.brig("\(c.file.path):\(e.line): \(e.name) starts in \(start): \(SystemError.text())")
         }
         let runArgs: Brig.Run
         do {
             runArgs = try Brig.Run.parse(options + ["--"] + server)
         } catch {
-            Brig.fail("\(c.file.path):\(e.line): \(e.keyPath).args: brig's options do not parse: \(Brig.message(for: error))")
+            throw BrigCLIError.brig("\(c.file.path):\(e.line): \(e.keyPath).args: brig's options do not parse: \(Brig.message(for: error))")
         }
         var check = try Brig.Check.parse([])
         check.sandbox = runArgs.sandbox
