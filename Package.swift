@@ -80,15 +80,18 @@ let package = Package(
             name: "BrigSandbox",
             dependencies: ["BrigSystem", "CBrigShim", "CSeccomp"],
             swiftSettings: swiftSettings),
+        // From a profile to a confinement: the sandbox plan (seccomp, Landlock, capabilities, limits,
+        // namespaces, environment), the session's cgroup and private tmp. `brig check` uses it alone.
+        .target(name: "BrigPlan", dependencies: ["BrigSystem", "BrigProfile", "BrigSandbox"], swiftSettings: swiftSettings),
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(
             name: "BrigRelay",
-            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
+            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
             swiftSettings: swiftSettings),
         // Learn mode: watch a real session, write the tightest profile that still runs the server.
         .target(
             name: "BrigLearn",
-            dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigProfile", "BrigJSONRPC"],
+            dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigJSONRPC"],
             swiftSettings: swiftSettings),
         // Host configs (Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf, Cline): finding them,
         // JSONC with exact positions, and the minimal edits of `brig wrap`/`unwrap`.
@@ -97,7 +100,7 @@ let package = Package(
         .target(
             name: "BrigCLI",
             dependencies: [
-                "BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSandbox", "BrigPolicy", "BrigAudit", "BrigContent", "BrigRelay",
+                "BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSandbox", "BrigPlan", "BrigPolicy", "BrigAudit", "BrigContent", "BrigRelay",
                 "BrigLearn", "BrigHostConfig", "BrigForward",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -108,16 +111,17 @@ let package = Package(
         .testTarget(name: "BrigSecretsTests", dependencies: ["BrigSystem", "BrigSecrets"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigJSONRPCTests", dependencies: ["BrigSystem", "BrigJSONRPC"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigProfileTests", dependencies: ["BrigSystem", "BrigProfile"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigPolicyTests", dependencies: ["BrigSystem", "BrigPolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigPolicyTests", dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigPolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigContentTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigProfile", "BrigContent"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigForwardTests", dependencies: ["BrigSystem", "BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSystem", "BrigSandbox"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigLearn"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigPlanTests", dependencies: ["BrigSystem", "BrigProfile", "BrigSandbox", "BrigPlan"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigSystem", "BrigRelay"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigSystem", "BrigHostConfig"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "BrigCLITests", dependencies: ["BrigSystem", "BrigRelay", "BrigCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            name: "BrigCLITests", dependencies: ["BrigSystem", "BrigPlan", "BrigRelay", "BrigCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings),
     ]
 )

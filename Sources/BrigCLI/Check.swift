@@ -1,5 +1,6 @@
 public import ArgumentParser
 import BrigJSONRPC
+import BrigPlan
 import BrigPolicy
 import BrigProfile
 import BrigRelay

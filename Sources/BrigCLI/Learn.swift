@@ -1,6 +1,7 @@
 public import ArgumentParser
 import BrigJSONRPC
 import BrigLearn
+import BrigPlan
 import BrigPolicy
 import BrigProfile
 import BrigRelay

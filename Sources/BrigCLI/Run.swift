@@ -1,6 +1,7 @@
 public import ArgumentParser
 import BrigAudit
 import BrigContent
+import BrigPlan
 import BrigPolicy
 import BrigProfile
 import BrigRelay

@@ -1,4 +1,6 @@
 import BrigJSONRPC
+public import BrigPlan
+public import BrigPolicy
 import BrigProfile
 public import BrigRelay
 public import BrigSandbox

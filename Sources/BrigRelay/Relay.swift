@@ -1,7 +1,7 @@
 public import BrigAudit
 public import BrigContent
 public import BrigJSONRPC
-import BrigPolicy
+public import BrigPolicy
 import BrigSecrets
 import BrigSystem
 import Synchronization

@@ -1,6 +1,8 @@
 public import BrigAudit
 public import BrigContent
 import BrigJSONRPC
+public import BrigPlan
+public import BrigPolicy
 public import BrigSandbox
 import BrigSystem
 import Synchronization

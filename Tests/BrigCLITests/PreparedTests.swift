@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrigPlan
 import BrigRelay
 import BrigSystem
 import Testing

@@ -1,3 +1,4 @@
+import BrigPlan
 import BrigRelay
 import BrigSystem
 import Foundation

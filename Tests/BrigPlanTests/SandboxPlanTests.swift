@@ -1,7 +1,7 @@
 import BrigProfile
 import Testing
 
-@testable import BrigRelay
+@testable import BrigPlan
 @testable import BrigSandbox
 
 #if canImport(Glibc)

@@ -1,5 +1,4 @@
 public import BrigJSONRPC
-public import BrigPolicy
 import BrigSystem
 
 /// Applies the message policy to the relay's traffic and shapes what brig answers itself.
@@ -119,7 +118,7 @@ public struct PolicyGate: Sendable {
     }
 
     /// The answer brig writes for a denied request.
-    func denial(id: String, method: String, params: JSONValue?, decision: Decision) -> [UInt8] {
+    public func denial(id: String, method: String, params: JSONValue?, decision: Decision) -> [UInt8] {
         let data =
             "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))"
             + ",\"category\":\(JSONWriter.quoted(decision.category.rawValue))}"
@@ -156,7 +155,7 @@ public struct PolicyGate: Sendable {
     }
 
     /// Whether a request speaks the 2026-07-28 era (its `_meta` carries the protocol version).
-    static func isModernEra(_ params: JSONValue?) -> Bool {
+    public static func isModernEra(_ params: JSONValue?) -> Bool {
         guard let v = params?["_meta"]?["io.modelcontextprotocol/protocolVersion"]?.stringValue else { return false }
         return v >= "2026-07-28"
     }

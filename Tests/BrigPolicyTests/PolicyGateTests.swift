@@ -1,7 +1,7 @@
 import BrigJSONRPC
 import Testing
 
-@testable import BrigRelay
+@testable import BrigPolicy
 
 @Suite("PolicyGate")
 struct PolicyGateTests {
