@@ -101,11 +101,10 @@ extension Brig {
             let features = KernelFeatures.probe()
             let plan: SandboxPlan
             do {
-                plan = try SandboxPlan.make(
+                plan = try SandboxPlan.plan(
                     profile: profile, executable: executable, arguments: argv, context: context,
                     hostEnvironment: env, features: features,
-                    safety: sandbox.grantSafety(environment: env), workingDirectory: decision,
-                    build: false)
+                    safety: sandbox.grantSafety(environment: env), workingDirectory: decision)
             } catch {
                 throw BrigCLIError.brig(error.description)
             }

@@ -345,13 +345,14 @@ struct Prepared {
             throw .brig(error.description)
         }
         StartupTrace.mark("profile loaded, policy compiled")
-        let plan: SandboxPlan
+        var plan: SandboxPlan
         do {
-            plan = try SandboxPlan.make(
+            plan = try SandboxPlan.plan(
                 profile: profile, executable: executable, arguments: argv, context: context,
                 hostEnvironment: hostEnvironment,
                 safety: sandbox.grantSafety(environment: hostEnvironment, auditLog: auditLog),
                 workingDirectory: decision)
+            try plan.acquire()
         } catch {
             throw .brig(error.description)
         }

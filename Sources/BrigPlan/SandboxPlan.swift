@@ -29,12 +29,22 @@ public struct SandboxPlan: Sendable {
     public var enforced: [String] = []
     public var notEnforced: [String] = []
 
-    /// Builds the plan. `build` is false for `brig check` (nothing is created or opened).
-    public static func make(
+    /// What `acquire` must still open, create or read; empty once it has.
+    struct Pending: Sendable {
+        var landlockRules: Landlock.Rules?
+        var cgroup: (pids: UInt64?, memory: UInt64?, line: String)?
+        var secrets: [(name: String, file: String)] = []
+        var isEmpty: Bool { landlockRules == nil && cgroup == nil && secrets.isEmpty }
+    }
+    var pending = Pending()
+
+    /// The plan, computed from the profile, the kernel's features and the host alone: nothing is
+    /// created, opened or read (what `brig check` prints, and what tests call). A secret's value
+    /// stands as `<secret from FILE>` until `acquire`.
+    public static func plan(
         profile: Profile, executable: String?, arguments: [String], context: ProfileContext,
         hostEnvironment: [String: String], features: KernelFeatures = .probe(),
-        safety: GrantSafety? = nil, workingDirectory: WorkingDirectoryDecision? = nil,
-        build: Bool = true
+        safety: GrantSafety? = nil, workingDirectory: WorkingDirectoryDecision? = nil
     ) throws(SandboxError) -> SandboxPlan {
         var plan = SandboxPlan(profile: profile, features: features)
         plan.workingDirectory = workingDirectory
@@ -139,11 +149,7 @@ public struct SandboxPlan: Sendable {
         case .ports(let connect, let bind): rules.tcp = (connect, bind)
         }
         if features.landlockABI >= 1 {
-            if build {
-                let ruleset = try Landlock.build(rules)
-                plan.landlock = ruleset
-                plan.confinement.landlockRuleset = ruleset.fd
-            }
+            plan.pending.landlockRules = rules
             plan.enforced.append(
                 "landlock ABI \(features.landlockABI): \(rules.read.count) read, \(rules.write.count) write, \(rules.exec.count) exec grants"
                     + (features.landlockABI >= 4 && rules.tcp != nil ? "; TCP limited to the profile's ports" : "")
@@ -185,24 +191,9 @@ public struct SandboxPlan: Sendable {
         let memoryLimit = root ? sandbox.memory : nil
         if pidsLimit != nil || memoryLimit != nil {
             let wanted = [pidsLimit.map { "pids.max=\($0)" }, memoryLimit.map { "memory.max=\($0)" }].compactMap { $0 }.joined(separator: ", ")
-            if build {
-                let cgroup = SessionCgroup.create(pids: pidsLimit, memory: memoryLimit)
-                if let cgroup {
-                    plan.cgroup = cgroup
-                    plan.confinement.cgroupProcsFD = cgroup.procsFDs.first ?? -1
-                    plan.confinement.cgroupProcsFD2 = cgroup.procsFDs.count > 1 ? cgroup.procsFDs[1] : -1
-                    plan.enforced.append("cgroup \(cgroup.paths.joined(separator: " ")): \(cgroup.limits.joined(separator: ", "))")
-                }
-                if pidsLimit != nil && !(cgroup?.limits.contains { $0.hasPrefix("pids.max") } ?? false) {
-                    plan.notEnforced.append("nproc: uid 0 ignores RLIMIT_NPROC and no pids cgroup could be made")
-                }
-                if let memoryLimit, !(cgroup?.limits.contains { $0.hasPrefix("memory.max") } ?? false) {
-                    plan.confinement.resourceLimits.append(.init(resource: 9, soft: memoryLimit, hard: memoryLimit))
-                    plan.enforced.append("memory: no memory cgroup could be made; RLIMIT_AS=\(memoryLimit) per process instead")
-                }
-            } else {
-                plan.enforced.append("cgroup: \(wanted) where one can be made (else RLIMIT_AS for memory)")
-            }
+            let line = "cgroup: \(wanted) where one can be made (else RLIMIT_AS for memory)"
+            plan.pending.cgroup = (pidsLimit, memoryLimit, line)
+            plan.enforced.append(line)
         }
         if let memory = sandbox.memory, !root {
             plan.confinement.resourceLimits.append(.init(resource: 9, soft: memory, hard: memory))
@@ -259,19 +250,55 @@ public struct SandboxPlan: Sendable {
         }
         for (name, value) in sandbox.envSet { env[name] = value }
         for (name, file) in sandbox.secrets.sorted(by: { $0.key < $1.key }) {
-            if build {
-                guard let value = readSecret(file) else { throw SandboxError("sandbox.env.secrets.\(name): cannot read \(file): \(SystemError.text())") }
-                env[name] = value
-                plan.secretValues[name] = value
-            } else {
-                env[name] = "<secret from \(file)>"
-            }
+            env[name] = "<secret from \(file)>"
+            plan.pending.secrets.append((name, file))
         }
         // The caller's token is brig's to verify, never the server's to read.
         if let tokenEnv = profile.mcp.auth?.tokenEnv { env.removeValue(forKey: tokenEnv) }
         plan.environment = env.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
         plan.enforced.append("environment: \(env.count) variables (allow-list \(sandbox.envAllow.joined(separator: " "))); the rest of brig's environment stays with brig")
         return plan
+    }
+
+    /// Opens, creates and reads what the plan needs before the child starts: the Landlock
+    /// ruleset, the session's cgroup, the secrets' values. Its account (`enforced`,
+    /// `notEnforced`) then says what was made, not what would be. Whatever it made is the
+    /// caller's to release (the session's `Resources`) from the moment it returns.
+    public mutating func acquire() throws(SandboxError) {
+        // The secrets first: reading them makes nothing that would need releasing on failure.
+        for (name, file) in pending.secrets {
+            guard let value = SandboxPlan.readSecret(file) else {
+                throw SandboxError("sandbox.env.secrets.\(name): cannot read \(file): \(SystemError.text())")
+            }
+            secretValues[name] = value
+            // Unless the policy's token variable took its place (never the server's to read).
+            if let i = environment.firstIndex(of: "\(name)=<secret from \(file)>") { environment[i] = "\(name)=\(value)" }
+        }
+        pending.secrets = []
+        if let rules = pending.landlockRules {
+            let ruleset = try Landlock.build(rules)
+            landlock = ruleset
+            confinement.landlockRuleset = ruleset.fd
+            pending.landlockRules = nil
+        }
+        if let (pidsLimit, memoryLimit, line) = pending.cgroup {
+            enforced.removeAll { $0 == line }
+            let cgroup = SessionCgroup.create(pids: pidsLimit, memory: memoryLimit)
+            if let cgroup {
+                self.cgroup = cgroup
+                confinement.cgroupProcsFD = cgroup.procsFDs.first ?? -1
+                confinement.cgroupProcsFD2 = cgroup.procsFDs.count > 1 ? cgroup.procsFDs[1] : -1
+                enforced.append("cgroup \(cgroup.paths.joined(separator: " ")): \(cgroup.limits.joined(separator: ", "))")
+            }
+            if pidsLimit != nil && !(cgroup?.limits.contains { $0.hasPrefix("pids.max") } ?? false) {
+                notEnforced.append("nproc: uid 0 ignores RLIMIT_NPROC and no pids cgroup could be made")
+            }
+            if let memoryLimit, !(cgroup?.limits.contains { $0.hasPrefix("memory.max") } ?? false) {
+                confinement.resourceLimits.append(.init(resource: ResourceLimit.addressSpace.resource, soft: memoryLimit, hard: memoryLimit))
+                enforced.append("memory: no memory cgroup could be made; RLIMIT_AS=\(memoryLimit) per process instead")
+            }
+            pending.cgroup = nil
+        }
     }
 
     /// The socket and memfd gate (SyscallGate): its rules, and what `brig check` says of it.

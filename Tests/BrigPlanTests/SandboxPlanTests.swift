@@ -16,9 +16,9 @@ struct GatePlanTests {
         let p = try ProfileLoader.load(profile, context: Self.context, overrides: overrides)
         var features = KernelFeatures.probe()
         features.seccompNotify = notify
-        return try SandboxPlan.make(
+        return try SandboxPlan.plan(
             profile: p, executable: nil, arguments: [], context: Self.context,
-            hostEnvironment: [:], features: features, build: false)
+            hostEnvironment: [:], features: features)
     }
 
     @Test func theGateCarriesTheGrantsAndThePortRule() throws {
