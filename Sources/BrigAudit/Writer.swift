@@ -356,9 +356,9 @@ final class Writer: @unchecked Sendable {
         let subject = context.subject
         return MessageEvent(
             direction: direction, kind: fields?.kind.rawValue ?? "unknown", method: method, id: fields?.id,
-            tool: method == "tools/call" ? subject : nil,
+            tool: method == MCPMethod.toolsCall ? subject : nil,
             resource: method?.hasPrefix("resources/") == true ? subject : nil,
-            prompt: method == "prompts/get" ? subject : nil,
+            prompt: method == MCPMethod.promptsGet ? subject : nil,
             size: line.count, decision: context.decision, ask: context.ask, subject: subject, scopes: context.scopes,
             durationMicros: context.durationMicros, payload: fields?.ranges)
     }

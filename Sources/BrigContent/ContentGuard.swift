@@ -108,7 +108,7 @@ public final class ContentGuard: Sendable {
 
     /// Methods whose results carry definitions (always inspected when any defense is on).
     public static let definitionMethods: Set<String> = [
-        "initialize", "server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list",
+        MCPMethod.initialize, "server/discover", MCPMethod.toolsList, MCPMethod.promptsList, MCPMethod.resourcesList, MCPMethod.resourcesTemplatesList,
     ]
 
     /// - Throws: `ContentError` when pins are on and the identity is empty or the pins directory
@@ -200,7 +200,7 @@ public final class ContentGuard: Sendable {
     /// Inspects a result of `method`. Returns the result to forward (nil: unchanged) and what was found.
     public func inspect(method: String, result: JSONValue) -> (result: JSONValue?, findings: [ContentFinding]) {
         switch method {
-        case "initialize", "server/discover":
+        case MCPMethod.initialize, "server/discover":
             return inspectInstructions(result)
         default:
             if let kind = PinStore.ItemKind(listMethod: method) { return inspectList(result, kind: kind) }
@@ -374,7 +374,7 @@ public final class ContentGuard: Sendable {
                 findings += leaks.map {
                     ContentFinding(action: "leak", item: "result", detail: leakDetail($0), blocked: block)
                 }
-                if block, method == "tools/call" {
+                if block, method == MCPMethod.toolsCall {
                     let names = leaks.map(leakDetail).joined(separator: "; ")
                     var members: [(String, JSONValue)] = [
                         (

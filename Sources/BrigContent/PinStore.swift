@@ -116,10 +116,10 @@ public final class PinStore: Sendable {
         /// The list method and the member of its result that holds the entries.
         public var listMethod: String {
             switch self {
-            case .tool: return "tools/list"
-            case .prompt: return "prompts/list"
-            case .resource: return "resources/list"
-            case .template: return "resources/templates/list"
+            case .tool: return MCPMethod.toolsList
+            case .prompt: return MCPMethod.promptsList
+            case .resource: return MCPMethod.resourcesList
+            case .template: return MCPMethod.resourcesTemplatesList
             }
         }
         public var listMember: String {

@@ -75,7 +75,7 @@ public final class Observations: Sendable {
             guard let method = m.method else { continue }
             var toolName: String?
             var arguments: [(String, JSONValue)] = []
-            if method == "tools/call", direction == .hostToServer, let range = m.params,
+            if method == MCPMethod.toolsCall, direction == .hostToServer, let range = m.params,
                 let params = try? JSONValue.parse(line, range: range)
             {
                 toolName = params["name"]?.stringValue

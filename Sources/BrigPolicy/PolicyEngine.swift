@@ -218,9 +218,9 @@ public final class PolicyEngine: Sendable {
         }
         methodTable = table
         toolCallEntry =
-            table["tools/call"]
+            table[MCPMethod.toolsCall]
             ?? PolicyEngine.resolve(
-                "tools/call", methodRules: methodRules, defaultAllowed: defaultAllowed,
+                MCPMethod.toolsCall, methodRules: methodRules, defaultAllowed: defaultAllowed,
                 defaultSource: defaultSource, rateRules: rateRules, star: star)
     }
 
@@ -415,7 +415,7 @@ public final class PolicyEngine: Sendable {
 
     func versionProblem<Params: PolicyParams>(method: String, params: Params?) -> String? {
         guard let versions, let params else { return nil }
-        if method == "initialize", let v = params.value(of: .protocolVersion) {
+        if method == MCPMethod.initialize, let v = params.value(of: .protocolVersion) {
             guard let s = v.stringValue, versions.contains(s) else {
                 return "protocol version \(v.jsonText) is not accepted (accepted: \(versions.joined(separator: ", ")))"
             }
@@ -429,7 +429,7 @@ public final class PolicyEngine: Sendable {
     }
 
     func methodEntry(_ method: String) -> MethodEntry {
-        if method == "tools/call" { return toolCallEntry }
+        if method == MCPMethod.toolsCall { return toolCallEntry }
         if let e = methodTable[method] { return e }
         if let e = cache.withLock({ $0[method] }) { return e }
         let e = PolicyEngine.resolve(
@@ -448,9 +448,9 @@ public final class PolicyEngine: Sendable {
     ) -> MethodEntry {
         let kind: MethodEntry.Kind
         switch method {
-        case "tools/call": kind = .toolCall
-        case "resources/read", "resources/subscribe", "resources/unsubscribe": kind = .resource
-        case "prompts/get": kind = .prompt
+        case MCPMethod.toolsCall: kind = .toolCall
+        case MCPMethod.resourcesRead, MCPMethod.resourcesSubscribe, MCPMethod.resourcesUnsubscribe: kind = .resource
+        case MCPMethod.promptsGet: kind = .prompt
         default: kind = .other
         }
         let chosen = mostSpecific(method, methodRules.map { ($0.glob, $0.rule) })
@@ -486,7 +486,7 @@ public final class PolicyEngine: Sendable {
     /// Whether `tools/list` should show the tool: `tools/call` is allowed, the first matching rule
     /// allows it (or `mcp.tools.default` does), and its scopes are granted now.
     public func toolVisible(_ name: String) -> Bool {
-        guard methodEntry("tools/call").allowed else { return false }
+        guard methodEntry(MCPMethod.toolsCall).allowed else { return false }
         guard let index = firstToolRuleIndex(name) else { return toolDefaultAllowed }
         let rule = toolRules[index]
         guard rule.spec.allow else { return false }
@@ -498,19 +498,20 @@ public final class PolicyEngine: Sendable {
     /// Whether `resources/list` (and templates) should show the URI: `resources/read` is allowed
     /// and the URI passes `mcp.resources`.
     public func resourceVisible(_ uri: String) -> Bool {
-        guard methodEntry("resources/read").allowed else { return false }
+        guard methodEntry(MCPMethod.resourcesRead).allowed else { return false }
         if case .allowed = accessVerdict(resources, uri) { return true }
         return false
     }
 
     /// Whether `prompts/list` should show the prompt.
     public func promptVisible(_ name: String) -> Bool {
-        guard methodEntry("prompts/get").allowed else { return false }
+        guard methodEntry(MCPMethod.promptsGet).allowed else { return false }
         if case .allowed = accessVerdict(prompts, name) { return true }
         return false
     }
 
-    /// Every method of 2024-11-05 through 2026-07-28, both directions (resolved at init).
+    /// Every method of 2024-11-05 through 2026-07-28, both directions (resolved at init): the
+    /// specification's table, spelled as it is (`MCPMethod` names the ones brig acts on).
     static let knownMethods = [
         "initialize", "ping", "server/discover", "completion/complete", "logging/setLevel",
         "prompts/get", "prompts/list", "resources/list", "resources/templates/list", "resources/read",

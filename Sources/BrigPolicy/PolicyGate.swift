@@ -42,7 +42,7 @@ public struct PolicyGate: Sendable {
     /// Methods whose results list what the policy may hide (a switch: no hashing per response).
     static func isListMethod(_ method: String) -> Bool {
         switch method {
-        case "tools/list", "prompts/list", "resources/list", "resources/templates/list": true
+        case MCPMethod.toolsList, MCPMethod.promptsList, MCPMethod.resourcesList, MCPMethod.resourcesTemplatesList: true
         default: false
         }
     }
@@ -122,7 +122,7 @@ public struct PolicyGate: Sendable {
         let data =
             "{\"rule\":\(JSONWriter.quoted(decision.rule)),\"reason\":\(JSONWriter.quoted(decision.reason))"
             + ",\"category\":\(JSONWriter.quoted(decision.category.rawValue))}"
-        if method == "tools/call" {
+        if method == MCPMethod.toolsCall {
             let name = decision.subject ?? params?["name"]?.stringValue ?? ""
             if decision.category == .tool || decision.category == .method {
                 return JSONWriter.errorResponse(id: id, code: MessageError.invalidParams, message: "Unknown tool: \(name)", data: data)
@@ -172,14 +172,15 @@ public struct PolicyGate: Sendable {
             guard let filtered = filterList(request.method, result) else { return nil }
             // Permissive mode blocks nothing: the list passes whole, and what it would hide is reported.
             if engine.isPermissive {
-                let key = ["tools/list": "tools", "prompts/list": "prompts", "resources/list": "resources"][request.method] ?? "resourceTemplates"
-                let field = request.method == "tools/list" || request.method == "prompts/list" ? "name" : request.method == "resources/list" ? "uri" : "uriTemplate"
+                let key = [MCPMethod.toolsList: "tools", MCPMethod.promptsList: "prompts", MCPMethod.resourcesList: "resources"][request.method] ?? "resourceTemplates"
+                let field =
+                    request.method == MCPMethod.toolsList || request.method == MCPMethod.promptsList ? "name" : request.method == MCPMethod.resourcesList ? "uri" : "uriTemplate"
                 let kept = Set((filtered[key]?.arrayValue ?? []).compactMap { $0[field]?.stringValue })
                 for item in result[key]?.arrayValue ?? [] {
                     guard let name = item[field]?.stringValue, !kept.contains(name) else { continue }
                     decisions.append(
                         Decision(
-                            allowed: false, enforced: false, category: request.method == "tools/list" ? .tool : .resource,
+                            allowed: false, enforced: false, category: request.method == MCPMethod.toolsList ? .tool : .resource,
                             rule: "list filtering", reason: "\(name) would be hidden from \(request.method)", subject: name))
                 }
                 return nil
@@ -212,9 +213,9 @@ public struct PolicyGate: Sendable {
     func filterList(_ method: String, _ result: JSONValue) -> JSONValue? {
         let (key, visible): (String, (JSONValue) -> Bool) =
             switch method {
-            case "tools/list": ("tools", { item in item["name"]?.stringValue.map(engine.toolVisible) ?? true })
-            case "prompts/list": ("prompts", { item in item["name"]?.stringValue.map(engine.promptVisible) ?? true })
-            case "resources/list": ("resources", { item in item["uri"]?.stringValue.map(engine.resourceVisible) ?? true })
+            case MCPMethod.toolsList: ("tools", { item in item["name"]?.stringValue.map(engine.toolVisible) ?? true })
+            case MCPMethod.promptsList: ("prompts", { item in item["name"]?.stringValue.map(engine.promptVisible) ?? true })
+            case MCPMethod.resourcesList: ("resources", { item in item["uri"]?.stringValue.map(engine.resourceVisible) ?? true })
             default: ("resourceTemplates", { item in item["uriTemplate"]?.stringValue.map(engine.resourceVisible) ?? true })
             }
         guard let items = result[key]?.arrayValue else { return nil }

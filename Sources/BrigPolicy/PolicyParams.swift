@@ -216,15 +216,15 @@ extension PolicyEngine {
     /// nil when the engine decides it by its name alone.
     public func lineParams(method: String, line: UnsafeBufferPointer<UInt8>, range: Range<Int>) -> LineParams? {
         guard readsParams(of: method) else { return nil }
-        return LineParams(line: line, range: range, onlyNameAndArguments: method == "tools/call" && versions == nil)
+        return LineParams(line: line, range: range, onlyNameAndArguments: method == MCPMethod.toolsCall && versions == nil)
     }
 
     /// Whether deciding `method` reads its params (with `mcp.protocol_versions`, every message's
     /// `_meta` matters); for any other method the engine decides by the name alone.
     func readsParams(of method: String) -> Bool {
         switch method {
-        case "tools/call", "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/get",
-            "initialize", "server/discover":
+        case MCPMethod.toolsCall, MCPMethod.resourcesRead, MCPMethod.resourcesSubscribe, MCPMethod.resourcesUnsubscribe, MCPMethod.promptsGet,
+            MCPMethod.initialize, "server/discover":
             return true
         default:
             return versions != nil

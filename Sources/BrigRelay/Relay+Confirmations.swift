@@ -25,7 +25,7 @@ extension Relay {
         let rule = Relay.shortRule(decision.rule)
         let timeoutMicros = UInt64(ask.timeoutSeconds * 1e6)
         let modern = PolicyGate.isModernEra(params)
-        let via = modern ? "input_required" : "elicitation/create"
+        let via = modern ? "input_required" : MCPMethod.elicitationCreate
 
         /// Answers the call with the policy's denial shape (category `ask`), as the record says.
         func deny(
@@ -35,7 +35,7 @@ extension Relay {
             let why = reason ?? answer.denialReason(tool: tool, rule: rule, timeoutSeconds: ask.timeoutSeconds, detail: detail)
             let denied = Relay.askDecision(decision, allowed: false, reason: why)
             _ = hostRequests.remove(id: id)
-            toHost.write(policy.denial(id: id, method: "tools/call", params: params, decision: denied))
+            toHost.write(policy.denial(id: id, method: MCPMethod.toolsCall, params: params, decision: denied))
             report([denied], direction: .hostToServer)
             note.decision = denied
             note.ask = AuditAsk(
@@ -191,7 +191,7 @@ extension Relay {
         let decision: Decision
         if answer == .accept, audit?.isHealthy ?? true {
             decision = Relay.askDecision(call.decision, allowed: true, reason: "tool \(call.tool) allowed: the user accepted (rule \(rule) asks first)")
-            hostRequests.insert(id: call.callID, method: "tools/call", subject: call.tool)
+            hostRequests.insert(id: call.callID, method: MCPMethod.toolsCall, subject: call.tool)
             call.line.withUnsafeBufferPointer(forward)
         } else if answer == .accept {
             decision = Relay.askDecision(call.decision, allowed: false, reason: "brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded")
@@ -202,13 +202,13 @@ extension Relay {
         } else {
             let reason = answer.denialReason(tool: call.tool, rule: rule, timeoutSeconds: call.timeoutSeconds, detail: detail)
             decision = Relay.askDecision(call.decision, allowed: false, reason: reason)
-            if reply, let policy { toHost.write(policy.denial(id: call.callID, method: "tools/call", params: nil, decision: decision)) }
+            if reply, let policy { toHost.write(policy.denial(id: call.callID, method: MCPMethod.toolsCall, params: nil, decision: decision)) }
             report([decision], direction: .hostToServer)
         }
         guard let audit else { return }
         if onHostThread { pushAuditStage(.hostToServer) }
         let ask = AuditAsk(
-            question: call.question.text, answer: answer.rawValue, via: "elicitation/create",
+            question: call.question.text, answer: answer.rawValue, via: MCPMethod.elicitationCreate,
             timeoutMicros: UInt64(call.timeoutSeconds * 1e6), waitedMicros: waited)
         let context = MessageContext(subject: call.tool, decision: AuditDecision(decision), scopes: decision.scopes, ask: ask)
         call.line.withUnsafeBufferPointer { _ = audit.message(line: $0, direction: .hostToServer, context: context) }

@@ -184,9 +184,9 @@ public final class Relay: Sendable {
                     answerQuestion(confirmations, line, view, into: &batch)
                     return false
                 }
-                if view.kind == .request, view.method == "initialize" {
+                if view.kind == .request, view.method == MCPMethod.initialize {
                     confirmations.noteInitialize(params: view.params.flatMap { try? JSONValue.parse(line, range: $0) })
-                } else if view.kind == .notification, view.method == "notifications/cancelled" {
+                } else if view.kind == .notification, view.method == MCPMethod.notificationsCancelled {
                     withdrawHeldCall(confirmations, line, view)
                 }
             }
@@ -285,7 +285,7 @@ public final class Relay: Sendable {
         // Most messages are allowed: then there is nothing to report, and no decision is copied out.
         if !outcome.decisions.allSatisfy({ $0.allowed }) { report(outcome.decisions, direction: direction) }
         // The tool's name, for the record of the response (only the audit trail reads it).
-        if audit != nil, view.kind == .request, view.method == "tools/call", let id = view.id,
+        if audit != nil, view.kind == .request, view.method == MCPMethod.toolsCall, let id = view.id,
             let subject = outcome.decisions.first?.subject
         {
             (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
@@ -316,13 +316,13 @@ public final class Relay: Sendable {
     /// (changed since pinned, or flagged as poisoning, in block mode) is refused like an unknown one.
     private func withheldCall(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) -> [UInt8]? {
         guard content.withholdsAnything, let method = view.method, let id = view.id,
-            method == "tools/call" || method == "prompts/get" || method == "resources/read",
+            method == MCPMethod.toolsCall || method == MCPMethod.promptsGet || method == MCPMethod.resourcesRead,
             let range = view.params, let params = try? JSONValue.parse(line, range: range)
         else { return nil }
         let (item, name): (String, String)
         switch method {
-        case "tools/call": (item, name) = ("tool:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
-        case "prompts/get": (item, name) = ("prompt:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
+        case MCPMethod.toolsCall: (item, name) = ("tool:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
+        case MCPMethod.promptsGet: (item, name) = ("prompt:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
         default: (item, name) = ("resource:" + (params["uri"]?.stringValue ?? ""), params["uri"]?.stringValue ?? "")
         }
         guard content.isWithheld(item) else { return nil }
@@ -335,7 +335,7 @@ public final class Relay: Sendable {
             detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
         return JSONWriter.errorResponse(
             id: id, code: MessageError.invalidParams,
-            message: method == "tools/call" ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
+            message: method == MCPMethod.toolsCall ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
     }
 
     /// What lets a withheld item through: accepting its changed definition, or poisoning flags
@@ -385,7 +385,7 @@ public final class Relay: Sendable {
     /// or the tool a `tool:NAME` definition defines) and the item.
     static func findingDetail(_ f: ContentFinding, id: String, request: InFlightTable.Entry) -> [(String, JSONValue)] {
         var detail: [(String, JSONValue)] = [("id", .string(id)), ("method", .string(request.method))]
-        if request.method == "tools/call", let tool = request.subject {
+        if request.method == MCPMethod.toolsCall, let tool = request.subject {
             detail.append(("tool", .string(tool)))
         } else if f.item.hasPrefix("tool:") {
             detail.append(("tool", .string(String(f.item.dropFirst(5)))))
