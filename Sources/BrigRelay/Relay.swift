@@ -462,7 +462,8 @@ public final class Relay: Sendable {
         for m in (view.kind == .batch ? view.members : [view]) {
             guard let id = m.id else { continue }
             if direction == .hostToServer, m.kind == .request {
-                _ = hostRequests.remove(id: id)
+                // A request brig answered already (a denial, a withheld call) gets no second answer.
+                guard hostRequests.remove(id: id) != nil else { continue }
                 toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: reason))
             } else if direction == .serverToHost, m.isResponse {
                 // The server's answer cannot pass unrecorded, but the host must not wait forever for it.
