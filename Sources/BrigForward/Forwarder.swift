@@ -1,5 +1,6 @@
 import BrigAudit
 import BrigJSONRPC
+import BrigSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -88,11 +89,8 @@ public final class Forwarder {
         _ = line.withCString { write(2, $0, strlen($0)) }
     }
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
-    }
+    /// Microseconds of the monotonic clock (timeouts, hold times, backoff).
+    static func now() -> UInt64 { MonotonicClock.microseconds() }
 
     /// Where to start: the saved position (its file found again by identity and the MAC of the
     /// record before it), else the oldest file of the log's rotated set.
