@@ -175,11 +175,7 @@ struct Prepared {
 
     /// Releases what no session took: the private directory, the Landlock ruleset, the cgroup
     /// (what `Session` releases when it ends). Nothing is left to release after `handOver()`.
-    func release() {
-        if resources.landlockRuleset >= 0 { close(resources.landlockRuleset) }
-        resources.cgroup?.remove()
-        resources.temporaryDirectory?.remove()
-    }
+    func release() { resources.release() }
 
     /// Hands the resources to the session that releases them, so that they have one owner.
     mutating func handOver() -> Session.Resources {

@@ -61,7 +61,4 @@ enum ByteScan {
         default: return false
         }
     }
-
-    static func hasSecretPrefix(_ b: UnsafeBufferPointer<UInt8>) -> Bool { SecretScan.hasSecretPrefix(b) }
-    static func contains(_ b: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool { ByteSearch.contains(b, needle) }
 }

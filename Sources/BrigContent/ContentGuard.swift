@@ -177,8 +177,8 @@ public final class ContentGuard: Sendable {
         return JSONEscapes.withDecoded(result) { text in
             if s.sanitize, ByteScan.mayHideText(text) { return true }
             if s.leaks != .off {
-                if ByteScan.hasSecretPrefix(text) { return true }
-                for needle in secretNeedles where ByteScan.contains(text, needle) { return true }
+                if SecretScan.hasSecretPrefix(text) { return true }
+                for needle in secretNeedles where ByteSearch.contains(text, needle) { return true }
             }
             return false
         }

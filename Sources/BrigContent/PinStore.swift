@@ -295,7 +295,7 @@ public final class PinStore: Sendable {
             var entries = original
             let value = body(&entries, savedLabel)
             if entries != original || (label != nil && label != savedLabel && !entries.isEmpty) {
-                do throws(PinError) { try save(entries, label: label ?? savedLabel, dirFD: dirFD) } catch { return .failure(error) }
+                do throws(PinError) { try save(entries, label: label ?? savedLabel) } catch { return .failure(error) }
             }
             return .success(value)
         }
@@ -335,7 +335,7 @@ public final class PinStore: Sendable {
         return (entries, doc["label"]?.stringValue)
     }
 
-    private func save(_ entries: [String: PinEntry], label: String?, dirFD: Int32) throws(PinError) {
+    private func save(_ entries: [String: PinEntry], label: String?) throws(PinError) {
         var items: [(String, JSONValue)] = []
         for e in entries.values.sorted(by: { $0.item < $1.item }) {
             var m: [(String, JSONValue)] = [
@@ -361,7 +361,7 @@ public final class PinStore: Sendable {
         members.append(("items", .object(items)))
         let doc = JSONValue.object(members)
         let text = Array((CanonicalJSON.pretty(doc) + "\n").utf8)
-        // Replaced by rename (the pins directory is locked by the caller, `dirFD`).
+        // Replaced by rename (the caller holds the pins directory's lock).
         do { try FileSystem.replace(path, with: text, mode: 0o600) } catch { throw PinError(error.description) }
     }
 

@@ -37,6 +37,12 @@ public final class Session: Sendable {
             cgroup?.remove()
             temporaryDirectory?.remove()
         }
+
+        /// All of it, for an owner that never started a session (a failure before spawn).
+        public func release() {
+            releaseBeforeRelay()
+            releaseAtEnd()
+        }
     }
 
     private let hostClosed = Atomic<Bool>(false)
@@ -111,8 +117,7 @@ public final class Session: Sendable {
             hooks.phase?("server exec'd")
         } catch {
             for fd in [toServerPipe.read, toServerPipe.write, fromServerPipe.read, fromServerPipe.write] { close(fd) }
-            resources.releaseBeforeRelay()
-            resources.releaseAtEnd()
+            resources.release()
             throw error
         }
         close(toServerPipe.read)
