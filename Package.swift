@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "BrigAudit", targets: ["BrigAudit"]),
         .library(name: "BrigContent", targets: ["BrigContent"]),
         .library(name: "BrigHostConfig", targets: ["BrigHostConfig"]),
+        .library(name: "BrigEgress", targets: ["BrigEgress"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -34,6 +35,8 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibssl", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
+        // glibc's splice(2) and pipe2(2), declared only under _GNU_SOURCE (a header, no code).
+        .systemLibrary(name: "CSplice"),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
@@ -75,6 +78,9 @@ let package = Package(
             name: "BrigContent",
             dependencies: ["BrigSystem", "BrigJSONRPC", "BrigProfile", "BrigSecrets", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
+        // The egress proxy for the confined server: CONNECT and plain HTTP, decided by name before
+        // resolution and by address after, relayed with splice(2).
+        .target(name: "BrigEgress", dependencies: ["BrigSystem", "BrigProfile", "CSplice"], swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(
             name: "BrigSandbox",
@@ -119,6 +125,7 @@ let package = Package(
         .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigPlanTests", dependencies: ["BrigSystem", "BrigProfile", "BrigSandbox", "BrigPlan"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigSystem", "BrigRelay"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigEgressTests", dependencies: ["BrigSystem", "BrigProfile", "BrigEgress"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigHostConfigTests", dependencies: ["BrigSystem", "BrigHostConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BrigCLITests", dependencies: ["BrigSystem", "BrigPlan", "BrigRelay", "BrigCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
