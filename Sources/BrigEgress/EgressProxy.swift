@@ -505,8 +505,8 @@ public final class EgressProxy: Sendable {
     private static let spliceMove: UInt32 = 1
     /// F_SETPIPE_SZ (a GNU fcntl).
     private static let setPipeSize: Int32 = 1031
-    /// Each relay pipe's capacity: bigger than the default 64 KiB, so one splice moves more.
-    private static let pipeBytes: Int32 = 256 << 10
+    /// Each relay pipe's capacity: 1 MiB (the default is 64 KiB), so one splice moves more.
+    private static let pipeBytes: Int32 = 1 << 20
 
     private func makePipe(_ fds: inout [Int32]) -> Bool {
         guard pipe2(&fds, O_CLOEXEC) == 0 else { return false }

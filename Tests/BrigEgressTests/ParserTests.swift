@@ -1,4 +1,5 @@
 import BrigEgress
+import BrigSystem
 import Testing
 
 @Suite("The proxy's parsers: request heads, ClientHellos")
@@ -104,6 +105,23 @@ struct ParserTests {
         #expect(ClientHello.scan(twoNames).isMalformed)
         #expect(ClientHello.scan(clientHello(serverName: "bad name")).isMalformed)
         #expect(ClientHello.scan(clientHello(serverName: "10.0.0.1")).isMalformed)
+    }
+
+    /// A seed of the fuzz corpus (its first byte picks the fuzzer's parser and is dropped).
+    private func seed(_ name: String) throws -> [UInt8] {
+        let tests = #filePath.split(separator: "/", omittingEmptySubsequences: false).dropLast(2).joined(separator: "/")
+        return Array(try #require(FileSystem.read(tests + "/fuzz/corpus/fuzz-egress/" + name)).dropFirst())
+    }
+
+    @Test("Real ClientHellos (captured from curl and openssl s_client): the server name, none, cut short, over two records")
+    func realClientHellos() throws {
+        #expect(ClientHello.scan(try seed("hello-curl")) == .hello(serverName: "registry.npmjs.org"))
+        #expect(ClientHello.scan(try seed("hello-curl-two-records")) == .hello(serverName: "registry.npmjs.org"))
+        #expect(ClientHello.scan(try seed("hello-openssl")) == .hello(serverName: "api.github.com"))
+        #expect(ClientHello.scan(try seed("hello-no-sni")) == .hello(serverName: nil))
+        let cut = try seed("hello-curl-cut")
+        #expect(ClientHello.scan(cut) == .needMore(try seed("hello-curl").count))
+        #expect(ClientHello.scan(try seed("tunnel-ssh")) == .notTLS)
     }
 
     private func clientHelloWithTwoNames() -> [UInt8] {

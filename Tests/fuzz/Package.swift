@@ -40,6 +40,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
+            name: "fuzz-egress",
+            dependencies: ["CFuzzDriver", .product(name: "BrigEgress", package: "brig"), .product(name: "BrigProfile", package: "brig")],
+            swiftSettings: swiftSettings),
+        .executableTarget(
             name: "fuzz-sanitizer", dependencies: ["CFuzzDriver", .product(name: "BrigContent", package: "brig")],
             swiftSettings: swiftSettings),
     ]
