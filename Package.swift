@@ -92,12 +92,14 @@ let package = Package(
         // The relay and the child's supervision: threads, signals, lifecycle, exit codes.
         .target(
             name: "BrigRelay",
-            dependencies: ["BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent"],
+            dependencies: [
+                "BrigSystem", "BrigJSONRPC", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigAudit", "BrigContent", "BrigEgress",
+            ],
             swiftSettings: swiftSettings),
         // Learn mode: watch a real session, write the tightest profile that still runs the server.
         .target(
             name: "BrigLearn",
-            dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigJSONRPC"],
+            dependencies: ["BrigSystem", "BrigRelay", "BrigSandbox", "BrigPlan", "BrigProfile", "BrigPolicy", "BrigJSONRPC", "BrigEgress"],
             swiftSettings: swiftSettings),
         // Host configs (Claude Desktop, Claude Code, VS Code, Cursor, Zed, Windsurf, Cline): finding them,
         // JSONC with exact positions, and the minimal edits of `brig wrap`/`unwrap`.

@@ -216,6 +216,12 @@ extension Brig.Audit {
                   brig audit show --outcome denied
                   brig audit show --since 1h --tool write_file
                   brig audit show --session 3f2a --json | jq .mcp
+                  brig audit show --connections --outcome denied
+                  brig audit show --host api.github.com --json | jq .brig.detail
+
+                Egress connections (sandbox.network.allow) are records of their own, one per \
+                connection: host, port, resolved address, decision and rule, bytes each way, duration, \
+                and the request in flight when it was opened.
                 """
         )
 
@@ -236,6 +242,12 @@ extension Brig.Audit {
 
         @Option(help: ArgumentHelp("Only this session (an id or its prefix).", valueName: "S"))
         var session: String?
+
+        @Flag(help: "Only egress connections (the proxy's records under an allow-list of hosts).")
+        var connections = false
+
+        @Option(help: ArgumentHelp("Only egress connections to this host (as the server named it; implies --connections).", valueName: "H"))
+        var host: String?
 
         @Flag(help: "Print the matching records as JSON Lines.")
         var json = false
@@ -264,8 +276,12 @@ extension Brig.Audit {
                 if let method, r["mcp.method"]?.stringValue != method { continue }
                 if let tool, r["mcp.tool"]?.stringValue != tool { continue }
                 if let session, !(r.sessionID ?? "").hasPrefix(session) { continue }
+                let connection = r["event.action"]?.stringValue == "connection"
+                if (connections || host != nil) && !connection { continue }
+                if let host, r["brig.detail.host"]?.stringValue?.lowercased() != host.lowercased() { continue }
                 if let outcome {
-                    guard let allowed = r["mcp.decision.allowed"]?.boolValue, allowed == (outcome == "allowed") else { continue }
+                    let allowed = connection ? r["brig.detail.decision"]?.stringValue.map { $0 == "allowed" } : r["mcp.decision.allowed"]?.boolValue
+                    guard let allowed, allowed == (outcome == "allowed") else { continue }
                 }
                 out += json ? r.value.jsonText + "\n" : table.row(r) + "\n"
                 if out.utf8.count > 1 << 16 {
@@ -509,6 +525,14 @@ struct AuditTable {
             decision = allowed ? "allowed" : "denied"
             rule = r["mcp.decision.rule"]?.stringValue ?? ""
             if !allowed, let reason = r["mcp.decision.reason"]?.stringValue, !reason.isEmpty { rule += " (\(reason))" }
+        } else if r.action == "connection", let d = r["brig.detail.decision"]?.stringValue {
+            // An egress connection: where to, by which rule, and what moved.
+            decision = d == "allowed" ? "allowed" : "denied"
+            let target = (r["brig.detail.host"]?.stringValue ?? "?") + ":" + (r["brig.detail.port"].map(\.jsonText) ?? "?")
+            let address = r["brig.detail.address"]?.stringValue.map { " via \($0)" } ?? ""
+            let why = r["brig.detail.reason"]?.stringValue.map { " (\($0))" } ?? ""
+            let bytes = "; \(r["brig.detail.bytes_up"].map(\.jsonText) ?? "0") B up, \(r["brig.detail.bytes_down"].map(\.jsonText) ?? "0") B down"
+            rule = target + address + (r["brig.detail.rule"]?.stringValue.map { " by \($0)" } ?? "") + why + bytes
         } else if AuditTable.isDenial(r) {
             decision = "denied"
         }

@@ -155,9 +155,12 @@ extension Brig {
                 for g in plan.commandGrants { line("  \(g.path)  \(g.exec ? "read+exec" : "read")  (\(g.reason))") }
             }
             switch s.network {
-            case .none: line("network: none")
-            case .all: line("network: all")
-            case .ports(let c, let b): line("network: connect \(c.map(String.init).joined(separator: ",")); bind \(b.map(String.init).joined(separator: ","))")
+            case .hosts(let rules):
+                line("network: through brig's egress proxy (an allow-list of hosts):")
+                for r in rules.allow { line("  allow \(r)") }
+                for r in rules.deny { line("  deny  \(r)  (wins over allow)") }
+                line("  private, loopback and link-local addresses: refused unless an allow rule names them")
+            default: line("network: \(s.network.summary)")
             }
             line("capabilities kept: \(s.capabilities.isEmpty ? "none" : s.capabilities.map(\.rawValue).joined(separator: ", "))")
             line("environment passed:")

@@ -174,7 +174,12 @@ extension Brig {
             for g in r.exec where !covered(g.path, by: s.execPaths) { lines.append("+ exec  \(g.path)  (\(g.why))") }
             switch s.network {
             case .all: break
+            case .hosts(let rules):
+                for u in r.hostUses where !rules.decide(host: u.host, port: u.port).allowed {
+                    lines.append("+ network allow \(ProfileWriter.allowRules([u])[0])")
+                }
             case .none:
+                for h in r.hosts { lines.append("+ network allow \(h)") }
                 for p in r.connect { lines.append("+ network connect \(p)") }
                 for p in r.bind { lines.append("+ network bind \(p)") }
             case .ports(let c, let b):

@@ -125,7 +125,7 @@ extension Brig {
             let session = Session(
                 spec: prepared.spec, configuration: prepared.relay, resources: prepared.handOver(),
                 policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,
-                content: prepared.content)
+                content: prepared.content, egressRules: prepared.plan?.egress?.rules)
             let code: Int32
             do throws(SpawnError) {
                 code = try session.run()
@@ -357,6 +357,7 @@ struct Prepared {
         spec.environment = plan.environment
         resources.landlockRuleset = plan.confinement.landlockRuleset
         resources.cgroup = plan.cgroup
+        resources.egressListener = plan.egress?.hostListener ?? -1
         if let user = plan.confinement.user { tmp.chown(uid: user.uid, gid: user.gid) }
     }
 }

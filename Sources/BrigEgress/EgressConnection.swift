@@ -71,13 +71,14 @@ public struct EgressConnection: Sendable {
 
 /// Name resolution for the proxy: brig resolves names itself (the confined server gets no DNS).
 public enum EgressResolver {
-    /// getaddrinfo(3) (TCP, the families the machine has addresses in), in its order, without
-    /// repeats; empty when the name does not resolve.
+    /// getaddrinfo(3) (TCP, both families), in its order, without repeats; empty when the name
+    /// does not resolve. Not AI_ADDRCONFIG: glibc ignores loopback addresses for it, so on a
+    /// machine with only loopback (or a name allowed at 127.0.0.2) nothing would resolve; an
+    /// address of a family with no route fails its connect at once and the next one is tried.
     public static let system: @Sendable (String) -> [IPAddress] = { name in
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
-        hints.ai_flags = AI_ADDRCONFIG
         var res: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(name, nil, &hints, &res) == 0 else { return [] }
         defer { freeaddrinfo(res) }

@@ -76,6 +76,26 @@ public final class InFlightTable: Sendable {
         state.withLock { s in s.entries[id]?.subject = subject }
     }
 
+    /// The request most likely behind something the peer does now (an egress connection): the
+    /// newest pending one with `method`, else the newest pending one; nil when none is pending.
+    /// Looks back over at most `window` entries.
+    public func newest(preferring method: String, window: Int = 64) -> (id: String, entry: Entry)? {
+        state.withLock { s in
+            var newest: (String, Entry)?
+            var looked = 0
+            var i = s.order.count - 1
+            while i >= s.head, looked < window {
+                let id = s.order[i]
+                i -= 1
+                guard let e = s.entries[id] else { continue }
+                looked += 1
+                if e.method == method { return (id, e) }
+                if newest == nil { newest = (id, e) }
+            }
+            return newest
+        }
+    }
+
     public func lookup(id: String) -> Entry? {
         state.withLock { s in s.entries[id] }
     }

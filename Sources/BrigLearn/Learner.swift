@@ -38,6 +38,12 @@ public enum Learner {
         }
     }
 
+    /// Learn mode's egress rules: every name and address, any port (the run is watched, not confined).
+    static let everything: EgressRules = {
+        let rules = ["*:*", "0.0.0.0/0:*", "::/0:*"].compactMap { try? HostRule.parse($0) }
+        return EgressRules(allow: rules, deny: [])
+    }()
+
     /// The calls to watch for a base profile: the revealing ones, and whatever the base refuses.
     public static func watchedCalls(for plan: SandboxPlan) -> [String] {
         var names = SyscallWatcher.revealing
@@ -75,6 +81,14 @@ public enum Learner {
             confinement.namespaceFlags &= ~view.cloneFlags
             confinement.view = nil
         }
+        // The same for the network: under an allow-list the proxy runs in brig's namespace and
+        // lets everything through, so the hosts the server reaches are seen by name.
+        var egressRules: EgressRules?
+        if request.plan.egress != nil {
+            confinement.namespaceFlags &= ~NamespaceView.newNet
+            confinement.egressPort = 0
+            egressRules = Learner.everything
+        }
         spec.confinement = confinement
         var resources = request.resources
         resources.landlockRuleset = -1
@@ -85,6 +99,7 @@ public enum Learner {
         hooks.listener = { fd in
             SyscallWatcher(listener: fd, observations: observations, baseDenied: baseDenied).start()
         }
+        hooks.egress = { observations.connection($0) }
         hooks.observer = { view, line, direction in
             observations.message(view, line: line, direction: direction)
             if direction == .serverToHost, view.isResponse, let id = view.id { answered.withLock { _ = $0.insert(id) } }
@@ -117,7 +132,8 @@ public enum Learner {
                 }
             }
         }
-        let session = Session(spec: spec, configuration: request.relay, resources: resources, policy: request.policy, hooks: hooks)
+        let session = Session(
+            spec: spec, configuration: request.relay, resources: resources, policy: request.policy, hooks: hooks, egressRules: egressRules)
         let code = try session.run(hostInput: hostInput, hostOutput: hostOutput)
         return (code, observations)
     }

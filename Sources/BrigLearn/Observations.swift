@@ -1,3 +1,4 @@
+public import BrigEgress
 public import BrigJSONRPC
 import BrigSystem
 import Synchronization
@@ -21,6 +22,12 @@ public final class Observations: Sendable {
         public var address: String
     }
 
+    /// A host the server reached through the egress proxy, as it named it.
+    public struct HostUse: Sendable, Hashable {
+        public var host: String
+        public var port: UInt16
+    }
+
     public struct ToolUse: Sendable {
         public var count = 0
         /// Each argument's values seen (strings only; others by type name).
@@ -30,6 +37,7 @@ public final class Observations: Sendable {
     struct State {
         var files: [String: FileUse] = [:]
         var network: [NetworkUse: Int] = [:]
+        var hosts: [HostUse: Int] = [:]
         var socketFamilies: [Int: Int] = [:]
         var syscalls: [String: Int] = [:]
         var methods: [String: Int] = [:]
@@ -58,6 +66,11 @@ public final class Observations: Sendable {
 
     func network(_ use: NetworkUse) {
         state.withLock { $0.network[use, default: 0] += 1 }
+    }
+
+    /// A connection the egress proxy handled (learn mode lets every one through).
+    public func connection(_ c: EgressConnection) {
+        state.withLock { $0.hosts[HostUse(host: c.host, port: c.port), default: 0] += 1 }
     }
 
     func socket(family: Int) {
@@ -97,6 +110,7 @@ public final class Observations: Sendable {
 
     public var files: [String: FileUse] { state.withLock { $0.files } }
     public var networkUses: [NetworkUse: Int] { state.withLock { $0.network } }
+    public var hosts: [HostUse: Int] { state.withLock { $0.hosts } }
     public var socketFamilies: [Int: Int] { state.withLock { $0.socketFamilies } }
     public var syscalls: [String: Int] { state.withLock { $0.syscalls } }
     public var methods: [String: Int] { state.withLock { $0.methods } }

@@ -43,6 +43,10 @@ public struct ProfileWriter: Sendable {
         public var connect: [UInt16] = []
         public var bind: [UInt16] = []
         public var network: String = "none"
+        /// Hosts reached through the egress proxy, as allow rules (`host` for 443 and 80, else `host:port`).
+        public var hosts: [String] = []
+        /// The same, each host and port as the server named it.
+        public var hostUses: [Observations.HostUse] = []
         public var syscalls: [(String, Int)] = []
         public var tools: [(name: String, count: Int, args: [(String, [String])])] = []
         public var yaml: String = ""
@@ -52,6 +56,24 @@ public struct ProfileWriter: Sendable {
 
     public init(context: Context) {
         self.context = context
+    }
+
+    /// Allow rules for the hosts seen: a name (or address) alone covers ports 443 and 80 when
+    /// only those were used; other ports are spelled out.
+    public static func allowRules(_ uses: some Sequence<Observations.HostUse>) -> [String] {
+        var ports: [String: Set<UInt16>] = [:]
+        for u in uses { ports[u.host.lowercased(), default: []].insert(u.port) }
+        var out: [String] = []
+        for (host, set) in ports.sorted(by: { $0.key < $1.key }) {
+            let shown = host.contains(":") ? "[\(host)]" : host
+            if set.isSubset(of: [443, 80]) {
+                out.append(shown)
+            } else {
+                for p in set.sorted() { out.append(p == 443 || p == 80 ? shown : "\(shown):\(p)") }
+            }
+        }
+        var seen = Set<String>()
+        return out.filter { seen.insert($0).inserted }
     }
 
     public func write(_ o: Observations, name: String) -> Result {
@@ -85,6 +107,11 @@ public struct ProfileWriter: Sendable {
         r.bind.sort()
         let inetSockets = o.socketFamilies.keys.contains(2) || o.socketFamilies.keys.contains(10)
         r.network = (r.connect.isEmpty && r.bind.isEmpty && !inetSockets) ? "none" : "ports"
+        if !o.hosts.isEmpty {
+            r.hosts = ProfileWriter.allowRules(o.hosts.keys)
+            r.hostUses = o.hosts.keys.sorted { ($0.host, $0.port) < ($1.host, $1.port) }
+            r.network = "hosts"
+        }
         r.syscalls = o.syscalls.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         for (tool, use) in o.tools.sorted(by: { $0.key < $1.key }) {
             var args: [(String, [String])] = []
@@ -216,7 +243,11 @@ public struct ProfileWriter: Sendable {
         }
         // inherit: false drops the base's socket grants too; the private tmp's own sockets stay reachable.
         y += "    unix: [\"$TMPDIR\"]  # named sockets: only those the server makes in its private tmp\n"
-        if r.network == "none" {
+        if r.network == "hosts" {
+            y += "  network:  # the hosts the server reached through brig's egress proxy\n"
+            y += "    allow:\n"
+            for h in r.hosts { y += "      - \(quote(h))\n" }
+        } else if r.network == "none" {
             y += "  network: none  # no internet socket was opened\n"
         } else {
             let seen = o.networkUses.keys.filter { $0.family != "unix" }.map { "\($0.kind) \($0.address):\($0.port)" }.sorted()

@@ -28,6 +28,31 @@ public struct SandboxPlan: Sendable {
     /// What is enforced, one line each, and what is not and why.
     public var enforced: [String] = []
     public var notEnforced: [String] = []
+    /// Egress through brig's proxy, with an allow-list of hosts (`sandbox.network.allow`).
+    public var egress: Egress?
+
+    /// How the server reaches the network under an allow-list: only through brig's proxy on
+    /// 127.0.0.1:`port`, kept to it by its own network namespace (loopback only) and, where the
+    /// kernel has seccomp user notification, by the gate (every other address refused).
+    public struct Egress: Sendable {
+        public var rules: EgressRules
+        /// The child gets a network namespace of its own (CLONE_NEWNET), where the proxy's
+        /// listening socket is made; false: it shares brig's, and the gate alone holds it.
+        public var namespace: Bool
+        /// Whether the seccomp gate refuses every address but the proxy's.
+        public var gated: Bool
+        /// The proxy's socket on 127.0.0.1 in brig's namespace (made by `acquire`; the session
+        /// uses it when the child has no namespace of its own), else -1.
+        public var hostListener: Int32 = -1
+        /// The proxy's port (the same in either namespace), 0 until `acquire`.
+        public var port: UInt16 = 0
+        /// The environment's placeholder until `acquire` chose the port.
+        static let placeholder = "http://127.0.0.1:<port chosen at start>"
+        /// The variables that point clients at the proxy (both cases; NO_PROXY empty, since the
+        /// server's loopback is not the host's).
+        static let proxyVariables = ["HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"]
+        static let noProxyVariables = ["NO_PROXY", "no_proxy"]
+    }
 
     /// What `acquire` must still open, create or read; empty once it has.
     struct Pending: Sendable {
@@ -147,6 +172,9 @@ public struct SandboxPlan: Sendable {
         case .all: rules.tcp = nil
         case .none: rules.tcp = ([], [])
         case .ports(let connect, let bind): rules.tcp = (connect, bind)
+        // The namespace and the gate hold the server to the proxy; the gate makes the one
+        // allowed connect itself, which the child's Landlock port rule would not see anyway.
+        case .hosts: rules.tcp = nil
         }
         if features.landlockABI >= 1 {
             plan.pending.landlockRules = rules
@@ -243,6 +271,11 @@ public struct SandboxPlan: Sendable {
                     + (sandbox.namespaces.contains(.net) ? " (loopback only)" : ""))
         }
 
+        // Egress by name: the proxy, and what keeps the server to it.
+        if case .hosts(let egressRules) = sandbox.network {
+            try plan.planEgress(egressRules, root: root)
+        }
+
         // Environment: the allow-list, then `set`, then secrets.
         var env: [String: String] = [:]
         for (name, value) in hostEnvironment where sandbox.envAllow.contains(where: { globMatch($0, name) }) {
@@ -252,6 +285,12 @@ public struct SandboxPlan: Sendable {
         for (name, file) in sandbox.secrets.sorted(by: { $0.key < $1.key }) {
             env[name] = "<secret from \(file)>"
             plan.pending.secrets.append((name, file))
+        }
+        if plan.egress != nil {
+            for name in Egress.proxyVariables { env[name] = Egress.placeholder }
+            for name in Egress.noProxyVariables { env[name] = "" }
+            // Node's own fetch and http honor the variables only when asked (Node 24+).
+            env["NODE_USE_ENV_PROXY"] = "1"
         }
         // The caller's token is brig's to verify, never the server's to read.
         if let tokenEnv = profile.mcp.auth?.tokenEnv { env.removeValue(forKey: tokenEnv) }
@@ -275,6 +314,32 @@ public struct SandboxPlan: Sendable {
             if let i = environment.firstIndex(of: "\(name)=<secret from \(file)>") { environment[i] = "\(name)=\(value)" }
         }
         pending.secrets = []
+        // The proxy's port next, so the environment and the gate can name it; closed again if
+        // what follows fails.
+        if var egress, egress.hostListener < 0 {
+            let (fd, port) = try EgressListener.open()
+            egress.hostListener = fd
+            egress.port = port
+            self.egress = egress
+            confinement.egressPort = egress.namespace ? port : 0
+            if egress.gated { confinement.gateRules?.egressProxyPort = port }
+            let url = "http://127.0.0.1:\(port)"
+            environment = environment.map { $0.hasSuffix("=" + Egress.placeholder) ? String($0.dropLast(Egress.placeholder.count)) + url : $0 }
+            enforced.append("network: the egress proxy listens at \(url)" + (egress.namespace ? " in the server's namespace" : ""))
+        }
+        do throws(SandboxError) {
+            try acquireKernelResources()
+        } catch {
+            if let fd = egress?.hostListener, fd >= 0 {
+                close(fd)
+                egress?.hostListener = -1
+            }
+            throw error
+        }
+    }
+
+    /// The Landlock ruleset and the cgroup.
+    mutating func acquireKernelResources() throws(SandboxError) {
         if let rules = pending.landlockRules {
             let ruleset = try Landlock.build(rules)
             landlock = ruleset
@@ -298,6 +363,38 @@ public struct SandboxPlan: Sendable {
                 enforced.append("memory: no memory cgroup could be made; RLIMIT_AS=\(memoryLimit) per process instead")
             }
             pending.cgroup = nil
+        }
+    }
+
+    /// Where the proxy's door is made and what holds the server to it; fails closed when
+    /// nothing can (no namespace and no gate).
+    mutating func planEgress(_ rules: EgressRules, root: Bool) throws(SandboxError) {
+        let gated = confinement.gateRules != nil
+        // Unprivileged, a network namespace needs the view's user namespace.
+        let namespace = root || view != nil
+        guard namespace || gated else {
+            throw SandboxError(
+                "sandbox.network.allow: nothing here can keep the server to brig's proxy: a network namespace needs root or user "
+                    + "namespaces (refused to this user) and the connect gate needs seccomp user notification (not available)")
+        }
+        egress = Egress(rules: rules, namespace: namespace, gated: gated)
+        if namespace {
+            confinement.namespaceFlags |= NamespaceView.newNet
+            // Without the gate, the namespace is all that holds: no falling back to brig's.
+            if !gated { confinement.viewOptional = false }
+        }
+        let holds = [
+            namespace ? "a network namespace of its own (loopback only; the proxy's socket is its one door)" : nil,
+            gated ? "the connect gate (every address but the proxy's refused, UDP and DNS included)" : nil,
+        ].compactMap { $0 }.joined(separator: " and ")
+        enforced.append(
+            "network: only through brig's egress proxy on 127.0.0.1 (\(rules.allow.count) allow, \(rules.deny.count) deny rules; "
+                + "brig resolves names; private addresses refused unless allowed), held by \(holds)")
+        if namespace && gated && view != nil && confinement.viewOptional {
+            enforced.append("network: if the kernel refuses the namespaces at start, the gate alone holds the server to the proxy")
+        }
+        if !namespace {
+            notEnforced.append("network namespace: needs root or user namespaces; the server shares brig's network, held to the proxy by the gate alone")
         }
     }
 

@@ -145,9 +145,12 @@ enum BuiltinProfiles {
         # - nvm: $HOME/.nvm (read/exec); corepack's cache $HOME/.cache/node; pnpm's
         #   $HOME/.local/share/pnpm (read/exec); /usr/local (read/exec).
         # - environment: NODE_*, NPM_CONFIG_* (and npm's lowercase npm_config_*), NVM_* pass through.
+        # - network: by name, through brig's egress proxy: only the npm registry (npx fetches from
+        #   it at start-up). A server that needs more names them: `--net +api.example.com` adds to
+        #   this list, `--net all` opens the network.
         version: 1
         name: node
-        description: "default + Node.js tooling (npm/npx, nvm, pnpm, corepack)"
+        description: "default + Node.js tooling (npm/npx, nvm, pnpm, corepack); network: the npm registry only"
         extends: default
         sandbox:
           filesystem:
@@ -164,6 +167,8 @@ enum BuiltinProfiles {
               - "$HOME/.nvm"
               - "$HOME/.local/share/pnpm"
               - /usr/local
+          network:
+            allow: [registry.npmjs.org]
           env:
             allow: ["NODE_*", "NPM_CONFIG_*", "npm_config_*", "NVM_*"]
 
@@ -192,9 +197,12 @@ enum BuiltinProfiles {
         # - pyenv: $HOME/.pyenv (read/exec); pip's cache (read); /usr/local.
         # - environment: virtualenv, PYTHON*, UV_*, PIP_*, PYENV_* pass through; output unbuffered
         #   (MCP over stdio) and no .pyc writing.
+        # - network: by name, through brig's egress proxy: only the Python package index (uvx and
+        #   pip fetch from it at start-up). A server that needs more names them:
+        #   `--net +api.example.com` adds to this list, `--net all` opens the network.
         version: 1
         name: python
-        description: "default + Python tooling (uv/uvx, pip, pyenv, ~/.local)"
+        description: "default + Python tooling (uv/uvx, pip, pyenv, ~/.local); network: the package index only"
         extends: default
         sandbox:
           filesystem:
@@ -219,6 +227,8 @@ enum BuiltinProfiles {
               - "$HOME/.local/bin"
               - "$HOME/.pyenv"
               - /usr/local
+          network:
+            allow: [pypi.org, files.pythonhosted.org]
           env:
             allow: [VIRTUAL_ENV, PYTHONPATH, PYTHONHOME, "UV_*", "PIP_*", "PYENV_*"]
             set:

@@ -84,12 +84,12 @@ enum Vocabulary {
     ]
     static let syscallKeys = ["default_action", "deny", "allow", "on_deny"]
     static let filesystemKeys = ["inherit", "read", "write", "exec", "unix", "arguments", "writable_exec"]
-    static let networkKeys = ["connect", "bind"]
+    static let networkKeys = ["connect", "bind", "allow", "deny"]
     static let rlimitKeys = ResourceLimit.allCases.map(\.rawValue)
     static let envKeys = ["allow", "set", "secrets"]
     static let secretKeys = ["file"]
     static let capabilities = Capability.allCases.map(\.rawValue)
-    static let networkMessage = "expected none, all, or {connect: [...], bind: [...]}"
+    static let networkMessage = "expected none, all, {allow: [hosts], deny: [hosts]}, or {connect: [ports], bind: [ports]}"
 }
 
 /// Validates one YAML document into a `ProfileLayer`; every error names file, line and key.
@@ -424,9 +424,26 @@ struct DocumentParser {
             }
         case .mapping:
             var connect: [UInt16] = [], bind: [UInt16] = []
+            var allow: [HostRule] = [], deny: [HostRule] = []
+            var hostsAt: Node?, portsAt: Node?
             let items = try entries(node, path, allowed: Vocabulary.networkKeys)
             for (key, _, value) in items {
                 let sub = path + "." + key
+                if key == "allow" || key == "deny" {
+                    hostsAt = hostsAt ?? value
+                    var rules: [HostRule] = []
+                    for item in try list(value, sub) {
+                        guard case .scalar(let s) = item, !isNull(item) else { throw fail(item, sub, "expected a host, IP or CIDR with an optional :port, got \(kind(item))") }
+                        do {
+                            appendUnique(&rules, [try HostRule.parse(s.string)])
+                        } catch {
+                            throw fail(item, sub, error.message)
+                        }
+                    }
+                    if key == "allow" { allow = rules } else { deny = rules }
+                    continue
+                }
+                portsAt = portsAt ?? value
                 var ports: [UInt16] = []
                 for item in try list(value, sub) {
                     guard case .scalar(let s) = item, let n = Int(s.string), (1...65535).contains(n) else {
@@ -435,6 +452,15 @@ struct DocumentParser {
                     appendUnique(&ports, [UInt16(n)])
                 }
                 if key == "connect" { connect = ports } else { bind = ports }
+            }
+            if let hostsAt {
+                if let portsAt {
+                    throw fail(portsAt, path, "connect/bind port lists and an allow-list of hosts do not mix: write ports in the hosts (\"host:port\")")
+                }
+                guard !allow.isEmpty else {
+                    throw fail(hostsAt, path + ".allow", "an allow-list is needed with deny (\"*\" allows every name, \"0.0.0.0/0:*\" every IPv4 address)")
+                }
+                return .hosts(EgressRules(allow: allow, deny: deny))
             }
             return .ports(connect: connect, bind: bind)
         default:

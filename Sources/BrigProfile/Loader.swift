@@ -110,7 +110,7 @@ public enum ProfileLoader {
             if let p = try path("--unix", p) { appendUnique(&s.unixPaths, [p]) }
         }
         if let net = o.network {
-            s.network = try parseNetworkFlag(net)
+            s.network = try parseNetworkFlag(net, current: s.network)
         }
         if o.noArgumentGrants { s.grantArguments = .off }
         if let memory = o.memory { s.memory = memory == UInt64.max ? nil : memory }
@@ -131,21 +131,45 @@ public enum ProfileLoader {
         }
     }
 
-    static func parseNetworkFlag(_ text: String) throws(ProfileError) -> NetworkPolicy {
-        let t = text.trimmingWhitespace
+    /// `--net none|all|PORTS|HOSTS|+HOSTS`: PORTS like `443,80` (connect ports); HOSTS a comma
+    /// list of allow-list rules, `!RULE` for a deny rule; a leading `+` adds to the profile's own
+    /// allow-list instead of replacing the network.
+    static func parseNetworkFlag(_ text: String, current: NetworkPolicy = .none) throws(ProfileError) -> NetworkPolicy {
+        var t = text.trimmingWhitespace
+        func flagError(_ message: String) -> ProfileError { ProfileError(file: "", line: 0, key: "--net", message: message) }
         if t == "none" { return .none }
         if t == "all" { return .all }
-        var ports: [UInt16] = []
-        for part in t.split(separator: ",", omittingEmptySubsequences: false) {
-            let p = String(part).trimmingWhitespace
-            guard let n = Int(p), (1...65535).contains(n) else {
-                throw ProfileError(
-                    file: "", line: 0, key: "--net",
-                    message: "expected none, all, or connect ports like 443,80; got \"\(text)\"")
+        let adding = t.hasPrefix("+")
+        if adding { t.removeFirst() }
+        let parts = t.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace }
+        if !adding, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) {
+            var ports: [UInt16] = []
+            for p in parts {
+                guard let n = Int(p), (1...65535).contains(n) else { throw flagError("port \(p) is not 1-65535") }
+                appendUnique(&ports, [UInt16(n)])
             }
-            appendUnique(&ports, [UInt16(n)])
+            return .ports(connect: ports, bind: [])
         }
-        return .ports(connect: ports, bind: [])
+        var rules = EgressRules(allow: [], deny: [])
+        if adding {
+            guard case .hosts(let existing) = current else {
+                throw flagError("+\(t) adds to the profile's allow-list, and this profile has none (its network is \(current.summary)); drop the + to replace it")
+            }
+            rules = existing
+        }
+        for p in parts {
+            let deny = p.hasPrefix("!")
+            let spelled = deny ? String(p.dropFirst()) : p
+            guard !spelled.isEmpty else { throw flagError("an empty entry in \"\(text)\" (expected none, all, ports like 443,80, or hosts like api.github.com,10.0.0.5:5432)") }
+            do {
+                let rule = try HostRule.parse(spelled)
+                if deny { appendUnique(&rules.deny, [rule]) } else { appendUnique(&rules.allow, [rule]) }
+            } catch {
+                throw flagError("\(spelled): \(error.message)")
+            }
+        }
+        guard !rules.allow.isEmpty else { throw flagError("only deny rules in \"\(text)\": name what the server may reach (\"*\" for every host name)") }
+        return .hosts(rules)
     }
 }
 

@@ -40,7 +40,9 @@ public struct ProfileOverrides: Sendable {
     public var writePaths: [String] = []
     /// `--unix PATH`: added to filesystem.unix.
     public var unixPaths: [String] = []
-    /// `--net none|all|PORTS` (PORTS like `443,80` = connect ports); replaces the profile's network.
+    /// `--net none|all|PORTS|HOSTS|+HOSTS` (PORTS like `443,80` = connect ports; HOSTS like
+    /// `api.github.com,10.0.0.5:5432,!169.254.169.254`); replaces the profile's network, or with
+    /// `+` adds to its allow-list.
     public var network: String? = nil
     /// `--env NAME` (allow NAME, `*` globs accepted) or `--env NAME=VALUE` (set).
     public var env: [String] = []
@@ -96,6 +98,22 @@ public enum NetworkPolicy: Sendable, Equatable {
     case none
     case all
     case ports(connect: [UInt16], bind: [UInt16])
+    /// An allow-list of hosts (`network: {allow: [...], deny: [...]}`): the server reaches the
+    /// network only through brig's egress proxy, which lets through what the rules admit.
+    case hosts(EgressRules)
+
+    /// One line for messages and `brig check`: `none`, `all`, `connect 443; bind 8080`,
+    /// `allow api.github.com, 10.0.0.5:5432; deny 169.254.169.254`.
+    public var summary: String {
+        switch self {
+        case .none: return "none"
+        case .all: return "all"
+        case .ports(let c, let b):
+            return "connect \(c.isEmpty ? "none" : c.map(String.init).joined(separator: ",")); bind \(b.isEmpty ? "none" : b.map(String.init).joined(separator: ","))"
+        case .hosts(let r):
+            return "allow \(r.allow.map(\.description).joined(separator: ", "))" + (r.deny.isEmpty ? "" : "; deny \(r.deny.map(\.description).joined(separator: ", "))")
+        }
+    }
 }
 
 /// The fully resolved sandbox: variables expanded, paths absolute and normalized, parents merged.

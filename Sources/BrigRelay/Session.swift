@@ -1,8 +1,10 @@
 public import BrigAudit
 public import BrigContent
+public import BrigEgress
 import BrigJSONRPC
 public import BrigPlan
 public import BrigPolicy
+public import BrigProfile
 public import BrigSandbox
 import BrigSystem
 import Synchronization
@@ -27,6 +29,9 @@ public final class Session: Sendable {
         public var landlockRuleset: Int32 = -1
         public var cgroup: SessionCgroup?
         public var temporaryDirectory: PrivateDirectory?
+        /// The egress proxy's socket in brig's namespace (`SandboxPlan.Egress.hostListener`):
+        /// the session closes it once it knows which socket the proxy uses; -1 when none.
+        public var egressListener: Int32 = -1
         public init() {}
 
         func releaseBeforeRelay() {
@@ -41,6 +46,7 @@ public final class Session: Sendable {
         /// All of it, for an owner that never started a session (a failure before spawn).
         public func release() {
             releaseBeforeRelay()
+            if egressListener >= 0 { close(egressListener) }
             releaseAtEnd()
         }
     }
@@ -57,6 +63,8 @@ public final class Session: Sendable {
     public let audit: AuditLog?
     public let auditStart: SessionInfo?
     public let content: ContentGuard?
+    /// The allow-list of hosts the egress proxy applies (`sandbox.network.allow`), or nil.
+    public let egressRules: EgressRules?
 
     public struct Hooks: Sendable {
         public var listener: (@Sendable (Int32) -> Void)?
@@ -64,14 +72,17 @@ public final class Session: Sendable {
         public var started: (@Sendable (Relay) -> Void)?
         /// Start-up phases, for `BRIG_TRACE_STARTUP`.
         public var phase: (@Sendable (String) -> Void)?
+        /// Learn mode: every connection the egress proxy handled.
+        public var egress: (@Sendable (EgressConnection) -> Void)?
         public init() {}
     }
 
     public init(
         spec: SpawnSpec, configuration: RelayConfiguration, resources: Resources = Resources(), policy: PolicyGate? = nil,
         hooks: Hooks = Hooks(), audit: AuditLog? = nil, auditStart: SessionInfo? = nil,
-        content: ContentGuard? = nil
+        content: ContentGuard? = nil, egressRules: EgressRules? = nil
     ) {
+        self.egressRules = egressRules
         self.content = content
         self.audit = audit
         self.auditStart = auditStart
@@ -152,6 +163,7 @@ public final class Session: Sendable {
             toServer: OutputChannel(fd: toServerPipe.write), policy: policy, observer: hooks.observer,
             audit: audit, content: content)
         hooks.started?(relay)
+        let proxy = startEgress(child: child, relay: relay)
         let serverOutput = fromServerPipe.read
         OSThread.start { [self] in
             relay.pump(from: hostInput, direction: .hostToServer)
@@ -178,6 +190,9 @@ public final class Session: Sendable {
         if spec.newSession { kill(-child.pid, SIGKILL) }
         // Requests the server never answered get an error, so the host does not wait forever.
         relay.failPendingHostRequests(reason: "the server exited (\(Session.describe(status))) before answering")
+        // Open connections end with the server; each gets its record before the session's end.
+        // (The proxy owns its listener and closes it.)
+        proxy?.stop()
         if let audit {
             let signal = status & 0x7f
             func micros(_ t: timeval) -> UInt64 { UInt64(max(0, t.tv_sec)) * 1_000_000 + UInt64(max(0, t.tv_usec)) }
@@ -191,6 +206,37 @@ public final class Session: Sendable {
         Diagnostics.shared.flushSuppressed()
         resources.releaseAtEnd()
         return Session.exitCode(status)
+    }
+
+    /// Starts the egress proxy on the socket in the server's network namespace, or on brig's own
+    /// when the server shares brig's (no namespace could be made, and the gate holds it). A proxy
+    /// that cannot start leaves the server with no way out, which fails closed.
+    private func startEgress(child: ChildProcess, relay: Relay) -> EgressProxy? {
+        guard let egressRules else { return nil }
+        let listener: Int32
+        if child.egressListener >= 0 {
+            listener = child.egressListener
+            if resources.egressListener >= 0 { close(resources.egressListener) }
+        } else {
+            listener = resources.egressListener
+        }
+        guard listener >= 0 else { return nil }
+        // From here the proxy owns `listener`, started or not.
+        let watch = EgressWatch(audit: audit, diagnostics: Diagnostics.shared, observer: hooks.egress)
+        let requests = relay.hostRequests
+        let proxy = EgressProxy(
+            listener: listener, rules: egressRules,
+            cause: {
+                requests.newest(preferring: MCPMethod.toolsCall).map { EgressCause(id: $0.id, method: $0.entry.method, tool: $0.entry.subject) }
+            },
+            finished: { watch.finished($0) })
+        do {
+            try proxy.start()
+        } catch {
+            Diagnostics.shared.report("the egress proxy could not start (\(error)); the server has no way out")
+            proxy.stop()
+        }
+        return proxy
     }
 
     /// Waits for the child, forwarding signals and enforcing the shutdown sequence after host EOF.

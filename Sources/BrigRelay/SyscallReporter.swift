@@ -119,6 +119,9 @@ public final class SyscallReporter: Sendable {
     /// `sandbox.filesystem.unix`, its port in the connect list; nil for the refusals no profile
     /// lifts (fileless exec, abstract sockets, forged credentials).
     static func howToAllow(_ refusal: SyscallGate.Refusal) -> String? {
+        if refusal.bypassesProxy {
+            return "connect through the proxy named in HTTPS_PROXY/HTTP_PROXY, to a host in sandbox.network.allow (a direct connection is never let out)"
+        }
         if let port = refusal.port { return "add \(port) to sandbox.network.connect" }
         guard let path = refusal.path else { return nil }
         return "sandbox.filesystem.unix: [\(Decision.yamlQuoted(path))]"

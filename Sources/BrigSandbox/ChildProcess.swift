@@ -76,6 +76,10 @@ public struct Confinement: Sendable {
     public var watchOnly = false
     /// The socket and memfd gate's rules, when the listener gates calls (`SyscallGate`).
     public var gateRules: SyscallGate.Rules?
+    /// Egress through brig's proxy (`sandbox.network.allow`): with CLONE_NEWNET the child makes
+    /// a socket listening on 127.0.0.1:`egressPort` in its namespace and hands it to brig
+    /// (`ChildProcess.egressListener`); 0: none.
+    public var egressPort: UInt16 = 0
 
     public init() {}
 }
@@ -93,13 +97,16 @@ public struct ChildProcess: Sendable {
     public var usedView = false
     /// Why the kernel refused the view, when it did.
     public var viewRefusal: String?
+    /// The egress proxy's listening socket in the child's network namespace, or -1 (none was
+    /// asked for, or the kernel refused the namespaces and the child shares brig's).
+    public var egressListener: Int32 = -1
 }
 
 /// Why a child could not be started.
 public struct SpawnError: Error, Sendable, CustomStringConvertible {
     public enum Stage: Int32, Sendable {
         case none = 0, signals, stdio, session, pdeathsig, fds, rlimits, chdir, securebits, ids, caps, noNewPrivs,
-            landlock, seccomp, listener, exec, cgroup, namespaces, clone, view, initProcess
+            landlock, seccomp, listener, exec, cgroup, namespaces, clone, view, initProcess, egress
     }
     public var errno: Int32
     public var stage: Stage
@@ -177,6 +184,7 @@ extension ChildProcess {
         var pid: pid_t = -1
         var stage: Int32 = 0
         var listener: Int32 = -1
+        var egress: Int32 = -1
         let rc: Int32 = argv.withUnsafeBufferPointer { argvBuf in
             envp.withUnsafeBufferPointer { envpBuf in
                 limits.withUnsafeBufferPointer { limitBuf in
@@ -198,6 +206,7 @@ extension ChildProcess {
                             config.cgroup_procs_fd = c.cgroupProcsFD
                             config.cgroup_procs_fd2 = c.cgroupProcsFD2
                             config.status_fd = statusPipe.write
+                            if c.namespaceFlags & NamespaceView.newNet != 0 { config.egress_port = c.egressPort }
                             if let view {
                                 config.user_namespace = view.userNamespace ? 1 : 0
                                 config.outer_uid = getuid()
@@ -232,7 +241,7 @@ extension ChildProcess {
                                     config.view_cwd = viewCwd.map { UnsafePointer($0) }
                                     config.pid_max = pidMax.map { UnsafePointer($0) }
                                 }
-                                return brig_spawn(&config, &pid, &stage, &listener)
+                                return brig_spawn(&config, &pid, &stage, &listener, &egress)
                             }
                         }
                     }
@@ -246,6 +255,7 @@ extension ChildProcess {
         }
         var child = ChildProcess(pid: pid, seccompListener: listener)
         child.statusFD = statusPipe.read
+        child.egressListener = egress
         child.usedView = view != nil
         return child
     }

@@ -43,7 +43,7 @@ public struct NamespaceView: Sendable, Equatable {
     static let readOnly: Int32 = 1, file: Int32 = 2, devices: Int32 = 4
     /// CLONE_NEWNS, NEWPID, NEWIPC, NEWUTS, NEWUSER.
     public static let newMount: UInt = 0x0002_0000, newPID: UInt = 0x2000_0000, newIPC: UInt = 0x0800_0000
-    public static let newUTS: UInt = 0x0400_0000, newUser: UInt = 0x1000_0000
+    public static let newUTS: UInt = 0x0400_0000, newUser: UInt = 0x1000_0000, newNet: UInt = 0x4000_0000
 
     public private(set) var operations: [Operation] = []
     /// The working directory inside the view (the same path as outside; an empty directory

@@ -20,6 +20,10 @@ public struct SyscallGate: Sendable {
         /// TCP ports the child may connect to (`network: [ports]`), nil when any: the child's
         /// Landlock port rule does not bind brig, so the gate applies it.
         public var tcpConnectPorts: [UInt16]?
+        /// With an allow-list of hosts (`network.allow`): the port of brig's egress proxy on
+        /// 127.0.0.1, the one internet address the child may reach; every other AF_INET and
+        /// AF_INET6 address (TCP or UDP, connect or send) is refused. nil: no such rule.
+        public var egressProxyPort: UInt16?
         /// The child's uid and gid when brig (root) runs it as another user: the gate's thread
         /// takes them as its filesystem ids, so path and socket permissions are the child's.
         public var childUID: UInt32?
@@ -47,14 +51,18 @@ public struct SyscallGate: Sendable {
         public var errno: Int32
         /// The TCP port a connect was refused for (under a port list); nil otherwise.
         public var port: UInt16?
+        /// Refused because egress goes through brig's proxy (an allow-list of hosts): no profile
+        /// line lets a direct connection out.
+        public var bypassesProxy: Bool
 
-        public init(syscall: String, what: String, reason: String, path: String?, errno: Int32, port: UInt16? = nil) {
+        public init(syscall: String, what: String, reason: String, path: String?, errno: Int32, port: UInt16? = nil, bypassesProxy: Bool = false) {
             self.syscall = syscall
             self.what = what
             self.reason = reason
             self.path = path
             self.errno = errno
             self.port = port
+            self.bypassesProxy = bypassesProxy
         }
     }
 
@@ -63,6 +71,21 @@ public struct SyscallGate: Sendable {
     public init(rules: Rules) {
         self.rules = rules
         numbers = Set(rules.calls.compactMap(SeccompProgram.number(of:)))
+    }
+
+    /// `1.2.3.4:443` or `[::1]:53` from a sockaddr's bytes (network order).
+    static func describe(inetAddress a: [UInt8], family: Int32) -> String {
+        let port = a.count >= 4 ? Int(a[2]) << 8 | Int(a[3]) : 0
+        if family == AF_INET, a.count >= 8 { return "\(a[4]).\(a[5]).\(a[6]).\(a[7]):\(port)" }
+        guard family == AF_INET6, a.count >= 24 else { return "port \(port)" }
+        var text = [UInt8](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let ok = Array(a[8..<24]).withUnsafeBytes { raw in
+            text.withUnsafeMutableBufferPointer { out in
+                out.withMemoryRebound(to: CChar.self) { inet_ntop(AF_INET6, raw.baseAddress, $0.baseAddress, socklen_t($0.count)) != nil }
+            }
+        }
+        let host = ok ? String(decoding: text.prefix { $0 != 0 }, as: UTF8.self) : "?"
+        return "[\(host)]:\(port)"
     }
 
     /// The calls the gate handles (the seccomp program notifies exactly these).
@@ -318,6 +341,7 @@ struct GatedCall {
             }
             return .success(nil)
         case AF_INET, AF_INET6:
+            if let proxy = rules.egressProxyPort { return egress(address, family: family, proxy: proxy, syscall: name) }
             guard let ports = rules.tcpConnectPorts, isTCP(), address.count >= 4 else { return .success(nil) }
             let port = UInt16(address[2]) << 8 | UInt16(address[3])
             guard ports.contains(port) else {
@@ -331,6 +355,24 @@ struct GatedCall {
         default:
             return .success(nil)
         }
+    }
+
+    /// Under an allow-list of hosts, the child's one way out is brig's proxy: a TCP connect to
+    /// 127.0.0.1:`proxy`. Anything else (another address or port, UDP such as DNS, IPv6) is
+    /// refused with EACCES, and reported like a blocked call.
+    func egress(_ address: [UInt8], family: Int32, proxy: UInt16, syscall name: String) -> Result<Int32?, RefusalError> {
+        let port = address.count >= 4 ? UInt16(address[2]) << 8 | UInt16(address[3]) : 0
+        let tcp = isTCP()
+        if family == AF_INET, address.count >= 8, tcp, port == proxy, address[4...7].elementsEqual([127, 0, 0, 1]) {
+            return .success(nil)
+        }
+        let shown = SyscallGate.describe(inetAddress: address, family: family)
+        return .failure(
+            RefusalError(
+                SyscallGate.Refusal(
+                    syscall: name, what: "\(name) to \(tcp ? "TCP" : "UDP") \(shown)",
+                    reason: "egress goes through brig's proxy at 127.0.0.1:\(proxy) (sandbox.network.allow)", path: nil, errno: EACCES,
+                    bypassesProxy: true)))
     }
 
     func unixPath(_ path: [UInt8], syscall name: String) -> Result<Int32?, RefusalError> {

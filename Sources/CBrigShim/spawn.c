@@ -4,8 +4,9 @@
 // multi-threaded, and fork copies every lock in whatever state another thread held it. Everything
 // the child needs (argv, envp, the BPF program, the Landlock ruleset fd, capability masks) was
 // prepared by the parent. Failures travel back over a SOCK_SEQPACKET socketpair as
-// {errno, stage}; end-of-file on it means execve succeeded. The same socket carries the seccomp
-// user-notification fd (SCM_RIGHTS) when one was asked for.
+// {errno, stage}; end-of-file on it means execve succeeded. The same socket announces the seccomp
+// user-notification fd (which the parent takes with pidfd_getfd) and carries the egress proxy's
+// listening socket (SCM_RIGHTS) when one was asked for.
 
 #include "brig_shim.h"
 
@@ -19,6 +20,7 @@
 #include <signal.h>
 #include <string.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -252,6 +254,46 @@ static int announce_listener(int sock, int fd) {
     return ack == 1 ? 0 : -1;
 }
 
+/// The egress proxy's door in the server's network namespace: a TCP socket listening on
+/// 127.0.0.1:port there (the only address the server can reach), handed to brig with
+/// SCM_RIGHTS (no seccomp is loaded yet) and closed here. brig accepts on it from its own
+/// namespace; the server keeps no copy.
+static int pass_egress_listener(int sock, uint16_t port) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 256) != 0) {
+        int e = errno;
+        close(s);
+        errno = e;
+        return -1;
+    }
+    struct brig_report r = { .error = 0, .stage = BRIG_STAGE_EGRESS };
+    struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &s, sizeof(int));
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    int e = errno;
+    close(s);
+    errno = e;
+    return n == (ssize_t)sizeof r ? 0 : -1;
+}
+
 /// Whether `cap` is in the calling process's effective set (raw capget: async-signal-safe).
 static int has_effective_cap(int cap) {
     struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
@@ -356,6 +398,7 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
             }
             close(s);
         }
+        if (cfg->egress_port && pass_egress_listener(sock, cfg->egress_port) != 0) child_fail(sock, BRIG_STAGE_EGRESS);
     }
     if (cfg->clone_flags & CLONE_NEWUTS) (void)sethostname("brig", 4);
     // In a new pid namespace this process becomes the init and the server is its child.
@@ -473,10 +516,11 @@ __attribute__((noreturn)) static void run_child(const brig_spawn_config *cfg, in
 /// Serializes the signal-mask dance around fork across threads.
 static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
 
-int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int *listener_out) {
+int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int *listener_out, int *egress_out) {
     *pid_out = -1;
     *stage_out = BRIG_STAGE_NONE;
     *listener_out = -1;
+    *egress_out = -1;
 
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -errno;
@@ -534,13 +578,24 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
         struct brig_report r;
         struct iovec iov = { .iov_base = &r, .iov_len = sizeof r };
         union {
-            char buf[CMSG_SPACE(sizeof(struct ucred))];
+            char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
             struct cmsghdr align;
         } u;
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
         ssize_t n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // EOF: exec succeeded (or the child vanished; waitpid will tell)
+        if (r.stage == BRIG_STAGE_EGRESS && r.error == 0) {
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                    if (*egress_out >= 0) close(fd);
+                    else *egress_out = fd;
+                }
+            }
+            continue;
+        }
         if (r.stage == BRIG_STAGE_LISTENER) {
             // The process that announced it: in a new pid namespace the server is the init's
             // child, whose pid (in brig's namespace) the kernel attaches to the message
@@ -573,6 +628,10 @@ int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int
         if (*listener_out >= 0) {
             close(*listener_out);
             *listener_out = -1;
+        }
+        if (*egress_out >= 0) {
+            close(*egress_out);
+            *egress_out = -1;
         }
         return result;
     }

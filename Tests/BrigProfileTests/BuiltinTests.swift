@@ -79,13 +79,24 @@ struct BuiltinTests {
         #expect(py.execPaths.contains("/home/u/.local/bin") && py.execPaths.contains("/usr/local"))
         #expect(py.envSet == ["TMPDIR": "/tmp/brig-1", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"])
         #expect(py.envAllow.contains("UV_*") && py.envAllow.contains("VIRTUAL_ENV"))
-        #expect(py.network == .all)
+        // By name, through the proxy: the package index uvx and pip fetch from at start-up.
+        guard case .hosts(let pyHosts) = py.network else {
+            Issue.record("python's network is \(py.network.summary), not an allow-list")
+            return
+        }
+        #expect(pyHosts.decide(host: "pypi.org", port: 443).allowed && pyHosts.decide(host: "files.pythonhosted.org", port: 443).allowed)
+        #expect(!pyHosts.decide(host: "example.com", port: 443).allowed)
 
         let node = try ProfileLoader.load("node", context: testContext).sandbox
         #expect(node.readPaths.contains("/home/u/.nvm") && node.readPaths.contains("/home/u/.local/share/pnpm"))
         #expect(node.writePaths.contains("/home/u/.npm"))
         #expect(node.execPaths.contains("/home/u/.nvm"))
         #expect(node.envAllow.contains("NODE_*") && node.envAllow.contains("NPM_CONFIG_*") && node.envAllow.contains("NVM_*"))
+        guard case .hosts(let nodeHosts) = node.network else {
+            Issue.record("node's network is \(node.network.summary), not an allow-list")
+            return
+        }
+        #expect(nodeHosts.decide(host: "registry.npmjs.org", port: 443).allowed && !nodeHosts.decide(host: "evil.example", port: 443).allowed)
     }
 
     /// The embedded texts must be exactly profiles/*.yaml: run scripts/gen-profiles after editing.

@@ -61,11 +61,11 @@ struct ErrorTests {
         // Bad values.
         (
             "version: 1\nsandbox:\n  network: some\n",
-            "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}, got \"some\""
+            "/tmp/p.yaml:3: sandbox.network: expected none, all, {allow: [hosts], deny: [hosts]}, or {connect: [ports], bind: [ports]}, got \"some\""
         ),
         (
             "version: 1\nsandbox:\n  network: [443]\n",
-            "/tmp/p.yaml:3: sandbox.network: expected none, all, or {connect: [...], bind: [...]}"
+            "/tmp/p.yaml:3: sandbox.network: expected none, all, {allow: [hosts], deny: [hosts]}, or {connect: [ports], bind: [ports]}"
         ),
         (
             "version: 1\nsandbox:\n  network:\n    connect: [443, 70000]\n",
@@ -185,8 +185,8 @@ struct ErrorTests {
         #expect(error.file == "/tmp/p.yaml")
         #expect(error.line == 4)
         #expect(error.key == "sandbox.network")
-        #expect(error.message == "expected none, all, or {connect: [...], bind: [...]}, got \"nope\"")
-        #expect(error.description == "/tmp/p.yaml:4: sandbox.network: expected none, all, or {connect: [...], bind: [...]}, got \"nope\"")
+        #expect(error.message == "expected none, all, {allow: [hosts], deny: [hosts]}, or {connect: [ports], bind: [ports]}, got \"nope\"")
+        #expect(error.description == "/tmp/p.yaml:4: sandbox.network: expected none, all, {allow: [hosts], deny: [hosts]}, or {connect: [ports], bind: [ports]}, got \"nope\"")
     }
 
     @Test func emptyHomeIsAnError() throws {

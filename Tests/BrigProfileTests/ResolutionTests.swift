@@ -215,9 +215,11 @@ struct ResolutionTests {
     }
 
     @Test(arguments: [
-        ("net", "https", "--net: expected none, all, or connect ports like 443,80; got \"https\""),
-        ("net", "443,0", "--net: expected none, all, or connect ports like 443,80; got \"443,0\""),
-        ("net", "", "--net: expected none, all, or connect ports like 443,80; got \"\""),
+        ("net", "https://api.github.com", "--net: https://api.github.com: "),
+        ("net", "443,0", "--net: port 0 is not 1-65535"),
+        ("net", "", "--net: an empty entry in \"\""),
+        ("net", "!169.254.169.254", "--net: only deny rules in \"!169.254.169.254\""),
+        ("net", "+api.github.com", "--net: +api.github.com adds to the profile's allow-list, and this profile has none"),
         ("ro", "$NOPE/x", "--ro: unknown variable $NOPE"),
         ("rw", "", "--rw: empty path"),
         ("env", "1BAD", "--env: \"1BAD\" is not a variable name or * glob"),

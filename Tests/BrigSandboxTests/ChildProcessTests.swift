@@ -284,7 +284,8 @@ struct SpawnErrorTests {
         #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_LANDLOCK.rawValue)) == .landlock)
         #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_SECCOMP.rawValue)) == .seccomp)
         #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_INIT.rawValue)) == .initProcess)
-        #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_INIT.rawValue) + 1) == nil)
+        #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_EGRESS.rawValue)) == .egress)
+        #expect(SpawnError.Stage(rawValue: Int32(BRIG_STAGE_EGRESS.rawValue) + 1) == nil)
     }
 
     @Test("the message: the bare reason for exec, the stage otherwise")

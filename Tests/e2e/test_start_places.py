@@ -141,7 +141,7 @@ def public_python() -> str | None:
         return None
     wanted = [ln.strip() for ln in (Path(__file__).resolve().parents[2] / "scripts" / "data" / "requirements-e2e.txt")
               .read_text().splitlines() if ln.strip() and not ln.startswith("#") and ln.split("==")[0] in
-              ("mcp", "mcp-server-time", "mcp-server-git")]
+              ("mcp", "mcp-server-time", "mcp-server-git", "mcp-server-fetch")]
     stamp = PUBLIC_VENV / ".brig-requirements"
     python = PUBLIC_VENV / "bin" / "python"
     if not (stamp.exists() and stamp.read_text() == "\n".join(wanted) and python.exists()):

@@ -42,6 +42,7 @@ enum brig_stage {
     BRIG_STAGE_CLONE = 18,      ///< clone(2) itself refused the namespaces (reported by the parent)
     BRIG_STAGE_VIEW = 19,       ///< building the mount-namespace view
     BRIG_STAGE_INIT = 20,       ///< forking the server under the pid namespace's init
+    BRIG_STAGE_EGRESS = 21,     ///< the egress proxy's listening socket in the new network namespace
 };
 
 /// One step of building the child's filesystem view (a new mount namespace holding only the
@@ -118,14 +119,16 @@ typedef struct brig_spawn_config {
     unsigned short bpf2_len;
     int seccomp_listener;      ///< load with SECCOMP_FILTER_FLAG_NEW_LISTENER, pass the fd back
     int spawn_notify_continue; ///< notifications before exec: 1 lets them run (watch mode), 0 fails them with EPERM
+    uint16_t egress_port;      ///< with CLONE_NEWNET: listen on 127.0.0.1:port inside it, pass the socket back (0: none)
 } brig_spawn_config;
 
 /// Forks and execs `cfg->path` under the configured confinement.
 ///
 /// On success returns 0, stores the child pid, and, when `seccomp_listener` was set, the
-/// seccomp user-notification fd received from the child (else -1). On failure before exec
-/// returns `-errno` and stores the failing stage; the child has been reaped.
-int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int *listener_out);
+/// seccomp user-notification fd received from the child (else -1), and, when `egress_port` was
+/// set, the listening socket the child made in its network namespace (else -1). On failure
+/// before exec returns `-errno` and stores the failing stage; the child has been reaped.
+int brig_spawn(const brig_spawn_config *cfg, pid_t *pid_out, int *stage_out, int *listener_out, int *egress_out);
 
 /// `prctl(PR_SET_DUMPABLE, v)`: variadic in glibc.
 int brig_set_dumpable(int value);

@@ -1,0 +1,57 @@
+import BrigAudit
+import BrigEgress
+import BrigJSONRPC
+import BrigSystem
+
+/// What the session does with the egress proxy's connections: one audit record each (host, port,
+/// address, decision and rule, bytes each way, duration, the request in flight), and a line on
+/// stderr for each refusal, like a blocked call.
+struct EgressWatch: Sendable {
+    let audit: AuditLog?
+    let diagnostics: Diagnostics
+    /// Learn mode sees every connection (the hosts a session reached).
+    let observer: (@Sendable (EgressConnection) -> Void)?
+
+    func finished(_ c: EgressConnection) {
+        observer?(c)
+        audit?.event(action: "connection", outcome: c.allowed && (c.status ?? 200) < 400 ? "success" : "failure", detail: EgressWatch.detail(c))
+        if !c.allowed {
+            diagnostics.report(
+                "blocked egress to \(EgressWatch.target(c)) from the server (\(c.reason ?? "refused")); "
+                    + (c.status.map { "answered \($0)" } ?? "connection closed")
+                    + "; to allow: add \"\(EgressWatch.suggestedRule(c))\" to sandbox.network.allow")
+        }
+    }
+
+    /// `host:port`, with brackets around an IPv6 literal.
+    static func target(_ c: EgressConnection) -> String {
+        (c.host.contains(":") ? "[\(c.host)]" : c.host) + ":\(c.port)"
+    }
+
+    /// The allow rule that would have let this connection through.
+    static func suggestedRule(_ c: EgressConnection) -> String {
+        c.port == 443 || c.port == 80 ? (c.host.contains(":") ? "[\(c.host)]" : c.host) : target(c)
+    }
+
+    static func detail(_ c: EgressConnection) -> [(String, JSONValue)] {
+        var d: [(String, JSONValue)] = [
+            ("host", .string(c.host)), ("port", .number(String(c.port))),
+            ("decision", .string(c.allowed ? "allowed" : "refused")),
+        ]
+        if let kind = c.kind { d.append(("kind", .string(kind.rawValue))) }
+        if let address = c.address { d.append(("address", .string(address.description))) }
+        if let rule = c.rule { d.append(("rule", .string(rule))) }
+        if let reason = c.reason { d.append(("reason", .string(reason))) }
+        if let status = c.status { d.append(("status", .number(String(status)))) }
+        d += [
+            ("bytes_up", .number(String(c.bytesUp))), ("bytes_down", .number(String(c.bytesDown))),
+            ("duration_us", .number(String(c.durationMicros))),
+        ]
+        if let cause = c.cause {
+            var r: [(String, JSONValue)] = [("id", .string(cause.id)), ("method", .string(cause.method))]
+            if let tool = cause.tool { r.append(("tool", .string(tool))) }
+            d.append(("request", .object(r)))
+        }
+        return d
+    }
+}
