@@ -254,7 +254,7 @@ extension AuditVerifier {
         report.records = recs.count
         report.chains = Set(recs.indices.map(find)).count
         report.sessions = sessionRecords.count
-        let ended = Set(recs.filter { $0.fields.action == "session-end" }.map(\.session))
+        let ended = Set(recs.filter { $0.fields.action == AuditAction.sessionEnd.rawValue }.map(\.session))
         for s in sessionRecords.keys.sorted() where !ended.contains(s) {
             report.warnings.append("session \(s) has no end record (brig was killed, still running, or its tail was not received yet)")
         }

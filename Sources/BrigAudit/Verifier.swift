@@ -184,7 +184,7 @@ public enum AuditVerifier {
             let next = entries[(i + 1)...].first { $0.fields?.sequence != nil }
             guard let f = e.fields, let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
                 // A partial write that the next session noted and chained over.
-                if let n = next?.fields, n.action == "session-start",
+                if let n = next?.fields, n.action == AuditAction.sessionStart.rawValue,
                     n["brig.chain.previous_tail"]?.stringValue == "partial-line",
                     let last, n.prevMAC == last.mac, let nseq = n.sequence, nseq == last.seq + 1
                 {
@@ -238,7 +238,7 @@ public enum AuditVerifier {
                         }
                         let missing = seq - l.seq - 1
                         let range = missing == 1 ? "record \(l.seq + 1) is" : "records \(l.seq + 1)-\(seq - 1) are"
-                        if f.action == "session-start", !l.ended {
+                        if f.action == AuditAction.sessionStart.rawValue, !l.ended {
                             return problem(
                                 e, .truncated,
                                 "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(Hex.encode(prev).prefix(16))...)")
@@ -254,14 +254,14 @@ public enum AuditVerifier {
                 report.firstSequence = seq
             }
             seenMACs.insert(mac)
-            if f.action == "session-start" {
+            if f.action == AuditAction.sessionStart.rawValue {
                 if let l = last, !l.ended {
                     report.warnings.append("session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed or crashed)")
                 }
                 report.sessions += 1
                 last = (seq, mac, f.sessionID, false)
             } else {
-                last = (seq, mac, f.sessionID ?? last?.session, f.action == "session-end" ? true : (last?.ended ?? false))
+                last = (seq, mac, f.sessionID ?? last?.session, f.action == AuditAction.sessionEnd.rawValue ? true : (last?.ended ?? false))
             }
             lastEntry = e
             report.records += 1

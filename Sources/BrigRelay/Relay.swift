@@ -165,7 +165,7 @@ public final class Relay: Sendable {
     }
 
     /// An event of `direction`'s thread, after the messages it staged, so the trail keeps their order.
-    private func auditEvent(_ direction: Direction, action: String, outcome: String, detail: [(String, JSONValue)]) {
+    private func auditEvent(_ direction: Direction, action: AuditAction, outcome: AuditOutcome, detail: [(String, JSONValue)]) {
         guard let audit else { return }
         pushAuditStage(direction)
         audit.event(action: action, outcome: outcome, detail: detail)
@@ -331,7 +331,7 @@ public final class Relay: Sendable {
         let advice = "brig pins accept \(item) if its definition changed (brig pins diff \(item)), or mcp: {poisoning: warn} if it was flagged"
         diagnostics.report("refused \(method) \(name): withheld by the content defenses; to allow: \(advice)")
         auditEvent(
-            .hostToServer, action: "withheld-call", outcome: "failure",
+            .hostToServer, action: .withheldCall, outcome: .failure,
             detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
         return JSONWriter.errorResponse(
             id: id, code: MessageError.invalidParams,
@@ -343,10 +343,10 @@ public final class Relay: Sendable {
     static func howToAllow(_ f: ContentFinding) -> String? {
         guard f.blocked else { return nil }
         switch f.action {
-        case "pin-changed": return "brig pins accept \(f.item) (brig pins diff \(f.item) shows the change)"
-        case "poisoning": return "mcp: {poisoning: warn}, if the text is what the server means"
-        case "leak": return "mcp: {leaks: redact}"
-        default: return nil
+        case .pinChanged: return "brig pins accept \(f.item) (brig pins diff \(f.item) shows the change)"
+        case .poisoning: return "mcp: {poisoning: warn}, if the text is what the server means"
+        case .leak: return "mcp: {leaks: redact}"
+        case .pinNew, .pinRemoved, .pinError, .sanitized: return nil
         }
     }
 
@@ -363,8 +363,9 @@ public final class Relay: Sendable {
         for f in findings {
             // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
             let advice = Relay.howToAllow(f)
-            if f.action != "pin-new" || f.blocked {
-                let head = "\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method))"
+            let action = AuditAction(f.action)
+            if f.action != .pinNew || f.blocked {
+                let head = "\(f.blocked ? "blocked" : "noticed") \(action.rawValue) in \(f.item) (\(request.method))"
                 switch (advice, f.detail.contains("\n")) {
                 // A diff goes below the line that says how to allow it.
                 case (let advice?, true): diagnostics.report("\(head); to allow: \(advice)\n\(f.detail)")
@@ -374,7 +375,7 @@ public final class Relay: Sendable {
             }
             var detail = Relay.findingDetail(f, id: id, request: request)
             if let advice { detail.append(("suggestion", .string(advice))) }
-            auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success", detail: detail)
+            auditEvent(.serverToHost, action: action, outcome: f.blocked ? .failure : .success, detail: detail)
         }
         guard let newResult else { return nil }
         return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(newResult.jsonText)}".utf8)
@@ -449,7 +450,7 @@ public final class Relay: Sendable {
         if let d, !d.allowed, d.category == .rate {
             let method = m.method ?? (m.isResponse ? answered?.method : nil)
             auditEvent(
-                direction, action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                direction, action: .rateLimited, outcome: d.enforced ? .failure : .unknown,
                 detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }
         return kept
@@ -485,7 +486,7 @@ public final class Relay: Sendable {
 
     private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
         auditEvent(
-            direction, action: "malformed-message", outcome: "failure",
+            direction, action: .malformedMessage, outcome: .failure,
             detail: [
                 ("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
                 ("reason", .string(error.detail)), ("size", .number(String(line.count))),
@@ -509,7 +510,7 @@ public final class Relay: Sendable {
         let id = MessageView.idFromPrefix(prefix)
         let limit = configuration.maximumMessageBytes
         auditEvent(
-            direction, action: "oversized-message", outcome: "failure",
+            direction, action: .oversizedMessage, outcome: .failure,
             detail: [
                 ("direction", .string(direction.rawValue)), ("size", .number(String(length))),
                 ("limit", .number(String(limit))),
@@ -556,5 +557,20 @@ public final class Relay: Sendable {
             s += (b >= 0x20 && b < 0x7F) ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
         }
         return line.count > limit ? s + "..." : s
+    }
+}
+
+extension AuditAction {
+    /// The audit action of a content finding.
+    init(_ action: ContentFinding.Action) {
+        switch action {
+        case .pinNew: self = .pinNew
+        case .pinChanged: self = .pinChanged
+        case .pinRemoved: self = .pinRemoved
+        case .pinError: self = .pinError
+        case .sanitized: self = .sanitized
+        case .poisoning: self = .poisoning
+        case .leak: self = .leak
+        }
     }
 }
