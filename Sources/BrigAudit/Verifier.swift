@@ -86,6 +86,23 @@ public struct AuditVerification: Sendable {
 }
 
 public enum AuditVerifier {
+    /// Each line of the logs that is not empty, in order: its file, its number (from 1), its
+    /// bytes, and whether it is the file's last with no newline after it (perhaps partial).
+    static func forEachLine(
+        of logs: [(file: String, bytes: [UInt8])], _ body: (String, Int, ArraySlice<UInt8>, Bool) -> Void
+    ) {
+        for (file, data) in logs {
+            var start = 0, lineNo = 0
+            while start < data.count {
+                lineNo += 1
+                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
+                let slice = data[start..<end]
+                if !slice.isEmpty { body(file, lineNo, slice, end == data.count) }
+                start = end + 1
+            }
+        }
+    }
+
     /// The files of a rotated log, oldest first: `PATH.N` ... `PATH.1`, `PATH` (those that exist).
     /// A path that already ends in `.N` is returned alone.
     public static func rotatedSet(_ path: String) -> [String] {
@@ -151,20 +168,8 @@ public enum AuditVerifier {
         report.files = logs.map(\.file)
         let key = SymmetricKey(data: keyBytes)
         var entries: [Entry] = []
-        for (file, data) in logs {
-            var start = 0, lineNo = 0
-            while start < data.count {
-                lineNo += 1
-                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
-                let slice = data[start..<end]
-                if !slice.isEmpty {
-                    entries.append(
-                        Entry(
-                            file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice),
-                            partial: end == data.count))
-                }
-                start = end + 1
-            }
+        forEachLine(of: logs) { file, lineNo, slice, isLast in
+            entries.append(Entry(file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice), partial: isLast))
         }
         func problem(_ e: Entry, _ damage: AuditDamage, _ message: String) -> AuditVerification {
             var r = report
