@@ -147,10 +147,10 @@ public final class AuditLog: Sendable {
         enqueue(.syscall(pid: pid, name: name, args: args, howToAllow: howToAllow, time: nowMicros()))
     }
 
-    /// Any other event: `rate-limited`, `malformed-message`, `tool-pinning`, `sanitized`...
-    /// `detail` becomes `brig.detail` (strings in it are redacted like payloads).
+    /// Any other event: `rate-limited`, `malformed-message`, `withheld-call`, a content finding,
+    /// a `connection`... `detail` becomes `brig.detail` (strings in it are redacted like payloads).
     @discardableResult
-    public func event(action: String, outcome: String, detail: [(String, JSONValue)]) -> Bool {
+    public func event(action: AuditAction, outcome: AuditOutcome, detail: [(String, JSONValue)]) -> Bool {
         enqueue(.event(action: action, outcome: outcome, detail: detail, time: nowMicros()))
     }
 
@@ -193,7 +193,7 @@ enum Item: Sendable {
     case line(chunk: Int, offset: Int)
     indirect case message(MessageEvent, Int64)
     indirect case syscall(pid: Int32, name: String, args: [UInt64], howToAllow: String?, time: Int64)
-    indirect case event(action: String, outcome: String, detail: [(String, JSONValue)], time: Int64)
+    indirect case event(action: AuditAction, outcome: AuditOutcome, detail: [(String, JSONValue)], time: Int64)
     indirect case childExit(ExitInfo, Int64)
     indirect case sessionEnd(Int64, BlockedSyscallTotals?)
 

@@ -140,17 +140,9 @@ extension AuditVerifier {
             bytesByMAC[mac] = slice
             recs.append(Rec(file: file, line: lineNo, fields: f, seq: seq, mac: mac, prev: prev, session: f.sessionID ?? "?"))
         }
-        for (file, data) in logs {
-            var start = 0, lineNo = 0
-            while start < data.count {
-                lineNo += 1
-                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
-                let slice = data[start..<end]
-                defer { start = end + 1 }
-                if slice.isEmpty { continue }
-                sawAny = true
-                take(slice, file: file, lineNo: lineNo, isLast: end == data.count)
-            }
+        forEachLine(of: logs) { file, lineNo, slice, isLast in
+            sawAny = true
+            take(slice, file: file, lineNo: lineNo, isLast: isLast)
         }
         // A torn head is no damage when it is the start of a record that is in the files whole
         // (the forwarder sent it again after the collector came back); otherwise its bytes are
@@ -180,6 +172,14 @@ extension AuditVerifier {
             return x
         }
         func union(_ a: Int, _ b: Int) { let ra = find(a), rb = find(b); if ra != rb { parent[rb] = ra } }
+        /// The records between sequence `earlier` and `r` are gone: `record 5 is missing` or
+        /// `records 5-7 are missing`, then `why`.
+        func missing(before r: Rec, after earlier: UInt64, _ why: String) {
+            let from = earlier + 1, to = r.seq - 1
+            let range = from == to ? "record \(from) is" : "records \(from)-\(to) are"
+            report.problems.append(
+                .init(damage: .deleted, file: r.file, line: r.line, sequence: r.seq, message: "\(range) missing" + why))
+        }
         var successor: [Int: Int] = [:]
         var roots: [Int] = []
         for (i, r) in recs.enumerated() {
@@ -211,24 +211,14 @@ extension AuditVerifier {
             let r = recs[i]
             if r.prev == Chain.zeroMAC && r.seq == 1 { continue }
             if let note = gapNotes[r.mac], let p = byMAC[note.after] {
-                let from = recs[p].seq + 1, to = r.seq - 1
-                let range = from == to ? "record \(from) is" : "records \(from)-\(to) are"
-                report.problems.append(
-                    .init(
-                        damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
-                        message: "\(range) missing: rotated away on \(note.where_) before they were forwarded (the forwarder's note at \(note.line))"))
+                missing(before: r, after: recs[p].seq, ": rotated away on \(note.where_) before they were forwarded (the forwarder's note at \(note.line))")
                 union(p, i)
                 continue
             }
             let earlier = (sessionRecords[r.session] ?? []).filter { find($0) != find(i) && recs[$0].seq < r.seq }
             if let before = earlier.max(by: { recs[$0].seq < recs[$1].seq }) {
-                let from = recs[before].seq + 1, to = r.seq - 1
                 if !badMACs.contains(r.prev) {
-                    let range = from == to ? "record \(from) is" : "records \(from)-\(to) are"
-                    report.problems.append(
-                        .init(
-                            damage: .deleted, file: r.file, line: r.line, sequence: r.seq,
-                            message: "\(range) missing (session \(r.session))"))
+                    missing(before: r, after: recs[before].seq, " (session \(r.session))")
                 }
                 union(before, i)
             } else {
@@ -254,7 +244,7 @@ extension AuditVerifier {
         report.records = recs.count
         report.chains = Set(recs.indices.map(find)).count
         report.sessions = sessionRecords.count
-        let ended = Set(recs.filter { $0.fields.action == "session-end" }.map(\.session))
+        let ended = Set(recs.filter { $0.fields.action == AuditAction.sessionEnd.rawValue }.map(\.session))
         for s in sessionRecords.keys.sorted() where !ended.contains(s) {
             report.warnings.append("session \(s) has no end record (brig was killed, still running, or its tail was not received yet)")
         }

@@ -10,8 +10,8 @@ import Crypto
 extension Writer {
     /// `@timestamp` and `event.*`.
     func header(
-        _ w: inout ObjectWriter, _ t: Int64, action: StaticString, kind: StaticString = "event",
-        category: StaticString, alsoCategory: StaticString? = nil, type: StaticString, outcome: StaticString
+        _ w: inout ObjectWriter, _ t: Int64, action: AuditAction, kind: StaticString = "event",
+        category: StaticString, alsoCategory: StaticString? = nil, type: StaticString, outcome: AuditOutcome
     ) {
         w.beginObject()
         w.timestamp("@timestamp", t, &clock)
@@ -26,8 +26,8 @@ extension Writer {
             w.strings("category", literal: category)
         }
         w.strings("type", literal: type)
-        w.string("action", literal: action)
-        w.string("outcome", literal: outcome)
+        w.string("action", action.rawValue)
+        w.string("outcome", outcome.rawValue)
         w.int("sequence", sequence + 1)
         w.endObject()
     }
@@ -67,14 +67,14 @@ extension Writer {
         w.text("}")
     }
 
-    func note(_ w: inout ObjectWriter, _ action: StaticString, _ outcome: StaticString, _ detail: [(String, JSONValue)]) {
+    func note(_ w: inout ObjectWriter, _ action: AuditAction, _ outcome: AuditOutcome, _ detail: [(String, JSONValue)]) {
         header(&w, nowMicros(), action: action, category: "configuration", type: "info", outcome: outcome)
         beginBrig(&w)
         w.value("detail", .object(detail))
     }
 
     func sessionStartRecord(_ w: inout ObjectWriter, _ info: SessionInfo, _ t: Int64) {
-        header(&w, t, action: "session-start", category: "session", type: "start", outcome: "success")
+        header(&w, t, action: .sessionStart, category: "session", type: "start", outcome: .success)
         w.beginObject("process")
         if let pid = info.serverPID { w.int("pid", pid) }
         w.string("executable", info.executable)
@@ -217,8 +217,8 @@ extension Writer {
 
     func syscallRecord(_ w: inout ObjectWriter, pid: Int32, name: String, args: [UInt64], howToAllow: String?, _ t: Int64) {
         header(
-            &w, t, action: "syscall-blocked", kind: "alert", category: "process", alsoCategory: "intrusion_detection",
-            type: "denied", outcome: "failure")
+            &w, t, action: .syscallBlocked, kind: "alert", category: "process", alsoCategory: "intrusion_detection",
+            type: "denied", outcome: .failure)
         w.beginObject("process")
         w.int("pid", pid)
         w.endObject()
@@ -232,19 +232,9 @@ extension Writer {
         w.endObject()
     }
 
-    func eventRecord(_ w: inout ObjectWriter, action: String, outcome: String, detail: [(String, JSONValue)], _ t: Int64) {
-        let o: StaticString = outcome == "success" ? "success" : outcome == "failure" ? "failure" : "unknown"
-        let failed = outcome == "failure"
-        w.beginObject()
-        w.timestamp("@timestamp", t, &clock)
-        w.beginObject("event")
-        w.string("kind", literal: failed ? "alert" : "event")
-        w.strings("category", literal: "api")
-        w.strings("type", literal: failed ? "denied" : "info")
-        w.string("action", action)
-        w.string("outcome", literal: o)
-        w.int("sequence", sequence + 1)
-        w.endObject()
+    func eventRecord(_ w: inout ObjectWriter, action: AuditAction, outcome: AuditOutcome, detail: [(String, JSONValue)], _ t: Int64) {
+        let failed = outcome == .failure
+        header(&w, t, action: action, kind: failed ? "alert" : "event", category: "api", type: failed ? "denied" : "info", outcome: outcome)
         beginBrig(&w)
         let d = JSONValue.object(detail)
         w.value("detail", settings.payloads == .full ? d : redactor.redact(d))
@@ -252,8 +242,8 @@ extension Writer {
 
     func exitRecord(_ w: inout ObjectWriter, _ info: ExitInfo, _ t: Int64) {
         header(
-            &w, t, action: "child-exit", category: "process", type: "end",
-            outcome: info.code == 0 ? "success" : "failure")
+            &w, t, action: .childExit, category: "process", type: "end",
+            outcome: info.code == 0 ? .success : .failure)
         w.beginObject("process")
         w.int("pid", info.pid)
         if let c = info.code { w.int("exit_code", c) }
@@ -270,8 +260,8 @@ extension Writer {
 
     func sessionEndRecord(_ w: inout ObjectWriter, _ t: Int64, blocked: BlockedSyscallTotals?) {
         header(
-            &w, t, action: "session-end", category: "session", type: "end",
-            outcome: lostTotal + droppedTotal == 0 ? "success" : "failure")
+            &w, t, action: .sessionEnd, category: "session", type: "end",
+            outcome: lostTotal + droppedTotal == 0 ? .success : .failure)
         w.beginObject("brig")
         w.int("schema", 1)
         w.beginObject("session")

@@ -86,6 +86,23 @@ public struct AuditVerification: Sendable {
 }
 
 public enum AuditVerifier {
+    /// Each line of the logs that is not empty, in order: its file, its number (from 1), its
+    /// bytes, and whether it is the file's last with no newline after it (perhaps partial).
+    static func forEachLine(
+        of logs: [(file: String, bytes: [UInt8])], _ body: (String, Int, ArraySlice<UInt8>, Bool) -> Void
+    ) {
+        for (file, data) in logs {
+            var start = 0, lineNo = 0
+            while start < data.count {
+                lineNo += 1
+                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
+                let slice = data[start..<end]
+                if !slice.isEmpty { body(file, lineNo, slice, end == data.count) }
+                start = end + 1
+            }
+        }
+    }
+
     /// The files of a rotated log, oldest first: `PATH.N` ... `PATH.1`, `PATH` (those that exist).
     /// A path that already ends in `.N` is returned alone.
     public static func rotatedSet(_ path: String) -> [String] {
@@ -151,20 +168,8 @@ public enum AuditVerifier {
         report.files = logs.map(\.file)
         let key = SymmetricKey(data: keyBytes)
         var entries: [Entry] = []
-        for (file, data) in logs {
-            var start = 0, lineNo = 0
-            while start < data.count {
-                lineNo += 1
-                let end = data[start...].firstIndex(of: 0x0A) ?? data.count
-                let slice = data[start..<end]
-                if !slice.isEmpty {
-                    entries.append(
-                        Entry(
-                            file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice),
-                            partial: end == data.count))
-                }
-                start = end + 1
-            }
+        forEachLine(of: logs) { file, lineNo, slice, isLast in
+            entries.append(Entry(file: file, line: lineNo, bytes: slice, fields: RecordFields(line: slice), partial: isLast))
         }
         func problem(_ e: Entry, _ damage: AuditDamage, _ message: String) -> AuditVerification {
             var r = report
@@ -184,7 +189,7 @@ public enum AuditVerifier {
             let next = entries[(i + 1)...].first { $0.fields?.sequence != nil }
             guard let f = e.fields, let seq = f.sequence, let mac = f.mac, let prev = f.prevMAC else {
                 // A partial write that the next session noted and chained over.
-                if let n = next?.fields, n.action == "session-start",
+                if let n = next?.fields, n.action == AuditAction.sessionStart.rawValue,
                     n["brig.chain.previous_tail"]?.stringValue == "partial-line",
                     let last, n.prevMAC == last.mac, let nseq = n.sequence, nseq == last.seq + 1
                 {
@@ -238,7 +243,7 @@ public enum AuditVerifier {
                         }
                         let missing = seq - l.seq - 1
                         let range = missing == 1 ? "record \(l.seq + 1) is" : "records \(l.seq + 1)-\(seq - 1) are"
-                        if f.action == "session-start", !l.ended {
+                        if f.action == AuditAction.sessionStart.rawValue, !l.ended {
                             return problem(
                                 e, .truncated,
                                 "session \(l.session ?? "?") was cut off after sequence \(l.seq): \(range) missing (this session's chain names \(Hex.encode(prev).prefix(16))...)")
@@ -254,14 +259,14 @@ public enum AuditVerifier {
                 report.firstSequence = seq
             }
             seenMACs.insert(mac)
-            if f.action == "session-start" {
+            if f.action == AuditAction.sessionStart.rawValue {
                 if let l = last, !l.ended {
                     report.warnings.append("session \(l.session ?? "?") ended without its end record after sequence \(l.seq) (brig was killed or crashed)")
                 }
                 report.sessions += 1
                 last = (seq, mac, f.sessionID, false)
             } else {
-                last = (seq, mac, f.sessionID ?? last?.session, f.action == "session-end" ? true : (last?.ended ?? false))
+                last = (seq, mac, f.sessionID ?? last?.session, f.action == AuditAction.sessionEnd.rawValue ? true : (last?.ended ?? false))
             }
             lastEntry = e
             report.records += 1

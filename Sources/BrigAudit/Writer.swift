@@ -141,7 +141,7 @@ final class Writer: @unchecked Sendable {
             note.append(("previous_sequence", .number(String(seq))))
             note.append(("previous_mac", .string(Hex.encode(mac))))
             note.append(("previous_tail", .string(status)))
-            note.append(("previous_session_ended", .bool(fields.action == "session-end")))
+            note.append(("previous_session_ended", .bool(fields.action == AuditAction.sessionEnd.rawValue)))
             chainNote = note
             return
         }
@@ -260,7 +260,7 @@ final class Writer: @unchecked Sendable {
             let n = lostPending
             append {
                 note(
-                    &$0, "audit-records-lost", "failure",
+                    &$0, .auditRecordsLost, .failure,
                     [
                         ("count", .number(String(n))),
                         ("reason", .string("write failures")),
@@ -273,7 +273,7 @@ final class Writer: @unchecked Sendable {
             let n = droppedPending
             append {
                 note(
-                    &$0, "audit-records-dropped", "failure",
+                    &$0, .auditRecordsDropped, .failure,
                     [
                         ("count", .number(String(n))),
                         ("reason", .string("queue full")),

@@ -579,7 +579,7 @@ struct AuditTable {
     /// A session end's blocked-call totals: `blocked syscalls: ptrace 10000, unshare 2 (9002 not
     /// recorded one by one)`; nil for other records and sessions that had none blocked.
     static func blockedSummary(_ r: RecordFields) -> String? {
-        guard r.action == "session-end", case .object(let counts)? = r["brig.session.blocked_syscalls"],
+        guard r.action == AuditAction.sessionEnd.rawValue, case .object(let counts)? = r["brig.session.blocked_syscalls"],
             !counts.isEmpty
         else { return nil }
         let list = counts.map { name, n in "\(name) \(n.jsonText)" }.joined(separator: ", ")

@@ -206,8 +206,9 @@ extension Brig {
                             ? (d.ask != nil && d.enforced ? "ask the user, then allow" : "allow")
                             : (d.enforced ? "deny" : "would deny (permissive)")
                         let answer: String
-                        switch outcome.forward {
-                        case .none: answer = outcome.replies.first.map { "; brig answers " + String(decoding: $0.dropLast(), as: UTF8.self) } ?? "; dropped"
+                        switch outcome.verdict {
+                        case .answer(let replies):
+                            answer = replies.lines.split(separator: 0x0A).first.map { "; brig answers " + String(decoding: $0, as: UTF8.self) } ?? "; dropped"
                         default: answer = ""
                         }
                         return "\(where_)  \(direction.rawValue) \(methods)\(d.subject.map { " " + $0 } ?? ""): \(verdict) by \(d.rule): \(d.reason)\(answer)"

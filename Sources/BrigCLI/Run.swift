@@ -122,6 +122,7 @@ extension Brig {
             SelfProtection.makeNonDumpable()
             var hooks = Session.Hooks()
             if StartupTrace.enabled { hooks.phase = { StartupTrace.mark($0) } }
+            if prepared.plan?.egress != nil { prepared.relay.namesPendingCalls = true }
             let session = Session(
                 spec: prepared.spec, configuration: prepared.relay, resources: prepared.handOver(),
                 policy: prepared.gate, hooks: hooks, audit: prepared.audit, auditStart: prepared.auditStart,

@@ -50,8 +50,26 @@ public struct ContentSettings: Sendable {
 
 /// One thing the content defenses found in one result.
 public struct ContentFinding: Sendable, Equatable {
-    /// `pin-new`, `pin-changed`, `pin-removed`, `pin-error`, `sanitized`, `poisoning`, `leak`.
-    public var action: String
+    /// What was found; each is an audit action of its own (`pin-new`, `pin-changed`, ...; the
+    /// relay maps them to `AuditAction`).
+    public enum Action: Sendable, Equatable, CaseIterable {
+        /// A definition seen for the first time, and pinned.
+        case pinNew
+        /// A pinned definition that changed.
+        case pinChanged
+        /// A pinned definition no longer listed.
+        case pinRemoved
+        /// The pins could not be read or saved.
+        case pinError
+        /// Hidden or control characters removed.
+        case sanitized
+        /// A poisoning marker in a definition or the instructions.
+        case poisoning
+        /// A secret in a result.
+        case leak
+    }
+
+    public var action: Action
     /// `tool:read_file`, `prompt:NAME`, `resource:URI`, `template:URI-TEMPLATE`, `instructions`, `result`.
     public var item: String
     /// Readable: the diff of a changed pin, the kind and excerpt of a poisoning marker, what was
@@ -60,7 +78,7 @@ public struct ContentFinding: Sendable, Equatable {
     /// The item (or the whole result, for a leak under `block`) was withheld from the host.
     public var blocked: Bool
 
-    public init(action: String, item: String, detail: String, blocked: Bool) {
+    public init(action: Action, item: String, detail: String, blocked: Bool) {
         self.action = action
         self.item = item
         self.detail = detail
@@ -225,7 +243,7 @@ public final class ContentGuard: Sendable {
                     }
                 }
             } catch {
-                findings.append(ContentFinding(action: "pin-error", item: "instructions", detail: error.message, blocked: false))
+                findings.append(ContentFinding(action: .pinError, item: "instructions", detail: error.message, blocked: false))
             }
         }
         guard let text = instructions else { return (nil, findings) }
@@ -235,7 +253,7 @@ public final class ContentGuard: Sendable {
             findings += hits.map { poisoningFinding("instructions", $0) }
         }
         if remove {
-            for k in findings.indices where findings[k].action == "pin-changed" || findings[k].action == "poisoning" {
+            for k in findings.indices where findings[k].action == .pinChanged || findings[k].action == .poisoning {
                 findings[k].blocked = true
             }
             guard case .object(let members) = result else { return (nil, findings) }
@@ -287,7 +305,7 @@ public final class ContentGuard: Sendable {
                     if let f = pinFinding(item, status) { findings.append(f) }
                 }
             } catch {
-                findings.append(ContentFinding(action: "pin-error", item: kind.listMember, detail: error.message, blocked: false))
+                findings.append(ContentFinding(action: .pinError, item: kind.listMember, detail: error.message, blocked: false))
             }
         }
 
@@ -311,7 +329,7 @@ public final class ContentGuard: Sendable {
         }
         for k in findings.indices
         where withheld.contains(findings[k].item)
-            && (findings[k].action == "pin-changed" || findings[k].action == "poisoning")
+            && (findings[k].action == .pinChanged || findings[k].action == .poisoning)
         {
             findings[k].blocked = true
         }
@@ -326,18 +344,18 @@ public final class ContentGuard: Sendable {
     private func pinFinding(_ item: String, _ status: PinStatus) -> ContentFinding? {
         switch status {
         case .unchanged: return nil
-        case .new: return ContentFinding(action: "pin-new", item: item, detail: "pinned on first use", blocked: false)
+        case .new: return ContentFinding(action: .pinNew, item: item, detail: "pinned on first use", blocked: false)
         case .removed:
             return ContentFinding(
-                action: "pin-removed", item: item,
+                action: .pinRemoved, item: item,
                 detail: "pinned but no longer listed (brig pins accept \(item) forgets it)", blocked: false)
         case .changed(let diff):
-            return ContentFinding(action: "pin-changed", item: item, detail: diff, blocked: false)
+            return ContentFinding(action: .pinChanged, item: item, detail: diff, blocked: false)
         }
     }
 
     private func poisoningFinding(_ item: String, _ p: PoisoningFinding) -> ContentFinding {
-        ContentFinding(action: "poisoning", item: item, detail: "\(p.kind.rawValue) in \(p.location): \(p.excerpt)", blocked: false)
+        ContentFinding(action: .poisoning, item: item, detail: "\(p.kind.rawValue) in \(p.location): \(p.excerpt)", blocked: false)
     }
 
     // MARK: Results
@@ -362,7 +380,7 @@ public final class ContentGuard: Sendable {
             if !f.isEmpty {
                 value = v
                 changed = true
-                findings += f.map { ContentFinding(action: "sanitized", item: "result", detail: $0, blocked: false) }
+                findings += f.map { ContentFinding(action: .sanitized, item: "result", detail: $0, blocked: false) }
             }
         }
         if settings.leaks != .off {
@@ -372,7 +390,7 @@ public final class ContentGuard: Sendable {
             if !leaks.isEmpty {
                 let block = settings.leaks == .block
                 findings += leaks.map {
-                    ContentFinding(action: "leak", item: "result", detail: leakDetail($0), blocked: block)
+                    ContentFinding(action: .leak, item: "result", detail: leakDetail($0), blocked: block)
                 }
                 if block, method == MCPMethod.toolsCall {
                     let names = leaks.map(leakDetail).joined(separator: "; ")
@@ -418,7 +436,7 @@ public final class ContentGuard: Sendable {
         if settings.sanitize {
             let (s, f) = sanitizeStrings(v, location: location)
             v = s
-            findings += f.map { ContentFinding(action: "sanitized", item: item, detail: $0, blocked: false) }
+            findings += f.map { ContentFinding(action: .sanitized, item: item, detail: $0, blocked: false) }
         }
         if settings.leaks != .off {
             let (s, more) = leakScanner.scan(v, location: location)
@@ -426,7 +444,7 @@ public final class ContentGuard: Sendable {
             leaks += more
             if !leaks.isEmpty {
                 findings += leaks.map {
-                    ContentFinding(action: "leak", item: item, detail: leakDetail($0), blocked: settings.leaks == .block)
+                    ContentFinding(action: .leak, item: item, detail: leakDetail($0), blocked: settings.leaks == .block)
                 }
             }
         }

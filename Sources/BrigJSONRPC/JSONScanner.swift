@@ -53,6 +53,34 @@ public struct JSONScanner {
         pos += 1
     }
 
+    /// Skips an object (`members`: each a key, a colon and a value) or an array, from its opening
+    /// bracket at `start` to its `closing` one, validating it; returns its byte range.
+    @inline(__always)
+    private mutating func skipContainer(from start: Int, closing: UInt8, members: Bool, depth: Int) throws(Failure) -> Range<Int> {
+        guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: pos) }
+        pos += 1
+        skipWhitespace()
+        if pos < end, base[pos] == closing {
+            pos += 1
+            return start..<pos
+        }
+        while true {
+            if members {
+                skipWhitespace()
+                _ = try scanString()
+                try expect(UInt8(ascii: ":"))
+            }
+            _ = try skipValue(depth: depth + 1)
+            skipWhitespace()
+            guard pos < end else { throw .syntax(at: pos) }
+            let c = base[pos]
+            pos += 1
+            if c == UInt8(ascii: ",") { continue }
+            if c == closing { return start..<pos }
+            throw .syntax(at: pos - 1)
+        }
+    }
+
     /// Skips one complete value, validating it; returns its byte range.
     public mutating func skipValue(depth: Int = 0) throws(Failure) -> Range<Int> {
         skipWhitespace()
@@ -60,44 +88,9 @@ public struct JSONScanner {
         guard pos < end else { throw .syntax(at: pos) }
         switch base[pos] {
         case UInt8(ascii: "{"):
-            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: pos) }
-            pos += 1
-            skipWhitespace()
-            if pos < end, base[pos] == UInt8(ascii: "}") {
-                pos += 1
-                return start..<pos
-            }
-            while true {
-                skipWhitespace()
-                _ = try scanString()
-                try expect(UInt8(ascii: ":"))
-                _ = try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard pos < end else { throw .syntax(at: pos) }
-                let c = base[pos]
-                pos += 1
-                if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "}") { return start..<pos }
-                throw .syntax(at: pos - 1)
-            }
+            return try skipContainer(from: start, closing: UInt8(ascii: "}"), members: true, depth: depth)
         case UInt8(ascii: "["):
-            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: pos) }
-            pos += 1
-            skipWhitespace()
-            if pos < end, base[pos] == UInt8(ascii: "]") {
-                pos += 1
-                return start..<pos
-            }
-            while true {
-                _ = try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard pos < end else { throw .syntax(at: pos) }
-                let c = base[pos]
-                pos += 1
-                if c == UInt8(ascii: ",") { continue }
-                if c == UInt8(ascii: "]") { return start..<pos }
-                throw .syntax(at: pos - 1)
-            }
+            return try skipContainer(from: start, closing: UInt8(ascii: "]"), members: false, depth: depth)
         case UInt8(ascii: "\""):
             return try scanString().range
         case UInt8(ascii: "t"):
@@ -225,32 +218,22 @@ public struct JSONScanner {
     @inline(__always) private mutating func validateUTF8Sequence() throws(Failure) {
         let c = base[pos]
         let at = pos
-        func cont(_ i: Int) throws(Failure) -> UInt8 {
-            guard at + i < end else { throw .invalidUTF8(at: at) }
-            let b = base[at + i]
-            guard b & 0xC0 == 0x80 else { throw .invalidUTF8(at: at) }
-            return b
-        }
+        // The sequence's length, and the range its second byte must fall in (narrower than
+        // 0x80...0xBF after E0, ED, F0 and F4: overlongs, surrogates, beyond U+10FFFF).
+        let (length, low, high): (Int, UInt8, UInt8)
         switch c {
-        case 0xC2...0xDF:
-            _ = try cont(1)
-            pos += 2
-        case 0xE0...0xEF:
-            let b1 = try cont(1)
-            if c == 0xE0 && b1 < 0xA0 { throw .invalidUTF8(at: at) }
-            if c == 0xED && b1 > 0x9F { throw .invalidUTF8(at: at) }
-            _ = try cont(2)
-            pos += 3
-        case 0xF0...0xF4:
-            let b1 = try cont(1)
-            if c == 0xF0 && b1 < 0x90 { throw .invalidUTF8(at: at) }
-            if c == 0xF4 && b1 > 0x8F { throw .invalidUTF8(at: at) }
-            _ = try cont(2)
-            _ = try cont(3)
-            pos += 4
-        default:
-            throw .invalidUTF8(at: at)
+        case 0xC2...0xDF: (length, low, high) = (2, 0x80, 0xBF)
+        case 0xE0: (length, low, high) = (3, 0xA0, 0xBF)
+        case 0xED: (length, low, high) = (3, 0x80, 0x9F)
+        case 0xE1...0xEF: (length, low, high) = (3, 0x80, 0xBF)
+        case 0xF0: (length, low, high) = (4, 0x90, 0xBF)
+        case 0xF4: (length, low, high) = (4, 0x80, 0x8F)
+        case 0xF1...0xF3: (length, low, high) = (4, 0x80, 0xBF)
+        default: throw .invalidUTF8(at: at)
         }
+        guard at + length <= end, low...high ~= base[at + 1] else { throw .invalidUTF8(at: at) }
+        for i in 2..<length where base[at + i] & 0xC0 != 0x80 { throw .invalidUTF8(at: at) }
+        pos += length
     }
 
     /// Whether `c` is an ASCII hex digit.

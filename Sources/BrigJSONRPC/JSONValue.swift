@@ -135,51 +135,50 @@ extension JSONValue {
 }
 
 extension JSONScanner {
+    /// An object's members or an array's items, from its `opening` bracket to its `closing` one:
+    /// `element` reads each (and what is between them is checked here).
+    @inline(__always)
+    private mutating func forEachElement(
+        opening: UInt8, closing: UInt8, depth: Int, _ element: (inout JSONScanner) throws(Failure) -> Void
+    ) throws(Failure) {
+        guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: offset) }
+        try expect(opening)
+        skipWhitespace()
+        if peek() == closing {
+            try expect(closing)
+            return
+        }
+        while true {
+            try element(&self)
+            skipWhitespace()
+            guard let d = peek() else { throw .syntax(at: offset) }
+            try expect(d)
+            if d == UInt8(ascii: ",") { continue }
+            if d == closing { return }
+            throw .syntax(at: offset - 1)
+        }
+    }
+
     /// Parses one value into a tree (validating as `skipValue` does).
     mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
         skipWhitespace()
         guard let c = peek() else { throw .syntax(at: offset) }
         switch c {
         case UInt8(ascii: "{"):
-            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: offset) }
-            try expect(c)
             var members: [(String, JSONValue)] = []
-            skipWhitespace()
-            if peek() == UInt8(ascii: "}") {
-                try expect(UInt8(ascii: "}"))
-                return .object(members)
+            try forEachElement(opening: c, closing: UInt8(ascii: "}"), depth: depth) { scanner throws(Failure) in
+                scanner.skipWhitespace()
+                let key = try scanner.scanString()
+                try scanner.expect(UInt8(ascii: ":"))
+                members.append((scanner.decodeString(key), try scanner.parseValue(depth: depth + 1)))
             }
-            while true {
-                skipWhitespace()
-                let key = try scanString()
-                try expect(UInt8(ascii: ":"))
-                let value = try parseValue(depth: depth + 1)
-                members.append((decodeString(key), value))
-                skipWhitespace()
-                guard let d = peek() else { throw .syntax(at: offset) }
-                try expect(d)
-                if d == UInt8(ascii: ",") { continue }
-                if d == UInt8(ascii: "}") { return .object(members) }
-                throw .syntax(at: offset - 1)
-            }
+            return .object(members)
         case UInt8(ascii: "["):
-            guard depth < JSONScanner.maximumDepth else { throw .tooDeep(at: offset) }
-            try expect(c)
             var items: [JSONValue] = []
-            skipWhitespace()
-            if peek() == UInt8(ascii: "]") {
-                try expect(UInt8(ascii: "]"))
-                return .array(items)
+            try forEachElement(opening: c, closing: UInt8(ascii: "]"), depth: depth) { scanner throws(Failure) in
+                items.append(try scanner.parseValue(depth: depth + 1))
             }
-            while true {
-                items.append(try parseValue(depth: depth + 1))
-                skipWhitespace()
-                guard let d = peek() else { throw .syntax(at: offset) }
-                try expect(d)
-                if d == UInt8(ascii: ",") { continue }
-                if d == UInt8(ascii: "]") { return .array(items) }
-                throw .syntax(at: offset - 1)
-            }
+            return .array(items)
         case UInt8(ascii: "\""):
             return .string(decodeString(try scanString()))
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):

@@ -43,8 +43,29 @@ public enum JSONWriter {
         return out
     }
 
+    /// `-32603 Internal error` for request `id` (with its newline): `data` holds `reason` and
+    /// then `more` (raw JSON members, each after a comma).
+    public static func internalError(id: String, reason: String, more: String = "") -> [UInt8] {
+        errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: "{\"reason\":\(quoted(reason))\(more)}")
+    }
+
     /// One JSON-RPC result response line (with its newline); `result` is raw JSON text.
     public static func resultResponse(id: String, result: String) -> [UInt8] {
         Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(result)}\n".utf8)
+    }
+}
+
+extension MessageError {
+    /// A line over brig's limit, answered -32600 as a request brig cannot take.
+    public static func oversized(id: String?, length: Int, limit: Int) -> MessageError {
+        MessageError(
+            code: invalidRequest, message: "Invalid Request", id: id,
+            detail: "message of \(length) bytes exceeds the limit of \(limit) bytes")
+    }
+
+    /// The JSON-RPC error that answers the line (with its newline): the specification's code
+    /// and message, the detail as `data.reason`.
+    public var answer: [UInt8] {
+        JSONWriter.errorResponse(id: id, code: code, message: message, data: "{\"reason\":\(JSONWriter.quoted(detail))}")
     }
 }

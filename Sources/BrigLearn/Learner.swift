@@ -59,15 +59,18 @@ public enum Learner {
         return names
     }
 
-    /// Runs the session; returns the child's exit code and what it used.
+    /// Runs the session; returns the child's exit code and what it used. The request's resources
+    /// are the session's from here: released when it ends, and on every error before it starts.
     public static func run(_ request: Request) throws(SpawnError) -> (Int32, Observations) {
         let observations = Observations()
         var spec = request.spec
         var confinement = request.plan.confinement
+        var resources = request.resources
         let watch: SeccompProgram
         do {
             watch = try SeccompProgram.watch(watchedCalls(for: request.plan))
         } catch {
+            resources.release()
             throw SpawnError(errno: EINVAL, stage: .seccomp)
         }
         confinement.seccompProgram = watch.main
@@ -90,7 +93,6 @@ public enum Learner {
             egressRules = Learner.everything
         }
         spec.confinement = confinement
-        var resources = request.resources
         resources.landlockRuleset = -1
 
         let baseDenied = Set(request.plan.profile.sandbox.syscallDefault == .allow ? request.plan.seccompNames : [])
@@ -106,10 +108,27 @@ public enum Learner {
         }
         var hostInput: Int32 = 0
         var hostOutput: Int32 = 1
+        /// The replay's descriptors, closed here when the session does not start (it throws only
+        /// before the relay starts, so before `started` hands the write end to its thread).
+        var replayDescriptors: [Int32] = []
         if let replay = request.replay {
-            let pipe = try POSIX.pipe()
+            let pipe: (read: Int32, write: Int32)
+            do {
+                pipe = try POSIX.pipe()
+            } catch {
+                resources.release()
+                throw error
+            }
             hostInput = pipe.read
             hostOutput = open("/dev/null", O_WRONLY | O_CLOEXEC)
+            guard hostOutput >= 0 else {
+                let error = SpawnError(errno: errno, stage: .none)
+                close(pipe.read)
+                close(pipe.write)
+                resources.release()
+                throw error
+            }
+            replayDescriptors = [pipe.read, pipe.write, hostOutput]
             let writeEnd = pipe.write
             let timeout = request.replayTimeoutSeconds
             hooks.started = { _ in
@@ -134,7 +153,13 @@ public enum Learner {
         }
         let session = Session(
             spec: spec, configuration: request.relay, resources: resources, policy: request.policy, hooks: hooks, egressRules: egressRules)
-        let code = try session.run(hostInput: hostInput, hostOutput: hostOutput)
-        return (code, observations)
+        do {
+            let code = try session.run(hostInput: hostInput, hostOutput: hostOutput)
+            return (code, observations)
+        } catch {
+            // The session released the resources; the replay never started.
+            for fd in replayDescriptors { close(fd) }
+            throw error
+        }
     }
 }

@@ -21,22 +21,10 @@ public struct PolicyGate: Sendable {
         self.engine = engine
     }
 
-    /// What to do with one message.
+    /// The policy's verdict on one message and the decisions it took (for reports and the trail).
     public struct Outcome: Sendable {
-        public enum Forward: Sendable {
-            case original
-            case replacement([UInt8])  // without the newline
-            case none
-        }
-        public var forward: Forward = .original
-        /// Answers to the sender of the message (whole lines, with newlines).
-        public var replies: [[UInt8]] = []
-        /// Every decision taken on the message (for reports and the audit trail).
+        public var verdict: Verdict = .forward
         public var decisions: [Decision] = []
-        /// Ids of the requests brig answered itself (the peer never sees them).
-        public var answeredIDs: [String] = []
-
-        static let pass = Outcome()
     }
 
     /// Methods whose results list what the policy may hide (a switch: no hashing per response).
@@ -47,35 +35,32 @@ public struct PolicyGate: Sendable {
         }
     }
 
-    /// A request or notification (or a batch of them) from either side.
+    /// A request or notification (or a batch of them) from either side. A denied request is
+    /// answered in the peer's place, a denied notification dropped; a batch loses its denied
+    /// members (and is dropped when none is left).
     public func inspect(_ line: UnsafeBufferPointer<UInt8>, view: MessageView, direction: Direction) -> Outcome {
+        var outcome = Outcome()
         switch view.kind {
         case .request, .notification:
-            var outcome = Outcome()
-            if let reply = decide(line, view, direction, inBatch: false, into: &outcome.decisions) {
-                outcome.forward = .none
-                if let reply { outcome.replies.append(reply) }
-                if view.kind == .request, let id = view.id { outcome.answeredIDs.append(id) }
+            var replies = Replies()
+            if !decide(line, view, direction, inBatch: false, decisions: &outcome.decisions, replies: &replies) {
+                outcome.verdict = .answer(replies)
             }
-            return outcome
         case .batch:
-            var outcome = Outcome()
+            var replies = Replies()
             var kept: [Range<Int>] = []
             for member in view.members {
                 guard member.kind == .request || member.kind == .notification, let span = member.span else {
                     if let span = member.span { kept.append(span) }
                     continue
                 }
-                if let reply = decide(line, member, direction, inBatch: true, into: &outcome.decisions) {
-                    if let reply { outcome.replies.append(reply) }
-                    if member.kind == .request, let id = member.id { outcome.answeredIDs.append(id) }
-                } else {
+                if decide(line, member, direction, inBatch: true, decisions: &outcome.decisions, replies: &replies) {
                     kept.append(span)
                 }
             }
-            if kept.count == view.members.count { return outcome }
+            if kept.count == view.members.count { break }
             if kept.isEmpty {
-                outcome.forward = .none
+                outcome.verdict = .answer(replies)
             } else {
                 var out: [UInt8] = [UInt8(ascii: "[")]
                 for (i, span) in kept.enumerated() {
@@ -83,23 +68,23 @@ public struct PolicyGate: Sendable {
                     out.append(contentsOf: line[span])
                 }
                 out.append(UInt8(ascii: "]"))
-                outcome.forward = .replacement(out)
+                outcome.verdict = .rewrite(.line(out), replies: replies)
             }
-            return outcome
         case .response, .error:
-            return .pass
+            break
         }
+        return outcome
     }
 
-    /// Decides one request or notification. Returns nil to forward it; `.some(nil)` to drop it
-    /// silently (a denied notification); `.some(reply)` to answer the sender instead.
+    /// Decides one request or notification: true to let it pass. A denied request's answer goes
+    /// into `replies`; a denied notification is dropped silently.
     /// A call inside a batch (2025-03-26, before elicitation existed) cannot ask the user: when
     /// its rule asks, it is denied.
     private func decide(
         _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, _ direction: Direction, inBatch: Bool,
-        into decisions: inout [Decision]
-    ) -> [UInt8]?? {
-        guard let method = view.method else { return nil }
+        decisions: inout [Decision], replies: inout Replies
+    ) -> Bool {
+        guard let method = view.method else { return true }
         // The engine reads the few members it needs from the line; a denial's answer reads the tree.
         let params = view.params.flatMap { engine.lineParams(method: method, line: line, range: $0) }
         var decision = engine.evaluate(method: method, reading: params, direction: direction)
@@ -111,10 +96,11 @@ public struct PolicyGate: Sendable {
         }
         let blocks = decision.blocks
         decisions.append(decision)  // its last use on the common path: moved, not copied
-        guard blocks else { return nil }
-        guard view.kind == .request, let id = view.id else { return .some(nil) }
+        guard blocks else { return true }
+        guard view.kind == .request, let id = view.id else { return false }
         let tree = params == nil ? nil : view.params.flatMap { try? JSONValue.parse(line, range: $0) }
-        return .some(denial(id: id, method: method, params: tree, decision: decisions[decisions.count - 1]))
+        replies.add(denial(id: id, method: method, params: tree, decision: decisions[decisions.count - 1]), answering: id)
+        return false
     }
 
     /// The answer brig writes for a denied request.
@@ -161,15 +147,19 @@ public struct PolicyGate: Sendable {
     }
 
     /// A server response to a host request: filters list results and checks input requests.
-    /// Returns a replacement line (without newline), or nil to forward unchanged.
+    /// `earlier` is the content defenses' verdict on it: when they rewrote the result, the
+    /// policy reads their tree (no text in between) and the verdict it returns carries it on.
     public func inspectResponse(
         _ line: UnsafeBufferPointer<UInt8>, view: MessageView, request: InFlightTable.Entry,
-        decisions: inout [Decision]
-    ) -> [UInt8]? {
-        guard view.kind == .response, let id = view.id, let range = view.result else { return nil }
+        after earlier: Verdict = .forward, decisions: inout [Decision]
+    ) -> Verdict {
+        guard view.kind == .response, let id = view.id, let range = view.result else { return earlier }
+        let rewritten: JSONValue?
+        if case .rewrite(.result(_, let tree), _) = earlier { rewritten = tree } else { rewritten = nil }
         if PolicyGate.isListMethod(request.method) {
-            guard let result = try? JSONValue.parse(line, range: range) else { return nil }
-            guard let filtered = filterList(request.method, result) else { return nil }
+            guard let result = rewritten ?? (try? JSONValue.parse(line, range: range)),
+                let filtered = filterList(request.method, result)
+            else { return earlier }
             // Permissive mode blocks nothing: the list passes whole, and what it would hide is reported.
             if engine.isPermissive {
                 let key = [MCPMethod.toolsList: "tools", MCPMethod.promptsList: "prompts", MCPMethod.resourcesList: "resources"][request.method] ?? "resourceTemplates"
@@ -183,15 +173,21 @@ public struct PolicyGate: Sendable {
                             allowed: false, enforced: false, category: request.method == MCPMethod.toolsList ? .tool : .resource,
                             rule: "list filtering", reason: "\(name) would be hidden from \(request.method)", subject: name))
                 }
-                return nil
+                return earlier
             }
-            return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(filtered.jsonText)}".utf8)
+            return .rewrite(.result(id: id, filtered))
         }
         // 2026-07-28: an InputRequiredResult carries server-to-host requests inside a result.
-        guard PolicyGate.requiresInput(line, range) else { return nil }
-        guard let result = try? JSONValue.parse(line, range: range), result["resultType"]?.stringValue == "input_required",
-            let requests = result["inputRequests"]?.objectValue
-        else { return nil }
+        let result: JSONValue
+        if let rewritten {
+            result = rewritten
+        } else {
+            guard PolicyGate.requiresInput(line, range), let parsed = try? JSONValue.parse(line, range: range) else { return earlier }
+            result = parsed
+        }
+        guard result["resultType"]?.stringValue == "input_required", let requests = result["inputRequests"]?.objectValue else {
+            return earlier
+        }
         for (key, inputRequest) in requests {
             guard let method = inputRequest["method"]?.stringValue else { continue }
             let decision = engine.evaluate(method: method, params: inputRequest["params"], direction: .serverToHost)
@@ -203,10 +199,10 @@ public struct PolicyGate: Sendable {
                     id: id, code: MessageError.invalidParams,
                     message: "The server asked for \(method), which brig's policy denies", data: data)
                 reply.removeLast()
-                return reply
+                return .rewrite(.line(reply))
             }
         }
-        return nil
+        return earlier
     }
 
     /// The list result without what the policy hides; nil when nothing was removed.

@@ -14,7 +14,7 @@ struct EgressWatch: Sendable {
 
     func finished(_ c: EgressConnection) {
         observer?(c)
-        audit?.event(action: "connection", outcome: c.allowed && (c.status ?? 200) < 400 ? "success" : "failure", detail: EgressWatch.detail(c))
+        audit?.event(action: .connection, outcome: c.allowed && (c.status ?? 200) < 400 ? .success : .failure, detail: EgressWatch.detail(c))
         if !c.allowed {
             diagnostics.report(
                 "blocked egress to \(EgressWatch.target(c)) from the server (\(c.reason ?? "refused")); "

@@ -13,13 +13,14 @@ struct AskNote {
 
 /// "Allow, but ask first" (`ask: true`, `--ask-tool`): the relay's side of `Confirmations`.
 extension Relay {
-    /// A call that the policy allows once the user confirms it. Returns true to forward the line
-    /// as it is; otherwise brig answered, held, or queued a rewritten line itself.
+    /// A call that the policy allows once the user confirms it: forwarded (the user accepted
+    /// before), rewritten (the retry that carries the answer, without it), or answered by brig
+    /// (a denial, its question in the 2026-07-28 era, its `elicitation/create` for a held call).
     func confirmCall(
         _ c: Confirmations, _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-        decision: Decision, ask: AskRequirement, into batch: inout [UInt8], note: inout AskNote
-    ) -> Bool {
-        guard let id = view.id else { return true }
+        decision: Decision, ask: AskRequirement, note: inout AskNote
+    ) -> Verdict {
+        guard let id = view.id else { return .forward }
         let params = view.params.flatMap { try? JSONValue.parse(line, range: $0) }
         let tool = decision.subject ?? params?["name"]?.stringValue ?? ""
         let rule = Relay.shortRule(decision.rule)
@@ -31,17 +32,15 @@ extension Relay {
         func deny(
             _ answer: ConfirmationAnswer, question: ConfirmationQuestion, reason: String? = nil,
             waited: UInt64? = nil, detail: String? = nil
-        ) -> Bool {
+        ) -> Verdict {
             let why = reason ?? answer.denialReason(tool: tool, rule: rule, timeoutSeconds: ask.timeoutSeconds, detail: detail)
             let denied = Relay.askDecision(decision, allowed: false, reason: why)
-            _ = hostRequests.remove(id: id)
-            toHost.write(policy.denial(id: id, method: MCPMethod.toolsCall, params: params, decision: denied))
             report([denied], direction: .hostToServer)
             note.decision = denied
             note.ask = AuditAsk(
                 question: question.text, answer: answer.rawValue, via: via, timeoutMicros: timeoutMicros,
                 waitedMicros: waited)
-            return false
+            return .answer(Replies(policy.denial(id: id, method: MCPMethod.toolsCall, params: params, decision: denied), answering: id))
         }
 
         let arguments = params?["arguments"]
@@ -65,22 +64,20 @@ extension Relay {
                         answer, question: issued.question, waited: waited,
                         detail: answer == .error ? "inputResponses[\(mine.0)] has no action accept, decline or cancel" : nil)
                 }
-                guard let stripped = Relay.withoutInputResponse(line, key: mine.0) else { return true }
-                batch.append(contentsOf: stripped)
-                batch.append(0x0A)
+                guard let stripped = Relay.withoutInputResponse(line, key: mine.0) else { return .forward }
                 c.approve(identity, forSeconds: ask.timeoutSeconds)
                 note.decision = Relay.askDecision(decision, allowed: true, reason: "tool \(tool) allowed: the user accepted (rule \(rule) asks first)")
                 note.ask = AuditAsk(
                     question: issued.question.text, answer: ConfirmationAnswer.accept.rawValue, via: via,
                     timeoutMicros: timeoutMicros, waitedMicros: waited)
-                return false
+                return .rewrite(.line(stripped))
             }
             if responses != nil || params?["requestState"] != nil, c.isApproved(identity) {
                 // A later round of the server's own input requests, for a call the user accepted.
                 note.decision = Relay.askDecision(
                     decision, allowed: true,
                     reason: "tool \(tool) allowed: the retry continues a call the user accepted (rule \(rule) asks first)")
-                return true
+                return .forward
             }
             let capabilities = params?["_meta"]?["io.modelcontextprotocol/clientCapabilities"]
             guard Confirmations.declaresFormElicitation(capabilities) else { return deny(.noCapability, question: question) }
@@ -94,14 +91,12 @@ extension Relay {
             let result =
                 "{\"resultType\":\"input_required\",\"inputRequests\":{\(JSONWriter.quoted(key)):"
                 + "{\"method\":\"elicitation/create\",\"params\":\(question.elicitationParams(modern: true))}}}"
-            _ = hostRequests.remove(id: id)
-            toHost.write(JSONWriter.resultResponse(id: id, result: result))
             diagnostics.report("asking the user to confirm the call to \(tool) (rule \(rule)); the client's retry answers")
             note.decision = Relay.askDecision(
                 decision, allowed: false,
                 reason: "brig asked the user to confirm the call to \(tool) (input_required); the retry carries the answer (rule \(rule) asks first)")
             note.ask = AuditAsk(question: question.text, answer: ConfirmationAnswer.pending.rawValue, via: via, timeoutMicros: timeoutMicros)
-            return false
+            return .answer(Replies(JSONWriter.resultResponse(id: id, result: result), answering: id))
         }
 
         guard c.hostCanElicit else { return deny(.noCapability, question: question) }
@@ -112,15 +107,13 @@ extension Relay {
         guard let askID = c.hold(held, expire: { [weak self] askID, call in self?.expire(askID, call) }) else {
             return deny(.error, question: question, reason: "brig has \(Confirmations.capacity) questions open already (rule \(rule) asks first)")
         }
-        // Brig holds the call: the server has not seen it, and answers nothing for it.
-        _ = hostRequests.remove(id: id)
-        toHost.write(
-            Array(
-                ("{\"jsonrpc\":\"2.0\",\"id\":\(JSONWriter.quoted(askID)),\"method\":\"elicitation/create\",\"params\":"
-                    + question.elicitationParams(modern: false) + "}\n").utf8))
         diagnostics.report("asking the user to confirm the call to \(tool) (rule \(rule)); waiting up to \(Confirmations.seconds(ask.timeoutSeconds))")
         note.deferred = true
-        return false
+        // brig holds the call and asks the host: the server has not seen it, and answers nothing for it.
+        let elicitation =
+            "{\"jsonrpc\":\"2.0\",\"id\":\(JSONWriter.quoted(askID)),\"method\":\"elicitation/create\",\"params\":"
+            + question.elicitationParams(modern: false) + "}\n"
+        return .answer(Replies(Array(elicitation.utf8), answering: id))
     }
 
     /// The host's answer to one of brig's `elicitation/create` requests: settles the held call.
@@ -194,11 +187,8 @@ extension Relay {
             hostRequests.insert(id: call.callID, method: MCPMethod.toolsCall, subject: call.tool)
             call.line.withUnsafeBufferPointer(forward)
         } else if answer == .accept {
-            decision = Relay.askDecision(call.decision, allowed: false, reason: "brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded")
-            toHost.write(
-                JSONWriter.errorResponse(
-                    id: call.callID, code: MessageError.internalError, message: "Internal error",
-                    data: "{\"reason\":\(JSONWriter.quoted(decision.reason))}"))
+            decision = Relay.askDecision(call.decision, allowed: false, reason: AuditLog.refusalReason)
+            toHost.write(AuditLog.refusal(id: call.callID))
         } else {
             let reason = answer.denialReason(tool: call.tool, rule: rule, timeoutSeconds: call.timeoutSeconds, detail: detail)
             decision = Relay.askDecision(call.decision, allowed: false, reason: reason)

@@ -25,6 +25,9 @@ public struct RelayConfiguration: Sendable {
     public var inFlightCapacity = 4096
     /// The session's profile, named where a report says how to allow what was refused.
     public var profileName: String?
+    /// Name the tool of each pending `tools/call` in the in-flight table even without a policy
+    /// (the egress proxy's records say which call opened a connection).
+    public var namesPendingCalls = false
 
     public init() {}
 }
@@ -165,13 +168,14 @@ public final class Relay: Sendable {
     }
 
     /// An event of `direction`'s thread, after the messages it staged, so the trail keeps their order.
-    private func auditEvent(_ direction: Direction, action: String, outcome: String, detail: [(String, JSONValue)]) {
+    private func auditEvent(_ direction: Direction, action: AuditAction, outcome: AuditOutcome, detail: [(String, JSONValue)]) {
         guard let audit else { return }
         pushAuditStage(direction)
         audit.event(action: action, outcome: outcome, detail: detail)
     }
 
-    /// Inspects one line; true to forward it unchanged. Answers to the sender go out directly.
+    /// Inspects one line; true to forward it unchanged. Answers to the sender go out directly;
+    /// a rewritten line goes into `batch` once its record is kept.
     @inline(__always)
     private func handle(_ line: UnsafeBufferPointer<UInt8>, direction: Direction, into batch: inout [UInt8]) -> Bool {
         // Blank lines are not messages: skip them quietly.
@@ -191,55 +195,83 @@ public final class Relay: Sendable {
                 }
             }
             let answered = track(view, direction: direction)
+            if configuration.namesPendingCalls, direction == .hostToServer, view.kind == .request, view.method == MCPMethod.toolsCall,
+                let id = view.id, let range = view.params, let name = (try? JSONValue.parse(line, range: range))?["name"]?.stringValue
+            {
+                hostRequests.setSubject(id: id, name)
+            }
             observer?(view, line, direction)
             guard policy != nil || audit != nil || content != nil else { return true }
-            let batchStart = batch.count
             if let audit, !audit.isHealthy {
-                return refuseWithoutAudit(view, direction: direction)
+                refuseWithoutAudit(view, direction: direction)
+                return false
             }
             var decisions: [Decision] = []
             var asked = AskNote()
-            var forward = true
-            if let content, direction == .hostToServer, view.kind == .request, let reply = withheldCall(content, line, view) {
-                toHost.write(reply)
-                if let id = view.id { _ = hostRequests.remove(id: id) }
-                forward = false
-            } else if let content, direction == .serverToHost, view.kind == .response, let request = answered,
-                let rewritten = inspectContent(content, line, view, request: request)
-            {
-                // The result changed: the policy (list filtering) sees the rewritten line.
-                rewritten.withUnsafeBufferPointer { newLine in
-                    guard case .success(let newView) = MessageView.parse(newLine) else { return }
-                    var keep = true
-                    if let policy {
-                        keep = applyPolicy(
-                            policy, newLine, newView, direction: direction, answered: answered, into: &batch,
-                            decisions: &decisions, asked: &asked)
-                    }
-                    if keep {
-                        batch.append(contentsOf: newLine)
-                        batch.append(0x0A)
-                    }
-                }
-                forward = false
-            } else if let policy {
-                forward = applyPolicy(
-                    policy, line, view, direction: direction, answered: answered, into: &batch,
-                    decisions: &decisions, asked: &asked)
-            }
+            let verdict = inspect(line, view, direction: direction, answered: answered, decisions: &decisions, asked: &asked)
+            // brig's own answers go out at once; what passes on waits for its record.
+            if let replies = verdict.replies { send(replies, direction: direction) }
             // A held call is recorded once the user answers (with the answer).
             if asked.deferred { return false }
             if let decision = asked.decision { decisions = [decision] }
             if let audit, !record(audit, line, view, direction: direction, answered: answered, decisions: decisions, ask: asked.ask) {
                 // on_failure: block and this very record was lost: the message does not pass either.
-                batch.removeSubrange(batchStart...)
-                return refuseWithoutAudit(view, direction: direction)
+                refuseWithoutAudit(view, direction: direction)
+                return false
             }
-            return forward
+            switch verdict {
+            case .forward:
+                return true
+            case .rewrite(let rewrite, _):
+                rewrite.append(to: &batch)
+                return false
+            case .answer:
+                return false
+            }
         case .failure(let error):
             reject(error, line: line, direction: direction)
             return false
         }
+    }
+
+    /// The verdicts on one message, in order: the content defenses (a withheld call), then the
+    /// policy, which sees what the content defenses made of a response.
+    @inline(__always)
+    private func inspect(
+        _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction, answered: InFlightTable.Entry?,
+        decisions: inout [Decision], asked: inout AskNote
+    ) -> Verdict {
+        if view.isResponse {
+            guard direction == .serverToHost, let request = answered else { return .forward }
+            var verdict = Verdict.forward
+            if let content {
+                let (contentVerdict, findings) = content.inspectResponse(line, view, request: request)
+                if !findings.isEmpty, let id = view.id { report(findings, id: id, request: request) }
+                verdict = contentVerdict
+            }
+            if let policy {
+                verdict = policy.inspectResponse(line, view: view, request: request, after: verdict, decisions: &decisions)
+                report(decisions, direction: direction)
+            }
+            return verdict
+        }
+        if let content, direction == .hostToServer, let withheld = content.withheldCall(line, view) {
+            diagnostics.report(withheld.report)
+            auditEvent(.hostToServer, action: .withheldCall, outcome: .failure, detail: withheld.detail)
+            return withheld.verdict
+        }
+        guard let policy else { return .forward }
+        return applyPolicy(policy, line, view, direction: direction, decisions: &decisions, asked: &asked)
+    }
+
+    /// Writes brig's replies to their recipient; the sender's requests they answer are retired
+    /// (the peer never sees them, and will never answer them).
+    private func send(_ replies: Replies, direction: Direction) {
+        if !replies.lines.isEmpty {
+            (replies.recipient == .host || direction == .hostToServer ? toHost : toServer).write(replies.lines)
+        }
+        let table = direction == .hostToServer ? hostRequests : serverRequests
+        for id in replies.answered { _ = table.remove(id: id) }
     }
 
     /// Records requests in flight and retires the ones that responses answer; returns the
@@ -264,22 +296,12 @@ public final class Relay: Sendable {
         return nil
     }
 
-    /// The policy's verdict on one parsed line: true to forward it unchanged; otherwise brig has
-    /// answered, dropped, or queued a rewritten line itself.
+    /// The policy's verdict on a request or notification (or a batch): the engine's, or the
+    /// user's when the tool's rule asks first.
     private func applyPolicy(
-        _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-        direction: Direction, answered: InFlightTable.Entry?, into batch: inout [UInt8],
+        _ policy: PolicyGate, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView, direction: Direction,
         decisions: inout [Decision], asked: inout AskNote
-    ) -> Bool {
-        if view.isResponse {
-            guard direction == .serverToHost, let request = answered else { return true }
-            let replacement = policy.inspectResponse(line, view: view, request: request, decisions: &decisions)
-            report(decisions, direction: direction)
-            guard let replacement else { return true }
-            batch.append(contentsOf: replacement)
-            batch.append(0x0A)
-            return false
-        }
+    ) -> Verdict {
         let outcome = policy.inspect(line, view: view, direction: direction)
         decisions = outcome.decisions
         // Most messages are allowed: then there is nothing to report, and no decision is copied out.
@@ -290,108 +312,30 @@ public final class Relay: Sendable {
         {
             (direction == .hostToServer ? hostRequests : serverRequests).setSubject(id: id, subject)
         }
-        if let confirmations, direction == .hostToServer, view.kind == .request, case .original = outcome.forward,
+        if let confirmations, direction == .hostToServer, view.kind == .request, case .forward = outcome.verdict,
             let decision = outcome.decisions.first, let ask = decision.ask, decision.enforced
         {
-            return confirmCall(confirmations, policy, line, view, decision: decision, ask: ask, into: &batch, note: &asked)
+            return confirmCall(confirmations, policy, line, view, decision: decision, ask: ask, note: &asked)
         }
-        let sender = direction == .hostToServer ? toHost : toServer
-        for reply in outcome.replies { sender.write(reply) }
-        // Brig answered these itself: the peer will never answer them.
-        let table = direction == .hostToServer ? hostRequests : serverRequests
-        for id in outcome.answeredIDs { _ = table.remove(id: id) }
-        switch outcome.forward {
-        case .original:
-            return true
-        case .replacement(let bytes):
-            batch.append(contentsOf: bytes)
-            batch.append(0x0A)
-            return false
-        case .none:
-            return false
-        }
+        return outcome.verdict
     }
 
-    /// A call to a tool, prompt or resource that the content defenses withheld from the host
-    /// (changed since pinned, or flagged as poisoning, in block mode) is refused like an unknown one.
-    private func withheldCall(_ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView) -> [UInt8]? {
-        guard content.withholdsAnything, let method = view.method, let id = view.id,
-            method == MCPMethod.toolsCall || method == MCPMethod.promptsGet || method == MCPMethod.resourcesRead,
-            let range = view.params, let params = try? JSONValue.parse(line, range: range)
-        else { return nil }
-        let (item, name): (String, String)
-        switch method {
-        case MCPMethod.toolsCall: (item, name) = ("tool:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
-        case MCPMethod.promptsGet: (item, name) = ("prompt:" + (params["name"]?.stringValue ?? ""), params["name"]?.stringValue ?? "")
-        default: (item, name) = ("resource:" + (params["uri"]?.stringValue ?? ""), params["uri"]?.stringValue ?? "")
-        }
-        guard content.isWithheld(item) else { return nil }
-        let data =
-            "{\"reason\":\"withheld by brig: its definition changed since it was pinned, or it was flagged as poisoning (see brig pins)\",\"item\":\(JSONWriter.quoted(item))}"
-        let advice = "brig pins accept \(item) if its definition changed (brig pins diff \(item)), or mcp: {poisoning: warn} if it was flagged"
-        diagnostics.report("refused \(method) \(name): withheld by the content defenses; to allow: \(advice)")
-        auditEvent(
-            .hostToServer, action: "withheld-call", outcome: "failure",
-            detail: [("id", .string(id)), ("method", .string(method)), ("item", .string(item)), ("suggestion", .string(advice))])
-        return JSONWriter.errorResponse(
-            id: id, code: MessageError.invalidParams,
-            message: method == MCPMethod.toolsCall ? "Unknown tool: \(name)" : "Invalid params: \(name) is withheld", data: data)
-    }
-
-    /// What lets a withheld item through: accepting its changed definition, or poisoning flags
-    /// that warn instead of block; nil for findings that withhold nothing.
-    static func howToAllow(_ f: ContentFinding) -> String? {
-        guard f.blocked else { return nil }
-        switch f.action {
-        case "pin-changed": return "brig pins accept \(f.item) (brig pins diff \(f.item) shows the change)"
-        case "poisoning": return "mcp: {poisoning: warn}, if the text is what the server means"
-        case "leak": return "mcp: {leaks: redact}"
-        default: return nil
-        }
-    }
-
-    /// Pins, sanitizes, flags and redacts a server result; returns the rewritten line, if any.
-    private func inspectContent(
-        _ content: ContentGuard, _ line: UnsafeBufferPointer<UInt8>, _ view: MessageView,
-        request: InFlightTable.Entry
-    ) -> [UInt8]? {
-        guard let range = view.result, let id = view.id,
-            content.needsInspection(method: request.method, result: UnsafeBufferPointer(rebasing: line[range])),
-            let result = try? JSONValue.parse(line, range: range)
-        else { return nil }
-        let (newResult, findings) = content.inspect(method: request.method, result: result)
+    /// What the content defenses found in a result: stderr gets what needs a look (first-use
+    /// pins are routine), the trail gets each one.
+    private func report(_ findings: [ContentFinding], id: String, request: InFlightTable.Entry) {
         for f in findings {
-            // First-use pins are routine: the trail keeps them; stderr gets what needs a look.
-            let advice = Relay.howToAllow(f)
-            if f.action != "pin-new" || f.blocked {
-                let head = "\(f.blocked ? "blocked" : "noticed") \(f.action) in \(f.item) (\(request.method))"
-                switch (advice, f.detail.contains("\n")) {
+            let action = AuditAction(f.action)
+            if f.action != .pinNew || f.blocked {
+                let head = "\(f.blocked ? "blocked" : "noticed") \(action.rawValue) in \(f.item) (\(request.method))"
+                switch (f.howToAllow, f.detail.contains("\n")) {
                 // A diff goes below the line that says how to allow it.
                 case (let advice?, true): diagnostics.report("\(head); to allow: \(advice)\n\(f.detail)")
                 case (let advice?, false): diagnostics.report("\(head): \(f.detail); to allow: \(advice)")
                 case (nil, _): diagnostics.report("\(head): \(f.detail)")
                 }
             }
-            var detail = Relay.findingDetail(f, id: id, request: request)
-            if let advice { detail.append(("suggestion", .string(advice))) }
-            auditEvent(.serverToHost, action: f.action, outcome: f.blocked ? "failure" : "success", detail: detail)
+            auditEvent(.serverToHost, action: action, outcome: f.blocked ? .failure : .success, detail: f.auditDetail(id: id, request: request))
         }
-        guard let newResult else { return nil }
-        return Array("{\"jsonrpc\":\"2.0\",\"id\":\(id),\"result\":\(newResult.jsonText)}".utf8)
-    }
-
-    /// What a content event's record says about the call it was found in: the response's id
-    /// (raw JSON text, as `mcp.id`), the request's method, the tool (the `tools/call` it answers,
-    /// or the tool a `tool:NAME` definition defines) and the item.
-    static func findingDetail(_ f: ContentFinding, id: String, request: InFlightTable.Entry) -> [(String, JSONValue)] {
-        var detail: [(String, JSONValue)] = [("id", .string(id)), ("method", .string(request.method))]
-        if request.method == MCPMethod.toolsCall, let tool = request.subject {
-            detail.append(("tool", .string(tool)))
-        } else if f.item.hasPrefix("tool:") {
-            detail.append(("tool", .string(String(f.item.dropFirst(5)))))
-        }
-        detail += [("item", .string(f.item)), ("detail", .string(f.detail)), ("blocked", .bool(f.blocked))]
-        return detail
     }
 
     /// One audit record per message (per member of a batch).
@@ -449,29 +393,19 @@ public final class Relay: Sendable {
         if let d, !d.allowed, d.category == .rate {
             let method = m.method ?? (m.isResponse ? answered?.method : nil)
             auditEvent(
-                direction, action: "rate-limited", outcome: d.enforced ? "failure" : "unknown",
+                direction, action: .rateLimited, outcome: d.enforced ? .failure : .unknown,
                 detail: [("method", .string(method ?? "")), ("rule", .string(d.rule)), ("reason", .string(d.reason))])
         }
         return kept
     }
 
-    /// `audit.on_failure: block` and a record could not be written: nothing passes unrecorded.
-    /// Requests from the host are answered with an error; everything else is dropped.
-    private func refuseWithoutAudit(_ view: MessageView, direction: Direction) -> Bool {
-        let reason = "{\"reason\":\"brig cannot write its audit trail (audit.on_failure: block); nothing is forwarded\"}"
-        for m in (view.kind == .batch ? view.members : [view]) {
-            guard let id = m.id else { continue }
-            if direction == .hostToServer, m.kind == .request {
-                // A request brig answered already (a denial, a withheld call) gets no second answer.
-                guard hostRequests.remove(id: id) != nil else { continue }
-                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: reason))
-            } else if direction == .serverToHost, m.isResponse {
-                // The server's answer cannot pass unrecorded, but the host must not wait forever for it.
-                toHost.write(JSONWriter.errorResponse(id: id, code: MessageError.internalError, message: "Internal error", data: reason))
-            }
+    /// `audit.on_failure: block` and a record could not be written: nothing passes unrecorded
+    /// (`AuditLog.refusal`).
+    private func refuseWithoutAudit(_ view: MessageView, direction: Direction) {
+        if let replies = AuditLog.refusal(of: view, direction: direction, hostRequests: hostRequests).replies {
+            send(replies, direction: direction)
         }
         diagnostics.report("audit trail unavailable: \(direction.rawValue) message not forwarded (audit.on_failure: block)")
-        return false
     }
 
     func report(_ decisions: [Decision], direction: Direction) {
@@ -485,7 +419,7 @@ public final class Relay: Sendable {
 
     private func reject(_ error: MessageError, line: UnsafeBufferPointer<UInt8>, direction: Direction) {
         auditEvent(
-            direction, action: "malformed-message", outcome: "failure",
+            direction, action: .malformedMessage, outcome: .failure,
             detail: [
                 ("direction", .string(direction.rawValue)), ("code", .number(String(error.code))),
                 ("reason", .string(error.detail)), ("size", .number(String(line.count))),
@@ -493,10 +427,7 @@ public final class Relay: Sendable {
         switch direction {
         case .hostToServer:
             // The host gets the JSON-RPC error the spec names; the server never sees the line.
-            toHost.write(
-                JSONWriter.errorResponse(
-                    id: error.id, code: error.code, message: error.message,
-                    data: "{\"reason\":\(JSONWriter.quoted(error.detail))}"))
+            toHost.write(error.answer)
             diagnostics.report("the host sent an invalid message (\(error.detail)); answered \(error.code)")
         case .serverToHost:
             // Servers often print debug text to stdout: keep it off the host's channel.
@@ -509,17 +440,14 @@ public final class Relay: Sendable {
         let id = MessageView.idFromPrefix(prefix)
         let limit = configuration.maximumMessageBytes
         auditEvent(
-            direction, action: "oversized-message", outcome: "failure",
+            direction, action: .oversizedMessage, outcome: .failure,
             detail: [
                 ("direction", .string(direction.rawValue)), ("size", .number(String(length))),
                 ("limit", .number(String(limit))),
             ])
         switch direction {
         case .hostToServer:
-            toHost.write(
-                JSONWriter.errorResponse(
-                    id: id, code: MessageError.invalidRequest, message: "Invalid Request",
-                    data: "{\"reason\":\"message of \(length) bytes exceeds the limit of \(limit) bytes\"}"))
+            toHost.write(MessageError.oversized(id: id, length: length, limit: limit).answer)
             diagnostics.report("the host sent a message of \(length) bytes, over the limit of \(limit); answered -32600")
         case .serverToHost:
             diagnostics.report("the server sent a message of \(length) bytes, over the limit of \(limit); not forwarded")
@@ -532,10 +460,7 @@ public final class Relay: Sendable {
     public func failPendingHostRequests(reason: String) {
         settleHeldCallsAtHostEnd(why: "the server exited", onHostThread: false)
         for (id, entry) in hostRequests.removeAll() {
-            toHost.write(
-                JSONWriter.errorResponse(
-                    id: id, code: MessageError.internalError, message: "Internal error",
-                    data: "{\"reason\":\(JSONWriter.quoted(reason)),\"method\":\(JSONWriter.quoted(entry.method))}"))
+            toHost.write(JSONWriter.internalError(id: id, reason: reason, more: ",\"method\":" + JSONWriter.quoted(entry.method)))
         }
     }
 
@@ -543,10 +468,7 @@ public final class Relay: Sendable {
     /// waiting forever.
     private func answerHostIfWaiting(id: String?, why: String) {
         guard let id, hostRequests.remove(id: id) != nil else { return }
-        toHost.write(
-            JSONWriter.errorResponse(
-                id: id, code: MessageError.internalError, message: "Internal error",
-                data: "{\"reason\":\(JSONWriter.quoted(why))}"))
+        toHost.write(JSONWriter.internalError(id: id, reason: why))
     }
 
     /// The first bytes of a line, printable, for a report.
@@ -556,5 +478,20 @@ public final class Relay: Sendable {
             s += (b >= 0x20 && b < 0x7F) ? String(UnicodeScalar(b)) : "\\x" + (b < 16 ? "0" : "") + String(b, radix: 16)
         }
         return line.count > limit ? s + "..." : s
+    }
+}
+
+extension AuditAction {
+    /// The audit action of a content finding.
+    init(_ action: ContentFinding.Action) {
+        switch action {
+        case .pinNew: self = .pinNew
+        case .pinChanged: self = .pinChanged
+        case .pinRemoved: self = .pinRemoved
+        case .pinError: self = .pinError
+        case .sanitized: self = .sanitized
+        case .poisoning: self = .poisoning
+        case .leak: self = .leak
+        }
     }
 }

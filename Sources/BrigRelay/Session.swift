@@ -110,8 +110,21 @@ public final class Session: Sendable {
     /// Runs the session; returns brig's exit code (the child's, 128+N for signal N, 125/126/127).
     public func run(hostInput: Int32 = 0, hostOutput: Int32 = 1) throws(SpawnError) -> Int32 {
         Session.blockSignals()
-        let toServerPipe = try POSIX.pipe()
-        let fromServerPipe = try POSIX.pipe()
+        let toServerPipe: (read: Int32, write: Int32)
+        let fromServerPipe: (read: Int32, write: Int32)
+        do throws(SpawnError) {
+            toServerPipe = try POSIX.pipe()
+            do {
+                fromServerPipe = try POSIX.pipe()
+            } catch {
+                close(toServerPipe.read)
+                close(toServerPipe.write)
+                throw error
+            }
+        } catch {
+            resources.release()
+            throw error
+        }
         POSIX.setPipeSize(toServerPipe.write, bytes: 1 << 20)
         POSIX.setPipeSize(fromServerPipe.write, bytes: 1 << 20)
         // The host's pipes too, when they are pipes (F_SETPIPE_SZ fails harmlessly otherwise):

@@ -90,7 +90,7 @@ public final class SyscallReporter: Sendable {
             ]
             if let path = refusal.path { detail.append(("path", .string(path))) }
             if let advice = SyscallReporter.howToAllow(refusal) { detail.append(("suggestion", .string(advice))) }
-            audit?.event(action: "gated-call-refused", outcome: "failure", detail: detail)
+            audit?.event(action: .gatedCallRefused, outcome: .failure, detail: detail)
         }
         let answered = refusal.errno == EACCES ? "EACCES" : refusal.errno == EPERM ? "EPERM" : SystemError.text(refusal.errno)
         diagnostics.report(

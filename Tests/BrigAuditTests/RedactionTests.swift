@@ -16,7 +16,7 @@ struct RedactionTests {
         let log = try AuditLog.open(try options(dir, settings: s, secrets: ["API_TOKEN": "tok-9f8e7d6c5b4a"]))
         log.sessionStart(SessionInfo(brigVersion: "0", command: ["srv", "--key=tok-9f8e7d6c5b4a"], profileName: "p"))
         log.message(request(1, args: "{\"q\":\"use tok-9f8e7d6c5b4a and AKIAIOSFODNN7EXAMPLE\",\"otp\":\"123456\",\"headers\":{\"X-Api-Key\":\"zzz\"}}"))
-        log.event(action: "malformed-message", outcome: "failure", detail: [("line", .string("{bad tok-9f8e7d6c5b4a"))])
+        log.event(action: .malformedMessage, outcome: .failure, detail: [("line", .string("{bad tok-9f8e7d6c5b4a"))])
         log.close()
         let text = try String(contentsOfFile: log.path, encoding: .utf8)
         for secret in ["tok-9f8e7d6c5b4a", "AKIAIOSFODNN7EXAMPLE", "123456", "zzz"] { #expect(!text.contains(secret), "\(secret)") }

@@ -65,7 +65,7 @@ func writeSession(_ opts: AuditOptions, messages: Int = 3) throws -> AuditLog {
                 durationMicros: 1234, raw: raw))
     }
     log.blockedSyscall(pid: 4242, name: "ptrace", args: [16, 1, 0, 0, 0, UInt64.max])
-    log.event(action: "rate-limited", outcome: "failure", detail: [("method", .string("tools/call")), ("limit", .number("10"))])
+    log.event(action: .rateLimited, outcome: .failure, detail: [("method", .string("tools/call")), ("limit", .number("10"))])
     log.childExit(ExitInfo(pid: 4242, code: 0, signal: nil, userCPUMicros: 10, systemCPUMicros: 20, maxRSSKiB: 3000, wallMicros: 5000))
     log.close()
     return log

@@ -141,9 +141,9 @@ struct WriterFastPathTests {
             writer.messageHeader(&fast, t, allowed: allowed)
             var general = ObjectWriter()
             switch allowed {
-            case nil: writer.header(&general, t, action: "message", category: "api", type: "info", outcome: "unknown")
-            case true?: writer.header(&general, t, action: "message", category: "api", type: "allowed", outcome: "success")
-            case false?: writer.header(&general, t, action: "message", kind: "alert", category: "api", type: "denied", outcome: "failure")
+            case nil: writer.header(&general, t, action: .message, category: "api", type: "info", outcome: .unknown)
+            case true?: writer.header(&general, t, action: .message, category: "api", type: "allowed", outcome: .success)
+            case false?: writer.header(&general, t, action: .message, kind: "alert", category: "api", type: "denied", outcome: .failure)
             }
             #expect(text(fast) == text(general), "allowed: \(String(describing: allowed))")
             // The writers are in the same state too: what follows is written the same way.
@@ -289,7 +289,7 @@ struct WriterFastPathTests {
         }
         #expect(log.push(stage))
         #expect(stage.isEmpty)
-        log.event(action: "malformed-message", outcome: "failure", detail: [])
+        log.event(action: .malformedMessage, outcome: .failure, detail: [])
         let last = Array(#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#.utf8)
         last.withUnsafeBufferPointer { stage.add(line: $0, view: nil, lineStart: 0, direction: .hostToServer, context: MessageContext()) }
         log.push(stage)

@@ -85,7 +85,7 @@ enum AuditFailure {
 
             // The disk fills: the next write fails, and the log turns unhealthy.
             fill(log)
-            log.event(action: "probe", outcome: "success", detail: [])
+            log.event(action: .connection, outcome: .success, detail: [])
             log.flush()
             check(!log.isHealthy, "the log is still healthy after a failed write")
 

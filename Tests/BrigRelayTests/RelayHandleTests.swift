@@ -340,4 +340,16 @@ struct RelayHandleTests {
         let down = records.filter { $0.action == "message" && $0.direction == "server-to-host" }
         #expect(down.compactMap { $0["mcp"]?["id"]?.stringValue } == ["12"])
     }
+
+    @Test("every content finding is recorded under the audit action that spells its kind (docs/audit.md)")
+    func findingActions() {
+        let spelled: [ContentFinding.Action: String] = [
+            .pinNew: "pin-new", .pinChanged: "pin-changed", .pinRemoved: "pin-removed", .pinError: "pin-error",
+            .sanitized: "sanitized", .poisoning: "poisoning", .leak: "leak",
+        ]
+        #expect(spelled.count == ContentFinding.Action.allCases.count)
+        for action in ContentFinding.Action.allCases {
+            #expect(AuditAction(action).rawValue == spelled[action], "\(action)")
+        }
+    }
 }
