@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "BrigAuditTests", dependencies: ["BrigSystem", "BrigSecrets", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigForwardTests", dependencies: ["BrigSystem", "BrigForward", "BrigAudit"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigSandboxTests", dependencies: ["BrigSystem", "BrigSandbox"], swiftSettings: swiftSettings),
-        .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigLearn"], swiftSettings: swiftSettings),
+        .testTarget(name: "BrigLearnTests", dependencies: ["BrigSystem", "BrigProfile", "BrigLearn"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigPlanTests", dependencies: ["BrigSystem", "BrigProfile", "BrigSandbox", "BrigPlan"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigRelayTests", dependencies: ["BrigSystem", "BrigRelay"], swiftSettings: swiftSettings),
         .testTarget(name: "BrigEgressTests", dependencies: ["BrigSystem", "BrigProfile", "BrigEgress"], swiftSettings: swiftSettings),

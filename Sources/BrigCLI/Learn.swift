@@ -126,7 +126,7 @@ extension Brig {
                 guard Learn.writeFile(outPath, result.yaml) else { throw BrigCLIError.brig("--out \(outPath): \(SystemError.text())") }
                 report(
                     "brig learn: wrote \(outPath): \(result.read.count) read, \(result.write.count) write, \(result.exec.count) exec grants; "
-                        + "network \(result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
+                        + "network \(result.network == "hosts" ? "allow \(result.hosts.joined(separator: ", "))" : result.network == "none" ? "none" : "connect \(result.connect) bind \(result.bind)"); "
                         + "\(result.tools.count) tool\(result.tools.count == 1 ? "" : "s")"
                         + (result.syscalls.isEmpty ? "" : "; calls \(sandbox.profile) denies: \(result.syscalls.map { $0.0 }.joined(separator: ", "))")
                         + (code == 0 ? "" : "; the server exited with \(code)"))

@@ -33,7 +33,9 @@ public struct SandboxOptions: ParsableArguments {
     @Option(
         name: .customLong("net"),
         help: ArgumentHelp(
-            "Network: none, all, or TCP ports to connect to (e.g. 443,80).", valueName: "none|all|PORTS"))
+            "Network: none, all, TCP ports to connect to (443,80), or an allow-list of hosts reached through brig's egress proxy "
+                + "(api.github.com,*.githubusercontent.com:443,10.0.0.5:5432; !HOST denies; +HOSTS adds to the profile's list).",
+            valueName: "none|all|PORTS|HOSTS"))
     var network: String?
 
     @Option(

@@ -1,7 +1,7 @@
 import BrigJSONRPC
 public import BrigPlan
 public import BrigPolicy
-import BrigProfile
+public import BrigProfile
 public import BrigRelay
 public import BrigSandbox
 import BrigSystem
@@ -39,8 +39,8 @@ public enum Learner {
     }
 
     /// Learn mode's egress rules: every name and address, any port (the run is watched, not confined).
-    static let everything: EgressRules = {
-        let rules = ["*:*", "0.0.0.0/0:*", "::/0:*"].compactMap { try? HostRule.parse($0) }
+    public static let everything: EgressRules = {
+        let rules = ["*:*", "0.0.0.0/0:*", "[::/0]:*"].compactMap { try? HostRule.parse($0) }
         return EgressRules(allow: rules, deny: [])
     }()
 

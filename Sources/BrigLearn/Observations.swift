@@ -69,8 +69,15 @@ public final class Observations: Sendable {
     }
 
     /// A connection the egress proxy handled (learn mode lets every one through).
+    /// A name that resolved to a private address (a service on the local network, or the host's
+    /// own) is refused under `brig run` unless the address is named too: it is recorded as well.
     public func connection(_ c: EgressConnection) {
-        state.withLock { $0.hosts[HostUse(host: c.host, port: c.port), default: 0] += 1 }
+        state.withLock { s in
+            s.hosts[HostUse(host: c.host, port: c.port), default: 0] += 1
+            if let a = c.address, a.specialRange != nil, a.description != c.host {
+                s.hosts[HostUse(host: a.description, port: c.port), default: 0] += 1
+            }
+        }
     }
 
     func socket(family: Int) {

@@ -165,7 +165,7 @@ public enum ProfileLoader {
                 let rule = try HostRule.parse(spelled)
                 if deny { appendUnique(&rules.deny, [rule]) } else { appendUnique(&rules.allow, [rule]) }
             } catch {
-                throw flagError("\(spelled): \(error.message)")
+                throw flagError(error.message.hasPrefix(spelled) ? error.message : "\(spelled): \(error.message)")
             }
         }
         guard !rules.allow.isEmpty else { throw flagError("only deny rules in \"\(text)\": name what the server may reach (\"*\" for every host name)") }

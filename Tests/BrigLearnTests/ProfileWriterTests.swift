@@ -1,3 +1,4 @@
+import BrigProfile
 import BrigSandbox
 import BrigSystem
 import Testing
@@ -62,5 +63,26 @@ struct ProfileWriterTests {
         #expect(r.yaml.contains("inherit: false"))
         #expect(r.yaml.contains("rules: []"))
         #expect(r.yaml.contains("extends: default"))
+    }
+}
+
+@Suite("learned allow-lists")
+struct LearnedHostsTests {
+    @Test func hostsBecomeAllowRules() {
+        let uses: [Observations.HostUse] = [
+            .init(host: "API.github.com", port: 443), .init(host: "api.github.com", port: 80),
+            .init(host: "db.internal", port: 5432), .init(host: "10.0.0.5", port: 5432), .init(host: "::1", port: 8080),
+            .init(host: "files.example", port: 443), .init(host: "files.example", port: 8443),
+        ]
+        #expect(
+            ProfileWriter.allowRules(uses) == ["10.0.0.5:5432", "[::1]:8080", "api.github.com", "db.internal:5432", "files.example", "files.example:8443"])
+    }
+
+    @Test func learnModeLetsEverythingThrough() {
+        // Every spelling parsed (a rule that did not would silently narrow what learn mode sees).
+        #expect(Learner.everything.allow.count == 3)
+        #expect(Learner.everything.decide(host: "anything.example", port: 22).allowed)
+        #expect(Learner.everything.decide(host: "127.0.0.1", port: 5432).allowed)
+        #expect(Learner.everything.decide(host: "::1", port: 5432).allowed)
     }
 }

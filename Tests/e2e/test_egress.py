@@ -286,3 +286,27 @@ def test_fetch_server_reaches_only_the_allowed_url(runner: Runner, targets: Targ
     assert refused_records and refused_records[0]["request"]["method"] == "tools/call" \
         and refused_records[0]["request"].get("tool") == "fetch", details
     assert any(d["host"] == "fetch.test" and d["decision"] == "allowed" and d["address"] == "127.0.0.2" for d in details), details
+
+
+# --- learn mode ---------------------------------------------------------------------------------
+
+def test_learn_writes_the_hosts_reached_as_an_allow_list(brig, targets: Targets, tmp_path):
+    """brig learn with --net '*': every connection goes through the proxy and is let through; the
+    learned profile allows the hosts reached and nothing else, and brig run under it keeps to them."""
+    wd = tmp_path / "w"
+    wd.mkdir()
+    out = tmp_path / "learned.yaml"
+    url = f"http://fetch.test:{targets.http_port}/page.html"
+    r = subprocess.run([*private_names(targets), brig, "learn", "--net", "*", "--workdir", str(wd), "--out", str(out), "--",
+                        SYSTEM_PYTHON, str(PROBE), "get", url], capture_output=True, text=True, timeout=120, cwd=wd)
+    assert r.returncode == 0 and "ESCAPED" in r.stderr, r.stderr
+    text = out.read_text()
+    # The name, and the loopback address it resolved to (refused under brig run unless named).
+    assert f'- "fetch.test:{targets.http_port}"' in text and f'- "127.0.0.2:{targets.http_port}"' in text, text
+    assert f"network allow 127.0.0.2:{targets.http_port}, fetch.test:{targets.http_port};" in r.stderr, r.stderr
+    # The learned profile reaches the learned host by name, and refuses another.
+    run = [*private_names(targets), brig, "--profile", str(out), "--no-audit", "--workdir", str(wd), "--", SYSTEM_PYTHON, str(PROBE)]
+    ok = subprocess.run([*run, "get", url], capture_output=True, text=True, timeout=60, cwd=wd)
+    assert "ESCAPED" in ok.stderr, ok.stderr
+    refused = subprocess.run([*run, "get", f"http://127.0.0.4:{targets.http_port}/page.html"], capture_output=True, text=True, timeout=60, cwd=wd)
+    assert "BLOCKED" in refused.stderr and "403" in refused.stderr, refused.stderr
