@@ -225,7 +225,11 @@ public final class Session: Sendable {
     /// when the server shares brig's (no namespace could be made, and the gate holds it). A proxy
     /// that cannot start leaves the server with no way out, which fails closed.
     private func startEgress(child: ChildProcess, relay: Relay) -> EgressProxy? {
-        guard let egressRules else { return nil }
+        guard let egressRules else {
+            // No rules, no proxy: a socket made anyway has no one to answer it.
+            for fd in [child.egressListener, resources.egressListener] where fd >= 0 { close(fd) }
+            return nil
+        }
         let listener: Int32
         if child.egressListener >= 0 {
             listener = child.egressListener
