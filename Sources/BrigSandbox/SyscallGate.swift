@@ -1,3 +1,4 @@
+import BrigSystem
 internal import CBrigShim
 
 #if canImport(Glibc)
@@ -73,19 +74,13 @@ public struct SyscallGate: Sendable {
         numbers = Set(rules.calls.compactMap(SeccompProgram.number(of:)))
     }
 
-    /// `1.2.3.4:443` or `[::1]:53` from a sockaddr's bytes (network order).
-    static func describe(inetAddress a: [UInt8], family: Int32) -> String {
-        let port = a.count >= 4 ? Int(a[2]) << 8 | Int(a[3]) : 0
-        if family == AF_INET, a.count >= 8 { return "\(a[4]).\(a[5]).\(a[6]).\(a[7]):\(port)" }
-        guard family == AF_INET6, a.count >= 24 else { return "port \(port)" }
-        var text = [UInt8](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let ok = Array(a[8..<24]).withUnsafeBytes { raw in
-            text.withUnsafeMutableBufferPointer { out in
-                out.withMemoryRebound(to: CChar.self) { inet_ntop(AF_INET6, raw.baseAddress, $0.baseAddress, socklen_t($0.count)) != nil }
-            }
-        }
-        let host = ok ? String(decoding: text.prefix { $0 != 0 }, as: UTF8.self) : "?"
-        return "[\(host)]:\(port)"
+    /// `1.2.3.4:443` or `[::1]:53` from a sockaddr's bytes (BrigSystem's `IPAddress` reads them).
+    static func describe(inetAddress a: [UInt8]) -> String {
+        var storage = sockaddr_storage()
+        let copied = min(a.count, MemoryLayout<sockaddr_storage>.size)
+        withUnsafeMutableBytes(of: &storage) { $0.copyBytes(from: a.prefix(copied)) }
+        guard let (address, port) = withUnsafeBytes(of: &storage, { IPAddress.from(socketAddress: $0.baseAddress!) }) else { return "?" }
+        return "\(address.bracketed):\(port)"
     }
 
     /// The calls the gate handles (the seccomp program notifies exactly these).
@@ -366,7 +361,7 @@ struct GatedCall {
         if family == AF_INET, address.count >= 8, tcp, port == proxy, address[4...7].elementsEqual([127, 0, 0, 1]) {
             return .success(nil)
         }
-        let shown = SyscallGate.describe(inetAddress: address, family: family)
+        let shown = SyscallGate.describe(inetAddress: address)
         return .failure(
             RefusalError(
                 SyscallGate.Refusal(
