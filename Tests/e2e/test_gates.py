@@ -33,24 +33,40 @@ class Listener:
         if kind == socket.SOCK_STREAM:
             self.sock.listen(128)
         self.kind, self.reply = kind, reply
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
     def _serve(self):
-        while True:
+        while not self.stopping.is_set():
             try:
                 if self.kind == socket.SOCK_DGRAM:
-                    self.received.append(self.sock.recv(4096))
+                    data = self.sock.recv(4096)
+                    if not self.stopping.is_set():
+                        self.received.append(data)
                     continue
                 c, _ = self.sock.accept()
             except OSError:
                 return
-            try:
-                c.sendall(self.reply)
-            except OSError:
-                pass
-            c.close()
+            with c:
+                if self.stopping.is_set():
+                    return
+                try:
+                    c.sendall(self.reply)
+                except OSError:
+                    pass
 
     def close(self):
+        # The thread ends before the descriptor is released: a thread still calling accept()
+        # on a closed number would take the connections of whatever socket gets that number
+        # next (it did: an HTTP server of test_egress.py answered "pong").
+        self.stopping.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() or recv()
+        except OSError:
+            pass
+        self.thread.join(5)
+        assert not self.thread.is_alive(), f"the listener thread for {self.path} did not end"
         self.sock.close()
         self.path.unlink(missing_ok=True)
 
