@@ -35,15 +35,16 @@ let package = Package(
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CLibcrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLibssl", pkgConfig: "libssl", providers: [.apt(["libssl-dev"])]),
-        // glibc's splice(2) and pipe2(2), declared only under _GNU_SOURCE (a header, no code).
-        .systemLibrary(name: "CSplice"),
+        // glibc's splice(2), pipe2(2) and pthread_setname_np, declared only under _GNU_SOURCE (a
+        // header, no code).
+        .systemLibrary(name: "CGlibcGNU"),
         // The only C of our own: the code that runs between fork and exec, and kernel calls
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
 
-        // The bottom of the stack, pure Swift over Glibc: files, errno, threads, clocks, hex, byte
+        // The bottom of the stack, Swift over Glibc (and glibc's GNU declarations): files, errno, threads, clocks, hex, byte
         // search, sizes, the state directory. Every module below the CLI builds on it.
-        .target(name: "BrigSystem", swiftSettings: swiftSettings),
+        .target(name: "BrigSystem", dependencies: ["CGlibcGNU"], swiftSettings: swiftSettings),
         // Pure Swift: the light JSON-RPC view of a line, framing, the in-flight table.
         .target(name: "BrigJSONRPC", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),
         // Profiles: YAML loading, `extends`, variables, validation with file:line:key errors.
@@ -80,7 +81,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // The egress proxy for the confined server: CONNECT and plain HTTP, decided by name before
         // resolution and by address after, relayed with splice(2).
-        .target(name: "BrigEgress", dependencies: ["BrigSystem", "BrigProfile", "CSplice"], swiftSettings: swiftSettings),
+        .target(name: "BrigEgress", dependencies: ["BrigSystem", "BrigProfile", "CGlibcGNU"], swiftSettings: swiftSettings),
         // Swift over C: spawning the child under seccomp, capabilities, Landlock, rlimits.
         .target(
             name: "BrigSandbox",

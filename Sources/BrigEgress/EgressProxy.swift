@@ -1,6 +1,6 @@
 public import BrigProfile
 public import BrigSystem
-import CSplice
+import CGlibcGNU
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,10 +13,14 @@ import Synchronization
 ///
 /// ## Threads
 ///
-/// One accept thread (signals blocked; the threads it starts inherit the mask), one thread per
-/// connection that reads the head, decides, connects and then moves the server's bytes
-/// upstream, and, once connected, one more that moves the far end's bytes back. Names are
-/// resolved on the connection's thread, so a slow DNS answer holds up only its own connection.
+/// One thread waits in accept() (signals blocked; the threads it starts inherit the mask). The
+/// thread that accepts a connection starts the next one to wait, and serves the connection
+/// itself: it reads the head, decides, connects and then moves the server's bytes upstream.
+/// One more thread, started as soon as the far end is connected, moves its bytes back. So no
+/// thread start stands between a connection and its first byte: on two busy cores a new
+/// thread waited up to milliseconds for its first run, and that wait was most of what the
+/// proxy added to a new connection's time to first byte. Names are resolved on the
+/// connection's thread, so a slow DNS answer holds up only its own connection.
 ///
 /// ## Locks
 ///
@@ -181,6 +185,9 @@ public final class EgressProxy: Sendable {
 
     private enum Admission { case admitted(Int), full, stopping }
 
+    /// Accepts until a connection is admitted, then hands accepting on to a new thread and
+    /// serves that connection. When no thread can be started, it serves the connection and
+    /// accepts again (slower, not refused).
     private func acceptLoop() {
         while true {
             let fd = retryingInterrupted { accept(listener, nil, nil) }
@@ -211,12 +218,9 @@ public final class EgressProxy: Sendable {
             }
             switch admission {
             case .admitted(let id):
-                let draft = record
-                if spawn(name: "brig-egress-c", { self.handle(client: fd, id: id, record: draft, since: t0) }) { continue }
-                record.reason = "cannot start a thread: \(SystemError.text())"
-                record.status = 503
-                sendAll(fd, EgressProxy.response(503, "brig: egress refused: \(record.reason ?? "")"), flags: Int32(MSG_DONTWAIT))
-                finish(id, fds: [fd], record: record, since: t0)
+                let handedOn = spawn(name: "brig-egress", { self.acceptLoop() })
+                handle(client: fd, id: id, record: record, since: t0)
+                if handedOn { return }
             case .full:
                 record.reason = "more than \(maxConnections) egress connections are open"
                 record.status = 503
@@ -324,11 +328,16 @@ public final class EgressProxy: Sendable {
             return refuse(502, "brig: egress to \(request.destination) failed: \(failure)")
         }
         let connect = request.kind == .connect
-        guard sendAll(connect ? client : upstream, connect ? EgressProxy.established : request.upstreamHead, flags: 0) else {
-            record.reason = "\(connect ? "the server" : "the far end") closed the connection: \(SystemError.text())"
-            return finish(id, fds: [client, upstream] + pipes, record: record, since: t0)
+        // A CONNECT's 200 goes to the server before any byte of the far end can (a far end may
+        // speak first); a plain request's head goes upstream only once the thread for the far
+        // end's bytes is started, so that it is running (waiting in splice) when the answer comes.
+        if connect {
+            guard sendAll(client, EgressProxy.established, flags: 0) else {
+                record.reason = "the server closed the connection: \(SystemError.text())"
+                return finish(id, fds: [client, upstream] + pipes, record: record, since: t0)
+            }
+            record.status = 200
         }
-        if connect { record.status = 200 } else { record.bytesUp = UInt64(request.upstreamHead.count) }
         let tunnel = Tunnel(id: id, client: client, upstream: upstream, pipes: pipes, record: record, since: t0)
         let (far, downPipe) = (upstream, (read: down[0], write: down[1]))
         let downstream = spawn(name: "brig-egress-d") {
@@ -339,6 +348,15 @@ public final class EgressProxy: Sendable {
             shutdown(client, Int32(SHUT_RDWR))
             ended(tunnel, up: false, bytes: 0, error: "cannot start a thread")
             return ended(tunnel, up: true, bytes: 0, error: nil)
+        }
+        if !connect {
+            guard sendAll(upstream, request.upstreamHead, flags: 0) else {
+                let reason = "the far end closed the connection: \(SystemError.text())"
+                shutdown(client, Int32(SHUT_RDWR))
+                shutdown(upstream, Int32(SHUT_RDWR))
+                return ended(tunnel, up: true, bytes: 0, error: reason)
+            }
+            tunnel.sentHead(UInt64(request.upstreamHead.count))
         }
         if connect, literal == nil, let refused = checkServerName(client, host: request.host, into: &buffer) {
             tunnel.refuse(refused)
@@ -364,6 +382,8 @@ public final class EgressProxy: Sendable {
             var ends = 0
             var error: String?
             var refusal: String?
+            /// A plain request's head, once it went upstream.
+            var head: UInt64 = 0
         }
 
         init(id: Int, client: Int32, upstream: Int32, pipes: [Int32], record: EgressConnection, since t0: UInt64) {
@@ -374,6 +394,7 @@ public final class EgressProxy: Sendable {
         }
 
         func refuse(_ reason: String) { tally.withLock { $0.refusal = reason } }
+        func sentHead(_ bytes: UInt64) { tally.withLock { $0.head = bytes } }
     }
 
     /// One direction is over; the second one closes the connection and reports it.
@@ -386,7 +407,7 @@ public final class EgressProxy: Sendable {
         }
         guard let tally = done else { return }
         var record = tunnel.record
-        record.bytesUp += tally.up
+        record.bytesUp += tally.head + tally.up
         record.bytesDown = tally.down
         if let refusal = tally.refusal {
             record.allowed = false
@@ -521,7 +542,7 @@ public final class EgressProxy: Sendable {
     static func pump(from source: Int32, to sink: Int32, through pipe: (read: Int32, write: Int32)) -> (UInt64, String?) {
         var total: UInt64 = 0
         while true {
-            let n = retryingInterrupted { splice(source, nil, pipe.write, nil, Int(pipeBytes), spliceMove) }
+            let n = retryingInterrupted { splice(source, nil, pipe.write, nil, UInt(pipeBytes), spliceMove) }
             if n == 0 {
                 shutdown(sink, Int32(SHUT_WR))
                 return (total, nil)
@@ -534,7 +555,7 @@ public final class EgressProxy: Sendable {
             }
             var left = n
             while left > 0 {
-                let m = retryingInterrupted { splice(pipe.read, nil, sink, nil, left, spliceMove) }
+                let m = retryingInterrupted { splice(pipe.read, nil, sink, nil, UInt(left), spliceMove) }
                 if m <= 0 {
                     let why = m == 0 ? "the pipe ran dry" : SystemError.text()
                     shutdown(source, Int32(SHUT_RDWR))

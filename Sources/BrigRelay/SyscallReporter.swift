@@ -15,7 +15,10 @@ import Synchronization
 ///
 /// Gated calls (connect, sendto with an address, sendmsg, sendmmsg, memfd_create) go to `SyscallGate`
 /// instead, each on a thread of its own: brig makes the call for the child, and a blocking
-/// connect must not hold up every other notification.
+/// connect must not hold up every other notification. The thread that received a gated call
+/// is the one that makes it, after starting the next thread to receive: the caller then waits
+/// for no thread start (on two busy cores a new thread can wait milliseconds for its first
+/// run, and every connect of a server is gated).
 public final class SyscallReporter: Sendable {
     public let listener: Int32
     private let diagnostics: Diagnostics
@@ -39,38 +42,47 @@ public final class SyscallReporter: Sendable {
 
     /// Starts the answering thread.
     public func start() {
-        OSThread.start(stackBytes: 256 * 1024) { [self] in
-            while true {
-                var note = brig_notification_swift()
-                let rc = Seccomp.receive(listener, &note)
-                if rc == -ENOENT || rc == -EINTR { continue }  // the caller died before we read it
-                if rc != 0 { return }  // the listener is gone: no process is left under the filter
-                if let gate, gate.isGated(note.nr) {
-                    let note = note
-                    OSThread.start(stackBytes: 256 * 1024) { [self] in
-                        gate.handle(listener: listener, note: note) { refusal in self.report(refusal, pid: note.pid) }
-                    }
-                    continue
-                }
-                let name = SeccompProgram.name(of: note.nr)
-                // Counted (and recorded) before the answer releases the caller: once the server has
-                // exited, every call it made is in the totals its session's end record carries.
-                let count = counts.withLock { c -> Int in
-                    c[name, default: 0] += 1
-                    return c.values.reduce(0, +)
-                }
-                // Every refusal is counted; the trail keeps the first `recordedInFull` calls in
-                // full so a loop of blocked calls cannot flood it (the session's end has the totals).
-                let advice = SyscallReporter.howToAllow(name, args: note.args, profile: profileName)
-                if count <= SyscallReporter.recordedInFull {
-                    audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args, howToAllow: advice)
-                }
-                _ = Seccomp.respond(listener, id: note.id, error: EPERM)
-                let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
-                diagnostics.report(
-                    "blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM"
-                        + SyscallReporter.suffix(advice, learn: profileName))
+        startReceiving()
+    }
+
+    @discardableResult
+    private func startReceiving() -> Bool {
+        OSThread.start(stackBytes: 256 * 1024) { [self] in receive() }
+    }
+
+    /// Answers notifications until the listener is gone, or until it was handed a gated call
+    /// and another thread took over receiving. When no thread can be started, it makes the
+    /// gated call itself and goes on receiving (every notification is still answered).
+    private func receive() {
+        while true {
+            var note = brig_notification_swift()
+            let rc = Seccomp.receive(listener, &note)
+            if rc == -ENOENT || rc == -EINTR { continue }  // the caller died before we read it
+            if rc != 0 { return }  // the listener is gone: no process is left under the filter
+            if let gate, gate.isGated(note.nr) {
+                let handedOn = startReceiving()
+                gate.handle(listener: listener, note: note) { refusal in self.report(refusal, pid: note.pid) }
+                if handedOn { return }
+                continue
             }
+            let name = SeccompProgram.name(of: note.nr)
+            // Counted (and recorded) before the answer releases the caller: once the server has
+            // exited, every call it made is in the totals its session's end record carries.
+            let count = counts.withLock { c -> Int in
+                c[name, default: 0] += 1
+                return c.values.reduce(0, +)
+            }
+            // Every refusal is counted; the trail keeps the first `recordedInFull` calls in
+            // full so a loop of blocked calls cannot flood it (the session's end has the totals).
+            let advice = SyscallReporter.howToAllow(name, args: note.args, profile: profileName)
+            if count <= SyscallReporter.recordedInFull {
+                audit?.blockedSyscall(pid: Int32(bitPattern: note.pid), name: name, args: note.args, howToAllow: advice)
+            }
+            _ = Seccomp.respond(listener, id: note.id, error: EPERM)
+            let args = note.args.prefix(SyscallReporter.arity(name)).map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+            diagnostics.report(
+                "blocked syscall \(name)(\(args)) from pid \(note.pid); answered EPERM"
+                    + SyscallReporter.suffix(advice, learn: profileName))
         }
     }
 

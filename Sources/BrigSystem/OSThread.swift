@@ -1,3 +1,5 @@
+internal import CGlibcGNU
+
 #if canImport(Glibc)
 @preconcurrency public import Glibc
 #endif
@@ -56,13 +58,11 @@ public enum OSThread {
         return true
     }
 
-    /// Names the calling thread (pthread_setname_np is a GNU extension Glibc's module leaves out;
-    /// /proc/thread-self/comm is what it writes).
+    /// Names the calling thread: one prctl(PR_SET_NAME) inside glibc. It runs first on every
+    /// thread brig starts, some of them on the way of a connection (the egress proxy's), where
+    /// the /proc/thread-self/comm write it replaces cost an open, a write and a close.
     static func setName(_ name: String) {
-        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        FileSystem.writeAll(fd, Array(name.utf8.prefix(15)))
-        close(fd)
+        _ = pthread_setname_np(pthread_self(), String(decoding: name.utf8.prefix(15), as: UTF8.self))
     }
 
     /// Every signal but the synchronous ones a fault raises (blocking those would hide a crash).

