@@ -253,6 +253,48 @@ struct ProxyTests {
         #expect((try? Loopback.connect(p.port)) == nil)
     }
 
+    @Test("A connection that sends nothing holds up no other: the one that accepted it hands accepting on")
+    func silentConnectionHoldsNoOther() throws {
+        let far = try FarEnd.echo()
+        defer { far.close() }
+        let p = try ProxyUnderTest(reaching: "echo.test", at: far)
+        defer { p.proxy.stop() }
+        let silent = try p.client()
+        defer { close(silent) }
+        for i in 0..<3 {
+            let (c, answer) = try p.connect("echo.test:\(far.port)")
+            #expect(answer == "HTTP/1.1 200 Connection established\r\n\r\n")
+            Loopback.send(c, "ping \(i)")
+            shutdown(c, Int32(SHUT_WR))
+            #expect(String(decoding: Loopback.readAll(c), as: UTF8.self) == "ping \(i)")
+            close(c)
+        }
+        #expect(p.reports.wait(for: 3).count == 3)
+    }
+
+    @Test("Forty connections at once: each is served and reported once")
+    func manyAtOnce() throws {
+        let far = try FarEnd.echo()
+        defer { far.close() }
+        let p = try ProxyUnderTest(reaching: "echo.test", at: far)
+        defer { p.proxy.stop() }
+        var clients: [Int32] = []
+        for _ in 0..<40 {
+            let c = try p.client()
+            Loopback.send(c, "CONNECT echo.test:\(far.port) HTTP/1.1\r\n\r\n")
+            clients.append(c)
+        }
+        for (i, c) in clients.enumerated() {
+            #expect(Loopback.readHead(c) == "HTTP/1.1 200 Connection established\r\n\r\n")
+            Loopback.send(c, "n\(i)")
+            shutdown(c, Int32(SHUT_WR))
+            #expect(String(decoding: Loopback.readAll(c), as: UTF8.self) == "n\(i)")
+            close(c)
+        }
+        let reports = p.reports.wait(for: 40)
+        #expect(reports.count == 40 && reports.allSatisfy { $0.allowed && $0.status == 200 && $0.bytesUp == $0.bytesDown })
+    }
+
     @Test("Beyond the connection bound: 503, and the connection is reported")
     func bound() throws {
         let far = try FarEnd { c, _ in _ = Loopback.readAll(c) }
