@@ -42,8 +42,9 @@ let package = Package(
         // Swift cannot make (variadic prctl/syscall, ioctl, _GNU_SOURCE-only declarations).
         .target(name: "CBrigShim", cSettings: [.define("_GNU_SOURCE")]),
 
-        // The bottom of the stack, Swift over Glibc (and glibc's GNU declarations): files, errno, threads, clocks, hex, byte
-        // search, sizes, the state directory. Every module below the CLI builds on it.
+        // The bottom of the stack, Swift over Glibc (and glibc's GNU declarations): files, errno,
+        // threads, clocks, hex, byte search, sizes, the state directory. Every module below the CLI
+        // builds on it.
         .target(name: "BrigSystem", dependencies: ["CGlibcGNU"], swiftSettings: swiftSettings),
         // Pure Swift: the light JSON-RPC view of a line, framing, the in-flight table.
         .target(name: "BrigJSONRPC", dependencies: ["BrigSystem"], swiftSettings: swiftSettings),
