@@ -51,6 +51,20 @@ public struct EgressConnection: Sendable {
     /// The HTTP status brig answered (200, 400, 403, 408, 502, 503…); nil when it answered
     /// nothing (the server closed before its head was whole, or brig stopped).
     public var status: Int?
+    /// Which rule refused it (nil when the rules let it through), so that a report can say what
+    /// would let it through: a deny rule must go, an address must be named, or the host added.
+    public var refusal: Refusal?
+
+    /// What in the rules refused a connection.
+    public enum Refusal: Sendable, Equatable {
+        /// No allow rule names the host on this port (or the head named no valid host).
+        case notAllowed
+        /// A deny rule (its canonical text) matched: deny wins over allow.
+        case denied(String)
+        /// The host is allowed, but resolved only to addresses in local ranges (this is the
+        /// first), which pass only when an allow rule names the address.
+        case localAddress(IPAddress)
+    }
 
     init(startMicros: UInt64, cause: EgressCause?) {
         host = ""
@@ -66,6 +80,7 @@ public struct EgressConnection: Sendable {
         durationMicros = 0
         self.cause = cause
         status = nil
+        refusal = nil
     }
 }
 

@@ -279,6 +279,7 @@ public final class EgressProxy: Sendable {
         record.rule = decision.rule
         guard decision.allowed else {
             record.reason = decision.reason
+            record.refusal = decision.rule.map { .denied($0) } ?? .notAllowed
             return refuse(403, "brig: egress to \(request.destination) refused: \(decision.reason ?? "")")
         }
         let literal = IPAddress(request.host)
@@ -289,19 +290,20 @@ public final class EgressProxy: Sendable {
             return refuse(502, "brig: egress to \(request.destination) failed: \(record.reason ?? "")")
         }
         var admitted: [IPAddress] = []
-        var refusal: EgressDecision?
+        var refusal: (decision: EgressDecision, address: IPAddress)?
         for address in addresses {
             let verdict = rules.admits(address: address, port: request.port, forName: literal == nil ? request.host : nil)
             if verdict.allowed {
                 admitted.append(address.unmapped)
             } else if refusal == nil {
-                refusal = verdict
+                refusal = (verdict, address.unmapped)
             }
         }
         guard !admitted.isEmpty else {
-            record.rule = refusal?.rule ?? record.rule
-            record.reason = refusal?.reason
-            return refuse(403, "brig: egress to \(request.destination) refused: \(refusal?.reason ?? "")")
+            record.rule = refusal?.decision.rule ?? record.rule
+            record.reason = refusal?.decision.reason
+            if let refusal { record.refusal = refusal.decision.rule.map { .denied($0) } ?? .localAddress(refusal.address) }
+            return refuse(403, "brig: egress to \(request.destination) refused: \(refusal?.decision.reason ?? "")")
         }
         record.allowed = true
         var up: [Int32] = [-1, -1], down: [Int32] = [-1, -1]

@@ -74,7 +74,7 @@ public final class Observations: Sendable {
     public func connection(_ c: EgressConnection) {
         state.withLock { s in
             s.hosts[HostUse(host: c.host, port: c.port), default: 0] += 1
-            if let a = c.address, a.specialRange != nil, a.description != c.host {
+            if let a = c.address, a.specialRange?.isLocal == true, a.description != c.host {
                 s.hosts[HostUse(host: a.description, port: c.port), default: 0] += 1
             }
         }

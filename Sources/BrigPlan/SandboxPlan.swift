@@ -30,6 +30,13 @@ public struct SandboxPlan: Sendable {
     public var notEnforced: [String] = []
     /// Egress through brig's proxy, with an allow-list of hosts (`sandbox.network.allow`).
     public var egress: Egress?
+    /// Write grants under `$HOME` that do not exist yet (a tool's cache on a fresh machine:
+    /// uv fails when it cannot create `~/.cache/uv`, and nothing of a missing path is in the
+    /// view): `acquire` creates them, 0700, before the child starts. Empty when brig switches
+    /// user (the directories would be brig's, in brig's home) and once `acquire` made them.
+    public var missingWriteGrants: [String] = []
+    /// What `acquire` created of `missingWriteGrants` (each directory made, parents first).
+    public var createdDirectories: [String] = []
 
     /// How the server reaches the network under an allow-list: only through brig's proxy on
     /// 127.0.0.1:`port`, kept to it by its own network namespace (loopback only) and, where the
@@ -56,6 +63,8 @@ public struct SandboxPlan: Sendable {
 
     /// What `acquire` must still open, create or read; empty once it has.
     struct Pending: Sendable {
+        /// The view's grants, to plan it again once `missingWriteGrants` exist.
+        var viewGrants: [NamespaceView.Grant] = []
         var landlockRules: Landlock.Rules?
         var cgroup: (pids: UInt64?, memory: UInt64?, line: String)?
         var secrets: [(name: String, file: String)] = []
@@ -157,6 +166,14 @@ public struct SandboxPlan: Sendable {
         rules.read = sandbox.readPaths + plan.commandGrants.filter { !$0.exec }.map(\.path) + argumentPaths.map(\.path)
         rules.exec = sandbox.execPaths + plan.commandGrants.filter(\.exec).map(\.path)
         rules.write = sandbox.writePaths + argumentPaths.filter(\.write).map(\.path)
+        let anchors = SandboxPlan.trustAnchors(
+            hostEnvironment, passed: sandbox.envAllow, safety: safety ?? GrantSafety(home: context.home, stateDirectories: []))
+        for a in anchors.granted where !rules.read.contains(where: { $0 == a.path || GrantSafety.contains($0, a.path) }) {
+            rules.read.append(a.path)
+            plan.enforced.append("trust anchors: \(a.path) read (named by \(a.variable))")
+        }
+        for a in anchors.refused { plan.notEnforced.append("trust anchors: \(a.path) (named by \(a.variable)) not granted: \(a.why)") }
+        if !switchesUser { plan.missingWriteGrants = SandboxPlan.missingGrants(rules.write, under: context.home) }
         if !sandbox.writableExec {
             // Nothing the server writes may run: no write grant at, under or over an exec grant.
             for w in rules.write {
@@ -235,6 +252,7 @@ public struct SandboxPlan: Sendable {
             for p in rules.write { grants.append(.init(path: p, write: true)) }
             // Granted sockets must exist in the view to be connected to (the gate decides the rest).
             for p in sandbox.unixPaths { grants.append(.init(path: p, write: false)) }
+            plan.pending.viewGrants = grants
             var view = NamespaceView(grants: grants, workingDirectory: context.workdir, userNamespace: !root)
             if viewBoundsTasks, let nproc {
                 view.pidMax = max(nproc + 1, 301)
@@ -269,6 +287,10 @@ public struct SandboxPlan: Sendable {
                 "namespaces: \(sandbox.namespaces.map(\.rawValue).joined(separator: ", "))"
                     + (sandbox.namespaces.contains(.pid) ? " (a private /proc; brig's init is pid 1)" : "")
                     + (sandbox.namespaces.contains(.net) ? " (loopback only)" : ""))
+        }
+
+        if !plan.missingWriteGrants.isEmpty {
+            plan.enforced.append("write grants created at start (0700; they do not exist yet): \(plan.missingWriteGrants.joined(separator: ", "))")
         }
 
         // Egress by name: the proxy, and what keeps the server to it.
@@ -328,6 +350,7 @@ public struct SandboxPlan: Sendable {
             enforced.append("network: the egress proxy listens at \(url)" + (egress.namespace ? " in the server's namespace" : ""))
         }
         do throws(SandboxError) {
+            createMissingWriteGrants()
             try acquireKernelResources()
         } catch {
             if let fd = egress?.hostListener, fd >= 0 {
@@ -336,6 +359,87 @@ public struct SandboxPlan: Sendable {
             }
             throw error
         }
+    }
+
+    /// The write grants under `$HOME` that do not exist yet, made (0700, as brig's user) so that
+    /// the view and the ruleset include them; the view is planned again with them.
+    mutating func createMissingWriteGrants() {
+        guard !missingWriteGrants.isEmpty else { return }
+        var made: [String] = []
+        for path in missingWriteGrants {
+            var missing: [String] = []
+            var p = path
+            while !p.isEmpty, p != "/", !FileSystem.exists(p) {
+                missing.insert(p, at: 0)
+                p = FileSystem.parent(of: p)
+            }
+            do {
+                try FileSystem.makeDirectories(path)
+                made.append(path)
+                createdDirectories += missing
+            } catch {
+                // Left out of the view and the ruleset, as a missing path always is.
+                notEnforced.append("write grant \(path): it does not exist and cannot be created (\(error)); left out")
+            }
+        }
+        enforced.removeAll { $0.hasPrefix("write grants created at start") }
+        if !made.isEmpty { enforced.append("write grants created (0700; they did not exist): \(made.joined(separator: ", "))") }
+        missingWriteGrants = []
+        if var view, !made.isEmpty {
+            let pidMax = view.pidMax
+            view = NamespaceView(grants: pending.viewGrants, workingDirectory: view.workingDirectory, userNamespace: view.userNamespace)
+            view.pidMax = pidMax
+            self.view = view
+            confinement.view = view
+        }
+    }
+
+    /// The variables that tell TLS clients where their trust anchors are (OpenSSL and what
+    /// follows it, uv, requests, curl, Node): a machine behind an inspecting proxy or with a
+    /// private CA sets them, and a server that loses them fails every TLS handshake.
+    public static let trustAnchorVariables = ["SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"]
+
+    /// The files and directories the passed trust-anchor variables name, to be granted read
+    /// (where they lie outside /etc/ssl, which `default` grants anyway); a path the grant
+    /// safety refuses (a home directory, a secrets directory) is not granted, and said so.
+    static func trustAnchors(_ environment: [String: String], passed allow: [String], safety: GrantSafety)
+        -> (granted: [(variable: String, path: String)], refused: [(variable: String, path: String, why: String)])
+    {
+        var granted: [(variable: String, path: String)] = []
+        var refused: [(variable: String, path: String, why: String)] = []
+        for name in trustAnchorVariables where allow.contains(where: { globMatch($0, name) }) {
+            guard let value = environment[name], value.hasPrefix("/"), FileSystem.exists(value) else { continue }
+            let path = FileSystem.normalize(value)
+            if let refusal = safety.refusal(for: path) {
+                refused.append((name, path, refusal.description))
+            } else {
+                granted.append((name, path))
+            }
+        }
+        return (granted, refused)
+    }
+
+    /// The paths of `write` strictly under `home` that do not exist, each once, in the
+    /// profile's order (`$HOME` itself is never a write grant brig makes). Only where the
+    /// nearest directory that does exist is brig's user's own: as root with a user's `$HOME`
+    /// (`sudo -E`) brig would leave root's directories in it, which the user's own tools could
+    /// not write; and a path hidden by a directory brig cannot search is not known to be missing.
+    static func missingGrants(_ write: [String], under home: String) -> [String] {
+        guard home.hasPrefix("/"), home != "/" else { return [] }
+        var found: [String] = []
+        for path in write where GrantSafety.contains(home, path) && !found.contains(path) {
+            var st = stat()
+            // Missing for certain (not merely hidden behind a directory brig cannot search).
+            guard lstat(path, &st) != 0, errno == ENOENT else { continue }
+            var ancestor = FileSystem.parent(of: path)
+            while stat(ancestor, &st) != 0 {
+                guard errno == ENOENT, ancestor != "/" else { break }
+                ancestor = FileSystem.parent(of: ancestor)
+            }
+            guard stat(ancestor, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid() else { continue }
+            found.append(path)
+        }
+        return found
     }
 
     /// The Landlock ruleset and the cgroup.

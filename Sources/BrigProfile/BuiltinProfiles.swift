@@ -15,7 +15,8 @@ enum BuiltinProfiles {
         #   a whole, /etc/shadow, /root or your home directory. The working directory and a private
         #   temporary directory are writable. /proc/self is handled by the sandbox itself.
         # - network: open (see `offline` for none).
-        # - environment: only basic variables pass through; TMPDIR points at the private tmp.
+        # - environment: only basic variables and the TLS trust-anchor ones (SSL_CERT_FILE...) pass
+        #   through; TMPDIR points at the private tmp.
         # - working directory: granted only when it is a project (never /, $HOME or above it, a
         #   system directory, or one holding brig's state); paths the server command names are granted
         #   (a directory read+write, a file read; filesystem.arguments: false turns that off).
@@ -129,7 +130,11 @@ enum BuiltinProfiles {
             fsize: 4GiB
             core: 0
           env:
-            allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TERM, SHELL, TMPDIR]
+            allow: [PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, "LC_*", TZ, TERM, SHELL, TMPDIR,
+                    # Where TLS clients find their trust anchors (a private CA, an inspecting proxy):
+                    # not secrets, and a server without them fails every handshake. The files they
+                    # name are granted read.
+                    SSL_CERT_FILE, SSL_CERT_DIR, REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, NODE_EXTRA_CA_CERTS]
             set:
               TMPDIR: "$TMPDIR"
           require: [seccomp, no_new_privs]
@@ -192,7 +197,9 @@ enum BuiltinProfiles {
         # Adds (lists append to default's):
         # - uv: its cache ($HOME/.cache/uv, read/write/exec: uvx runs tools from cached
         #   environments) and its data dir with managed interpreters and tools
-        #   ($HOME/.local/share/uv, read/exec); the XDG_* forms cover relocated dirs.
+        #   ($HOME/.local/share/uv, read/exec; its tools/ read/write: uvx takes its lock there);
+        #   the XDG_* forms cover relocated dirs. Write grants missing on a fresh machine are
+        #   created (0700) when the server starts.
         # - user installs: $HOME/.local/lib (site-packages), $HOME/.local/bin (scripts).
         # - pyenv: $HOME/.pyenv (read/exec); pip's cache (read); /usr/local.
         # - environment: virtualenv, PYTHON*, UV_*, PIP_*, PYENV_* pass through; output unbuffered
@@ -219,6 +226,8 @@ enum BuiltinProfiles {
             write:
               - "$HOME/.cache/uv"
               - "$XDG_CACHE_HOME/uv"
+              - "$HOME/.local/share/uv/tools"
+              - "$XDG_DATA_HOME/uv/tools"
             exec:
               - "$HOME/.cache/uv"
               - "$XDG_CACHE_HOME/uv"

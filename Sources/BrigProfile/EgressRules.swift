@@ -300,18 +300,19 @@ public struct EgressRules: Sendable, Equatable {
     }
 
     /// The decision on one address a host resolved to (or an IP literal), after `decide`
-    /// allowed the host: a deny address or network refuses it; an address in a special-purpose
-    /// range (loopback, private, link-local, carrier-grade NAT, unique local, multicast,
-    /// unspecified, broadcast, reserved, documentation; IPv4-mapped as IPv4) is refused unless
-    /// an allow address or network covers it on `port` (no DNS rebinding onto the machine's own
-    /// services or the cloud's metadata). `forName` is the name that resolved to it, for the reason.
+    /// allowed the host: a deny address or network refuses it; an address in a local
+    /// special-purpose range (loopback, private, link-local, carrier-grade NAT, unique local,
+    /// multicast, unspecified, broadcast, reserved; IPv4-mapped as IPv4) is refused unless an
+    /// allow address or network covers it on `port` (no DNS rebinding onto the machine's own
+    /// services or the cloud's metadata). Documentation and benchmarking addresses pass
+    /// (`SpecialRange.isLocal`). `forName` is the name that resolved to it, for the reason.
     public func admits(address: IPAddress, port: UInt16, forName name: String?) -> EgressDecision {
         let a = address.unmapped
         let prefix = name == nil ? "" : "resolves to \(a), "
         if let rule = deny.first(where: { $0.matches(address: a) && $0.covers(port: port, denying: true) }) {
             return .refuse(prefix + "denied by \(rule)", by: rule)
         }
-        guard let range = a.specialRange else { return .allow(by: nil) }
+        guard let range = a.specialRange, range.isLocal else { return .allow(by: nil) }
         if let rule = allow.first(where: { $0.matches(address: a) && $0.covers(port: port, denying: false) }) {
             return .allow(by: rule)
         }

@@ -19,7 +19,22 @@ struct EgressWatch: Sendable {
             diagnostics.report(
                 "blocked egress to \(EgressWatch.target(c)) from the server (\(c.reason ?? "refused")); "
                     + (c.status.map { "answered \($0)" } ?? "connection closed")
-                    + "; to allow: add \"\(EgressWatch.suggestedRule(c))\" to sandbox.network.allow")
+                    + "; to allow: \(EgressWatch.advice(c))")
+        }
+    }
+
+    /// What would let the connection through: a deny rule wins over any allow rule, so it must
+    /// go; a name allowed but resolving to a local address needs the address named as well;
+    /// anything else needs its host (and port) in the allow-list.
+    static func advice(_ c: EgressConnection) -> String {
+        switch c.refusal {
+        case .denied(let rule):
+            return "remove \"\(rule)\" from sandbox.network.deny (deny wins over allow)"
+        case .localAddress(let address):
+            let rule = c.port == 443 || c.port == 80 ? address.description : "\(address.bracketed):\(c.port)"
+            return "add \"\(rule)\" to sandbox.network.allow as well (a local address passes only when a rule names it)"
+        case .notAllowed, nil:
+            return "add \"\(suggestedRule(c))\" to sandbox.network.allow"
         }
     }
 

@@ -171,7 +171,21 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         case multicast = "a multicast address"
         case broadcast = "the broadcast address"
         case documentation = "a documentation address"
+        case benchmarking = "a benchmarking address"
         case reserved = "a reserved address"
+
+        /// Whether the machine's own services, its networks' or the cloud's metadata can answer
+        /// there: every range but documentation and benchmarking. No network routes those two
+        /// publicly, and some networks present what a name stands for there on purpose (a
+        /// package mirror at a documentation address, a fake-IP proxy's 198.18.0.0/15), so a
+        /// name that resolves into them is not a rebinding onto anything of the host's.
+        public var isLocal: Bool {
+            switch self {
+            case .documentation, .benchmarking: return false
+            case .unspecified, .loopback, .privateUse, .linkLocal, .sharedAddressSpace, .uniqueLocal, .multicast, .broadcast, .reserved:
+                return true
+            }
+        }
     }
 
     private static let v4Ranges: [(UInt32, Int, SpecialRange)] = [
@@ -185,7 +199,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         (0xc000_0200, 24, .documentation),  // 192.0.2.0/24
         (0xc058_6300, 24, .reserved),  // 192.88.99.0/24, the former 6to4 relay anycast
         (0xc0a8_0000, 16, .privateUse),  // 192.168.0.0/16
-        (0xc612_0000, 15, .reserved),  // 198.18.0.0/15, benchmarking
+        (0xc612_0000, 15, .benchmarking),  // 198.18.0.0/15
         (0xc633_6400, 24, .documentation),  // 198.51.100.0/24
         (0xcb00_7100, 24, .documentation),  // 203.0.113.0/24
         (0xe000_0000, 4, .multicast),  // 224.0.0.0/4

@@ -30,7 +30,8 @@ struct EgressRulesTests {
             ("ff02::1", .multicast), ("0.0.0.0", .unspecified), ("::", .unspecified), ("255.255.255.255", .broadcast),
             ("::ffff:169.254.169.254", .linkLocal), ("::ffff:10.0.0.1", .privateUse), ("64:ff9b::7f00:1", .loopback),
             ("2002:a9fe:a9fe::1", .linkLocal), ("::7f00:1", .reserved), ("240.0.0.1", .reserved), ("2001:db8::1", .documentation),
-            ("fec0::1", .privateUse),
+            ("fec0::1", .privateUse), ("203.0.113.80", .documentation), ("198.51.100.1", .documentation), ("192.0.2.9", .documentation),
+            ("198.18.0.1", .benchmarking), ("198.19.255.255", .benchmarking), ("192.0.0.8", .reserved),
         ])
     func special(_ text: String, _ range: IPAddress.SpecialRange) throws {
         #expect(try #require(IPAddress(text)).specialRange == range)
@@ -158,5 +159,19 @@ struct EgressRulesTests {
         #expect(r.admits(address: IPAddress("1.1.1.1")!, port: 443, forName: "api.example.com") == .init(allowed: true, rule: nil, reason: nil))
         #expect(!r.admits(address: IPAddress("203.0.113.7")!, port: 443, forName: nil).allowed)
         #expect(r.admits(address: IPAddress("192.168.0.1")!, port: 443, forName: nil).reason == "192.168.0.1 is a private address")
+    }
+
+    @Test("Documentation and benchmarking addresses are not local: a name may resolve there (a mirror, a fake-IP proxy)")
+    func notLocal() throws {
+        #expect(IPAddress.SpecialRange.allCases.filter { !$0.isLocal } == [.documentation, .benchmarking])
+        let r = try rules(allow: ["pypi.org", "*.example.com"], deny: ["198.18.0.66"])
+        #expect(r.admits(address: IPAddress("203.0.113.80")!, port: 443, forName: "pypi.org") == .init(allowed: true, rule: nil, reason: nil))
+        #expect(r.admits(address: IPAddress("198.18.0.5")!, port: 443, forName: "api.example.com").allowed)
+        #expect(r.admits(address: IPAddress("::ffff:198.51.100.7")!, port: 80, forName: "pypi.org").allowed)
+        #expect(!r.admits(address: IPAddress("198.18.0.66")!, port: 443, forName: "api.example.com").allowed)
+        // The ranges where the machine's and its networks' services live stay refused.
+        for local in ["127.0.0.1", "10.0.0.1", "169.254.169.254", "100.64.0.1", "fd00::1", "240.0.0.1", "192.0.0.8"] {
+            #expect(!r.admits(address: IPAddress(local)!, port: 443, forName: "pypi.org").allowed, "\(local)")
+        }
     }
 }

@@ -50,6 +50,7 @@ struct ProxyTests {
         let reports = p.reports.wait(for: 2)
         #expect(reports.count == 2 && reports.allSatisfy { !$0.allowed && $0.status == 403 && $0.address == nil && $0.kind == .connect })
         #expect(reports.first?.rule == "evil.test")
+        #expect(reports.map(\.refusal) == [.denied("evil.test"), .notAllowed])
         #expect(p.resolved.isEmpty)
     }
 
@@ -78,6 +79,11 @@ struct ProxyTests {
         #expect(far.connections == 0)
         let reports = p.reports.wait(for: 4)
         #expect(reports.count == 4 && reports.allSatisfy { !$0.allowed && $0.status == 403 })
+        // What refused each (what the report's advice names): the first local address, or the port.
+        #expect(
+            reports.map(\.refusal) == [
+                .localAddress(IPAddress("127.0.0.1")!), .localAddress(IPAddress("169.254.169.254")!), .localAddress(IPAddress("127.0.0.1")!), .notAllowed,
+            ])
     }
 
     @Test("SNI: a ClientHello naming the CONNECT host passes (also when it comes in pieces); another name is refused before a byte goes upstream")

@@ -75,7 +75,7 @@ struct BuiltinTests {
     @Test func pythonAndNode() throws {
         let py = try ProfileLoader.load("python", context: testContext).sandbox
         #expect(py.readPaths.contains("/home/u/.cache/uv") && py.readPaths.contains("/home/u/.pyenv"))
-        #expect(py.writePaths == ["/work/w", "/tmp/brig-1", "/dev/null", "/home/u/.cache/uv"])
+        #expect(py.writePaths == ["/work/w", "/tmp/brig-1", "/dev/null", "/home/u/.cache/uv", "/home/u/.local/share/uv/tools"])
         #expect(py.execPaths.contains("/home/u/.local/bin") && py.execPaths.contains("/usr/local"))
         #expect(py.envSet == ["TMPDIR": "/tmp/brig-1", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"])
         #expect(py.envAllow.contains("UV_*") && py.envAllow.contains("VIRTUAL_ENV"))

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import socketserver
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -62,7 +63,7 @@ class Targets:
             threading.Thread(target=target, daemon=True).start()
         self.hosts = base / "hosts"
         self.hosts.write_text("127.0.0.1 localhost\n127.0.0.5 sni.test\n127.0.0.1 rebind.test\n"
-                              "169.254.169.254 metadata.test\n127.0.0.2 fetch.test\n")
+                              "169.254.169.254 metadata.test\n127.0.0.2 fetch.test\n127.0.0.6 wheels.test\n")
         self.resolv = base / "resolv.conf"
         self.resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         for p in (self.hosts, self.resolv, www, www / "page.html"):
@@ -199,6 +200,14 @@ def test_refusals_are_reported_on_stderr(runner: Runner, targets: Targets):
     res = brig_probe(runner, targets, "project", ["tcp", "127.0.0.2", str(targets.http_port)])
     assert f"blocked connect to TCP 127.0.0.2:{targets.http_port}" in res.stderr and "egress goes through brig's proxy" in res.stderr, \
         res.describe()
+    # The advice says what would let it through: the host for a name not listed (above), the
+    # address for a listed name that resolves to a local one, the deny rule's removal for a denied one.
+    res = brig_probe(runner, targets, "project", ["connect", "rebind.test", str(targets.got_port)])
+    assert (f"blocked egress to rebind.test:{targets.got_port} from the server (resolves to 127.0.0.1, a loopback address); answered 403; "
+            f"to allow: add \"127.0.0.1:{targets.got_port}\" to sandbox.network.allow as well") in res.stderr, res.describe()
+    res = brig_probe(runner, targets, "project", ["connect", "127.0.0.9", "443"])
+    assert ("blocked egress to 127.0.0.9:443 from the server (denied by 127.0.0.9); answered 403; "
+            "to allow: remove \"127.0.0.9\" from sandbox.network.deny (deny wins over allow)") in res.stderr, res.describe()
 
 
 def test_the_gate_alone_holds_without_a_namespace(runner: Runner, targets: Targets):
@@ -310,3 +319,121 @@ def test_learn_writes_the_hosts_reached_as_an_allow_list(brig, targets: Targets,
     assert "ESCAPED" in ok.stderr, ok.stderr
     refused = subprocess.run([*run, "get", f"http://127.0.0.4:{targets.http_port}/page.html"], capture_output=True, text=True, timeout=60, cwd=wd)
     assert "BLOCKED" in refused.stderr and "403" in refused.stderr, refused.stderr
+
+
+# --- uvx from an empty cache: the README's first command on a machine where uv never ran -----------
+
+REPO = Path(__file__).resolve().parents[2]
+WHEELHOUSE = REPO / ".venv" / "wheelhouse"
+
+
+class WheelIndex:
+    """mcp-server-time's wheels (scripts/bootstrap downloads them into .venv/wheelhouse) served over
+    HTTPS at 127.0.0.6, named wheels.test, with a certificate from a CA this test makes: uvx
+    verifies it through SSL_CERT_FILE, so the TLS goes end to end through brig's CONNECT."""
+
+    def __init__(self, base: Path):
+        self.dir = base / "wheels"
+        shutil.copytree(WHEELHOUSE, self.dir, ignore=shutil.ignore_patterns(".pin"))
+        tls = base / "tls"
+        tls.mkdir()
+        self.ca = tls / "ca.pem"
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tls)
+
+        curve = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        openssl("req", "-x509", *curve, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=brig test CA",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        openssl("req", *curve, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=wheels.test")
+        (tls / "leaf.ext").write_text("subjectAltName=DNS:wheels.test\nbasicConstraints=CA:FALSE\n"
+                                      "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem",
+                "-days", "2", "-extfile", "leaf.ext")
+        for p in [tls, self.dir, *self.dir.iterdir()]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        self.ca.chmod(0o644)
+        directory = str(self.dir)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, directory=directory, **kw)
+
+            def log_message(self, *a):
+                pass
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls / "leaf.pem", tls / "leaf.key")
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.6", 0), Quiet)
+        self.server.daemon_threads = True
+        # The handshake in each connection's own thread, not in the accepting one.
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def wheel_index(targets):
+    if not any(WHEELHOUSE.glob("mcp_server_time-*.whl")) or not (REPO / ".venv" / "bin" / "uvx").exists():
+        pytest.skip("no .venv/wheelhouse or uvx: scripts/bootstrap makes them")
+    index = WheelIndex(targets.base)
+    yield index
+    index.server.shutdown()
+
+
+def fresh_home(runner: Runner) -> Path:
+    """A $HOME where uv never ran (no ~/.cache, no ~/.local/share), with uv and uvx where uv's
+    installer puts them (~/.local/bin), owned by the runner's user."""
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=runner.h.base))
+    bin_dir = home / ".local" / "bin"
+    bin_dir.mkdir(parents=True)
+    for tool in ("uv", "uvx"):
+        shutil.copy2(REPO / ".venv" / "bin" / tool, bin_dir / tool)
+    for p in (home, home / ".local", bin_dir, bin_dir / "uv", bin_dir / "uvx"):
+        p.chmod(0o755)
+        if IS_ROOT:
+            os.chown(p, *runner.ids)
+    return home
+
+
+@pytest.mark.parametrize("place", PLACES)
+def test_uvx_starts_from_an_empty_cache_under_the_python_profile(runner: Runner, targets: Targets, wheel_index: WheelIndex,
+                                                                 tmp_path, place):
+    """`brig --profile python -- uvx mcp-server-time` where uv never ran: brig makes the profile's
+    missing write grants (~/.cache/uv, ~/.local/share/uv/tools), passes SSL_CERT_FILE and grants
+    the file it names, and uvx fetches through the proxy (CONNECT, TLS verified end to end) from
+    an index the command line adds with --net + (its name, and the loopback address it resolves
+    to, which a name alone does not reach); the official SDK client then calls the tool."""
+    requirements(runner)
+    home = fresh_home(runner)
+    cwd = {"project": runner.make_workdir(), "root": Path("/"), "home": home}[place]
+    log = runner.state_home() / f"uvx-{place}-{os.getpid()}.jsonl"
+    index = f"https://wheels.test:{wheel_index.port}/"
+    server = ["uvx", "--no-index", "--find-links", index, "mcp-server-time"]
+    params = prefix_params(runner, str(runner.h.brig), ["--profile", "python", "--audit-log", str(log),
+                                                        "--net", f"+wheels.test:{wheel_index.port},127.0.0.6:{wheel_index.port}", "--", *server],
+                           cwd)
+    params.args = [*private_names(targets)[1:], params.command, *params.args]
+    params.command = "unshare"
+    params.env = runner.env({"HOME": str(home), "PATH": f"{home}/.local/bin:/usr/local/bin:/usr/bin:/bin",
+                             "SSL_CERT_FILE": str(wheel_index.ca), "UV_PYTHON_DOWNLOADS": "never", "UV_NO_CONFIG": "1",
+                             "PYTHONDONTWRITEBYTECODE": "1"})
+    err = tmp_path / "brig.err"
+    try:
+        with open(err, "w") as e:
+            tools, results = anyio.run(call_tools, params, [("get_current_time", {"timezone": "UTC"})], e)
+    except Exception as failure:
+        raise AssertionError(f"the session failed ({failure!r}); brig's stderr:\n" + err.read_text(errors="replace")) from failure
+    text = err.read_text(errors="replace")
+    assert "get_current_time" in tools, text
+    assert not results[0].is_error and "UTC" in str(results[0].content), text + str(results[0].content)
+    assert "blocked" not in text, text
+    cache = home / ".cache" / "uv"
+    st = cache.stat()
+    assert cache.is_dir() and st.st_mode & 0o777 == 0o700 and st.st_uid == runner.ids[0], (oct(st.st_mode), st.st_uid)
+    assert (home / ".local" / "share" / "uv" / "tools").is_dir()
+    show = runner._run([str(runner.h.brig), "audit", "show", "--connections", "--json", str(log)])
+    details = [json.loads(line)["brig"]["detail"] for line in show.stdout.splitlines() if line.strip()]
+    assert details and all(d["host"] == "wheels.test" and d["decision"] == "allowed" and d["kind"] == "connect"
+                           and d["address"] == "127.0.0.6" and d["bytes_down"] > 0 for d in details), details
+    assert sum(d["bytes_down"] for d in details) > 1 << 20, details  # the wheels themselves came through
