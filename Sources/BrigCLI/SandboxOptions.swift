@@ -14,7 +14,8 @@ public struct SandboxOptions: ParsableArguments {
     @Option(
         name: .customLong("profile"),
         help: ArgumentHelp(
-            "A built-in profile name (see `brig profiles`) or a YAML file.", valueName: "NAME|FILE"))
+            "A built-in profile name (see `brig profiles`) or a YAML file. Its write grants under $HOME that do not exist "
+                + "yet (uv's cache on a fresh machine) are created, 0700, in the user's own directories.", valueName: "NAME|FILE"))
     var profile: String = "default"
 
     @Option(name: .customLong("ro"), help: ArgumentHelp("Also let the server read PATH (repeatable).", valueName: "PATH"))
@@ -34,14 +35,17 @@ public struct SandboxOptions: ParsableArguments {
         name: .customLong("net"),
         help: ArgumentHelp(
             "Network: none, all, TCP ports to connect to (443,80), or an allow-list of hosts reached through brig's egress proxy "
-                + "(api.github.com,*.githubusercontent.com:443,10.0.0.5:5432; !HOST denies; +HOSTS adds to the profile's list).",
+                + "(api.github.com,*.githubusercontent.com:443,10.0.0.5:5432; !HOST denies; +HOSTS adds to the profile's list). "
+                + "A name that resolves to a local address (loopback, private, link-local) passes only when that address is listed too.",
             valueName: "none|all|PORTS|HOSTS"))
     var network: String?
 
     @Option(
         name: .customLong("env"),
         help: ArgumentHelp(
-            "Pass variable NAME from brig's environment, or set NAME=VALUE (repeatable).", valueName: "NAME[=VALUE]"))
+            "Pass variable NAME from brig's environment, or set NAME=VALUE (repeatable). Beyond the profile's env.allow; "
+                + "default passes SSL_CERT_FILE and the other TLS trust-anchor variables and grants read on what they name.",
+            valueName: "NAME[=VALUE]"))
     var env: [String] = []
 
     @Option(
