@@ -35,8 +35,6 @@ public struct SandboxPlan: Sendable {
     /// view): `acquire` creates them, 0700, before the child starts. Empty when brig switches
     /// user (the directories would be brig's, in brig's home) and once `acquire` made them.
     public var missingWriteGrants: [String] = []
-    /// What `acquire` created of `missingWriteGrants` (each directory made, parents first).
-    public var createdDirectories: [String] = []
 
     /// How the server reaches the network under an allow-list: only through brig's proxy on
     /// 127.0.0.1:`port`, kept to it by its own network namespace (loopback only) and, where the
@@ -85,6 +83,7 @@ public struct SandboxPlan: Sendable {
         if let workingDirectory { plan.enforced.append(workingDirectory.summary) }
         let sandbox = profile.sandbox
         let root = geteuid() == 0
+        let safety = safety ?? GrantSafety(home: context.home, stateDirectories: [])
 
         // Requirements: a missing kernel feature is an error, never a silent downgrade.
         for feature in sandbox.require where !features.provides(feature) {
@@ -108,7 +107,6 @@ public struct SandboxPlan: Sendable {
                 searchPath: hostEnvironment["PATH"], workingDirectory: context.workdir)
             plan.commandGrants = grants.grants
             if sandbox.grantArguments != .off {
-                let safety = safety ?? GrantSafety(home: context.home, stateDirectories: [])
                 let found = ArgumentGrants(
                     arguments: Array(arguments.dropFirst()), workingDirectory: context.workdir,
                     home: context.home, safety: safety, allowWrite: sandbox.grantArguments == .readWrite)
@@ -166,8 +164,7 @@ public struct SandboxPlan: Sendable {
         rules.read = sandbox.readPaths + plan.commandGrants.filter { !$0.exec }.map(\.path) + argumentPaths.map(\.path)
         rules.exec = sandbox.execPaths + plan.commandGrants.filter(\.exec).map(\.path)
         rules.write = sandbox.writePaths + argumentPaths.filter(\.write).map(\.path)
-        let anchors = SandboxPlan.trustAnchors(
-            hostEnvironment, passed: sandbox.envAllow, safety: safety ?? GrantSafety(home: context.home, stateDirectories: []))
+        let anchors = SandboxPlan.trustAnchors(hostEnvironment, passed: sandbox.envAllow, safety: safety)
         for a in anchors.granted where !rules.read.contains(where: { $0 == a.path || GrantSafety.contains($0, a.path) }) {
             rules.read.append(a.path)
             plan.enforced.append("trust anchors: \(a.path) read (named by \(a.variable))")
@@ -367,16 +364,9 @@ public struct SandboxPlan: Sendable {
         guard !missingWriteGrants.isEmpty else { return }
         var made: [String] = []
         for path in missingWriteGrants {
-            var missing: [String] = []
-            var p = path
-            while !p.isEmpty, p != "/", !FileSystem.exists(p) {
-                missing.insert(p, at: 0)
-                p = FileSystem.parent(of: p)
-            }
             do {
                 try FileSystem.makeDirectories(path)
                 made.append(path)
-                createdDirectories += missing
             } catch {
                 // Left out of the view and the ruleset, as a missing path always is.
                 notEnforced.append("write grant \(path): it does not exist and cannot be created (\(error)); left out")

@@ -31,10 +31,9 @@ struct EgressWatch: Sendable {
         case .denied(let rule):
             return "remove \"\(rule)\" from sandbox.network.deny (deny wins over allow)"
         case .localAddress(let address):
-            let rule = c.port == 443 || c.port == 80 ? address.description : "\(address.bracketed):\(c.port)"
-            return "add \"\(rule)\" to sandbox.network.allow as well (a local address passes only when a rule names it)"
+            return "add \"\(rule(address.description, c.port))\" to sandbox.network.allow as well (a local address passes only when a rule names it)"
         case .notAllowed, nil:
-            return "add \"\(suggestedRule(c))\" to sandbox.network.allow"
+            return "add \"\(rule(c.host, c.port))\" to sandbox.network.allow"
         }
     }
 
@@ -43,9 +42,11 @@ struct EgressWatch: Sendable {
         (c.host.contains(":") ? "[\(c.host)]" : c.host) + ":\(c.port)"
     }
 
-    /// The allow rule that would have let this connection through.
-    static func suggestedRule(_ c: EgressConnection) -> String {
-        c.port == 443 || c.port == 80 ? (c.host.contains(":") ? "[\(c.host)]" : c.host) : target(c)
+    /// The allow rule for `host` (a name, or an address as text) on `port`: no port for 443
+    /// and 80, which a rule without one covers.
+    static func rule(_ host: String, _ port: UInt16) -> String {
+        let shown = host.contains(":") ? "[\(host)]" : host
+        return port == 443 || port == 80 ? shown : "\(shown):\(port)"
     }
 
     static func detail(_ c: EgressConnection) -> [(String, JSONValue)] {
